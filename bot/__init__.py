@@ -1,0 +1,1 @@
+"""Telegram side of taxdesk: settings, Bot/Dispatcher factory, middlewares, keyboards."""

@@ -1,0 +1,59 @@
+"""Typed deployment settings, read from environment variables (and an optional `.env`).
+
+Secrets are `SecretStr`. Nothing here is read at import time: the composition root
+(`main.py`) builds one `Settings` and passes what each part needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Deployment configuration. Environment variable names are given in `README.md`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(
+        default=Path("var"), validation_alias=AliasChoices("TAXDESK_DATA_DIR", "data_dir")
+    )
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url")
+    )
+    telegram_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token")
+    )
+    telegram_api_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_API_URL", "telegram_api_url")
+    )
+    webhook_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("WEBHOOK_URL", "webhook_url")
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("WEBHOOK_SECRET", "webhook_secret")
+    )
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("TAXDESK_HOST", "host"))
+    port: int = Field(default=8080, validation_alias=AliasChoices("TAXDESK_PORT", "port"))
+    nlu_config: Path = Field(
+        default=Path("config.yml"),
+        validation_alias=AliasChoices("TAXDESK_NLU_CONFIG", "nlu_config"),
+    )
+    models_dir: Path = Field(
+        default=Path("models"), validation_alias=AliasChoices("TAXDESK_MODELS_DIR", "models_dir")
+    )
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("TAXDESK_LOG_LEVEL", "log_level")
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        """`DATABASE_URL`, or a SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'taxdesk.sqlite3').resolve()}"

@@ -1,0 +1,1 @@
+"""The case backend: models, repositories, services, outbox, attachment store."""

@@ -1,0 +1,1 @@
+"""aiogram routers only: taxpayer chat, uploads, staff topics, admin, errors."""

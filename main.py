@@ -1,0 +1,49 @@
+"""taxdesk — composition root and command line.
+
+Every command is registered by the package that owns it (`nlu.cli`, `desk.cli`, ...); this
+module only builds the parser, reads the settings once and dispatches. Run
+`python main.py --help` for the list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.settings import Settings
+from desk import cli as desk_cli
+from nlu import cli as nlu_cli
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Start what one process needs. Until the bot exists this opens the NLU shell."""
+    print("taxdesk: no Telegram bot yet; opening the NLU shell (Ctrl-D to quit).")
+    return nlu_cli.shell(settings, model=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="main.py", description="taxdesk — a chatbot service desk for tax offices."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="start everything one process needs")
+    run.set_defaults(handler=_cmd_run)
+    nlu_cli.register(sub)
+    desk_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.handler(args, settings) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
