@@ -1,0 +1,52 @@
+"""The contract between a channel (Telegram, web chat, terminal) and the dialogue.
+
+A channel turns what it received into an `InboundMessage`, hands it to the dialogue and sends
+the `Reply` objects it gets back. Nothing here knows about aiogram or HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A reply button. `payload` is fed back to the dialogue as text when pressed,
+    Rasa style: `/affirm`, `/submit_case`, `/choose_case_type{"case_type": "invoice"}`."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundFile:
+    """A file the channel already checked and stored (see `desk.documents` / attachment store)."""
+
+    attachment_id: int
+    media_type: str
+    original_name: str | None
+    size: int
+    page_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One thing the taxpayer did: a text, a button press, or a file or album (with caption)."""
+
+    channel: str  # "telegram", "web", "shell"
+    chat_id: str  # the channel's chat id, as text
+    user_id: str  # the channel's user id, as text
+    text: str | None = None
+    message_id: str | None = None
+    files: tuple[InboundFile, ...] = ()
+    rejected_files: tuple[str, ...] = ()  # user-facing reasons for files refused by the checks
+    is_button: bool = False
+    language_code: str | None = None  # what the client reports, e.g. "zh-hans", "zh-hant"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message to send back. `buttons` are rows of buttons."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
