@@ -55,7 +55,7 @@ class DocumentRejected(Exception):
     @property
     def user_message(self) -> str:
         """The text to show the taxpayer (Simplified Chinese)."""
-        return f"这个文件无法处理，请发送{ACCEPTED_KINDS_TEXT}。"
+        return f"这个文件无法处理，请发送 {ACCEPTED_KINDS_TEXT}。"
 
     def _ctor_args(self) -> tuple[Any, ...]:
         return (self.detail,)
@@ -87,7 +87,11 @@ class FileTooLarge(DocumentRejected):
 
     @property
     def user_message(self) -> str:
-        return f"文件超过 {self.limit_mb:g} MB，请压缩后再发，或分页拍照发送。"
+        if self.limit_mb >= 1:
+            limit = f"{round(self.limit_mb, 1):g} MB"
+        else:
+            limit = f"{round(self.limit_mb * 1024):d} KB"
+        return f"文件超过 {limit}，请压缩后再发，或分页拍照发送。"
 
     def _ctor_args(self) -> tuple[Any, ...]:
         return (self.limit_mb, self.detail)
@@ -107,7 +111,7 @@ class UnsupportedType(DocumentRejected):
     def user_message(self) -> str:
         if self.detected == "heic":
             return "暂不支持 HEIC 格式的照片，请直接以“照片”方式发送，或转换成 JPG/PNG 后再发。"
-        return f"暂不支持这种文件，请发送{ACCEPTED_KINDS_TEXT}。"
+        return f"暂不支持这种文件，请发送 {ACCEPTED_KINDS_TEXT}。"
 
     def _ctor_args(self) -> tuple[Any, ...]:
         return (self.detected, self.detail)
@@ -240,7 +244,7 @@ def inspect_upload(
     if not data:
         raise EmptyFile("zero bytes")
     if len(data) > max_bytes:
-        raise FileTooLarge(round(max_bytes / (1024 * 1024), 1), f"{len(data)} bytes")
+        raise FileTooLarge(max_bytes / (1024 * 1024), f"{len(data)} bytes")
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # Someone flipped Pillow's global; truncated images would then pass as valid.
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for intake")
@@ -360,7 +364,7 @@ def sanitize_filename(name: str | None, max_length: int = 120) -> str | None:
 # --------------------------------------------------------------------------------------------
 # Images
 
-_PIL_FORMATS = {"jpeg": ["JPEG", "MPO"], "png": ["PNG"], "webp": ["WEBP"], "heic": ["HEIF"]}
+_PIL_FORMATS = {"jpeg": ["JPEG"], "png": ["PNG"], "webp": ["WEBP"], "heic": ["HEIF"]}
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
