@@ -503,7 +503,7 @@ def _encode(im: Image.Image, fmt: str, limits: IntakeLimits) -> bytes:
 
 def _thumbnail(im: Image.Image, limits: IntakeLimits) -> bytes:
     size = _capped_size(im.size, limits.thumbnail_side)
-    thumb = im.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0) if size != im.size else im
+    thumb = im.resize(size, Image.Resampling.BICUBIC, reducing_gap=1.5) if size != im.size else im
     if thumb.mode in ("RGBA", "LA"):
         background = Image.new("RGB", thumb.size, (255, 255, 255))
         background.paste(thumb.convert("RGBA"), mask=thumb.getchannel("A"))
