@@ -261,16 +261,63 @@ def test_large_png_is_capped_to_max_side() -> None:
     assert (doc.width, doc.height) == (1000, 333)
 
 
-def test_grayscale_and_palette_images() -> None:
-    for im in (
-        Image.new("L", (30, 20), 90),
-        Image.new("P", (30, 20), 3),
-        Image.new("1", (30, 20)),
-    ):
-        buf = io.BytesIO()
-        im.save(buf, "PNG")
-        doc = inspect_upload(buf.getvalue())
-        assert _decode(doc).mode in ("L", "RGB")
+def _encoded(im: Image.Image, fmt: str, **params: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def _palette_with_transparency() -> Image.Image:
+    im = Image.new("P", (40, 30), 0)
+    im.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    return im
+
+
+@pytest.mark.parametrize(
+    ("data", "media_type", "mode", "pixel"),
+    [
+        (
+            _encoded(Image.new("CMYK", (40, 30), (0, 255, 255, 0)), "JPEG"),
+            "image/jpeg",
+            "RGB",
+            (254, 0, 0),
+        ),
+        (
+            _encoded(Image.fromarray(np.full((30, 40), 51200, np.uint16)), "PNG"),
+            "image/png",
+            "L",
+            200,
+        ),
+        (_encoded(Image.new("LA", (40, 30), (100, 50)), "PNG"), "image/png", "LA", (100, 50)),
+        (
+            _encoded(_palette_with_transparency(), "PNG", transparency=0),
+            "image/png",
+            "RGBA",
+            (255, 0, 0, 0),
+        ),
+        (
+            _encoded(Image.new("RGBA", (40, 30), (1, 2, 3, 100)), "WEBP", lossless=True),
+            "image/png",
+            "RGBA",
+            (1, 2, 3, 100),
+        ),
+        (_encoded(Image.new("L", (40, 30), 90), "JPEG"), "image/jpeg", "L", 90),
+        (_encoded(Image.new("1", (40, 30), 1), "PNG"), "image/png", "L", 255),
+    ],
+)
+def test_image_modes_are_normalised(
+    data: bytes, media_type: str, mode: str, pixel: int | tuple[int, ...]
+) -> None:
+    doc = inspect_upload(data)
+    out = _decode(doc)
+    assert doc.media_type == media_type
+    assert (out.mode, out.size) == (mode, (40, 30))
+    got = out.getpixel((0, 0))
+    if isinstance(pixel, tuple):
+        assert isinstance(got, tuple)
+        assert all(abs(a - b) <= 2 for a, b in zip(got, pixel, strict=True))
+    else:
+        assert isinstance(got, int) and abs(got - pixel) <= 2
 
 
 # ------------------------------------------------------------------------------------ bad images
