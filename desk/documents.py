@@ -399,7 +399,6 @@ def _inspect_image(
             raise CorruptFile(f"{fmt}: size {width}x{height}")
         if width * height > limits.max_pixels:
             raise DecompressionBomb(f"{width}x{height} > {limits.max_pixels} pixels")
-        orientation = _orientation(im)
         source_has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
             im.mode == "P" and "transparency" in im.info
         )
@@ -416,6 +415,7 @@ def _inspect_image(
             raise DecompressionBomb(str(exc)) from exc
         except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
             raise CorruptFile(f"{fmt}: {exc}") from exc
+        orientation = _orientation(im)  # after load: PNG may keep eXIf after the pixel data
         pixels = _normalise_mode(im, keep_alpha=source_has_alpha)
         target = _capped_size(pixels.size, limits.max_side)
         if pixels.size != target:

@@ -566,3 +566,11 @@ async def test_async_runs_off_the_loop_and_raises_typed_errors() -> None:
         with pytest.raises(UnsupportedType):
             await inspect_upload_async(b"hello", executor=pool)
     assert pickle.loads(pickle.dumps(doc)) == doc
+
+
+def test_png_exif_orientation_is_applied() -> None:
+    buf = io.BytesIO()
+    _quadrant_image(64, 32).save(buf, "PNG", exif=_exif_with_gps(6))
+    doc = inspect_upload(buf.getvalue())
+    assert (doc.width, doc.height) == (32, 64)
+    assert b"eXIf" not in doc.data
