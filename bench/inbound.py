@@ -79,15 +79,22 @@ def plain_pillow_roundtrip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def _time_ms(fn: Callable[[], object], runs: int, warmup: int = 2) -> list[float]:
+def _time_interleaved(
+    fns: dict[str, Callable[[], object]], runs: int, warmup: int = 2
+) -> dict[str, dict[str, list[float]]]:
+    """Wall and CPU (thread) milliseconds per call, the candidates taking turns each round so
+    that load from other processes on a shared machine hits them alike."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    out: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in fns}
     for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+        for name, fn in fns.items():
+            wall, cpu = time.perf_counter(), time.thread_time()
+            fn()
+            out[name]["cpu"].append((time.thread_time() - cpu) * 1000)
+            out[name]["wall"].append((time.perf_counter() - wall) * 1000)
+    return out
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -152,9 +159,17 @@ def bench_photo_intake(runs: int = 30, full_size_runs: int = 10) -> dict[str, An
     doc = inspect_upload(data, filename="photo.jpg")
     doc_full = inspect_upload(data, filename="photo.jpg", limits=full)
 
-    intake = _time_ms(lambda: inspect_upload(data, filename="photo.jpg"), runs)
-    baseline = _time_ms(lambda: plain_pillow_roundtrip(data), runs)
-    intake_full = _time_ms(lambda: inspect_upload(data, limits=full), full_size_runs)
+    timed = _time_interleaved(
+        {
+            "intake": lambda: inspect_upload(data, filename="photo.jpg"),
+            "baseline": lambda: plain_pillow_roundtrip(data),
+        },
+        runs,
+    )
+    intake, baseline = timed["intake"]["wall"], timed["baseline"]["wall"]
+    intake_full = _time_interleaved(
+        {"full": lambda: inspect_upload(data, limits=full)}, full_size_runs
+    )["full"]["wall"]
 
     with tempfile.NamedTemporaryFile(suffix=".jpg", delete=False) as tmp:
         tmp.write(data)
@@ -174,13 +189,16 @@ def bench_photo_intake(runs: int = 30, full_size_runs: int = 10) -> dict[str, An
         "stored": {"width": doc.width, "height": doc.height, "bytes": doc.size},
         "p50_ms": round(p50, 1),
         "p95_ms": round(_pct(intake, 0.95), 1),
+        "cpu_p50_ms": round(statistics.median(timed["intake"]["cpu"]), 1),
         "memory": mem_intake,
         "baseline_pillow_open_save": {
             "p50_ms": round(base_p50, 1),
             "p95_ms": round(_pct(baseline, 0.95), 1),
+            "cpu_p50_ms": round(statistics.median(timed["baseline"]["cpu"]), 1),
             "memory": mem_baseline,
         },
         "ratio_p50_vs_baseline": round(p50 / base_p50, 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "full_size_max_side_4096": {
             "runs": full_size_runs,
             "stored": {"width": doc_full.width, "height": doc_full.height, "bytes": doc_full.size},
@@ -190,6 +208,7 @@ def bench_photo_intake(runs: int = 30, full_size_runs: int = 10) -> dict[str, An
         },
         "target_p50_ms": PHOTO_TARGET_P50_MS,
         "meets_target": p50 <= PHOTO_TARGET_P50_MS,
+        "meets_target_cpu": statistics.median(timed["intake"]["cpu"]) <= PHOTO_TARGET_P50_MS,
     }
 
 
@@ -215,7 +234,11 @@ def _print_photo(r: dict[str, Any]) -> None:
         f"peak: tracemalloc {base['memory']['tracemalloc_peak_mb']} MB, "
         f"peak RSS +{base['memory']['maxrss_delta_mb']} MB"
     )
-    print(f"  ratio intake/baseline p50: {r['ratio_p50_vs_baseline']:.2f}")
+    print(f"  CPU p50: intake {r['cpu_p50_ms']:.1f} ms, baseline {base['cpu_p50_ms']:.1f} ms")
+    print(
+        f"  ratio intake/baseline p50: {r['ratio_p50_vs_baseline']:.2f} "
+        f"(interleaved; load average {r['load_average_1m']} on {os.cpu_count()} CPUs)"
+    )
     print(
         f"  inspect_upload with max_side 4096 -> "
         f"{full['stored']['width']}x{full['stored']['height']} ({full['runs']} runs)"
@@ -224,8 +247,12 @@ def _print_photo(r: dict[str, Any]) -> None:
         f"    p50 {full['p50_ms']:.1f} ms   p95 {full['p95_ms']:.1f} ms   "
         f"peak RSS +{full['memory']['maxrss_delta_mb']} MB"
     )
-    verdict = "meets" if r["meets_target"] else "MISSES"
-    print(f"  target p50 <= {r['target_p50_ms']:.0f} ms: {verdict}")
+    wall = "meets" if r["meets_target"] else "MISSES"
+    cpu = "meets" if r["meets_target_cpu"] else "MISSES"
+    print(
+        f"  target p50 <= {r['target_p50_ms']:.0f} ms: wall {wall}, CPU time {cpu} "
+        "(wall includes waiting for a core when the machine is shared)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
