@@ -1,0 +1,38 @@
+"""Photos, documents and albums, with their captions as text."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.types import Message
+
+from bot.albums import AlbumCollector
+from bot.convert import from_message
+from bot.files import UploadIntake
+from bot.ports import Dialogue
+from bot.sender import ReplySender
+
+
+async def on_upload(
+    message: Message,
+    bot: Bot,
+    albums: AlbumCollector,
+    uploads: UploadIntake,
+    dialogue: Dialogue,
+    replies: ReplySender,
+) -> None:
+    """One dialogue turn per file, or per album (the first item's handler does the work)."""
+    parts = await albums.collect(message)
+    if parts is None:
+        return
+    files, rejected = await uploads.collect(bot, parts)
+    caption = next((m.caption for m in parts if m.caption), None)
+    inbound = from_message(parts[0], text=caption, files=files, rejected=rejected)
+    out = await dialogue.handle(inbound)
+    await replies.send(bot, message.chat.id, out)
+
+
+def build_router() -> Router:
+    """Photos and documents (albums included)."""
+    router = Router(name="uploads")
+    router.message.register(on_upload, F.photo | F.document)
+    return router
