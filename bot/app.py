@@ -128,13 +128,8 @@ class TelegramService:
         app.router.add_post(self.webhook_path, self.handle_webhook)
         return app
 
-    async def start_webhook(
-        self, url: str | None = None, *, host: str | None = None, port: int | None = None
-    ) -> int:
-        """Serve the webhook on `host:port` and register `url` with Telegram; the port."""
-        url = url or self.settings.webhook_url
-        if not url:
-            raise ValueError("WEBHOOK_URL is not set")
+    async def serve_webhook(self, *, host: str | None = None, port: int | None = None) -> int:
+        """Listen for webhook POSTs on `host:port` (settings by default); the bound port."""
         self._runner = web.AppRunner(self.webhook_app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(
@@ -143,7 +138,15 @@ class TelegramService:
             port if port is not None else self.settings.port,
         )
         await site.start()
-        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        bound = int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        log.info("webhook listening on port %s, path %s", bound, self.webhook_path)
+        return bound
+
+    async def register_webhook(self, url: str | None = None) -> None:
+        """Register the command menu and `url` (default `WEBHOOK_URL`) with the secret."""
+        url = url or self.settings.webhook_url
+        if not url:
+            raise ValueError("WEBHOOK_URL is not set")
         await self.setup()
         await self.bot.set_webhook(
             url,
@@ -151,8 +154,12 @@ class TelegramService:
             allowed_updates=ALLOWED_UPDATES,
             drop_pending_updates=False,
         )
-        log.info("webhook listening on port %s", bound)
-        return int(bound)
+
+    async def start_webhook(self) -> int:
+        """`serve_webhook()` then `register_webhook()`; the bound port."""
+        port = await self.serve_webhook()
+        await self.register_webhook()
+        return port
 
     async def stop_webhook(self, *, unregister: bool = False, grace: float = 10.0) -> None:
         """Stop serving; let running updates finish (up to `grace` seconds)."""

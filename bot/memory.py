@@ -107,6 +107,7 @@ class _OutboxRow:
     state: str = "pending"  # pending | claimed | sent | failed
     external_id: str | None = None
     errors: list[str] = field(default_factory=list)
+    delays: list[float] = field(default_factory=list)
 
 
 class MemoryOutbox:
@@ -157,6 +158,7 @@ class MemoryOutbox:
         row = self.rows[notice_id]
         row.state, row.due = "pending", time.monotonic() + delay
         row.errors.append(error)
+        row.delays.append(delay)
         self.changed.set()
 
     async def mark_failed(self, notice_id: int, *, error: str) -> None:
