@@ -184,6 +184,7 @@ class BotAPIServer:
         self._webhook_task: asyncio.Task[None] | None = None
         self._webhook_error: tuple[int, str] | None = None
         self._runner: web.AppRunner | None = None
+        self._closing = False
         self._tmp = tempfile.TemporaryDirectory(prefix="botapi-")
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getme": self._get_me,
@@ -225,6 +226,7 @@ class BotAPIServer:
     async def close(self) -> None:
         """Stop the webhook sender and the HTTP server; remove local-mode files."""
         await self._stop_webhook_task()
+        self._closing = True
         self._new_update.set()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -535,7 +537,7 @@ class BotAPIServer:
         deadline = time.monotonic() + timeout
         while True:
             ready = [e for e in self._queue if self._allowed(e["update"], allowed)]
-            if ready or self._runner is None:
+            if ready or self._closing:
                 break
             left = deadline - time.monotonic()
             if left <= 0:
