@@ -291,3 +291,26 @@ async def test_webhook_secret_store_failure_and_retry() -> None:
         await service.stop_webhook(unregister=True)
         await service.close()
         await server.close()
+
+
+async def test_local_server_accepts_files_over_20mb() -> None:
+    server = BotAPIServer(local_mode=True)
+    await server.start()
+    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake(), MemoryOutbox())
+    settings = _settings(server, telegram_api_local=True)
+    service = TelegramService(settings, deps, options=_options())
+    task = asyncio.create_task(service.run_polling())
+    try:
+        big = b"%PDF" + b"\0" * (21 * 1024 * 1024)
+        server.user_sends_document(CHAT, big, "scan.pdf", "application/pdf")
+        (reply,) = await server.wait_for_messages(CHAT, 1, timeout=20)
+        assert reply.text is not None and reply.text.startswith("收到 1 个文件")
+        intake: MemoryFileIntake = deps.intake  # type: ignore[assignment]
+        (att,) = intake.attachments.values()
+        assert att.data == big
+        assert server.downloads == []  # read from the server's disk, not over HTTP
+    finally:
+        await service.stop_polling()
+        await task
+        await service.close()
+        await server.close()

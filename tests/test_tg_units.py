@@ -141,3 +141,31 @@ async def test_memory_intake_refuses_empty(size: int) -> None:
     with pytest.raises(FileRejected) as e:
         await MemoryFileIntake().accept(b"" * size, "a.pdf", "application/pdf")
     assert "0 字节" in e.value.user_message
+
+
+@pytest.mark.redis
+async def test_button_store_in_redis_does_not_touch_fsm_data() -> None:
+    import secrets
+
+    from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    prefix = f"test_tg_{secrets.token_hex(6)}"
+    storage = RedisStorage.from_url(
+        "redis://127.0.0.1:6379/0",
+        key_builder=DefaultKeyBuilder(prefix=prefix, with_destiny=True),
+    )
+    try:
+        fsm_key = StorageKey(bot_id=1, chat_id=10, user_id=10)
+        await storage.set_data(fsm_key, {"form": "return_correction"})
+        store = StorageButtonStore(storage, bot_id=1)
+        await store.put(10, {"k": "/submit_case"})
+        assert await store.get(10, "k") == "/submit_case"
+        assert await storage.get_data(fsm_key) == {"form": "return_correction"}
+        again = StorageButtonStore(storage, bot_id=1)  # a restarted bot
+        assert await again.get(10, "k") == "/submit_case"
+    finally:
+        keys = [k async for k in storage.redis.scan_iter(f"{prefix}:*")]
+        if keys:
+            await storage.redis.delete(*keys)
+        await storage.close()
