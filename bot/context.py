@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bot.ports import ButtonStore, Dialogue, InboundStore
     from bot.sender import ReplySender
     from bot.settings import Settings
+    from bot.turns import TurnRunner
 
 
 class TaxdeskData(MiddlewareData, total=False):
@@ -27,4 +28,5 @@ class TaxdeskData(MiddlewareData, total=False):
     albums: AlbumCollector
     buttons: ButtonStore
     replies: ReplySender
+    turns: TurnRunner
     update_recorded: bool

@@ -21,6 +21,7 @@ from bot.middlewares import InboundStoreMiddleware
 from bot.ports import Dialogue, FileIntake, InboundStore, OutboxSource
 from bot.sender import RateLimiter, ReplySender
 from bot.settings import Settings
+from bot.turns import TurnRunner
 from handlers import get_routers
 
 
@@ -94,6 +95,7 @@ def create_dispatcher(
     options = options or BotOptions()
     storage = storage or build_storage(settings)
     buttons = StorageButtonStore(storage, bot.id)
+    replies = ReplySender(buttons, options.limiter)
     fetcher = TelegramFileFetcher(
         local_server=bool(settings.telegram_api_url and settings.telegram_api_local)
     )
@@ -105,7 +107,8 @@ def create_dispatcher(
         uploads=UploadIntake(fetcher, deps.intake),
         albums=AlbumCollector(quiet=options.album_quiet),
         buttons=buttons,
-        replies=ReplySender(buttons, options.limiter),
+        replies=replies,
+        turns=TurnRunner(deps.dialogue, replies),
     )
     dp.update.outer_middleware(InboundStoreMiddleware(deps.inbound))
     dp.include_routers(*get_routers(settings, typing_delay=options.typing_delay))

@@ -12,8 +12,9 @@ from aiogram.types import CallbackQuery
 from actions.channel import Reply
 from bot.convert import from_button, pick
 from bot.keyboards import ButtonCb
-from bot.ports import ButtonStore, Dialogue
+from bot.ports import ButtonStore
 from bot.sender import ReplySender
+from bot.turns import TurnRunner
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,8 @@ async def on_button(
     callback_data: ButtonCb,
     bot: Bot,
     buttons: ButtonStore,
-    dialogue: Dialogue,
     replies: ReplySender,
+    turns: TurnRunner,
 ) -> None:
     """Answer the query, take the keyboard away (a second press finds none and is ignored),
     then run the dialogue with the payload."""
@@ -48,8 +49,7 @@ async def on_button(
         text = pick(lang, "这个按钮已过期，请重新操作。", "這個按鈕已過期，請重新操作。")
         await replies.send(bot, chat_id, [Reply(text)])
         return
-    out = await dialogue.handle(from_button(query, chat_id, payload))
-    await replies.send(bot, chat_id, out)
+    await turns.run(bot, from_button(query, chat_id, payload))
 
 
 async def on_unknown_button(query: CallbackQuery) -> None:

@@ -7,8 +7,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BotCommand, Message
 
 from bot.convert import from_message, pick
-from bot.ports import Dialogue
-from bot.sender import ReplySender
+from bot.turns import TurnRunner
 
 #: command -> (menu description, payload fed to the dialogue)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -26,18 +25,16 @@ def bot_commands() -> list[BotCommand]:
 
 
 async def on_command(
-    message: Message, command: CommandObject, bot: Bot, dialogue: Dialogue, replies: ReplySender
+    message: Message, command: CommandObject, bot: Bot, turns: TurnRunner
 ) -> None:
     """A menu command becomes its dialogue payload (`/status` -> `/check_status`)."""
     payload = COMMANDS[command.command.lower()][1]
-    out = await dialogue.handle(from_message(message, text=payload))
-    await replies.send(bot, message.chat.id, out)
+    await turns.run(bot, from_message(message, text=payload))
 
 
-async def on_text(message: Message, bot: Bot, dialogue: Dialogue, replies: ReplySender) -> None:
+async def on_text(message: Message, bot: Bot, turns: TurnRunner) -> None:
     """Free text goes to the dialogue as it is."""
-    out = await dialogue.handle(from_message(message, text=message.text))
-    await replies.send(bot, message.chat.id, out)
+    await turns.run(bot, from_message(message, text=message.text))
 
 
 async def on_other(message: Message) -> None:

@@ -8,8 +8,7 @@ from aiogram.types import Message
 from bot.albums import AlbumCollector
 from bot.convert import from_message
 from bot.files import UploadIntake
-from bot.ports import Dialogue
-from bot.sender import ReplySender
+from bot.turns import TurnRunner
 
 
 async def on_upload(
@@ -17,8 +16,7 @@ async def on_upload(
     bot: Bot,
     albums: AlbumCollector,
     uploads: UploadIntake,
-    dialogue: Dialogue,
-    replies: ReplySender,
+    turns: TurnRunner,
 ) -> None:
     """One dialogue turn per file, or per album (the first item's handler does the work)."""
     parts = await albums.collect(message)
@@ -26,9 +24,7 @@ async def on_upload(
         return
     files, rejected = await uploads.collect(bot, parts)
     caption = next((m.caption for m in parts if m.caption), None)
-    inbound = from_message(parts[0], text=caption, files=files, rejected=rejected)
-    out = await dialogue.handle(inbound)
-    await replies.send(bot, message.chat.id, out)
+    await turns.run(bot, from_message(parts[0], text=caption, files=files, rejected=rejected))
 
 
 def build_router() -> Router:

@@ -288,3 +288,22 @@ async def test_unexpected_error_apologises_and_logs_no_taxpayer_id(
     assert "抱歉" in sent_texts(bot)[0]
     assert "91310115MA1K3YJ12G" not in caplog.text
     assert "RuntimeError" in caplog.text
+
+
+async def test_one_chat_is_served_in_order_other_chats_in_parallel(
+    dp: Dispatcher, bot: MockedBot, dialogue: EchoDialogue
+) -> None:
+    dialogue.slow = {"慢的先来": 0.3}
+
+    async def later(update: Update) -> None:
+        await asyncio.sleep(0.05)
+        await dp.feed_update(bot, update)
+
+    await asyncio.gather(
+        dp.feed_update(bot, text_update("慢的先来")),
+        later(text_update("快的后到")),
+        later(text_update("别的聊天", chat_id=CHAT + 1)),
+    )
+    assert sent_texts(bot) == ["echo: 别的聊天", "echo: 慢的先来", "echo: 快的后到"]
+    turns = dp["turns"]
+    assert len(turns.locks) == 0  # nothing left behind

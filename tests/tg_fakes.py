@@ -16,6 +16,7 @@ class EchoDialogue:
     def __init__(self) -> None:
         self.calls: list[InboundMessage] = []
         self.delay = 0.0
+        self.slow: dict[str, float] = {}  # text -> seconds this turn takes
         self.raise_next: Exception | None = None
 
     def texts(self) -> list[str | None]:
@@ -26,8 +27,8 @@ class EchoDialogue:
         if self.raise_next is not None:
             exc, self.raise_next = self.raise_next, None
             raise exc
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if self.delay or (msg.text or "") in self.slow:
+            await asyncio.sleep(self.slow.get(msg.text or "", self.delay))
         if msg.is_button:
             return [Reply(f"pressed: {msg.text}")]
         if msg.files or msg.rejected_files:
