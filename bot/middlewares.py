@@ -3,14 +3,15 @@ handler works, and log redaction so secrets and taxpayer IDs never reach the log
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
-from aiogram.utils.chat_action import ChatActionSender
 
 from bot.convert import CHANNEL, describe_update
 from bot.ports import InboundStore
@@ -53,9 +54,35 @@ class InboundStoreMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
+class _Typing:
+    """Sends "typing" every `interval` seconds from `start()` until `stop()`."""
+
+    __slots__ = ("bot", "chat_id", "interval", "task")
+
+    def __init__(self, bot: Bot, chat_id: int, interval: float) -> None:
+        self.bot, self.chat_id, self.interval = bot, chat_id, interval
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.bot.send_chat_action(self.chat_id, "typing")
+            except TelegramAPIError as e:  # cosmetic: never let it break the turn
+                log.debug("typing not sent: %s", type(e).__name__)
+            await asyncio.sleep(self.interval)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
 class TypingMiddleware(BaseMiddleware):
     """Inner middleware: shows "typing…" while the handler works. The first action is sent
-    only after `initial_sleep` seconds, so quick answers cost no extra API call."""
+    only after `initial_sleep` seconds, so quick answers cost no API call; until then the
+    only cost is one timer (aiogram's `ChatActionSender` starts a task per update)."""
 
     def __init__(self, *, initial_sleep: float = 0.4, interval: float = 4.5) -> None:
         self.initial_sleep = initial_sleep
@@ -70,10 +97,13 @@ class TypingMiddleware(BaseMiddleware):
             chat_id = event.message.chat.id
         if bot is None or chat_id is None:
             return await handler(event, data)
-        async with ChatActionSender.typing(
-            bot=bot, chat_id=chat_id, initial_sleep=self.initial_sleep, interval=self.interval
-        ):
+        typing = _Typing(bot, chat_id, self.interval)
+        timer = asyncio.get_running_loop().call_later(self.initial_sleep, typing.start)
+        try:
             return await handler(event, data)
+        finally:
+            timer.cancel()
+            typing.stop()
 
 
 _TAXPAYER_ID = re.compile(

@@ -23,7 +23,7 @@ def _chat_and_language(update: Update) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _has_user_message(event: ErrorEvent) -> bool:
+async def _has_user_message(event: ErrorEvent) -> bool:
     return isinstance(getattr(event.exception, "user_message", None), str)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BotCommand, Message
 
@@ -49,10 +49,15 @@ async def on_other(message: Message) -> None:
     )
 
 
+async def has_text(message: Message) -> bool:
+    """A text message (async: aiogram runs sync filters in a thread)."""
+    return message.text is not None
+
+
 def build_router() -> Router:
     """Commands, then text, then anything else."""
     router = Router(name="taxpayer")
     router.message.register(on_command, Command(*COMMANDS, ignore_case=True))
-    router.message.register(on_text, F.text)
+    router.message.register(on_text, has_text)
     router.message.register(on_other)
     return router

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.types import Message
 
 from bot.albums import AlbumCollector
@@ -27,8 +27,13 @@ async def on_upload(
     await turns.run(bot, from_message(parts[0], text=caption, files=files, rejected=rejected))
 
 
+async def has_file(message: Message) -> bool:
+    """A photo or a document (async: aiogram runs sync filters in a thread)."""
+    return bool(message.photo) or message.document is not None
+
+
 def build_router() -> Router:
     """Photos and documents (albums included)."""
     router = Router(name="uploads")
-    router.message.register(on_upload, F.photo | F.document)
+    router.message.register(on_upload, has_file)
     return router

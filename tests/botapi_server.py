@@ -116,6 +116,7 @@ class SentMessage:
     params: dict[str, Any]
     deleted: bool = False
     edits: list[dict[str, Any]] = field(default_factory=list)
+    sent_at: float = field(default_factory=time.monotonic)
 
     @property
     def message_id(self) -> int:
