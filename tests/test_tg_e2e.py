@@ -314,3 +314,16 @@ async def test_local_server_accepts_files_over_20mb() -> None:
         await task
         await service.close()
         await server.close()
+
+
+async def test_webhook_answers_before_the_turn_is_done(env: Env) -> None:
+    if env.mode != "webhook":
+        pytest.skip("webhook only")
+    env.dialogue.slow = {"慢慢来": 1.5}
+    update = env.server.user_sends_text(CHAT, "慢慢来")
+    await env.server.wait_until(
+        lambda: (update["update_id"], 200) in env.server.webhook_deliveries
+    )
+    assert env.server.sent_messages(CHAT) == []  # acknowledged while the turn still runs
+    assert ("telegram", update["update_id"]) in env.inbound.updates  # stored first
+    await env.server.wait_for_messages(CHAT, 1)
