@@ -23,7 +23,7 @@ from bot.factory import BotOptions, TelegramDeps, build_storage, create_bot, cre
 from bot.keyboards import StorageButtonStore
 from bot.middlewares import RECORDED_FLAG, install_log_redaction, record
 from bot.outbox import OutboxWorker
-from bot.sender import ReplySender, TelegramOutboxSender
+from bot.sender import DeliveryLog, ReplySender, TelegramOutboxSender
 from bot.settings import Settings
 from handlers.taxpayer import bot_commands
 
@@ -178,10 +178,11 @@ class TelegramService:
         """The outbox worker for this bot, if there is an outbox."""
         if self.deps.outbox is None:
             return None
+        sender = TelegramOutboxSender(
+            self.bot, self.replies, delivery_log=DeliveryLog(self.storage, self.bot.id)
+        )
         return OutboxWorker(
-            self.deps.outbox,
-            TelegramOutboxSender(self.bot, self.replies),
-            poll_interval=self.options.outbox_poll_interval,
+            self.deps.outbox, sender, poll_interval=self.options.outbox_poll_interval
         )
 
     async def close(self) -> None:
@@ -246,7 +247,8 @@ async def run_worker(
     bot = bot or create_bot(settings)
     storage = build_storage(settings)
     replies = ReplySender(StorageButtonStore(storage, bot.id))
-    worker = OutboxWorker(deps.outbox, TelegramOutboxSender(bot, replies))
+    sender = TelegramOutboxSender(bot, replies, delivery_log=DeliveryLog(storage, bot.id))
+    worker = OutboxWorker(deps.outbox, sender)
     try:
         await worker.run(stop)
     finally:

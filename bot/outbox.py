@@ -3,8 +3,9 @@
 Delivery is at least once: a notice is marked sent only after Telegram accepted it, and a
 failed attempt is rescheduled (`retry_after` from a 429, backoff otherwise). "Shown once"
 rests on the outbox: each row has an idempotency key, is claimed by one worker at a time and
-is never sent again once marked sent. The only window for a duplicate is a crash between
-Telegram's answer and `mark_sent`.
+is never sent again once marked sent; the sender also keeps a per-chat log of delivered
+keys (`bot.sender.DeliveryLog`), so a row claimed again after a failed `mark_sent` is not
+shown twice. The remaining window is a crash between Telegram's answer and that log write.
 """
 
 from __future__ import annotations

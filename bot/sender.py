@@ -24,6 +24,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import Message
 
 from actions.channel import Reply
@@ -202,12 +203,53 @@ class NoticeUndeliverable(Exception):
     """The notice can never be delivered (bot blocked, chat gone)."""
 
 
+class DeliveryLog:
+    """Which outbox idempotency keys were already delivered to a chat (kept in the FSM
+    storage, so in Redis when `REDIS_URL` is set). It closes the gap between "Telegram
+    accepted the message" and "the outbox row is marked sent": a notice claimed again after
+    a crash or a failed `mark_sent` is recognised and not shown twice."""
+
+    DESTINY = "outbox"
+    MAX_KEYS_PER_CHAT = 500
+
+    def __init__(self, storage: BaseStorage, bot_id: int) -> None:
+        self._storage = storage
+        self._bot_id = bot_id
+
+    def _key(self, chat_id: int) -> StorageKey:
+        return StorageKey(
+            bot_id=self._bot_id, chat_id=chat_id, user_id=chat_id, destiny=self.DESTINY
+        )
+
+    async def delivered(self, chat_id: int, key: str) -> str | None:
+        """The message id `key` was delivered as, or None."""
+        value = (await self._storage.get_data(self._key(chat_id))).get(key)
+        return value if isinstance(value, str) else None
+
+    async def remember(self, chat_id: int, key: str, message_id: str) -> None:
+        """Record the delivery of `key`."""
+        skey = self._key(chat_id)
+        data = dict(await self._storage.get_data(skey))
+        data[key] = message_id
+        while len(data) > self.MAX_KEYS_PER_CHAT:
+            data.pop(next(iter(data)))
+        await self._storage.set_data(skey, data)
+
+
 class TelegramOutboxSender:
     """Delivers one outbox notice to its Telegram chat."""
 
-    def __init__(self, bot: Bot, replies: ReplySender, *, max_backoff: float = 300.0) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        replies: ReplySender,
+        *,
+        delivery_log: DeliveryLog | None = None,
+        max_backoff: float = 300.0,
+    ) -> None:
         self.bot = bot
         self.replies = replies
+        self.delivery_log = delivery_log
         self.max_backoff = max_backoff
 
     async def send(self, notice: OutboxNotice) -> str:
@@ -219,6 +261,11 @@ class TelegramOutboxSender:
             chat_id = int(notice.chat_id)
         except ValueError as e:
             raise NoticeUndeliverable(f"not a Telegram chat id: {notice.chat_id!r}") from e
+        if self.delivery_log is not None:
+            already = await self.delivery_log.delivered(chat_id, notice.idempotency_key)
+            if already is not None:
+                log.info("notice %s was already delivered; not sent again", notice.id)
+                return already
         reply = Reply(text=notice.text, buttons=notice.buttons)
         try:
             sent = await self.replies.send(self.bot, chat_id, [reply], wait_on_flood=False)
@@ -233,4 +280,7 @@ class TelegramOutboxSender:
             if "chat not found" in e.message or "blocked" in e.message:
                 raise NoticeUndeliverable(e.message) from e
             raise
-        return str(sent[-1].message_id) if sent else ""
+        message_id = str(sent[-1].message_id) if sent else ""
+        if self.delivery_log is not None:
+            await self.delivery_log.remember(chat_id, notice.idempotency_key, message_id)
+        return message_id

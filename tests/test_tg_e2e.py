@@ -327,3 +327,17 @@ async def test_webhook_answers_before_the_turn_is_done(env: Env) -> None:
     assert env.server.sent_messages(CHAT) == []  # acknowledged while the turn still runs
     assert ("telegram", update["update_id"]) in env.inbound.updates  # stored first
     await env.server.wait_for_messages(CHAT, 1)
+
+
+async def test_notice_claimed_again_is_not_shown_twice(env: Env) -> None:
+    worker = env.service.outbox_worker()
+    assert worker is not None
+    notice = env.outbox.add(str(CHAT), "已办结，请评价。")
+    first = await worker.sender.send(notice)
+    # mark_sent was lost (crash, database down): the row is claimed and sent again.
+    second = await worker.sender.send(notice)
+    assert first == second
+    assert len(env.server.sent_messages(CHAT)) == 1
+    other = env.outbox.add(str(CHAT), "已办结，请评价。", key="another-row")
+    await worker.sender.send(other)
+    assert len(env.server.sent_messages(CHAT)) == 2
