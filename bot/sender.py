@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 4096
 MAX_FLOOD_WAIT = 60.0  # an interactive reply waits at most this long for a 429 to pass
 EMPTY_WITH_BUTTONS = "请选择："
+SERVER_ERROR_RETRIES = 2
 
 
 def _utf16_len(text: str) -> int:
@@ -178,6 +179,7 @@ class ReplySender:
         self, bot: Bot, chat_id: int, text: str, markup: object, wait_on_flood: bool
     ) -> Message:
         waited = 0.0
+        failures = 0
         while True:
             await self.limiter.acquire(chat_id)
             try:
@@ -188,6 +190,13 @@ class ReplySender:
                 log.warning("flood control on chat, waiting %ss", e.retry_after)
                 waited += e.retry_after
                 await asyncio.sleep(e.retry_after)
+            except (TelegramServerError, TelegramNetworkError) as e:
+                # A taxpayer is waiting: retry a hiccup briefly; the outbox has its own backoff.
+                failures += 1
+                if not wait_on_flood or failures > SERVER_ERROR_RETRIES:
+                    raise
+                log.warning("send failed (%s), retry %d", type(e).__name__, failures)
+                await asyncio.sleep(0.5 * failures)
 
 
 class RetryLater(Exception):

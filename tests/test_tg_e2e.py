@@ -341,3 +341,14 @@ async def test_notice_claimed_again_is_not_shown_twice(env: Env) -> None:
     other = env.outbox.add(str(CHAT), "已办结，请评价。", key="another-row")
     await worker.sender.send(other)
     assert len(env.server.sent_messages(CHAT)) == 2
+
+
+async def test_reply_survives_a_server_hiccup_and_a_429(env: Env) -> None:
+    env.server.fail_next("sendMessage", 1, status=502)
+    env.server.user_sends_text(CHAT, "网络不好")
+    (reply,) = await env.server.wait_for_messages(CHAT, 1)
+    assert reply.text == "echo: 网络不好"
+    env.server.fail_next("sendMessage", 1, status=429, retry_after=1)
+    env.server.user_sends_text(CHAT, "再来")
+    await env.server.wait_for_messages(CHAT, 2)
+    assert len(env.server.calls_of("sendMessage")) == 4
