@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     telegram_api_url: str | None = Field(
         default=None, validation_alias=AliasChoices("TELEGRAM_API_URL", "telegram_api_url")
     )
+    telegram_api_local: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("TELEGRAM_API_LOCAL", "telegram_api_local"),
+        description="TELEGRAM_API_URL is a self-hosted server started with --local "
+        "(files up to 2000 MB, read from its disk).",
+    )
     webhook_url: str | None = Field(
         default=None, validation_alias=AliasChoices("WEBHOOK_URL", "webhook_url")
     )

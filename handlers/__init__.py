@@ -1,1 +1,40 @@
 """aiogram routers only: taxpayer chat, uploads, staff topics, admin, errors."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.enums import ChatType
+from aiogram.types import CallbackQuery, Message
+
+from bot.middlewares import TypingMiddleware
+from bot.settings import Settings
+from handlers import callbacks, errors, taxpayer, uploads
+
+# Filters are coroutines on purpose: aiogram runs synchronous filters (magic `F` included)
+# in a thread, which costs more than the whole rest of a turn.
+
+
+async def in_private_chat(message: Message) -> bool:
+    """A message in a one-to-one chat with the bot."""
+    return message.chat.type == ChatType.PRIVATE
+
+
+async def pressed_in_private_chat(query: CallbackQuery) -> bool:
+    """A button under a message of a one-to-one chat."""
+    return query.message is not None and query.message.chat.type == ChatType.PRIVATE
+
+
+def get_routers(settings: Settings, *, typing_delay: float = 0.4) -> list[Router]:
+    """The routers of the bot, in order. Taxpayer features sit under one parent router that
+    only sees private chats and shows "typing…" while its handlers work."""
+    del settings  # staff/admin routers (later issues) depend on it
+    taxpayer_chat = Router(name="taxpayer_chat")
+    taxpayer_chat.message.filter(in_private_chat)
+    taxpayer_chat.callback_query.filter(pressed_in_private_chat)
+    typing = TypingMiddleware(initial_sleep=typing_delay)
+    taxpayer_chat.message.middleware(typing)
+    taxpayer_chat.callback_query.middleware(typing)
+    taxpayer_chat.include_routers(
+        uploads.build_router(), callbacks.build_router(), taxpayer.build_router()
+    )
+    return [errors.build_router(), taxpayer_chat]

@@ -1,0 +1,256 @@
+"""Running the Telegram side: long polling or a webhook, and the outbox worker beside it.
+
+Webhook: our own aiohttp handler checks the secret token, stores the update (message row)
+and answers 200 at once; the update is processed afterwards in a task. If storing fails it
+answers 500, so Telegram delivers the update again; a repeated `update_id` is answered 200
+and dropped. Polling: the outer middleware stores each update before its handlers run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlparse
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import BotCommandScopeAllPrivateChats, Update
+from aiohttp import web
+
+from bot.factory import BotOptions, TelegramDeps, build_storage, create_bot, create_dispatcher
+from bot.keyboards import StorageButtonStore
+from bot.middlewares import RECORDED_FLAG, install_log_redaction, record
+from bot.outbox import OutboxWorker
+from bot.sender import DeliveryLog, ReplySender, TelegramOutboxSender
+from bot.settings import Settings
+from handlers.taxpayer import bot_commands
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class TelegramService:
+    """One bot: its Dispatcher, polling or webhook, and its outbox worker."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        deps: TelegramDeps,
+        *,
+        bot: Bot | None = None,
+        options: BotOptions | None = None,
+    ) -> None:
+        self.settings = settings
+        self.deps = deps
+        self.options = options or BotOptions()
+        self.bot = bot or create_bot(settings)
+        self.storage = build_storage(settings)
+        self.dp: Dispatcher = create_dispatcher(
+            settings, self.bot, deps, storage=self.storage, options=self.options
+        )
+        self.replies: ReplySender = self.dp["replies"]
+        secret = settings.webhook_secret
+        self.webhook_secret = (
+            secret.get_secret_value() if secret is not None else secrets.token_urlsafe(32)
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+
+    # ------------------------------------------------------------------ start-up
+
+    async def setup(self) -> None:
+        """Register the command menu (private chats)."""
+        await self.bot.set_my_commands(bot_commands(), scope=BotCommandScopeAllPrivateChats())
+
+    # ------------------------------------------------------------------ polling
+
+    async def run_polling(self) -> None:
+        """Long polling until `stop_polling()` (or SIGINT/SIGTERM when run from the CLI)."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.setup()
+        await self.dp.start_polling(
+            self.bot,
+            allowed_updates=ALLOWED_UPDATES,
+            handle_signals=False,
+            close_bot_session=False,
+        )
+
+    async def stop_polling(self) -> None:
+        """Stop a running `run_polling()`."""
+        with contextlib.suppress(RuntimeError):
+            await self.dp.stop_polling()
+
+    # ------------------------------------------------------------------ webhook
+
+    @property
+    def webhook_path(self) -> str:
+        """The path part of `WEBHOOK_URL`."""
+        url = self.settings.webhook_url
+        return (urlparse(url).path if url else "") or DEFAULT_WEBHOOK_PATH
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        """Check the secret, store the update, answer; process the update afterwards."""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secrets.compare_digest(given.encode(), self.webhook_secret.encode()):
+            return web.Response(status=401, text="Unauthorized")
+        try:
+            raw = await request.json()
+            update = Update.model_validate(raw, context={"bot": self.bot})
+        except ValueError:
+            return web.Response(status=400, text="Bad Request")
+        try:
+            is_new = await record(self.deps.inbound, update, raw)
+        except Exception:
+            log.exception("update %s could not be stored; Telegram will retry", update.update_id)
+            return web.Response(status=500, text="storage unavailable")
+        if is_new:
+            task = asyncio.create_task(self._process(update))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            log.info("duplicate update %s dropped", update.update_id)
+        return web.json_response({})
+
+    async def _process(self, update: Update) -> None:
+        try:
+            await self.dp.feed_update(self.bot, update, **{RECORDED_FLAG: True})
+        except Exception:
+            log.exception("update %s failed", update.update_id)
+
+    def webhook_app(self) -> web.Application:
+        """An aiohttp app with the webhook route (the console can mount it too)."""
+        app = web.Application()
+        app.router.add_post(self.webhook_path, self.handle_webhook)
+        return app
+
+    async def serve_webhook(self, *, host: str | None = None, port: int | None = None) -> int:
+        """Listen for webhook POSTs on `host:port` (settings by default); the bound port."""
+        self._runner = web.AppRunner(self.webhook_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner,
+            host if host is not None else self.settings.host,
+            port if port is not None else self.settings.port,
+        )
+        await site.start()
+        bound = int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        log.info("webhook listening on port %s, path %s", bound, self.webhook_path)
+        return bound
+
+    async def register_webhook(self, url: str | None = None) -> None:
+        """Register the command menu and `url` (default `WEBHOOK_URL`) with the secret."""
+        url = url or self.settings.webhook_url
+        if not url:
+            raise ValueError("WEBHOOK_URL is not set")
+        await self.setup()
+        await self.bot.set_webhook(
+            url,
+            secret_token=self.webhook_secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+
+    async def start_webhook(self) -> int:
+        """`serve_webhook()` then `register_webhook()`; the bound port."""
+        port = await self.serve_webhook()
+        await self.register_webhook()
+        return port
+
+    async def stop_webhook(self, *, unregister: bool = False, grace: float = 10.0) -> None:
+        """Stop serving; let running updates finish (up to `grace` seconds)."""
+        if unregister:
+            with contextlib.suppress(Exception):
+                await self.bot.delete_webhook()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+
+    # ------------------------------------------------------------------ outbox and shutdown
+
+    def outbox_worker(self) -> OutboxWorker | None:
+        """The outbox worker for this bot, if there is an outbox."""
+        if self.deps.outbox is None:
+            return None
+        sender = TelegramOutboxSender(
+            self.bot, self.replies, delivery_log=DeliveryLog(self.storage, self.bot.id)
+        )
+        return OutboxWorker(
+            self.deps.outbox, sender, poll_interval=self.options.outbox_poll_interval
+        )
+
+    async def close(self) -> None:
+        """Close the storage and the bot's HTTP session."""
+        await self.storage.close()
+        await self.bot.session.close()
+
+
+async def run_bot(
+    settings: Settings,
+    deps: TelegramDeps,
+    *,
+    worker: bool = True,
+    stop: asyncio.Event | None = None,
+    bot: Bot | None = None,
+    options: BotOptions | None = None,
+) -> None:
+    """`python main.py bot`: polling, or webhook when `WEBHOOK_URL` is set, plus the outbox
+    worker unless `worker=False`; runs until `stop` is set or the task is cancelled."""
+    token = settings.telegram_bot_token
+    install_log_redaction([token.get_secret_value()] if token else [])
+    stop = stop or asyncio.Event()
+    service = TelegramService(settings, deps, bot=bot, options=options)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        outbox = service.outbox_worker() if worker else None
+        if outbox is not None:
+            tasks.append(asyncio.create_task(outbox.run(stop), name="outbox"))
+        if settings.webhook_url:
+            await service.start_webhook()
+            await stop.wait()
+            await service.stop_webhook()
+        else:
+            polling = asyncio.create_task(service.run_polling(), name="polling")
+            tasks.append(polling)
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait({polling, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            await service.stop_polling()
+            if polling.done() and polling.exception():
+                raise polling.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(t, timeout=5)
+        await service.close()
+
+
+async def run_worker(
+    settings: Settings,
+    deps: TelegramDeps,
+    *,
+    stop: asyncio.Event | None = None,
+    bot: Bot | None = None,
+) -> None:
+    """`python main.py worker`: only the outbox worker (needs a token to send)."""
+    token = settings.telegram_bot_token
+    install_log_redaction([token.get_secret_value()] if token else [])
+    if deps.outbox is None:
+        raise ValueError("the worker needs an outbox")
+    bot = bot or create_bot(settings)
+    storage = build_storage(settings)
+    replies = ReplySender(StorageButtonStore(storage, bot.id))
+    sender = TelegramOutboxSender(bot, replies, delivery_log=DeliveryLog(storage, bot.id))
+    worker = OutboxWorker(deps.outbox, sender)
+    try:
+        await worker.run(stop)
+    finally:
+        await storage.close()
+        await bot.session.close()

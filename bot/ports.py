@@ -1,0 +1,124 @@
+"""What the Telegram side needs from the rest of taxdesk, as Protocols.
+
+The bot never imports the dialogue engine, the case backend or the document checks directly;
+the composition root (`main.py`) passes objects that satisfy these Protocols. In-memory
+implementations for tests and demos live in `bot.memory`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from actions.channel import Button, InboundFile, InboundMessage, Reply
+
+
+@runtime_checkable
+class Dialogue(Protocol):
+    """The channel-free dialogue: one inbound message in, the replies out."""
+
+    async def handle(self, msg: InboundMessage) -> list[Reply]:
+        """Run one turn for `msg` and return what to send back (possibly nothing)."""
+        ...
+
+
+@runtime_checkable
+class InboundStore(Protocol):
+    """Stores every update (a message row) before it is acted on."""
+
+    async def record_update(
+        self,
+        channel: str,
+        update_id: int,
+        chat_id: str | None,
+        user_id: str | None,
+        text: str | None,
+        raw: dict[str, Any],
+    ) -> bool:
+        """Store the update; True if it is new, False if `(channel, update_id)` was seen
+        before (then it must not be processed again). Raises if it cannot be stored."""
+        ...
+
+
+class FileRejected(Exception):
+    """A file the taxpayer sent was refused; `user_message` says why, in Chinese."""
+
+    def __init__(self, user_message: str, *, reason: str = "rejected") -> None:
+        super().__init__(reason)
+        self.user_message = user_message
+        self.reason = reason
+
+
+@runtime_checkable
+class FileIntake(Protocol):
+    """Checks and stores an uploaded file (content checks, metadata stripped, attachment row)."""
+
+    async def accept(
+        self, data: bytes, filename: str | None, declared_type: str | None
+    ) -> InboundFile:
+        """Check and store `data`; raise an exception with a `.user_message` attribute
+        (e.g. `FileRejected` or `desk.documents.DocumentRejected`) when it is refused."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxNotice:
+    """One message for a taxpayer, waiting in the outbox (completion, rejection, question)."""
+
+    id: int
+    idempotency_key: str
+    channel: str  # "telegram"
+    chat_id: str
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    attempts: int = 0
+
+
+@runtime_checkable
+class OutboxSource(Protocol):
+    """The outbox, as seen by a channel's sender worker."""
+
+    async def claim_due(self, channel: str, limit: int) -> list[OutboxNotice]:
+        """Claim up to `limit` due notices for `channel` (locked/leased so another worker does
+        not send them at the same time)."""
+        ...
+
+    async def mark_sent(self, notice_id: int, *, external_id: str | None = None) -> None:
+        """The notice was delivered (`external_id`: the channel's message id)."""
+        ...
+
+    async def retry_later(self, notice_id: int, *, delay: float, error: str) -> None:
+        """Delivery failed for now; make the notice due again after `delay` seconds."""
+        ...
+
+    async def mark_failed(self, notice_id: int, *, error: str) -> None:
+        """Delivery can never succeed (the user blocked the bot, the chat is gone)."""
+        ...
+
+
+@runtime_checkable
+class ButtonStore(Protocol):
+    """Maps the short keys in callback data to full button payloads, per chat."""
+
+    async def put(self, chat_id: int, payloads: dict[str, str]) -> None:
+        """Remember `key -> payload` for buttons just sent to `chat_id`."""
+        ...
+
+    async def get(self, chat_id: int, key: str) -> str | None:
+        """The payload of `key` in `chat_id`, or None if unknown/expired."""
+        ...
+
+
+__all__ = [
+    "Button",
+    "ButtonStore",
+    "Dialogue",
+    "FileIntake",
+    "FileRejected",
+    "InboundFile",
+    "InboundMessage",
+    "InboundStore",
+    "OutboxNotice",
+    "OutboxSource",
+    "Reply",
+]

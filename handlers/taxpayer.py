@@ -1,0 +1,63 @@
+"""The taxpayer's chat: commands and text, handed to the dialogue."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BotCommand, Message
+
+from bot.convert import from_message, pick
+from bot.turns import TurnRunner
+
+#: command -> (menu description, payload fed to the dialogue)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "start": ("开始 / 開始", "/greet"),
+    "help": ("能办什么 / 能辦什麼", "/help"),
+    "status": ("查询办理进度 / 查詢辦理進度", "/check_status"),
+    "cancel": ("取消当前事项 / 取消當前事項", "/cancel_request"),
+    "human": ("转人工 / 轉人工", "/request_human"),
+}
+
+
+def bot_commands() -> list[BotCommand]:
+    """The command menu registered with `setMyCommands`."""
+    return [BotCommand(command=c, description=d) for c, (d, _) in COMMANDS.items()]
+
+
+async def on_command(
+    message: Message, command: CommandObject, bot: Bot, turns: TurnRunner
+) -> None:
+    """A menu command becomes its dialogue payload (`/status` -> `/check_status`)."""
+    payload = COMMANDS[command.command.lower()][1]
+    await turns.run(bot, from_message(message, text=payload))
+
+
+async def on_text(message: Message, bot: Bot, turns: TurnRunner) -> None:
+    """Free text goes to the dialogue as it is."""
+    await turns.run(bot, from_message(message, text=message.text))
+
+
+async def on_other(message: Message) -> None:
+    """Stickers, voice, locations…: say what the bot can read."""
+    lang = message.from_user.language_code if message.from_user else None
+    await message.answer(
+        pick(
+            lang,
+            "我目前能看懂文字、照片和 PDF 文件，请用文字描述您要办的事。",
+            "我目前能看懂文字、照片和 PDF 文件，請用文字描述您要辦的事。",
+        )
+    )
+
+
+async def has_text(message: Message) -> bool:
+    """A text message (async: aiogram runs sync filters in a thread)."""
+    return message.text is not None
+
+
+def build_router() -> Router:
+    """Commands, then text, then anything else."""
+    router = Router(name="taxpayer")
+    router.message.register(on_command, Command(*COMMANDS, ignore_case=True))
+    router.message.register(on_text, has_text)
+    router.message.register(on_other)
+    return router

@@ -1,0 +1,354 @@
+"""End to end: the real Dispatcher, in polling and in webhook mode, against the local Bot API
+server, with in-memory stores and an echo dialogue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiohttp import ClientSession
+
+from bot.app import SECRET_HEADER, TelegramService
+from bot.factory import BotOptions, TelegramDeps
+from bot.memory import MemoryFileIntake, MemoryInboundStore, MemoryOutbox
+from bot.outbox import OutboxWorker
+from bot.sender import RateLimiter, TelegramOutboxSender
+from bot.settings import Settings
+from tests.botapi_server import BotAPIServer
+from tests.tg_fakes import LONG_PAYLOAD, EchoDialogue, long_text
+
+CHAT = 5001
+PDF = b"%PDF-1.4\n" + b"0" * 2000
+JPEG = b"\xff\xd8\xff\xe0" + b"1" * 3000
+
+
+@dataclass
+class Env:
+    server: BotAPIServer
+    service: TelegramService
+    dialogue: EchoDialogue
+    inbound: MemoryInboundStore
+    intake: MemoryFileIntake
+    outbox: MemoryOutbox
+    mode: str
+
+
+def _settings(server: BotAPIServer, **kw: object) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_bot_token=server.token,
+        telegram_api_url=server.url,
+        redis_url=None,
+        webhook_url=None,
+        webhook_secret=None,
+        **kw,
+    )
+
+
+def _options() -> BotOptions:
+    return BotOptions(
+        album_quiet=0.3,
+        typing_delay=0.05,
+        limiter=RateLimiter(chat_rate=50, chat_burst=50),
+        outbox_poll_interval=0.05,
+    )
+
+
+@pytest.fixture(params=["polling", "webhook"])
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
+    server = BotAPIServer()
+    await server.start()
+    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake(), MemoryOutbox())
+    service = TelegramService(_settings(server), deps, options=_options())
+    task: asyncio.Task[None] | None = None
+    if request.param == "polling":
+        task = asyncio.create_task(service.run_polling())
+        await server.wait_until(lambda: bool(server.calls_of("getUpdates")))
+    else:
+        port = await service.serve_webhook(host="127.0.0.1", port=0)
+        await service.register_webhook(f"http://127.0.0.1:{port}{service.webhook_path}")
+    env = Env(
+        server,
+        service,
+        deps.dialogue,  # type: ignore[arg-type]
+        deps.inbound,  # type: ignore[arg-type]
+        deps.intake,  # type: ignore[arg-type]
+        deps.outbox,  # type: ignore[arg-type]
+        request.param,
+    )
+    try:
+        yield env
+    finally:
+        if task is not None:
+            await service.stop_polling()
+            await task
+        else:
+            await service.stop_webhook(unregister=True)
+        await service.close()
+        await server.close()
+
+
+async def test_text_gets_a_reply_and_commands_are_registered(env: Env) -> None:
+    env.server.user_sends_text(CHAT, "你好")
+    (reply,) = await env.server.wait_for_messages(CHAT, 1)
+    assert reply.text == "echo: 你好"
+    call = env.dialogue.calls[0]
+    assert (call.channel, call.chat_id, call.user_id) == ("telegram", str(CHAT), str(CHAT))
+    assert call.language_code == "zh-hans"
+    assert len(env.inbound.updates) == 1
+    (commands,) = env.server.commands.values()
+    assert {c["command"] for c in commands} == {"start", "help", "status", "cancel", "human"}
+
+
+async def test_command_is_mapped_to_payload(env: Env) -> None:
+    env.server.user_sends_text(CHAT, "/status")
+    await env.server.wait_for_messages(CHAT, 1)
+    assert env.dialogue.texts() == ["/check_status"]
+
+
+async def test_album_is_one_dialogue_turn(env: Env) -> None:
+    env.server.user_sends_album(
+        CHAT, [JPEG, JPEG + b"2", (PDF, "letter.pdf", "application/pdf")], caption="承诺书和发票"
+    )
+    (ack,) = await env.server.wait_for_messages(CHAT, 1)
+    assert len(env.dialogue.calls) == 1
+    call = env.dialogue.calls[0]
+    assert call.text == "承诺书和发票"
+    assert sorted(f.media_type for f in call.files) == [
+        "application/pdf",
+        "image/jpeg",
+        "image/jpeg",
+    ]
+    assert ack.text is not None and ack.text.startswith("收到 3 个文件")
+    stored = {a.data for a in env.intake.attachments.values()}
+    assert stored == {JPEG, JPEG + b"2", PDF}
+    await asyncio.sleep(0.4)  # nothing else arrives after the quiet period
+    assert len(env.server.sent_messages(CHAT)) == 1
+
+
+async def test_duplicate_update_is_processed_once(env: Env) -> None:
+    update = env.server.user_sends_text(CHAT, "一次")
+    await env.server.wait_for_messages(CHAT, 1)
+    env.server.push_duplicate(update)
+    env.server.user_sends_text(CHAT, "marker")
+    await env.server.wait_for_messages(CHAT, 2)
+    assert env.dialogue.texts() == ["一次", "marker"]
+    assert env.inbound.duplicates == 1
+
+
+async def test_long_reply_is_split_on_lines(env: Env) -> None:
+    env.server.user_sends_text(CHAT, "long")
+    await env.server.wait_for_messages(CHAT, 2)
+    await asyncio.sleep(0.1)
+    pieces = [m.text or "" for m in env.server.sent_messages(CHAT)]
+    assert len(pieces) == 2
+    assert all(len(p) <= 4096 for p in pieces)
+    assert "\n".join(pieces) == long_text()
+
+
+async def test_button_press_feeds_payload(env: Env) -> None:
+    env.server.user_sends_text(CHAT, "buttons")
+    (question,) = await env.server.wait_for_messages(CHAT, 1)
+    submit, _cancel = question.button_data()
+    assert len(submit.encode()) <= 64 < len(LONG_PAYLOAD.encode())
+    env.server.user_presses(CHAT, question.message_id, submit)
+    await env.server.wait_for_messages(CHAT, 2)
+    assert env.dialogue.calls[-1].text == LONG_PAYLOAD and env.dialogue.calls[-1].is_button
+    assert env.server.sent_messages(CHAT)[1].text == f"pressed: {LONG_PAYLOAD}"
+    assert env.server.sent_messages(CHAT)[0].reply_markup is None  # keyboard removed
+    assert len(env.server.answered_callbacks) == 1
+
+
+async def test_double_press_counts_once(env: Env) -> None:
+    env.server.user_sends_text(CHAT, "buttons")
+    (question,) = await env.server.wait_for_messages(CHAT, 1)
+    data = question.button_data()[1]
+    env.server.user_presses(CHAT, question.message_id, data)
+    await env.server.wait_for_messages(CHAT, 2)
+    # A second press arriving late (the client still showed the keyboard).
+    env.server.push_update(
+        {
+            "callback_query": {
+                "id": "late",
+                "from": {"id": CHAT, "is_bot": False, "first_name": "U"},
+                "message": question.message,
+                "chat_instance": "1",
+                "data": data,
+            }
+        }
+    )
+    env.server.user_sends_text(CHAT, "marker")
+    await env.server.wait_for_messages(CHAT, 3)
+    assert env.dialogue.texts() == ["buttons", "/cancel_request", "marker"]
+
+
+async def test_file_over_20mb_refused_before_download(env: Env) -> None:
+    big = b"%PDF" + b"\0" * (20 * 1024 * 1024)
+    env.server.user_sends_document(CHAT, big, "scan.pdf", "application/pdf")
+    (reply,) = await env.server.wait_for_messages(CHAT, 1, timeout=10)
+    assert reply.text is not None and "超过 20 MB" in reply.text
+    assert env.server.calls_of("getFile") == [] and env.server.downloads == []
+    assert env.dialogue.calls[0].files == ()
+
+
+async def test_unsupported_file_refused_with_reason(env: Env) -> None:
+    env.server.user_sends_document(CHAT, b"PK\x03\x04docx", "a.docx", "application/msword")
+    (reply,) = await env.server.wait_for_messages(CHAT, 1)
+    assert reply.text is not None and "PDF 或 JPG/PNG" in reply.text
+    assert env.intake.attachments == {}
+
+
+async def test_group_messages_are_not_answered(env: Env) -> None:
+    user = {"id": 77, "is_bot": False, "first_name": "G"}
+    env.server.user_sends_text(-100123, "hello group", user=user)
+    env.server.user_sends_text(CHAT, "marker")
+    await env.server.wait_for_messages(CHAT, 1)
+    assert env.dialogue.texts() == ["marker"]
+    assert env.server.sent_messages(-100123) == []
+    assert len(env.inbound.updates) == 2  # stored all the same
+
+
+async def test_typing_while_the_dialogue_works(env: Env) -> None:
+    env.dialogue.delay = 0.3
+    env.server.user_sends_text(CHAT, "slow")
+    await env.server.wait_for_messages(CHAT, 1)
+    assert (CHAT, "typing") in env.server.chat_actions
+
+
+async def test_outbox_notice_obeys_retry_after(env: Env) -> None:
+    notice = env.outbox.add(str(CHAT), "您的事项 TX-2026-000123 已办结。")
+    env.server.fail_next("sendMessage", 1, status=429, retry_after=1)
+    worker = env.service.outbox_worker()
+    assert worker is not None
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        (msg,) = await env.server.wait_for_messages(CHAT, 1, timeout=5)
+        await env.server.wait_until(lambda: env.outbox.state(notice.id) == "sent")
+    finally:
+        stop.set()
+        await task
+    assert msg.text == "您的事项 TX-2026-000123 已办结。"
+    row = env.outbox.rows[notice.id]
+    assert row.delays == [1.0] and row.external_id == str(msg.message_id)
+    assert len(env.server.calls_of("sendMessage")) == 2  # the 429, then the delivery
+    assert len(env.server.sent_messages(CHAT)) == 1
+
+
+async def test_outbox_blocked_chat_fails_for_good() -> None:
+    server = BotAPIServer()
+    await server.start()
+    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake(), MemoryOutbox())
+    service = TelegramService(_settings(server), deps, options=_options())
+    try:
+        outbox: MemoryOutbox = deps.outbox  # type: ignore[assignment]
+        ok = outbox.add(str(CHAT), "第一条")
+        blocked = outbox.add("42", "被拉黑")
+        worker = OutboxWorker(outbox, TelegramOutboxSender(service.bot, service.replies))
+        server.fail_next(
+            "sendMessage", 1, status=403, description="Forbidden: bot was blocked by the user"
+        )
+        await worker.run_once()  # whichever is sent first gets the 403
+        states = {outbox.state(ok.id), outbox.state(blocked.id)}
+        assert states == {"sent", "failed"}
+    finally:
+        await service.close()
+        await server.close()
+
+
+async def test_webhook_secret_store_failure_and_retry() -> None:
+    server = BotAPIServer(webhook_retry_delay=0.05)
+    await server.start()
+    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake(), MemoryOutbox())
+    service = TelegramService(_settings(server), deps, options=_options())
+    try:
+        port = await service.serve_webhook(host="127.0.0.1", port=0)
+        url = f"http://127.0.0.1:{port}{service.webhook_path}"
+        async with ClientSession() as http:
+            body = {
+                "update_id": 1,
+                "message": {
+                    "message_id": 1,
+                    "date": 0,
+                    "chat": {"id": 1, "type": "private"},
+                    "text": "x",
+                },
+            }
+            async with http.post(url, json=body, headers={SECRET_HEADER: "wrong"}) as r:
+                assert r.status == 401
+        assert deps.dialogue.calls == []  # type: ignore[attr-defined]
+        inbound: MemoryInboundStore = deps.inbound  # type: ignore[assignment]
+        inbound.fail_next = 2  # storage down for two deliveries
+        await service.register_webhook(url)
+        update = server.user_sends_text(CHAT, "存一下")
+        await server.wait_for_messages(CHAT, 1)
+        statuses = [s for uid, s in server.webhook_deliveries if uid == update["update_id"]]
+        assert statuses == [500, 500, 200]
+        assert deps.dialogue.texts() == ["存一下"]  # type: ignore[attr-defined]
+    finally:
+        await service.stop_webhook(unregister=True)
+        await service.close()
+        await server.close()
+
+
+async def test_local_server_accepts_files_over_20mb() -> None:
+    server = BotAPIServer(local_mode=True)
+    await server.start()
+    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake(), MemoryOutbox())
+    settings = _settings(server, telegram_api_local=True)
+    service = TelegramService(settings, deps, options=_options())
+    task = asyncio.create_task(service.run_polling())
+    try:
+        big = b"%PDF" + b"\0" * (21 * 1024 * 1024)
+        server.user_sends_document(CHAT, big, "scan.pdf", "application/pdf")
+        (reply,) = await server.wait_for_messages(CHAT, 1, timeout=20)
+        assert reply.text is not None and reply.text.startswith("收到 1 个文件")
+        intake: MemoryFileIntake = deps.intake  # type: ignore[assignment]
+        (att,) = intake.attachments.values()
+        assert att.data == big
+        assert server.downloads == []  # read from the server's disk, not over HTTP
+    finally:
+        await service.stop_polling()
+        await task
+        await service.close()
+        await server.close()
+
+
+async def test_webhook_answers_before_the_turn_is_done(env: Env) -> None:
+    if env.mode != "webhook":
+        pytest.skip("webhook only")
+    env.dialogue.slow = {"慢慢来": 1.5}
+    update = env.server.user_sends_text(CHAT, "慢慢来")
+    await env.server.wait_until(
+        lambda: (update["update_id"], 200) in env.server.webhook_deliveries
+    )
+    assert env.server.sent_messages(CHAT) == []  # acknowledged while the turn still runs
+    assert ("telegram", update["update_id"]) in env.inbound.updates  # stored first
+    await env.server.wait_for_messages(CHAT, 1)
+
+
+async def test_notice_claimed_again_is_not_shown_twice(env: Env) -> None:
+    worker = env.service.outbox_worker()
+    assert worker is not None
+    notice = env.outbox.add(str(CHAT), "已办结，请评价。")
+    first = await worker.sender.send(notice)
+    # mark_sent was lost (crash, database down): the row is claimed and sent again.
+    second = await worker.sender.send(notice)
+    assert first == second
+    assert len(env.server.sent_messages(CHAT)) == 1
+    other = env.outbox.add(str(CHAT), "已办结，请评价。", key="another-row")
+    await worker.sender.send(other)
+    assert len(env.server.sent_messages(CHAT)) == 2
+
+
+async def test_reply_survives_a_server_hiccup_and_a_429(env: Env) -> None:
+    env.server.fail_next("sendMessage", 1, status=502)
+    env.server.user_sends_text(CHAT, "网络不好")
+    (reply,) = await env.server.wait_for_messages(CHAT, 1)
+    assert reply.text == "echo: 网络不好"
+    env.server.fail_next("sendMessage", 1, status=429, retry_after=1)
+    env.server.user_sends_text(CHAT, "再来")
+    await env.server.wait_for_messages(CHAT, 2)
+    assert len(env.server.calls_of("sendMessage")) == 4

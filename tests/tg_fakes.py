@@ -1,0 +1,57 @@
+"""Echo-like fakes of the dialogue for the Telegram tests: they prove the wiring, not the
+conversation."""
+
+from __future__ import annotations
+
+import asyncio
+
+from actions.channel import Button, InboundMessage, Reply
+
+LONG_PAYLOAD = '/choose_case_type{"case_type":"return_correction","note":"' + "x" * 60 + '"}'
+
+
+class EchoDialogue:
+    """Replies `echo: <text>`; special texts ask for a long reply, buttons or a slow turn."""
+
+    def __init__(self) -> None:
+        self.calls: list[InboundMessage] = []
+        self.delay = 0.0
+        self.slow: dict[str, float] = {}  # text -> seconds this turn takes
+        self.raise_next: Exception | None = None
+
+    def texts(self) -> list[str | None]:
+        return [c.text for c in self.calls]
+
+    async def handle(self, msg: InboundMessage) -> list[Reply]:
+        self.calls.append(msg)
+        if self.raise_next is not None:
+            exc, self.raise_next = self.raise_next, None
+            raise exc
+        if self.delay or (msg.text or "") in self.slow:
+            await asyncio.sleep(self.slow.get(msg.text or "", self.delay))
+        if msg.is_button:
+            return [Reply(f"pressed: {msg.text}")]
+        if msg.files or msg.rejected_files:
+            lines = [f"收到 {len(msg.files)} 个文件"]
+            lines += [f"- {f.media_type} {f.size}" for f in msg.files]
+            lines += list(msg.rejected_files)
+            if msg.text:
+                lines.append(f"caption: {msg.text}")
+            return [Reply("\n".join(lines))]
+        if msg.text == "long":
+            return [Reply(long_text())]
+        if msg.text == "buttons":
+            return [
+                Reply(
+                    "要提交吗？",
+                    buttons=((Button("提交", LONG_PAYLOAD), Button("取消", "/cancel_request")),),
+                )
+            ]
+        if msg.text == "silent":
+            return []
+        return [Reply(f"echo: {msg.text}")]
+
+
+def long_text() -> str:
+    """About 6,000 characters in 100 numbered lines."""
+    return "\n".join(f"{i:03d} " + "税" * 56 for i in range(100))
