@@ -36,6 +36,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from desk.errors import DeskError
+
 __all__ = [
     "DEFAULT_OFFICE_CLOSE",
     "DEFAULT_TIMEZONE",
@@ -66,15 +68,18 @@ _TOP_KEYS = {"year", "source", "provisional", "holidays", "workdays"}
 _MAX_RANGE_DAYS = 31
 
 
-class CalendarDataError(ValueError):
+class CalendarDataError(DeskError, ValueError):
     """A calendar data file is missing or invalid; the message names the file and the field."""
+
+    code = "calendar_invalid"
 
     def __init__(self, file: str | Path, field: str, problem: str) -> None:
         self.file = str(file)
         self.field = field
         self.problem = problem
         where = f"{self.file}: {field}" if field else self.file
-        super().__init__(f"工作日历数据有误 {where}: {problem}")
+        user_where = f"文件 {self.file}，字段 {field}" if field else f"文件 {self.file}"
+        super().__init__(f"{where}: {problem}", f"工作日历配置有误：{user_where}：{problem}")
 
 
 class DueState(StrEnum):

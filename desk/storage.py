@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from desk.errors import DeskError
+
 __all__ = [
     "ALLOWED_SUFFIXES",
     "AttachmentStore",
@@ -57,42 +59,54 @@ _TEMP_PREFIX = ".tmp-"
 _TEMP_SUFFIX = ".part"
 
 
-class StorageError(Exception):
-    """Base class of attachment-store errors; ``str()`` is fit to show a user."""
+class StorageError(DeskError):
+    """Base class of attachment-store errors (``user_message`` is fit to show a user)."""
+
+    code = "attachment_storage"
 
 
 class InvalidKeyError(StorageError, ValueError):
     """The key is not one this store could have produced (e.g. path traversal)."""
 
+    code = "attachment_key_invalid"
+
     def __init__(self, key: object) -> None:
         self.key = key
-        super().__init__("附件编号无效 / 附件編號無效 (invalid attachment key)")
+        super().__init__(f"invalid attachment key {str(key)[:80]!r}", "附件编号无效。")
 
 
 class BlobNotFoundError(StorageError, LookupError):
     """No blob is stored under the key."""
 
+    code = "attachment_not_found"
+
     def __init__(self, key: str) -> None:
         self.key = key
-        super().__init__("附件不存在或已删除 / 附件不存在或已刪除 (attachment not found)")
+        super().__init__(f"no blob stored under {key}", "附件不存在或已删除。")
 
 
 class BlobCorruptError(StorageError):
     """The stored bytes no longer match the key's hash."""
 
+    code = "attachment_corrupt"
+
     def __init__(self, key: str) -> None:
         self.key = key
-        super().__init__("附件文件已损坏 / 附件文件已損壞 (stored file is corrupt)")
+        super().__init__(f"blob {key} does not match its hash", "附件文件已损坏，请重新上传。")
 
 
 class BlobTooLargeError(StorageError):
     """The data exceeds the store's size limit."""
 
+    code = "attachment_too_large"
+
     def __init__(self, size: int, limit: int) -> None:
         self.size = size
         self.limit = limit
         mb = limit / (1024 * 1024)
-        super().__init__(f"文件过大，最大 {mb:g} MB / 文件過大，最大 {mb:g} MB (file too large)")
+        super().__init__(
+            f"blob of {size} bytes exceeds the limit of {limit}", f"文件过大，最大 {mb:g} MB。"
+        )
 
 
 @dataclass(frozen=True)

@@ -275,10 +275,11 @@ def test_bad_file_names_file_and_field(tmp_path: Path, text: str, field: str) ->
     write(tmp_path, text)
     with pytest.raises(CalendarDataError) as info:
         WorkingCalendar.load(tmp_path)
-    message = str(info.value)
-    assert "2026.yml" in message
+    for message in (str(info.value), info.value.user_message):
+        assert "2026.yml" in message
+        assert field in message
     assert info.value.field == field
-    assert field in message
+    assert info.value.code == "calendar_invalid"
 
 
 def test_date_in_two_files_is_an_error(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from desk import storage
+from desk.errors import DeskError
 from desk.storage import (
     AttachmentStore,
     BlobCorruptError,
@@ -105,7 +106,8 @@ async def test_delete_and_missing(store: LocalAttachmentStore) -> None:
     assert not await store.exists(blob.key)
     with pytest.raises(BlobNotFoundError) as info:
         await store.get(blob.key)
-    assert "附件不存在" in str(info.value)
+    assert "附件不存在" in info.value.user_message
+    assert info.value.code == "attachment_not_found"
     await store.delete(blob.key)  # idempotent
 
 
@@ -124,7 +126,7 @@ async def test_size_limit(tmp_path: Path) -> None:
     await store.put(b"0123456789")
     with pytest.raises(BlobTooLargeError) as info:
         await store.put(b"0123456789A")
-    assert "文件过大" in str(info.value)
+    assert "文件过大" in info.value.user_message
     assert len(files_under(tmp_path)) == 1
 
 
@@ -171,7 +173,8 @@ async def test_traversal_and_malformed_keys_rejected(
     (store.root.parent / "secret.txt").write_text("secret")
     with pytest.raises(InvalidKeyError) as info:
         await store.get(key)
-    assert "附件编号无效" in str(info.value)
+    assert info.value.user_message == "附件编号无效。"
+    assert isinstance(info.value, DeskError)
     with pytest.raises(InvalidKeyError):
         await store.exists(key)
     with pytest.raises(InvalidKeyError):
