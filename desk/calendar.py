@@ -252,7 +252,9 @@ class WorkingCalendar:
         for yc in years:
             if yc.year in self._years:
                 raise CalendarDataError(
-                    yc.path, "year", f"{yc.year} 年已在 {self._years[yc.year].path} 中定义"
+                    yc.path,
+                    "year",
+                    f"{yc.year} 年已在 {self._years[yc.year].path} 中定义 (year defined twice)",
                 )
             self._years[yc.year] = yc
             for d in [*yc.holidays, *yc.workdays]:
