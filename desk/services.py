@@ -154,7 +154,14 @@ class Desk:
             raise
 
     async def _fail(self, exc: DeskError) -> DeskError:
-        await self.session.rollback()
+        """End the transaction before raising a domain error. Nothing was written yet, so a
+        commit (which, unlike a rollback, does not expire loaded objects) is enough; pending
+        changes are rolled back."""
+        s = self.session
+        if s.new or s.dirty or s.deleted:
+            await s.rollback()
+        else:
+            await s.commit()
         return exc
 
     def _dialect(self) -> str:
@@ -855,6 +862,14 @@ class Desk:
         name = name.strip()
         if not name:
             raise ValueError("name must not be empty")
+        if await repo.staff_by_name(self.session, name) is not None:
+            raise await self._fail(StaffExists(name))
+        if telegram_user_id is not None and await repo.staff_by_telegram_id(
+            self.session, telegram_user_id
+        ):
+            raise await self._fail(StaffExists(f"telegram:{telegram_user_id}"))
+        if login is not None and await repo.staff_by_login(self.session, login):
+            raise await self._fail(StaffExists(f"login:{login}"))
         member = StaffMember(
             name=name,
             role=role,
