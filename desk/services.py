@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import select, text, update
@@ -221,6 +221,7 @@ class Desk:
         except IllegalTransition as exc:
             raise await self._fail(exc) from None
         from_status = case.status
+        number = case.number  # the object is expired if the flush fails and we roll back
         now = self.now()
         case.status = to_status
         case.updated_at = now
@@ -241,7 +242,7 @@ class Desk:
             await self.session.flush()
         except StaleDataError:
             await self.session.rollback()
-            raise ConcurrentUpdate(case.number) from None
+            raise ConcurrentUpdate(number) from None
         if notice is not None:
             self._enqueue(case, event, *notice)
         await self._commit()
@@ -670,7 +671,7 @@ class Desk:
                 titles = [d.title.zh_hans for d in ct.documents if d.key in missing_docs]
                 raise await self._fail(MissingDocuments(case.number, missing_docs, titles))
         now = self.now()
-        deadline = self.calendar.add_working_days(now, ct.sla_working_days)
+        deadline = self.calendar.add_working_days(now, ct.sla_working_days).astimezone(UTC)
         await self._load_conversation(case)
         await self._transition(
             case,
@@ -899,9 +900,10 @@ class Desk:
         other gets `AlreadyClaimed`."""
         member = await self._staff(staff_id)
         case = await self._case(number)
+        number = case.number
         if case.status != CaseStatus.QUEUED and case.assignee_id is not None:
             other = await self.session.get(StaffMember, case.assignee_id)
-            raise await self._fail(AlreadyClaimed(case.number, other.name if other else None))
+            raise await self._fail(AlreadyClaimed(number, other.name if other else None))
         try:
             await self._transition(
                 case, "claim", Actor.staff(member.id), changes={"assignee_id": member.id}
@@ -909,13 +911,11 @@ class Desk:
         except ConcurrentUpdate:
             fresh = await repo.case_by_number(self.session, number)
             by = None
-            if fresh is not None:
-                await self.session.refresh(fresh)
-                if fresh.assignee_id is not None:
-                    other = await self.session.get(StaffMember, fresh.assignee_id)
-                    by = other.name if other else None
-            await self.session.rollback()
-            raise AlreadyClaimed(case.number, by) from None
+            if fresh is not None and fresh.assignee_id is not None:
+                other = await self.session.get(StaffMember, fresh.assignee_id)
+                by = other.name if other else None
+            await self.session.commit()
+            raise AlreadyClaimed(number, by) from None
         return case
 
     async def assign(self, number: str, staff_id: int, assignee_id: int) -> Case:
@@ -1003,7 +1003,7 @@ class Desk:
         case = await self._case(number)
         ct = self.catalog.get(case.case_type)
         now = self.now()
-        deadline = self.calendar.add_working_days(now, ct.sla_working_days)
+        deadline = self.calendar.add_working_days(now, ct.sla_working_days).astimezone(UTC)
         await self._load_conversation(case)
         await self._transition(
             case,

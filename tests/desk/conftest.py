@@ -94,11 +94,25 @@ def calendar() -> WorkingCalendar:
     return WorkingCalendar.load(ROOT / "data" / "calendar")
 
 
+@dataclass
+class Database:
+    """One test database: its URL, the schema (PostgreSQL) and an engine on it."""
+
+    url: str
+    schema: str | None
+    engine: AsyncEngine
+
+    @property
+    def connect_args(self) -> dict[str, object]:
+        return {"server_settings": {"search_path": self.schema}} if self.schema else {}
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     if request.param == "sqlite":
-        eng = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'desk.sqlite3'}")
+        url = f"sqlite+aiosqlite:///{tmp_path / 'desk.sqlite3'}"
         schema = None
+        eng = create_engine(url)
     else:
         url = request.getfixturevalue("pg_database")
         schema = f"t_{secrets.token_hex(6)}"
@@ -110,14 +124,19 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     async with eng.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     try:
-        yield eng
+        yield Database(url, schema, eng)
     finally:
         await eng.dispose()
         if schema is not None:
-            admin = create_engine(request.getfixturevalue("pg_database"))
+            admin = create_engine(url)
             async with admin.begin() as conn:
                 await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             await admin.dispose()
+
+
+@pytest.fixture
+def engine(db: Database) -> AsyncEngine:
+    return db.engine
 
 
 @pytest.fixture
