@@ -66,6 +66,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+
 class Base(DeclarativeBase):
     """Declarative base with a stable constraint naming convention (for Alembic)."""
 
