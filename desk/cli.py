@@ -14,14 +14,15 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from desk.errors import DeskError
-from desk.models import Case
-from desk.runtime import DeskRuntime
-from desk.services import Actor, CaseDetail, Desk
 from desk.states import STATUS_LABELS
 from desk.taxpayer_ids import mask
+
+if TYPE_CHECKING:  # the heavy imports wait until a command runs (keeps `--help` fast)
+    from desk.models import Case
+    from desk.runtime import DeskRuntime
+    from desk.services import CaseDetail, Desk
 
 
 def register(sub: Any) -> None:
@@ -99,7 +100,7 @@ def _cmd_migrate(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-Command = Callable[[argparse.Namespace, Desk, DeskRuntime], Awaitable[Any]]
+Command = Callable[[argparse.Namespace, "Desk", "DeskRuntime"], Awaitable[Any]]
 
 
 def _run(fn: Command) -> Callable[[argparse.Namespace, Any], int]:
@@ -110,6 +111,9 @@ def _run(fn: Command) -> Callable[[argparse.Namespace, Any], int]:
 
 
 async def _main(fn: Command, args: argparse.Namespace, settings: Any) -> int:
+    from desk.errors import DeskError
+    from desk.runtime import DeskRuntime
+
     rt = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
     try:
         async with rt.sessions() as session:
@@ -322,6 +326,8 @@ async def _cases_open(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> 
     slots = _parse_slots(args.slot)
     if "taxpayer_id" in ct.slots:
         slots.setdefault("taxpayer_id", args.taxpayer_id)
+    from desk.services import Actor
+
     actor = Actor.system("cli")
     if args.staff:
         actor = Actor.staff((await desk.staff_named(args.staff)).id)
