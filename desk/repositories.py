@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from desk.models import (
     Attachment,
@@ -27,9 +28,14 @@ from desk.states import ACTIVE_STATUSES, OPEN_STATUSES
 
 
 async def case_by_number(session: AsyncSession, number: str) -> Case | None:
-    """The case with that number, or None."""
+    """The case with that number (fresh from the database, with its conversation), or None."""
     return (
-        await session.execute(select(Case).where(Case.number == number.strip().upper()))
+        await session.execute(
+            select(Case)
+            .where(Case.number == number.strip().upper())
+            .options(joinedload(Case.conversation))
+            .execution_options(populate_existing=True)
+        )
     ).scalar_one_or_none()
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import select, text, update
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -272,7 +272,7 @@ class Desk:
         )
 
     async def _load_conversation(self, case: Case) -> None:
-        if case.conversation_id is not None:
+        if case.conversation_id is not None and "conversation" in inspect(case).unloaded:
             await self.session.refresh(case, ["conversation"])
 
     def _check_role(self, member: StaffMember, action: str, *, supervisor: bool = False) -> None:
