@@ -61,6 +61,7 @@ from desk.models import (
     utcnow,
 )
 from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES, CaseStatus, check
+from desk.storage import AttachmentStore
 from desk.taxpayer_ids import mask, normalize_taxpayer_id
 
 log = logging.getLogger(__name__)
@@ -602,6 +603,34 @@ class Desk:
         await self._commit()
         return att
 
+    async def store_attachment(
+        self,
+        store: AttachmentStore,
+        data: bytes,
+        *,
+        media_type: str,
+        suffix: str = "",
+        original_name: str | None = None,
+        taxpayer_id: int | None = None,
+        thumbnail: bytes | None = None,
+        page_count: int | None = None,
+    ) -> Attachment:
+        """Put checked bytes (and a thumbnail) in the content-addressed store, then record
+        the row. The same file twice is stored once; a blob whose row failed to commit is
+        harmless (content-addressed, collectable)."""
+        blob = await store.put(data, suffix)
+        thumb = await store.put(thumbnail, ".jpg") if thumbnail is not None else None
+        return await self.add_attachment(
+            sha256=blob.sha256,
+            size=blob.size,
+            storage_key=blob.key,
+            media_type=media_type,
+            original_name=original_name,
+            taxpayer_id=taxpayer_id,
+            thumbnail_key=thumb.key if thumb else None,
+            page_count=page_count,
+        )
+
     async def attach(
         self, number: str, attachment_id: int, document_key: str, *, actor: Actor | None = None
     ) -> Attachment:
@@ -1014,6 +1043,24 @@ class Desk:
             changes={"assignee_id": None, "closed_at": None, "deadline_at": deadline},
         )
         return case
+
+    async def open_follow_ups(self) -> list[FollowUp]:
+        """Open follow-ups (bad ratings) for supervisors, oldest first."""
+        rows = list(await repo.open_follow_ups(self.session))
+        await self._commit()
+        return rows
+
+    async def close_follow_up(self, follow_up_id: int, staff_id: int, note: str) -> FollowUp:
+        """A supervisor closes a follow-up with a note."""
+        member = await self._staff(staff_id)
+        if member.role not in SUPERVISORS:
+            raise await self._fail(PermissionDenied(member.name, "close_follow_up"))
+        fu = await self.session.get(FollowUp, follow_up_id)
+        if fu is None:
+            raise await self._fail(NotFound(f"follow-up {follow_up_id}"))
+        fu.status, fu.note, fu.assignee_id, fu.closed_at = "closed", note, member.id, self.now()
+        await self._commit()
+        return fu
 
     # ------------------------------------------------------------------ queries
 

@@ -170,6 +170,11 @@ async def test_roles_reopen_and_rating_follow_up(desk: Desk, make_desk) -> None:
     async with make_desk.sessions() as s:
         fu = (await s.execute(select(FollowUp))).scalars().all()
     assert [(f.kind, f.status) for f in fu] == [("bad_rating", "open")]
+    assert [f.id for f in await desk.open_follow_ups()] == [fu[0].id]
+    with pytest.raises(PermissionDenied):
+        await desk.close_follow_up(fu[0].id, a.id, "x")
+    await desk.close_follow_up(fu[0].id, boss.id, "已电话回访")
+    assert await desk.open_follow_ups() == []
     with pytest.raises(PermissionDenied):
         await desk.reopen(case.number, a.id, "again")
     case = await desk.reopen(case.number, boss.id, "差评回访")
@@ -240,3 +245,40 @@ async def test_queue_filters_and_overdue(desk: Desk, clock) -> None:
     assert await desk.queue(case_type="refund") == []
     found = await desk.taxpayer_for_tax_id(TAX_ID)
     assert found.id == conv.taxpayer_id
+
+
+async def test_store_attachment_dedupes_and_links(desk: Desk, tmp_path) -> None:
+    from desk.storage import LocalAttachmentStore
+
+    store = LocalAttachmentStore(tmp_path / "attachments")
+    conv, case = await _chat_case(desk, "invoice", taxpayer_id=TAX_ID)
+    data = b"%PDF-1.4 licence"
+    a1 = await desk.store_attachment(
+        store,
+        data,
+        media_type="application/pdf",
+        suffix=".pdf",
+        original_name="执照.pdf",
+        taxpayer_id=conv.taxpayer_id,
+    )
+    a2 = await desk.store_attachment(
+        store,
+        data,
+        media_type="application/pdf",
+        suffix=".pdf",
+        original_name="执照2.pdf",
+        taxpayer_id=conv.taxpayer_id,
+    )
+    assert a1.storage_key == a2.storage_key and a1.id != a2.id
+    assert await store.get(a1.storage_key) == data
+    await desk.attach(case.number, a1.id, "business_licence")
+    await desk.attach(case.number, a2.id, "business_licence")  # single item: replaces
+    missing = await desk.missing_for_submit((await desk.case_detail(case.number)).case)
+    assert missing == ([], [])
+    detail = await desk.case_detail(case.number)
+    assert [(a.id, a.document_key) for a in detail.attachments] == [
+        (a1.id, None),
+        (a2.id, "business_licence"),
+    ]
+    case = await desk.submit(case.number)
+    assert case.status == "queued"
