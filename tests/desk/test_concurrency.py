@@ -79,3 +79,23 @@ async def test_many_racing_claims_one_winner_each(db, make_desk) -> None:
     number, a, b = await _queued_case(make_desk)
     results = await asyncio.gather(*[_claim(make_desk, number, x, None) for x in (a, b, a, b)])
     assert sorted(r[0] for r in results) == ["lost", "lost", "lost", "won"]
+
+
+async def test_first_contact_and_duplicate_updates_race(db, make_desk) -> None:
+    """Two updates of a brand-new user at once: one taxpayer, one conversation; the same
+    Telegram update delivered twice at once: stored once."""
+
+    async def contact() -> int:
+        async with make_desk.sessions() as s:
+            return (await make_desk(s).ensure_conversation("telegram", "77", "77")).id
+
+    ids = await asyncio.gather(*[contact() for _ in range(4)])
+    assert len(set(ids)) == 1
+
+    async def inbound() -> bool:
+        async with make_desk.sessions() as s:
+            _msg, new = await make_desk(s).record_inbound(ids[0], text="你好", update_id="9001")
+            return new
+
+    news = await asyncio.gather(*[inbound() for _ in range(4)])
+    assert sorted(news) == [False, False, False, True]
