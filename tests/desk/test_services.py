@@ -282,3 +282,20 @@ async def test_store_attachment_dedupes_and_links(desk: Desk, tmp_path) -> None:
     ]
     case = await desk.submit(case.number)
     assert case.status == "queued"
+
+
+async def test_number_taken_in_a_rolled_back_transaction_is_not_reissued_on_postgres(
+    db, desk: Desk, make_desk
+) -> None:
+    conv = await desk.ensure_conversation("web", "rb", "rb")
+    first = await desk.open_case("invoice", taxpayer_id=conv.taxpayer_id)
+    async with make_desk.sessions() as s:
+        lost = await make_desk(s)._next_number(make_desk.clock())
+        await s.rollback()
+    second = await desk.open_case("invoice", taxpayer_id=conv.taxpayer_id)
+    assert len({first.number, second.number}) == 2
+    if db.schema is not None:  # PostgreSQL: the sequence does not roll back
+        assert lost not in (first.number, second.number)
+        assert int(second.number[-6:]) == int(lost[-6:]) + 1
+    else:  # SQLite: one writer; the rolled-back number was never visible to anyone
+        assert second.number == lost
