@@ -178,8 +178,12 @@ class InvalidTaxpayerId(DeskError):
 
     code = "invalid_taxpayer_id"
 
-    def __init__(self, masked: str, reason: str = "check_digit") -> None:
-        if reason == "check_digit":
+    def __init__(
+        self, masked: str, reason: str = "check_digit", user_message: str | None = None
+    ) -> None:
+        if user_message:
+            text = user_message
+        elif reason == "check_digit":
             text = "这个纳税人识别号（统一社会信用代码）的校验位不对，请核对后重新输入。"
         else:
             text = "纳税人识别号应为 18 位统一社会信用代码（数字和大写字母），请核对后重新输入。"
