@@ -8,6 +8,7 @@ then (and classifies a failure as `check_digit` or `format`).
 
 from __future__ import annotations
 
+import importlib
 import re
 import unicodedata
 from collections.abc import Callable
@@ -47,7 +48,7 @@ def _own_reason(value: str) -> str | None:
 
 def _nlu_checker() -> Callable[[str], Any] | None:
     try:
-        from nlu import normalizers
+        normalizers = importlib.import_module("nlu.normalizers")
     except ImportError:
         return None
     checker: Callable[[str], Any] | None = getattr(normalizers, "check_taxpayer_id", None)
