@@ -42,7 +42,15 @@ def create_engine(
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30, **(connect_args or {})}
+            url,
+            echo=echo,
+            # SQLite has one writer and every transaction here is a writer (BEGIN IMMEDIATE):
+            # one pooled connection makes sessions queue fairly in the pool instead of
+            # sleeping in SQLite's busy handler. Other processes still wait via busy_timeout.
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            connect_args={"timeout": 30, **(connect_args or {})},
         )
         _configure_sqlite(engine)
         return engine
