@@ -1,0 +1,220 @@
+"""Typed errors of the case backend.
+
+Every error carries `user_message`: Simplified Chinese text fit to show a taxpayer or a staff
+member as it is (the error router of a channel shows it; the CLI prints it). `code` is a stable
+machine key (used in CLI JSON output and tests). The English `str()` is for logs and never
+contains a full taxpayer ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DeskError(Exception):
+    """Base class: a domain error with a user-facing Chinese message."""
+
+    code: str = "desk_error"
+
+    def __init__(self, message: str, user_message: str) -> None:
+        super().__init__(message)
+        self.user_message = user_message
+
+
+class CaseTypesError(DeskError):
+    """`case_types.yml` is invalid; names the file and the field."""
+
+    code = "case_types_invalid"
+
+    def __init__(self, path: str, field: str, problem: str) -> None:
+        super().__init__(
+            f"{path}: {field}: {problem}",
+            f"案件类型配置有误：文件 {path}，字段 {field}：{problem}",
+        )
+        self.path = path
+        self.field = field
+        self.problem = problem
+
+
+class UnknownCaseType(DeskError):
+    """The case type key is not in the catalogue."""
+
+    code = "unknown_case_type"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"unknown case type {key!r}", f"没有这种业务类型：{key}。")
+        self.key = key
+
+
+class CaseNotFound(DeskError):
+    """No case with that number (or id)."""
+
+    code = "case_not_found"
+
+    def __init__(self, number: str) -> None:
+        super().__init__(f"case {number} not found", f"找不到案件 {number}，请核对编号。")
+        self.number = number
+
+
+class StaffNotFound(DeskError):
+    """No active staff member with that name or id."""
+
+    code = "staff_not_found"
+
+    def __init__(self, who: str) -> None:
+        super().__init__(f"staff member {who!r} not found", f"找不到工作人员 {who}。")
+        self.who = who
+
+
+class StaffExists(DeskError):
+    """A staff member with that name (or Telegram id / login) already exists."""
+
+    code = "staff_exists"
+
+    def __init__(self, who: str) -> None:
+        super().__init__(f"staff member {who!r} already exists", f"工作人员 {who} 已存在。")
+
+
+class PermissionDenied(DeskError):
+    """The actor's role does not allow the action."""
+
+    code = "permission_denied"
+
+    def __init__(self, who: str, action: str) -> None:
+        super().__init__(
+            f"{who} may not {action}", f"您没有权限执行此操作（{action}），请联系主管。"
+        )
+        self.action = action
+
+
+class IllegalTransition(DeskError):
+    """The action is not allowed in the case's current state."""
+
+    code = "illegal_transition"
+
+    def __init__(self, number: str, status: str, action: str) -> None:
+        from desk.states import ACTION_LABELS, STATUS_LABELS  # local: avoid a cycle
+
+        super().__init__(
+            f"case {number}: cannot {action} in status {status}",
+            f"案件 {number} 当前状态为「{STATUS_LABELS.get(status, status)}」，"
+            f"不能{ACTION_LABELS.get(action, action)}。",
+        )
+        self.number = number
+        self.status = status
+        self.action = action
+
+
+class AlreadyClaimed(DeskError):
+    """Another staff member claimed the case first (or at the same moment)."""
+
+    code = "already_claimed"
+
+    def __init__(self, number: str, by: str | None) -> None:
+        who = f"{by} " if by else "其他同事"
+        super().__init__(
+            f"case {number} already claimed by {by}",
+            f"案件 {number} 已被{who}认领，无需重复处理。",
+        )
+        self.number = number
+        self.by = by
+
+
+class ConcurrentUpdate(DeskError):
+    """The case changed under us; the caller may reload and retry."""
+
+    code = "concurrent_update"
+
+    def __init__(self, number: str) -> None:
+        super().__init__(
+            f"case {number} was changed concurrently",
+            f"案件 {number} 刚被他人修改，请刷新后重试。",
+        )
+        self.number = number
+
+
+class MissingSlots(DeskError):
+    """Submit found required slots without a value."""
+
+    code = "missing_slots"
+
+    def __init__(self, number: str, missing: Sequence[str]) -> None:
+        from desk.case_types import slot_label
+
+        labels = "、".join(slot_label(s) for s in missing)
+        super().__init__(
+            f"case {number}: missing slots {list(missing)}", f"还缺少以下信息：{labels}。"
+        )
+        self.missing = list(missing)
+
+
+class MissingDocuments(DeskError):
+    """Submit found required documents that were not uploaded."""
+
+    code = "missing_documents"
+
+    def __init__(self, number: str, missing: Sequence[str], titles: Sequence[str]) -> None:
+        super().__init__(
+            f"case {number}: missing documents {list(missing)}",
+            f"还缺少以下材料：{'、'.join(titles)}，请上传后再提交。",
+        )
+        self.missing = list(missing)
+
+
+class UnknownDocument(DeskError):
+    """The document key is not on the case type's checklist."""
+
+    code = "unknown_document"
+
+    def __init__(self, case_type: str, key: str) -> None:
+        super().__init__(
+            f"{case_type}: no document {key!r} on the checklist",
+            f"该业务不需要这类材料（{key}）。",
+        )
+
+
+class InvalidTaxpayerId(DeskError):
+    """A taxpayer ID that is not an 18-character code with a correct check digit."""
+
+    code = "invalid_taxpayer_id"
+
+    def __init__(
+        self, masked: str, reason: str = "check_digit", user_message: str | None = None
+    ) -> None:
+        if user_message:
+            text = user_message
+        elif reason == "check_digit":
+            text = "这个纳税人识别号（统一社会信用代码）的校验位不对，请核对后重新输入。"
+        else:
+            text = "纳税人识别号应为 18 位统一社会信用代码（数字和大写字母），请核对后重新输入。"
+        super().__init__(f"invalid taxpayer id {masked} ({reason})", text)
+        self.reason = reason
+
+
+class InvalidSlot(DeskError):
+    """A slot the case type does not know, or an empty value."""
+
+    code = "invalid_slot"
+
+    def __init__(self, case_type: str, slot: str) -> None:
+        super().__init__(
+            f"{case_type}: invalid slot {slot!r}", f"该业务不需要填写「{slot}」这一项。"
+        )
+
+
+class InvalidRating(DeskError):
+    """A rating level that is not one of the five 好差评 levels, or a second rating."""
+
+    code = "invalid_rating"
+
+    def __init__(self, message: str, user_message: str) -> None:
+        super().__init__(message, user_message)
+
+
+class NotFound(DeskError):
+    """A generic missing row (attachment, taxpayer, review item)."""
+
+    code = "not_found"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found", "找不到相关记录，请刷新后重试。")

@@ -1,0 +1,140 @@
+"""The acceptance walk through the real command line, as an operator types it:
+migrate, staff add, cases open, claim, complete, show --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.desk.conftest import create_pg_database, drop_pg_database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def cli_env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["TAXDESK_DATA_DIR"] = str(tmp_path / "data")
+    env["TAXDESK_LOG_LEVEL"] = "WARNING"
+    if request.param == "sqlite":
+        yield env
+    else:
+        url = create_pg_database()
+        env["DATABASE_URL"] = url
+        try:
+            yield env
+        finally:
+            drop_pg_database(url)
+
+
+def _run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "main.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if ok:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def test_cli_walk(cli_env: dict[str, str], tmp_path: Path) -> None:
+    _run(cli_env, "migrate")
+    if "DATABASE_URL" not in cli_env:
+        assert (tmp_path / "data" / "taxdesk.sqlite3").exists()
+    staff = json.loads(
+        _run(
+            cli_env, "staff", "add", "王芳", "--role", "staff", "--telegram-id", "4242", "--json"
+        ).stdout
+    )
+    assert staff["name"] == "王芳" and staff["role"] == "staff"
+    dup = _run(cli_env, "staff", "add", "王芳", ok=False)
+    assert dup.returncode == 1 and "已存在" in dup.stderr
+
+    bad = _run(
+        cli_env,
+        "cases",
+        "open",
+        "--type",
+        "tax_certificate",
+        "--taxpayer-id",
+        "91650100MA78ABCD1B",
+        "--slot",
+        "tax_period=2025",
+        "--json",
+        ok=False,
+    )
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["error"]["code"] == "invalid_taxpayer_id"
+    assert "91650100MA78ABCD1B" not in bad.stdout + bad.stderr
+
+    opened = json.loads(
+        _run(
+            cli_env,
+            "cases",
+            "open",
+            "--type",
+            "tax_certificate",
+            "--taxpayer-id",
+            "91310115MA1K3YJ12G",
+            "--slot",
+            "tax_period=2025",
+            "--json",
+        ).stdout
+    )
+    number = opened["number"]
+    assert opened["status"] == "queued" and opened["deadline_at"]
+    assert opened["taxpayer_id_masked"] == "9131****12G"
+
+    listed = json.loads(_run(cli_env, "cases", "list", "--status", "queued", "--json").stdout)
+    assert [c["number"] for c in listed] == [number]
+
+    claimed = json.loads(
+        _run(cli_env, "cases", "claim", number, "--staff", "王芳", "--json").stdout
+    )
+    assert claimed["status"] == "in_progress" and claimed["assignee"] == "王芳"
+    done = json.loads(
+        _run(
+            cli_env,
+            "cases",
+            "complete",
+            number,
+            "--note",
+            "完税证明已开具，请在电子税务局下载。",
+            "--json",
+        ).stdout
+    )
+    assert done["status"] == "done" and done["closed_at"]
+
+    again = _run(cli_env, "cases", "complete", number, "--note", "x", ok=False)
+    assert again.returncode == 1 and "不能办结" in again.stderr
+
+    shown = json.loads(_run(cli_env, "cases", "show", number, "--json").stdout)
+    steps = [(e["action"], e["from"], e["to"]) for e in shown["events"]]
+    assert steps == [
+        ("open", None, "collecting"),
+        ("submit", "collecting", "queued"),
+        ("claim", "queued", "in_progress"),
+        ("complete", "in_progress", "done"),
+    ]
+    for e in shown["events"]:
+        assert e["at"] and e["actor"]["kind"]
+    assert shown["events"][2]["actor"] == {"kind": "staff", "id": str(staff["id"]), "name": "王芳"}
+    assert shown["events"][0]["actor"] == {"kind": "system", "id": "cli", "name": None}
+    completion = [o for o in shown["outbox"] if o["kind"] == "case_done"]
+    assert len(completion) == 1 and completion[0]["status"] == "pending"
+    assert completion[0]["idempotency_key"].startswith(f"case:{number}:")
+    assert shown["note"] == "完税证明已开具，请在电子税务局下载。"
+
+    text = _run(cli_env, "cases", "show", number).stdout
+    assert number in text and "complete" in text
+    rejected = _run(cli_env, "cases", "reject", number, "--reason", "x", ok=False)
+    assert rejected.returncode == 1
