@@ -80,10 +80,10 @@ def _as_button(b: Button | Mapping[str, str]) -> Button:
 def _button_rows(buttons: ButtonsArg | None) -> list[list[Button]]:
     if not buttons:
         return []
-    first = buttons[0]
-    if isinstance(first, Button | Mapping):
-        return [[_as_button(b) for b in buttons]]  # type: ignore[arg-type]
-    return [[_as_button(b) for b in row] for row in buttons]  # type: ignore[union-attr]
+    items: list[Any] = list(buttons)
+    if isinstance(items[0], Button | Mapping):
+        return [[_as_button(b) for b in items]]
+    return [[_as_button(b) for b in row] for row in items]
 
 
 def merge_replies(replies: Iterable[Reply]) -> list[Reply]:

@@ -312,8 +312,8 @@ def classify_files(
             if remaining:
                 assigned.append((remaining.pop(0), d.key))
         multis = [d for d in matched if d.multiple] or [d for d in docs if d.multiple]
-        target = multis[0] if multis else matched[-1]
-        assigned.extend((f, target.key) for f in remaining)
+        into = multis[0] if multis else matched[-1]
+        assigned.extend((f, into.key) for f in remaining)
         return assigned, []
     missing_required = [d for d in docs if d.required and not collected.get(d.key)]
     multis = [d for d in docs if d.multiple]
@@ -419,7 +419,7 @@ def acknowledge(
     ctx: ActionContext,
 ) -> list[Event]:
     """ "收到 3 个文件。承诺书 ✓，补充材料 2 份。还需要：无。" and what comes next."""
-    values = {
+    values: dict[str, Any] = {
         "count": received,
         "checklist": checklist_text(work, case_type),
         "needed": still_needed_text(work, case_type, domain),
@@ -525,6 +525,10 @@ class ActionCaseForm(Action):
             emit(SlotSet("requested_slot", invalid[0]))
             return events
         if not candidates and not activating:
+            if work.latest_intent in ("nlu_fallback", "out_of_scope"):
+                # Not an answer to the question: the fallback counts it, files it for review
+                # and asks the question again.
+                return [*events, FollowupAction("action_default_fallback")]
             dispatcher.utter_message(response="utter_form_not_understood")
         events.extend(next_step(dispatcher, work, case_type, domain, self.ctx))
         return events

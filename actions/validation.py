@@ -21,9 +21,10 @@ class NluNormalizers:
     """`actions.ports.Normalizers` backed by the NLU engine's pure normaliser functions."""
 
     def __init__(self) -> None:
-        from nlu import normalizers  # the NLU package owns the rules (synonyms, checksum)
+        import importlib
 
-        self._n: Any = normalizers
+        # The NLU package owns the rules (synonyms, checksum); imported only when used.
+        self._n: Any = importlib.import_module("nlu.normalizers")
 
     def tax_period(self, text: str, today: date) -> str | None:
         """See `nlu.normalizers.normalize_tax_period`."""
