@@ -155,7 +155,7 @@ class ActionCancel(Action):
         if tracker.draft_case_id:
             await self.ctx.gateway.cancel(tracker.draft_case_id)
         dispatcher.utter_message(response="utter_cancelled")
-        return [FormReset(keep=KEPT_AFTER_SUBMIT), FallbackCounted(reset=True)]
+        return [FormReset(), FallbackCounted(reset=True)]
 
 
 class ActionHandOver(Action):

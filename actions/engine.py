@@ -114,7 +114,11 @@ class DialogueEngine:
         today: Callable[[], date] = date.today,
         normalizers: Normalizers | None = None,
         rng: random.Random | None = None,
+        traditional_config: str = "s2tw",
     ) -> None:
+        """`today` is the clock for relative periods and deadlines; `normalizers` defaults to
+        `nlu.normalizers`; `rng` picks response variants; `traditional_config` is the OpenCC
+        configuration replies to Traditional writers are converted with."""
         if normalizers is None:
             from actions.validation import NluNormalizers
 
@@ -126,7 +130,7 @@ class DialogueEngine:
         self.ctx = ActionContext(gateway=gateway, normalizers=normalizers, today=today)
         self.actions = build_actions(self.ctx, domain)
         self.policy = Policy(domain)
-        self.scripts = ScriptConverter()
+        self.scripts = ScriptConverter(traditional_config)
         self.rng = rng or random.Random()
         self._locks = KeyedLocks()
 

@@ -20,6 +20,7 @@ from actions.channel import Button
 from actions.dispatcher import CollectingDispatcher
 from actions.domain import CaseType, DocumentItem, Domain
 from actions.tracker import (
+    FORM_SLOTS,
     ActiveLoop,
     Awaiting,
     DraftOpened,
@@ -81,7 +82,13 @@ class CaseFormValidation(FormValidationAction):
         if check.valid and check.value:
             return {"taxpayer_id": check.value}
         reason = (check.reason or "纳税人识别号不正确").rstrip("。.，, ")
-        dispatcher.utter_message(response="utter_invalid_taxpayer_id", reason=reason)
+        # The NLU's reasons usually say what to do already ("…请核对后重新输入").
+        response = (
+            "utter_invalid_taxpayer_id_reason"
+            if "重新输入" in reason
+            else "utter_invalid_taxpayer_id"
+        )
+        dispatcher.utter_message(response=response, reason=reason)
         return {"taxpayer_id": None}
 
     async def validate_tax_period(
@@ -481,6 +488,16 @@ class ActionCaseForm(Action):
         chosen = work.latest_message.get("case_type")
         if chosen in domain.case_types:
             wanted = domain.case_types[str(chosen)]
+        elif wanted is not None and not work.active_form:
+            choices = ambiguous_case_types(work.latest_message, domain)
+            if len(choices) > 1:
+                emit(*await self._keep_values(dispatcher, work, domain))
+                buttons = [
+                    Button(c.title, payload("choose_case_type", {"case_type": c.key}))
+                    for c in choices
+                ]
+                dispatcher.utter_message(response="utter_ask_case_type", buttons=buttons)
+                return events
         activating = wanted is not None and wanted.key != work.active_form
         if activating and wanted is not None:
             if work.active_form:
@@ -493,6 +510,8 @@ class ActionCaseForm(Action):
         elif work.active_form:
             case_type = domain.case_types[work.active_form]
         else:
+            # Values without a case type ("91650100MA78ABCD1A"): keep them, ask what to do.
+            emit(*await self._keep_values(dispatcher, work, domain))
             dispatcher.utter_message(
                 response="utter_ask_case_type", buttons=case_type_buttons(domain)
             )
@@ -532,6 +551,35 @@ class ActionCaseForm(Action):
             dispatcher.utter_message(response="utter_form_not_understood")
         events.extend(next_step(dispatcher, work, case_type, domain, self.ctx))
         return events
+
+    async def _keep_values(
+        self, dispatcher: CollectingDispatcher, work: Tracker, domain: Domain
+    ) -> list[Event]:
+        """Validated entity values of any form slot, kept until a case type is chosen."""
+        every_slot = CaseType("", "", "", "", FORM_SLOTS, (), 0)
+        candidates = extract_candidates(work, every_slot, from_text=False, ctx=self.ctx)
+        validated = await self.validator.validate(candidates, dispatcher, work, domain)
+        return [SlotSet(k, v) for k, v in validated.items() if v is not None]
+
+
+AMBIGUITY_MARGIN = 0.15
+
+
+def ambiguous_case_types(parse: Mapping[str, Any], domain: Domain) -> list[CaseType]:
+    """Case types whose intents are all near the top of the ranking (the NLU could not tell
+    "开证明" from "退税"): the taxpayer is asked to choose with buttons."""
+    ranking = list(parse.get("intent_ranking") or [])
+    if len(ranking) < 2:
+        return []
+    top = float(ranking[0].get("confidence") or 0.0)
+    out = []
+    for entry in ranking:
+        if top - float(entry.get("confidence") or 0.0) > AMBIGUITY_MARGIN:
+            break
+        case_type = domain.case_type_for_intent(entry.get("name"))
+        if case_type is not None and case_type not in out:
+            out.append(case_type)
+    return out
 
 
 def case_type_buttons(domain: Domain, only_with_documents: bool = False) -> list[list[Button]]:

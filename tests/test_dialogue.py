@@ -789,3 +789,129 @@ def test_data_files_have_no_nlu_key() -> None:
     for name in ("domain.yml", "rules.yml", "faq.yml"):
         data = yaml.safe_load((ROOT / "data" / name).read_text(encoding="utf-8"))
         assert "nlu" not in data
+
+
+# ----------------------------------------------------------------------------- more paths
+
+
+async def test_ambiguous_request_asks_case_type_with_buttons() -> None:
+    nlu = dict(NLU)
+    amb = parse("request_tax_certificate", 0.46, taxpayer_id=GOOD_ID)
+    amb["intent_ranking"] = [
+        {"name": "request_tax_certificate", "confidence": 0.46},
+        {"name": "request_refund", "confidence": 0.40},
+        {"name": "greet", "confidence": 0.1},
+    ]
+    nlu["我要办个证明还是退税的"] = amb
+    engine, _, _ = make_engine(nlu=nlu)
+    chat = Chat(engine)
+    replies = await chat.say("我要办个证明还是退税的")
+    assert titles(replies) == ["完税证明", "退税申请"]
+    assert (await chat.tracker()).active_form is None
+    replies = await chat.press(payloads(replies)[1])
+    text = text_of(replies)
+    assert "退税申请" in text and "9165****D1A" in text  # the ID given with it was kept
+    assert (await chat.tracker()).active_form == "refund"
+
+
+async def test_values_before_case_type_are_kept(engine: DialogueEngine) -> None:
+    chat = Chat(engine)
+    replies = await chat.say(GOOD_ID)
+    assert "业务" in text_of(replies) and len(payloads(replies)) == 5
+    replies = await chat.press('/choose_case_type{"case_type":"tax_certificate"}')
+    text = text_of(replies)
+    assert "9165****D1A" in text and "所属期" in text and "识别号" not in text
+
+
+async def test_switching_case_type_mid_form(engine: DialogueEngine) -> None:
+    engine_, gw, _ = make_engine()
+    chat = Chat(engine_)
+    await correction_ready(chat)
+    await chat.send_files(1, caption="承诺书")
+    text = text_of(await chat.say("我要申领发票"))
+    assert "发票申领" in text and "营业执照" in text
+    tracker = await chat.tracker()
+    assert tracker.active_form == "invoice" and tracker.files == {}
+    assert tracker.get_slot("taxpayer_id") == GOOD_ID
+    assert gw.called("cancel") == [("draft-1",)]
+
+
+async def test_cancel_forgets_values_and_nothing_to_cancel(engine: DialogueEngine) -> None:
+    chat = Chat(engine)
+    await correction_ready(chat)
+    await chat.say("取消")
+    assert (await chat.tracker()).slots == {}
+    text = text_of(await chat.say("取消"))
+    assert "没有正在办理" in text
+
+
+async def test_after_submit_id_is_offered_again(engine: DialogueEngine) -> None:
+    chat = Chat(engine)
+    await correction_ready(chat)
+    await chat.send_files(1, caption="承诺书")
+    await chat.press("/submit_case")
+    text = text_of(await chat.say("我要开完税证明"))
+    assert "9165****D1A" in text and "所属期" in text
+
+
+async def test_greeting_and_help_mid_form(engine: DialogueEngine) -> None:
+    chat = Chat(engine)
+    await chat.say("我想改一下申报数据")
+    text = text_of(await chat.say("你好"))
+    assert "您好" in text and "哪个税种" in text
+    text = text_of(await chat.say("/help"))
+    assert "转人工" in text and "哪个税种" in text
+
+
+async def test_files_for_a_case_type_without_documents(engine: DialogueEngine) -> None:
+    chat = Chat(engine)
+    await chat.say("我要开完税证明")
+    text = text_of(await chat.send_files(1))
+    assert "不需要上传材料" in text and "所属期" in text
+
+
+# ----------------------------------------------------------------------------- real NLU
+
+
+@pytest.fixture(scope="module")
+def real_nlu(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    model_store = pytest.importorskip("nlu.model_store")
+    from nlu.interpreter import Interpreter as NluInterpreter
+
+    if not (ROOT / "data" / "nlu.yml").exists():
+        pytest.skip("no NLU training data")
+    out = tmp_path_factory.mktemp("models")
+    result = model_store.train_model([ROOT / "data"], ROOT / "config.yml", out, force=True)
+    return NluInterpreter.from_model_dir(result.model_dir)
+
+
+@pytest.mark.slow
+async def test_main_flow_with_the_real_nlu_and_normalizers(real_nlu: Any) -> None:
+    """DIALOGUES §1, §2, §3, §4, §10 through the trained NLU and `nlu.normalizers`."""
+    from actions.validation import NluNormalizers
+
+    gw = FakeGateway(date.today)
+    engine = DialogueEngine(
+        real_nlu,
+        gw,
+        InMemoryTrackerStore(),
+        Domain.load(ROOT / "data"),
+        normalizers=NluNormalizers(),
+    )
+    chat = Chat(engine, "1")
+    text = text_of(
+        await chat.say(f"你好，公司上個月的增值稅申報表填錯了，要更正，統一社會信用代碼{ID_1}")
+    )
+    assert "申報更正" in text and "9131****12G" in text and "承諾書" in text
+    chat = Chat(engine, "2")
+    assert "税种" in text_of(await chat.say("我想改一下申报数据"))
+    assert "纳税人识别号" in text_of(await chat.say("个税，今年一季度"))
+    assert "校验位" in text_of(await chat.say(BAD_ID))
+    assert "承诺书" in text_of(await chat.say(GOOD_ID))
+    replies = await chat.send_files(3, caption="承诺书和发票")
+    assert "补充材料 2 份" in text_of(replies)
+    assert "TX-" in text_of(await chat.say("提交"))
+    chat = Chat(engine, "3")
+    await chat.say("我想改一下申报数据")
+    assert "已取消" in text_of(await chat.say("算了不办了"))
+    assert "不开放" in text_of(await chat.say("周六大厅开门吗"))
