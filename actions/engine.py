@@ -36,10 +36,12 @@ from actions.ports import (
     conversation_key,
 )
 from actions.tracker import ConversationStateSet, Event, FallbackCounted, PendingCase, Tracker
+from actions.validation import TAXPAYER_ID_RE
 
 log = logging.getLogger(__name__)
 
 MAX_ACTIONS_PER_TURN = 6
+RANKING_KEPT = 5  # intent ranking entries kept in the tracker
 TRADITIONAL_LANGUAGE_CODES = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
 
 
@@ -145,12 +147,12 @@ class DialogueEngine:
             text = (msg.text or "").strip()
             tracker.script = self.scripts.detect(text, tracker.script, msg.language_code)
             if tracker.state == "human" and not await self._back_to_bot(tracker):
-                tracker.add_turn("user", text or f"[{len(msg.files)} file(s)]")
+                tracker.add_turn("user", _turn_text(text, msg))
                 await self._save(tracker)
                 return []
             parse = await self._parse(text, msg)
             tracker.latest_message = parse
-            tracker.add_turn("user", text or f"[{len(msg.files)} file(s)]", _intent(parse))
+            tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
             replies = await self._run(tracker)
             for reply in replies:
                 tracker.add_turn("bot", reply.text)
@@ -185,6 +187,7 @@ class DialogueEngine:
                 "intent": {"name": name, "confidence": 1.0 if files else 0.0},
                 "entities": [],
             }
+        parse["intent_ranking"] = list(parse.get("intent_ranking") or [])[:RANKING_KEPT]
         parse["original_text"] = text
         parse["files"] = files
         parse["rejected_files"] = list(msg.rejected_files)
@@ -342,3 +345,11 @@ class DialogueEngine:
 def _intent(parse: dict[str, Any]) -> str | None:
     intent = parse.get("intent") or {}
     return intent.get("name")
+
+
+def _turn_text(text: str, msg: InboundMessage) -> str:
+    """What the tracker remembers of a user message: taxpayer IDs masked, files counted."""
+    shown = TAXPAYER_ID_RE.sub(lambda m: f"{m.group(0)[:4]}****{m.group(0)[-3:]}", text)
+    if msg.files:
+        shown = f"{shown} [{len(msg.files)} file(s)]".strip()
+    return shown or "[empty]"

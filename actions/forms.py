@@ -498,6 +498,27 @@ class ActionCaseForm(Action):
                 ]
                 dispatcher.utter_message(response="utter_ask_case_type", buttons=buttons)
                 return events
+        if (
+            wanted is not None
+            and work.active_form
+            and wanted.key != work.active_form
+            and chosen not in domain.case_types
+        ):
+            # Another case type named mid-form: switch only when the taxpayer confirms.
+            current = domain.case_types[work.active_form]
+            dispatcher.utter_message(
+                response="utter_ask_switch_case_type",
+                current=current.title,
+                wanted=wanted.title,
+                buttons=[
+                    Button(
+                        f"改办{wanted.title}",
+                        payload("choose_case_type", {"case_type": wanted.key}),
+                    ),
+                    Button(f"继续办理{current.title}", payload("continue_case")),
+                ],
+            )
+            return events
         activating = wanted is not None and wanted.key != work.active_form
         if activating and wanted is not None:
             if work.active_form:
@@ -611,7 +632,7 @@ class ActionAttachDocument(Action):
         files = file_dicts(tracker)
         caption = str(tracker.latest_message.get("text") or "")
         wanted = domain.case_type_for_intent(tracker.latest_intent)
-        if wanted is not None and wanted.key != work.active_form:
+        if wanted is not None and not work.active_form:
             # A caption like "更正增值税申报的承诺书": open that form, then take the files.
             stored = FilesUnclassified(tuple({**f, "caption": caption} for f in files))
             work.apply([stored])

@@ -49,6 +49,7 @@ DIRECT: dict[str, str] = {
     "continue_upload": "action_continue_upload",
     "choose_case_type": "case_form",
     "show_checklist": "action_show_checklist",
+    "continue_case": "case_form_reprompt",
 }
 # Intents that interrupt a form: answered, then the form question is asked again.
 FORM_INTERRUPTS = frozenset(

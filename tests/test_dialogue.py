@@ -521,7 +521,7 @@ async def test_s7_hand_over_silence_and_back() -> None:
     assert [t["text"] for t in tracker.turns if t["role"] == "user"][-2:] == [
         "你好",
         "[1 file(s)]",
-    ]
+    ]  # still recorded while silent
     # staff hand back (/bot at the desk)
     gw.states["telegram:100"] = "bot"
     back = await engine.hand_back("telegram", "100")
@@ -823,17 +823,48 @@ async def test_values_before_case_type_are_kept(engine: DialogueEngine) -> None:
     assert "9165****D1A" in text and "所属期" in text and "识别号" not in text
 
 
-async def test_switching_case_type_mid_form(engine: DialogueEngine) -> None:
-    engine_, gw, _ = make_engine()
-    chat = Chat(engine_)
+async def test_switching_case_type_mid_form_needs_confirmation() -> None:
+    engine, gw, _ = make_engine()
+    chat = Chat(engine)
     await correction_ready(chat)
     await chat.send_files(1, caption="承诺书")
-    text = text_of(await chat.say("我要申领发票"))
+    replies = await chat.say("我要申领发票")
+    assert "正在办理「申报更正」" in text_of(replies)
+    assert titles(replies) == ["改办发票申领", "继续办理申报更正"]
+    assert (await chat.tracker()).active_form == "return_correction"
+    # keep going with the current case
+    text = text_of(await chat.press(payloads(replies)[1]))
+    assert "确认提交" in text
+    assert (await chat.tracker()).files == {"commitment_letter": [1]}
+    # switch
+    replies = await chat.say("我要申领发票")
+    text = text_of(await chat.press(payloads(replies)[0]))
     assert "发票申领" in text and "营业执照" in text
     tracker = await chat.tracker()
     assert tracker.active_form == "invoice" and tracker.files == {}
     assert tracker.get_slot("taxpayer_id") == GOOD_ID
     assert gw.called("cancel") == [("draft-1",)]
+
+
+async def test_caption_intent_does_not_switch_form() -> None:
+    nlu = dict(NLU)
+    nlu["发票"] = parse("request_invoice")
+    engine, _, _ = make_engine(nlu=nlu)
+    chat = Chat(engine)
+    await correction_ready(chat)
+    text = text_of(await chat.send_files(1, caption="发票"))
+    tracker = await chat.tracker()
+    assert tracker.active_form == "return_correction"
+    assert tracker.files == {"supporting": [1]}
+    assert "还需要：承诺书" in text
+
+
+async def test_tracker_turns_mask_taxpayer_ids(engine: DialogueEngine) -> None:
+    chat = Chat(engine)
+    await chat.say(f"你好，公司上个月的增值税申报表填错了，要更正，统一社会信用代码{ID_1}")
+    tracker = await chat.tracker()
+    dumped = json.dumps([t["text"] for t in tracker.turns], ensure_ascii=False)
+    assert ID_1 not in dumped and "9131****12G" in dumped
 
 
 async def test_cancel_forgets_values_and_nothing_to_cancel(engine: DialogueEngine) -> None:
