@@ -22,7 +22,7 @@ from actions.forms import (
     next_step,
     payload,
 )
-from actions.ports import RATING_LEVELS
+from actions.ports import RATING_ALIASES, RATING_LEVELS, GatewayError
 from actions.tracker import (
     Awaiting,
     ConversationStateSet,
@@ -55,7 +55,7 @@ def rating_buttons(case_number: str, domain: Domain) -> list[list[Button]]:
         [
             Button(
                 domain.label("rating", level),
-                payload("rate", {"case": case_number, "level": level}),
+                payload("rate", {"case_number": case_number, "level": level}),
             )
             for level in RATING_LEVELS
         ]
@@ -82,6 +82,8 @@ class ActionSubmitCase(Action):
             dispatcher.utter_message(response="utter_not_complete")
             return [Awaiting(None), *next_step(dispatcher, work, case_type, domain, self.ctx)]
         case_id, events = await ensure_draft(work, case_type, self.ctx)
+        if case_id is None:  # unreachable: complete slots include the taxpayer ID
+            raise GatewayError("缺少纳税人识别号，暂时无法提交。")
         values = {s: str(work.get_slot(s)) for s in case_type.slots if work.get_slot(s)}
         await self.ctx.gateway.set_slots(case_id, values)
         submitted = await self.ctx.gateway.submit(case_id)
@@ -119,7 +121,11 @@ class ActionCheckStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> list[Event]:
-        cases = list(await self.ctx.gateway.list_open_cases(requester_of(tracker)))
+        cases = list(
+            await self.ctx.gateway.list_open_cases(
+                requester_of(tracker), taxpayer_id=tracker.get_slot("taxpayer_id")
+            )
+        )
         if not cases:
             dispatcher.utter_message(response="utter_no_open_cases")
             return []
@@ -242,7 +248,10 @@ class ActionDefaultFallback(Action):
         text = str(tracker.latest_message.get("text") or "")
         if text:
             await self.ctx.gateway.add_review_item(
-                requester_of(tracker), text, tracker.latest_message
+                requester_of(tracker),
+                text,
+                tracker.latest_message,
+                reason=str(tracker.latest_intent or "nlu_fallback"),
             )
         count = tracker.fallback_count + 1
         events: list[Event] = [FallbackCounted()]
@@ -271,7 +280,9 @@ class ActionAnswerCase(Action):
         text = str(tracker.latest_message.get("original_text") or "")
         text = text or str(tracker.latest_message.get("text") or "")
         ids = [int(f["attachment_id"]) for f in tracker.latest_message.get("files") or []]
-        await self.ctx.gateway.answer_question(requester_of(tracker), number, text, ids)
+        await self.ctx.gateway.answer_question(
+            requester_of(tracker), number, text, ids, taxpayer_id=tracker.get_slot("taxpayer_id")
+        )
         for reason in tracker.latest_message.get("rejected_files") or []:
             dispatcher.utter_message(text=str(reason))
         dispatcher.utter_message(response="utter_answer_forwarded", case_number=number)
@@ -288,11 +299,17 @@ class ActionRate(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> list[Event]:
         msg: dict[str, Any] = tracker.latest_message
-        number, level = msg.get("case"), msg.get("level")
+        number = msg.get("case_number") or msg.get("case")
+        level = RATING_ALIASES.get(str(msg.get("level")), msg.get("level"))
         if not number or level not in RATING_LEVELS:
             dispatcher.utter_message(response="utter_rating_invalid")
             return []
-        await self.ctx.gateway.rate(requester_of(tracker), str(number), str(level))
+        await self.ctx.gateway.rate(
+            requester_of(tracker),
+            str(number),
+            str(level),
+            taxpayer_id=tracker.get_slot("taxpayer_id"),
+        )
         bad = level in ("dissatisfied", "very_dissatisfied")
         dispatcher.utter_message(
             response="utter_rating_bad" if bad else "utter_rating_thanks",

@@ -241,6 +241,15 @@ class DialogueEngine:
             [PendingCase(case_number)],
         )
 
+    async def note_staff_question(self, channel: str, chat_id: str, case_number: str) -> None:
+        """Like `notify_staff_question` when the desk's own notice text was sent (outbox
+        `case_question`): only remember that the next message answers `case_number`."""
+        key = conversation_key(channel, chat_id)
+        async with self._locks.hold(key):
+            tracker = await self._load(key, channel, chat_id, "")
+            self._apply(tracker, [PendingCase(case_number)])
+            await self._save(tracker)
+
     async def notify_case_completed(
         self, channel: str, chat_id: str, case_number: str, note: str
     ) -> list[Reply]:

@@ -363,11 +363,19 @@ def classify_question(
 
 async def ensure_draft(
     work: Tracker, case_type: CaseType, ctx: ActionContext
-) -> tuple[str, list[Event]]:
-    """The draft case of the active form, opened at the desk on first need."""
+) -> tuple[str | None, list[Event]]:
+    """The draft case of the active form, opened at the desk on first need — once the
+    taxpayer ID is known (the desk files cases under it). Files collected before are
+    attached when it opens, so an open draft always holds every collected file."""
     if work.draft_case_id:
         return work.draft_case_id, []
-    case_id = await ctx.gateway.open_draft(requester_of(work), case_type.key)
+    if not work.get_slot("taxpayer_id"):
+        return None, []
+    slots = {s: str(work.get_slot(s)) for s in case_type.slots if work.get_slot(s)}
+    case_id = await ctx.gateway.open_draft(requester_of(work), case_type.key, slots)
+    for item, ids in work.files.items():
+        for attachment_id in ids:
+            await ctx.gateway.attach_file(case_id, attachment_id, item)
     event = DraftOpened(case_id)
     work.apply([event])
     return case_id, [event]
@@ -379,14 +387,16 @@ async def collect(
     assignments: list[tuple[dict[str, Any], str]],
     ctx: ActionContext,
 ) -> list[Event]:
-    """Attach assigned files at the desk and record them in the tracker."""
+    """Record assigned files in the tracker and attach them at the desk (when the draft can
+    be opened; otherwise `ensure_draft` attaches them later)."""
     events: list[Event] = []
     if not assignments:
         return events
     case_id, opened = await ensure_draft(work, case_type, ctx)
     events += opened
     for file, item in assignments:
-        await ctx.gateway.attach_file(case_id, int(file["attachment_id"]), item)
+        if case_id is not None:
+            await ctx.gateway.attach_file(case_id, int(file["attachment_id"]), item)
         event = FileCollected(item, int(file["attachment_id"]))
         work.apply([event])
         events.append(event)

@@ -18,13 +18,15 @@ if TYPE_CHECKING:
     from actions.tracker import Tracker
 
 ConversationState = Literal["bot", "human"]
+# The five 好差评 levels, best first (the desk's keys).
 RATING_LEVELS: tuple[str, ...] = (
     "very_satisfied",
     "satisfied",
-    "basic",
+    "basically_satisfied",
     "dissatisfied",
     "very_dissatisfied",
 )
+RATING_ALIASES: dict[str, str] = {"basic": "basically_satisfied"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +95,11 @@ class CaseGateway(Protocol):
     Errors the taxpayer should hear are raised as `GatewayError`.
     """
 
-    async def open_draft(self, requester: Requester, case_type: str) -> str:
-        """Open a draft case of `case_type` for this conversation; return its id."""
+    async def open_draft(
+        self, requester: Requester, case_type: str, slots: Mapping[str, str]
+    ) -> str:
+        """Open a draft (`collecting`) case of `case_type` for this conversation; return its
+        id (the desk's case number will do). `slots` always holds `taxpayer_id`."""
         ...
 
     async def set_slots(self, case_id: str, slots: Mapping[str, str]) -> None:
@@ -106,24 +111,36 @@ class CaseGateway(Protocol):
         ...
 
     async def submit(self, case_id: str) -> SubmittedCase:
-        """Queue the draft; return the case number and the deadline."""
+        """Queue the draft; return the case number and the deadline. The dialogue tells the
+        taxpayer itself, so no separate "queued" notice should be sent."""
         ...
 
     async def cancel(self, case_id: str) -> None:
         """Drop a draft (nothing of it is submitted)."""
         ...
 
-    async def list_open_cases(self, requester: Requester) -> Sequence[CaseSummary]:
-        """All open (submitted, not finished) cases of this taxpayer, newest first."""
+    async def list_open_cases(
+        self, requester: Requester, *, taxpayer_id: str | None
+    ) -> Sequence[CaseSummary]:
+        """All open (submitted, not finished) cases of this taxpayer, newest first: of the
+        taxpayer ID when the conversation knows one, else of this conversation's taxpayer."""
         ...
 
     async def answer_question(
-        self, requester: Requester, case_number: str, text: str, attachment_ids: Sequence[int]
+        self,
+        requester: Requester,
+        case_number: str,
+        text: str,
+        attachment_ids: Sequence[int],
+        *,
+        taxpayer_id: str | None,
     ) -> None:
         """The taxpayer's answer to a staff question; the case goes back to staff."""
         ...
 
-    async def rate(self, requester: Requester, case_number: str, level: str) -> None:
+    async def rate(
+        self, requester: Requester, case_number: str, level: str, *, taxpayer_id: str | None
+    ) -> None:
         """Record a 好差评 rating; `level` is one of `RATING_LEVELS`."""
         ...
 
@@ -136,9 +153,10 @@ class CaseGateway(Protocol):
         ...
 
     async def add_review_item(
-        self, requester: Requester, text: str, parse: Mapping[str, Any]
+        self, requester: Requester, text: str, parse: Mapping[str, Any], *, reason: str
     ) -> None:
-        """Put a message the bot did not understand into the admins' review inbox."""
+        """Put a message the bot did not understand into the admins' review inbox
+        (`reason`: the intent, "nlu_fallback" or "out_of_scope")."""
         ...
 
 

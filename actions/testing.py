@@ -186,10 +186,14 @@ class FakeGateway:
         """Arguments of every call of `name`."""
         return [args for n, args in self.calls if n == name]
 
-    async def open_draft(self, requester: Requester, case_type: str) -> str:
-        self._call("open_draft", requester, case_type)
+    async def open_draft(
+        self, requester: Requester, case_type: str, slots: Mapping[str, str]
+    ) -> str:
+        self._call("open_draft", requester, case_type, dict(slots))
+        if not slots.get("taxpayer_id"):
+            raise AssertionError("the desk needs the taxpayer ID to open a case")
         case_id = f"draft-{len(self.cases) + 1}"
-        self.cases[case_id] = FakeCase(case_id, requester, case_type)
+        self.cases[case_id] = FakeCase(case_id, requester, case_type, slots=dict(slots))
         return case_id
 
     async def set_slots(self, case_id: str, slots: Mapping[str, str]) -> None:
@@ -213,7 +217,9 @@ class FakeGateway:
         self._call("cancel", case_id)
         self.cases[case_id].status = "cancelled"
 
-    async def list_open_cases(self, requester: Requester) -> Sequence[CaseSummary]:
+    async def list_open_cases(
+        self, requester: Requester, *, taxpayer_id: str | None
+    ) -> Sequence[CaseSummary]:
         self._call("list_open_cases", requester)
         open_cases = [
             c
@@ -228,7 +234,13 @@ class FakeGateway:
         ]
 
     async def answer_question(
-        self, requester: Requester, case_number: str, text: str, attachment_ids: Sequence[int]
+        self,
+        requester: Requester,
+        case_number: str,
+        text: str,
+        attachment_ids: Sequence[int],
+        *,
+        taxpayer_id: str | None,
     ) -> None:
         self._call("answer_question", requester, case_number, text, list(attachment_ids))
         for case in self.cases.values():
@@ -237,7 +249,9 @@ class FakeGateway:
                 case.status = "in_progress"
                 case.staff_question = None
 
-    async def rate(self, requester: Requester, case_number: str, level: str) -> None:
+    async def rate(
+        self, requester: Requester, case_number: str, level: str, *, taxpayer_id: str | None
+    ) -> None:
         self._call("rate", requester, case_number, level)
         for case in self.cases.values():
             if case.number == case_number:
@@ -252,9 +266,9 @@ class FakeGateway:
         return self.states.get(requester.conversation_key, "bot")
 
     async def add_review_item(
-        self, requester: Requester, text: str, parse: Mapping[str, Any]
+        self, requester: Requester, text: str, parse: Mapping[str, Any], *, reason: str
     ) -> None:
-        self._call("add_review_item", requester, text)
+        self._call("add_review_item", requester, text, reason)
         self.review.append((requester.conversation_key, text))
 
     # test helpers (what staff do at the desk)

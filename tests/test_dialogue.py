@@ -480,7 +480,10 @@ async def test_s6_staff_question_answer_completion_rating() -> None:
     assert "已办结" in text_of(done) and "请评价" in text_of(done)
     assert titles(done) == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
     rate = payloads(done)[1]
-    assert json.loads(rate[len("/rate") :]) == {"case": "TX-2026-000123", "level": "satisfied"}
+    assert json.loads(rate[len("/rate") :]) == {
+        "case_number": "TX-2026-000123",
+        "level": "satisfied",
+    }
     text = text_of(await chat.press(rate))
     assert "感谢" in text or "谢谢" in text
     assert gw.called("rate")[0][1:] == ("TX-2026-000123", "satisfied")
@@ -600,8 +603,7 @@ async def test_faq_mid_form_then_reask(engine: DialogueEngine) -> None:
 async def test_s10_cancel_anywhere(how: str) -> None:
     engine, gw, interp = make_engine()
     chat = Chat(engine)
-    await chat.say("我想改一下申报数据")
-    await chat.say("个税，今年一季度")
+    await correction_ready(chat)
     await chat.send_files(1, caption="承诺书")  # a draft exists now
     seen = len(interp.seen)
     text = text_of(await chat.say(how))
@@ -946,3 +948,41 @@ async def test_main_flow_with_the_real_nlu_and_normalizers(real_nlu: Any) -> Non
     await chat.say("我想改一下申报数据")
     assert "已取消" in text_of(await chat.say("算了不办了"))
     assert "不开放" in text_of(await chat.say("周六大厅开门吗"))
+
+
+async def test_files_before_taxpayer_id_reach_the_desk_when_it_is_known() -> None:
+    engine, gw, _ = make_engine()
+    chat = Chat(engine)
+    await chat.say("我想改一下申报数据")
+    await chat.say("个税，今年一季度")
+    await chat.send_files(2, caption="承诺书和发票")
+    assert gw.called("open_draft") == []  # the desk files cases under the taxpayer ID
+    assert (await chat.tracker()).files == {"commitment_letter": [1], "supporting": [2]}
+    await chat.say(GOOD_ID)
+    text = text_of(await chat.press("/submit_case"))
+    assert "TX-2026-000123" in text
+    (args,) = gw.called("open_draft")
+    assert args[2]["taxpayer_id"] == GOOD_ID
+    case = gw.cases["draft-1"]
+    assert case.files == {"commitment_letter": [1], "supporting": [2]}
+
+
+@pytest.mark.parametrize(
+    "payload_text",
+    [
+        '/rate{"case_number":"TX-2026-000001","level":"basically_satisfied"}',
+        '/rate{"case":"TX-2026-000001","level":"basic"}',
+    ],
+)
+async def test_rating_payloads_from_desk_and_dialogue(payload_text: str) -> None:
+    engine, gw, _ = make_engine()
+    text = text_of(await Chat(engine).press(payload_text))
+    assert "基本满意" in text
+    assert gw.called("rate")[0][1:3] == ("TX-2026-000001", "basically_satisfied")
+
+
+async def test_note_staff_question_routes_next_message() -> None:
+    engine, gw, _ = make_engine()
+    await engine.note_staff_question("telegram", "100", "TX-2026-000007")
+    await Chat(engine).say("是的，销售额是125000元")
+    assert gw.called("answer_question")[0][1:3] == ("TX-2026-000007", "是的，销售额是125000元")
