@@ -40,6 +40,14 @@ class CollectingDispatcher:
         self.values: dict[str, Any] = dict(values or {})
         self.messages: list[Reply] = []
 
+    def child(self) -> CollectingDispatcher:
+        """A dispatcher with the same settings and its own messages (to put some replies
+        after others that are decided later)."""
+        child = CollectingDispatcher(self.domain, rng=self.rng, script=self.script)
+        child._convert = self._convert
+        child.values = dict(self.values)
+        return child
+
     def utter_message(
         self,
         text: str | None = None,

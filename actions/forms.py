@@ -549,7 +549,8 @@ class ActionCaseForm(Action):
             return events
 
         candidates = extract_candidates(work, case_type, from_text=True, ctx=self.ctx)
-        validated = await self.validator.validate(candidates, dispatcher, work, domain)
+        refusals = dispatcher.child()  # told after the "好的，为您办理…" line
+        validated = await self.validator.validate(candidates, refusals, work, domain)
         invalid = [s for s, v in validated.items() if v is None]
         for slot, value in validated.items():
             if value is not None:
@@ -561,6 +562,8 @@ class ActionCaseForm(Action):
             dispatcher.utter_message(
                 response=response, case_title=case_type.title, summary=summary
             )
+        dispatcher.messages.extend(refusals.messages)
+        if activating:
             if work.unclassified and case_type.documents:
                 stored = list(work.unclassified)
                 caption = " ".join(str(f.get("caption") or "") for f in stored)

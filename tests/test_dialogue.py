@@ -986,3 +986,23 @@ async def test_note_staff_question_routes_next_message() -> None:
     await engine.note_staff_question("telegram", "100", "TX-2026-000007")
     await Chat(engine).say("是的，销售额是125000元")
     assert gw.called("answer_question")[0][1:3] == ("TX-2026-000007", "是的，销售额是125000元")
+
+
+async def test_s1_with_a_wrong_id_keeps_the_rest_and_asks_again() -> None:
+    nlu = dict(NLU)
+    text_in = f"上个月的增值税申报要更正，代码{BAD_ID}"
+    nlu[text_in] = parse(
+        "request_correction",
+        tax_type="vat",
+        tax_period="2026-10",
+        taxpayer_id={"value": BAD_ID, "invalid": True, "reason": "这个代码的校验位不对"},
+    )
+    engine, _, _ = make_engine(nlu=nlu)
+    chat = Chat(engine)
+    replies = await chat.say(text_in)
+    lines = text_of(replies).splitlines()
+    assert lines[0].startswith("好的") and "增值税" in lines[0] and "代码" not in lines[0]
+    assert "校验位" in lines[1]
+    tracker = await chat.tracker()
+    assert tracker.requested_slot == "taxpayer_id" and tracker.get_slot("tax_period") == "2026-10"
+    assert "承诺书" in text_of(await chat.say(GOOD_ID))
