@@ -1006,3 +1006,10 @@ async def test_s1_with_a_wrong_id_keeps_the_rest_and_asks_again() -> None:
     tracker = await chat.tracker()
     assert tracker.requested_slot == "taxpayer_id" and tracker.get_slot("tax_period") == "2026-10"
     assert "承诺书" in text_of(await chat.say(GOOD_ID))
+
+
+async def test_hand_over_traditional_uses_its_own_text() -> None:
+    engine, gw, _ = make_engine()
+    text = text_of(await Chat(engine).say("轉人工"))
+    assert text.startswith("已為您轉接工作人員") and "服務時間" in text
+    assert len(gw.called("hand_over")) == 1
