@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 TRACKER_VERSION = 1
 MAX_TURNS = 20
+MAX_TURN_CHARS = 500  # longer texts are cut in the remembered turns (the desk keeps them whole)
 
 # Names of the slots a case form can fill (the union over case types).
 FORM_SLOTS: tuple[str, ...] = ("tax_type", "tax_period", "taxpayer_id", "amount")
@@ -57,6 +58,8 @@ class Tracker:
 
     def add_turn(self, role: str, text: str, intent: str | None = None) -> None:
         """Remember a turn; only the last `MAX_TURNS` are kept."""
+        if len(text) > MAX_TURN_CHARS:
+            text = text[: MAX_TURN_CHARS - 1] + "…"
         turn: dict[str, Any] = {"role": role, "text": text, "ts": time.time()}
         if intent:
             turn["intent"] = intent
