@@ -1,0 +1,346 @@
+"""The dialogue's actions (rasa-sdk shape) besides the case form: submit, status, cancel,
+hand-over, FAQ, fallback, answering a staff question, rating."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from actions.base import Action, ActionContext, UtterAction, requester_of
+from actions.channel import Button
+from actions.dispatcher import CollectingDispatcher
+from actions.domain import Domain, FaqAnswer
+from actions.forms import (
+    ActionAttachDocument,
+    ActionCaseForm,
+    ActionClassifyFile,
+    ActionShowChecklist,
+    classify_question,
+    ensure_draft,
+    missing_documents,
+    missing_slots,
+    next_step,
+    payload,
+)
+from actions.ports import RATING_ALIASES, RATING_LEVELS, GatewayError
+from actions.tracker import (
+    Awaiting,
+    ConversationStateSet,
+    Event,
+    FallbackCounted,
+    FollowupAction,
+    FormReset,
+    PendingCase,
+    Tracker,
+)
+
+# Slots kept after a case is submitted (the same company usually asks again).
+KEPT_AFTER_SUBMIT: tuple[str, ...] = ("taxpayer_id",)
+FALLBACKS_BEFORE_HUMAN = 2
+
+
+def month_day(day: date) -> str:
+    """`11月30日`."""
+    return f"{day.month}月{day.day}日"
+
+
+def human_buttons() -> list[Button]:
+    """[转人工] [不用了]."""
+    return [Button("转人工", payload("request_human")), Button("不用了", payload("deny"))]
+
+
+def rating_buttons(case_number: str, domain: Domain) -> list[list[Button]]:
+    """The five 好差评 levels, one row."""
+    return [
+        [
+            Button(
+                domain.label("rating", level),
+                payload("rate", {"case_number": case_number, "level": level}),
+            )
+            for level in RATING_LEVELS
+        ]
+    ]
+
+
+class ActionSubmitCase(Action):
+    """Submit the active case (after the [提交] confirmation): number and deadline."""
+
+    def name(self) -> str:
+        return "action_submit_case"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        if not tracker.active_form:
+            dispatcher.utter_message(response="utter_no_active_case")
+            return [Awaiting(None)]
+        case_type = domain.case_types[tracker.active_form]
+        work = tracker.copy()
+        if work.unclassified:
+            return [classify_question(dispatcher, work.unclassified[0], work, case_type)]
+        if missing_slots(work, case_type) or missing_documents(work, case_type):
+            dispatcher.utter_message(response="utter_not_complete")
+            return [Awaiting(None), *next_step(dispatcher, work, case_type, domain, self.ctx)]
+        case_id, events = await ensure_draft(work, case_type, self.ctx)
+        if case_id is None:  # unreachable: complete slots include the taxpayer ID
+            raise GatewayError("缺少纳税人识别号，暂时无法提交。")
+        values = {s: str(work.get_slot(s)) for s in case_type.slots if work.get_slot(s)}
+        await self.ctx.gateway.set_slots(case_id, values)
+        submitted = await self.ctx.gateway.submit(case_id)
+        dispatcher.utter_message(
+            response="utter_case_submitted",
+            case_number=submitted.number,
+            deadline=month_day(submitted.deadline),
+            case_title=case_type.title,
+        )
+        return [*events, FormReset(keep=KEPT_AFTER_SUBMIT)]
+
+
+class ActionContinueUpload(Action):
+    """[继续上传]: wait for more files."""
+
+    def name(self) -> str:
+        return "action_continue_upload"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        if not tracker.active_form:
+            dispatcher.utter_message(response="utter_no_active_case")
+        else:
+            dispatcher.utter_message(response="utter_continue_upload")
+        return [Awaiting(None)]
+
+
+class ActionCheckStatus(Action):
+    """All open cases of this taxpayer, with state and deadline (DIALOGUES §5)."""
+
+    def name(self) -> str:
+        return "action_check_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        cases = list(
+            await self.ctx.gateway.list_open_cases(
+                requester_of(tracker), taxpayer_id=tracker.get_slot("taxpayer_id")
+            )
+        )
+        if not cases:
+            dispatcher.utter_message(response="utter_no_open_cases")
+            return []
+        lines = []
+        for case in cases:
+            case_type = domain.case_types.get(case.case_type)
+            parts = [f"{case.number} {case_type.title if case_type else case.case_type}"]
+            status = domain.label("case_status", case.status)
+            if case.staff_question:
+                status += f"（工作人员留言：{case.staff_question}）"
+            parts.append(status)
+            if case.deadline and not case.staff_question:
+                parts.append(f"预计 {month_day(case.deadline)}")
+            lines.append(" · ".join(parts))
+        dispatcher.utter_message(
+            response="utter_open_cases", count=len(cases), cases="\n".join(lines)
+        )
+        return []
+
+
+class ActionCancel(Action):
+    """Leave the form from anywhere; the draft is dropped, nothing is submitted (§10)."""
+
+    def name(self) -> str:
+        return "action_cancel"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        if not tracker.active_form and not tracker.unclassified:
+            dispatcher.utter_message(response="utter_nothing_to_cancel")
+            return [Awaiting(None)]
+        if tracker.draft_case_id:
+            await self.ctx.gateway.cancel(tracker.draft_case_id)
+        dispatcher.utter_message(response="utter_cancelled")
+        return [FormReset(), FallbackCounted(reset=True)]
+
+
+class ActionHandOver(Action):
+    """Hand the conversation to staff; from now on the bot stays quiet (§7)."""
+
+    def name(self) -> str:
+        return "action_hand_over"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        reason = str(tracker.latest_intent or "request_human")
+        await self.ctx.gateway.hand_over(requester_of(tracker), reason)
+        dispatcher.utter_message(response="utter_handed_over")
+        return [ConversationStateSet("human"), Awaiting(None), FallbackCounted(reset=True)]
+
+
+class ActionDecline(Action):
+    """[不用了] after an offer."""
+
+    def name(self) -> str:
+        return "action_decline"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        dispatcher.utter_message(response="utter_ok")
+        events: list[Event] = [Awaiting(None), FallbackCounted(reset=True)]
+        if tracker.active_form:
+            events.append(FollowupAction("case_form_reprompt"))
+        return events
+
+
+def pick_faq(answers: list[FaqAnswer], text: str) -> FaqAnswer | None:
+    """The answer whose keywords match most, else the default (no keywords) answer."""
+    best: tuple[int, FaqAnswer] | None = None
+    for answer in answers:
+        hits = sum(1 for k in answer.keywords if k in text)
+        if hits and (best is None or hits > best[0]):
+            best = (hits, answer)
+    if best:
+        return best[1]
+    return next((a for a in answers if not a.keywords), None)
+
+
+class ActionFaq(Action):
+    """FAQ answers from `data/faq.yml`, keyed by intent; policy answers carry source/date."""
+
+    def name(self) -> str:
+        return "action_faq"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        intent = tracker.latest_intent or ""
+        text = str(tracker.latest_message.get("text") or "")
+        answer = pick_faq(domain.faq.get(intent, []), text)
+        if answer is None:
+            dispatcher.utter_message(response="utter_faq_unknown", buttons=human_buttons())
+            return [Awaiting("offer_human")]
+        body = answer.text.strip()
+        if answer.source:
+            dispatcher.utter_message(
+                response="utter_policy_answer",
+                answer=body,
+                source=answer.source,
+                date=answer.date or "",
+            )
+        else:
+            dispatcher.utter_message(text=body)
+        return []
+
+
+class ActionDefaultFallback(Action):
+    """Not understood (§8): ask to rephrase; after two in a row offer a person. Every such
+    message goes to the admins' review inbox."""
+
+    def name(self) -> str:
+        return "action_default_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        text = str(tracker.latest_message.get("text") or "")
+        if text:
+            await self.ctx.gateway.add_review_item(
+                requester_of(tracker),
+                text,
+                tracker.latest_message,
+                reason=str(tracker.latest_intent or "nlu_fallback"),
+            )
+        count = tracker.fallback_count + 1
+        events: list[Event] = [FallbackCounted()]
+        if count >= FALLBACKS_BEFORE_HUMAN:
+            dispatcher.utter_message(response="utter_offer_human", buttons=human_buttons())
+            return [*events, Awaiting("offer_human")]
+        if tracker.active_form:
+            dispatcher.utter_message(response="utter_form_not_understood")
+            return [*events, FollowupAction("case_form_reprompt")]
+        dispatcher.utter_message(response="utter_default")
+        return events
+
+
+class ActionAnswerCase(Action):
+    """The message after a staff question goes back to that case (§6)."""
+
+    def name(self) -> str:
+        return "action_answer_case"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        number = tracker.pending_case
+        if not number:
+            return []
+        text = str(tracker.latest_message.get("original_text") or "")
+        text = text or str(tracker.latest_message.get("text") or "")
+        ids = [int(f["attachment_id"]) for f in tracker.latest_message.get("files") or []]
+        await self.ctx.gateway.answer_question(
+            requester_of(tracker), number, text, ids, taxpayer_id=tracker.get_slot("taxpayer_id")
+        )
+        for reason in tracker.latest_message.get("rejected_files") or []:
+            dispatcher.utter_message(text=str(reason))
+        dispatcher.utter_message(response="utter_answer_forwarded", case_number=number)
+        return [PendingCase(None)]
+
+
+class ActionRate(Action):
+    """A 好差评 button: `/rate{"case": "TX-…", "level": "satisfied"}`."""
+
+    def name(self) -> str:
+        return "action_rate"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        msg: dict[str, Any] = tracker.latest_message
+        number = msg.get("case_number") or msg.get("case")
+        level = RATING_ALIASES.get(str(msg.get("level")), msg.get("level"))
+        if not number or level not in RATING_LEVELS:
+            dispatcher.utter_message(response="utter_rating_invalid")
+            return []
+        await self.ctx.gateway.rate(
+            requester_of(tracker),
+            str(number),
+            str(level),
+            taxpayer_id=tracker.get_slot("taxpayer_id"),
+        )
+        bad = level in ("dissatisfied", "very_dissatisfied")
+        dispatcher.utter_message(
+            response="utter_rating_bad" if bad else "utter_rating_thanks",
+            case_number=number,
+            level=domain.label("rating", str(level)),
+        )
+        return []
+
+
+def build_actions(ctx: ActionContext, domain: Domain) -> dict[str, Action]:
+    """Every action by name: the classes here and in `forms`, plus one `UtterAction` per
+    `utter_*` response (so rules may name responses directly)."""
+    actions: list[Action] = [
+        ActionCaseForm(ctx),
+        ActionCaseForm(ctx, reprompt_only=True),
+        ActionAttachDocument(ctx),
+        ActionClassifyFile(ctx),
+        ActionShowChecklist(ctx),
+        ActionSubmitCase(ctx),
+        ActionContinueUpload(ctx),
+        ActionCheckStatus(ctx),
+        ActionCancel(ctx),
+        ActionHandOver(ctx),
+        ActionDecline(ctx),
+        ActionFaq(ctx),
+        ActionDefaultFallback(ctx),
+        ActionAnswerCase(ctx),
+        ActionRate(ctx),
+    ]
+    out: dict[str, Action] = {a.name(): a for a in actions}
+    for response in domain.responses:
+        if response.startswith("utter_") and response not in out:
+            out[response] = UtterAction(ctx, response)
+    return out

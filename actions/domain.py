@@ -1,0 +1,254 @@
+"""The dialogue domain: responses, slots and labels (`data/domain.yml`), case types
+(`data/case_types.yml`), FAQ answers (`data/faq.yml`) and rules (`data/rules.yml`).
+
+Loaded once at start-up (`Domain.load`, plain file reads: call it before the event loop runs
+or through `asyncio.to_thread`). Responses are written in Simplified Chinese; the engine
+converts replies to Traditional when the taxpayer writes Traditional.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from actions.channel import Button
+
+
+class DomainError(Exception):
+    """The dialogue data files are missing or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentItem:
+    """One checklist item of a case type."""
+
+    key: str
+    title: str  # Simplified; Traditional comes from OpenCC or `title_hant`
+    title_hant: str
+    required: bool
+    multiple: bool
+    accept: tuple[str, ...]
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseType:
+    """A case type from `data/case_types.yml`."""
+
+    key: str
+    title: str
+    title_hant: str
+    intent: str
+    slots: tuple[str, ...]
+    documents: tuple[DocumentItem, ...]
+    sla_working_days: int
+
+    def document(self, key: str) -> DocumentItem | None:
+        """The checklist item with that key."""
+        return next((d for d in self.documents if d.key == key), None)
+
+
+@dataclass(frozen=True, slots=True)
+class FaqAnswer:
+    """One answer of an FAQ intent; `keywords` pick it (empty = the default answer)."""
+
+    text: str
+    keywords: tuple[str, ...] = ()
+    source: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """`intent` → `action`, from `data/rules.yml`."""
+
+    name: str
+    intent: str
+    action: str
+
+
+class _Template(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render_template(text: str, values: dict[str, Any]) -> str:
+    """`{slot}` templating; unknown placeholders are left as they are."""
+    formatter = string.Formatter()
+    try:
+        return formatter.vformat(text, (), _Template(values))
+    except (ValueError, IndexError):
+        return text
+
+
+@dataclass
+class Domain:
+    """Everything the dialogue reads from data files."""
+
+    responses: dict[str, list[dict[str, Any]]]
+    slots: dict[str, dict[str, Any]]
+    labels: dict[str, dict[str, str]]
+    case_types: dict[str, CaseType]
+    faq: dict[str, list[FaqAnswer]]
+    rules: list[Rule]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data_dir: Path | str = "data") -> Domain:
+        """Read `domain.yml`, `case_types.yml`, `faq.yml` and `rules.yml` from `data_dir`."""
+        base = Path(data_dir)
+        domain = _read_yaml(base / "domain.yml")
+        case_data = _read_yaml(base / "case_types.yml")
+        faq_path = base / "faq.yml"
+        faq_data = _read_yaml(faq_path) if faq_path.exists() else {}
+        rules_path = base / "rules.yml"
+        rules_data = _read_yaml(rules_path) if rules_path.exists() else {}
+        return cls(
+            responses=_parse_responses(domain.get("responses") or {}),
+            slots=dict(domain.get("slots") or {}),
+            labels={k: dict(v) for k, v in (domain.get("labels") or {}).items()},
+            case_types=_parse_case_types(case_data),
+            faq=_parse_faq(faq_data),
+            rules=_parse_rules(rules_data),
+            settings=dict(domain.get("settings") or {}),
+        )
+
+    def case_type_for_intent(self, intent: str | None) -> CaseType | None:
+        """The case type an intent opens, if any."""
+        return next((c for c in self.case_types.values() if c.intent == intent), None)
+
+    def label(self, kind: str, key: str | None) -> str:
+        """Display label (`labels:` in domain.yml), or the key itself."""
+        if key is None:
+            return ""
+        return self.labels.get(kind, {}).get(str(key), str(key))
+
+    def has_response(self, name: str) -> bool:
+        """Whether `responses:` defines `name`."""
+        return name in self.responses
+
+    def render(
+        self, name: str, values: dict[str, Any], rng: random.Random, script: str = "hans"
+    ) -> tuple[str, list[list[Button]], bool]:
+        """Pick a variant of a response and fill it in.
+
+        Returns (text, button rows, already_traditional). A variant may carry `text_hant`,
+        used as is for Traditional; otherwise the engine converts the Simplified text.
+        """
+        variants = self.responses.get(name)
+        if not variants:
+            raise DomainError(f"no response named {name!r} in domain.yml")
+        variant = variants[0] if len(variants) == 1 else rng.choice(variants)
+        hant = script == "hant" and bool(variant.get("text_hant"))
+        text = render_template(variant["text_hant"] if hant else variant["text"], values)
+        rows: list[list[Button]] = []
+        for row in variant.get("buttons") or []:
+            items = row if isinstance(row, list) else [row]
+            rows.append(
+                [
+                    Button(
+                        render_template(str(b["title"]), values),
+                        render_template(str(b["payload"]), values),
+                    )
+                    for b in items
+                ]
+            )
+        return text, rows, hant
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError as exc:
+        raise DomainError(f"missing data file {path}") from exc
+    except yaml.YAMLError as exc:
+        raise DomainError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DomainError(f"{path} must hold a mapping")
+    return data
+
+
+def _parse_responses(raw: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, variants in raw.items():
+        items = variants if isinstance(variants, list) else [variants]
+        parsed = []
+        for v in items:
+            v = {"text": v} if isinstance(v, str) else dict(v)
+            if "text" not in v:
+                raise DomainError(f"response {name!r} has a variant without text")
+            parsed.append(v)
+        out[name] = parsed
+    return out
+
+
+def _title(raw: Any) -> tuple[str, str]:
+    if isinstance(raw, dict):
+        hans = str(raw.get("zh_hans") or raw.get("zh_hant") or "")
+        return hans, str(raw.get("zh_hant") or hans)
+    return str(raw), str(raw)
+
+
+def _parse_case_types(data: dict[str, Any]) -> dict[str, CaseType]:
+    out: dict[str, CaseType] = {}
+    for key, raw in (data.get("case_types") or {}).items():
+        title, title_hant = _title(raw.get("title", key))
+        docs = []
+        for d in raw.get("documents") or []:
+            dt, dth = _title(d.get("title", d["key"]))
+            docs.append(
+                DocumentItem(
+                    key=d["key"],
+                    title=dt,
+                    title_hant=dth,
+                    required=bool(d.get("required", False)),
+                    multiple=bool(d.get("multiple", False)),
+                    accept=tuple(d.get("accept") or ("pdf", "image")),
+                    keywords=tuple(d.get("keywords") or ()),
+                )
+            )
+        out[key] = CaseType(
+            key=key,
+            title=title,
+            title_hant=title_hant,
+            intent=raw["intent"],
+            slots=tuple(raw.get("slots") or ()),
+            documents=tuple(docs),
+            sla_working_days=int(raw.get("sla_working_days", 1)),
+        )
+    return out
+
+
+def _parse_faq(data: dict[str, Any]) -> dict[str, list[FaqAnswer]]:
+    out: dict[str, list[FaqAnswer]] = {}
+    for intent, answers in (data.get("faq") or {}).items():
+        out[intent] = [
+            FaqAnswer(
+                text=str(a["text"]),
+                keywords=tuple(a.get("keywords") or ()),
+                source=a.get("source"),
+                date=str(a["date"]) if a.get("date") is not None else None,
+            )
+            for a in answers
+        ]
+    return out
+
+
+def _parse_rules(data: dict[str, Any]) -> list[Rule]:
+    rules = []
+    for raw in data.get("rules") or []:
+        intent = action = None
+        for step in raw.get("steps") or []:
+            if "intent" in step and intent is None:
+                intent = step["intent"]
+            elif "action" in step and action is None:
+                action = step["action"]
+        if intent and action:
+            rules.append(Rule(name=str(raw.get("rule", intent)), intent=intent, action=action))
+    return rules

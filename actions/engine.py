@@ -1,0 +1,364 @@
+"""The turn loop: normalise → NLU → policy → actions → responses.
+
+Channels call `DialogueEngine.handle(InboundMessage) -> list[Reply]` and send the replies.
+Messages of one conversation are handled one at a time (a per-conversation lock); different
+conversations run concurrently. The worker that delivers desk notices calls the `notify_*`
+methods, so the notice is written in the taxpayer's script and the tracker knows that a staff
+question waits for an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Any
+
+import opencc
+
+from actions.actions import build_actions, rating_buttons
+from actions.base import ActionContext
+from actions.channel import InboundMessage, Reply
+from actions.dispatcher import CollectingDispatcher, merge_replies
+from actions.domain import Domain
+from actions.policy import Policy, parse_payload, shortcut
+from actions.ports import (
+    CaseGateway,
+    GatewayError,
+    Interpreter,
+    Normalizers,
+    Requester,
+    TrackerStore,
+    conversation_key,
+)
+from actions.tracker import ConversationStateSet, Event, FallbackCounted, PendingCase, Tracker
+from actions.validation import TAXPAYER_ID_RE
+
+log = logging.getLogger(__name__)
+
+MAX_ACTIONS_PER_TURN = 6
+RANKING_KEPT = 5  # intent ranking entries kept in the tracker
+TRADITIONAL_LANGUAGE_CODES = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+
+
+class KeyedLocks:
+    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the lock of `key`."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class ScriptConverter:
+    """OpenCC converters, created once: t2s for NLU input and detection, and Simplified →
+    Traditional for replies. The default `s2tw` writes 為/裡/著 as Taiwan and Hong Kong
+    readers expect (plain `s2t` gives the rarer 爲/裏/着); `s2t` or `s2hk` can be passed."""
+
+    def __init__(self, traditional_config: str = "s2tw") -> None:
+        self._t2s = opencc.OpenCC("t2s")
+        self._detect_s2t = opencc.OpenCC("s2t")
+        self._s2t = opencc.OpenCC(traditional_config)
+
+    def to_simplified(self, text: str) -> str:
+        """Traditional → Simplified (ASCII passes through)."""
+        return text if text.isascii() else str(self._t2s.convert(text))
+
+    def to_traditional(self, text: str) -> str:
+        """Simplified → Traditional (ASCII passes through)."""
+        return text if text.isascii() else str(self._s2t.convert(text))
+
+    def detect(self, text: str, previous: str, language_code: str | None = None) -> str:
+        """`hant` when the text has Traditional-only characters, `hans` when it has
+        Simplified-only ones, otherwise the previous script (or the client's language)."""
+        if text and not text.isascii():
+            if self.to_simplified(text) != text:
+                return "hant"
+            if str(self._detect_s2t.convert(text)) != text:
+                return "hans"
+        if previous:
+            return previous
+        if language_code and language_code.lower().startswith(TRADITIONAL_LANGUAGE_CODES):
+            return "hant"
+        return "hans"
+
+
+class DialogueEngine:
+    """The channel-free dialogue. Build one per process and share it between channels."""
+
+    def __init__(
+        self,
+        interpreter: Interpreter,
+        gateway: CaseGateway,
+        tracker_store: TrackerStore,
+        domain: Domain,
+        *,
+        today: Callable[[], date] = date.today,
+        normalizers: Normalizers | None = None,
+        rng: random.Random | None = None,
+        traditional_config: str = "s2tw",
+    ) -> None:
+        """`today` is the clock for relative periods and deadlines; `normalizers` defaults to
+        `nlu.normalizers`; `rng` picks response variants; `traditional_config` is the OpenCC
+        configuration replies to Traditional writers are converted with."""
+        if normalizers is None:
+            from actions.validation import NluNormalizers
+
+            normalizers = NluNormalizers()
+        self.interpreter = interpreter
+        self.gateway = gateway
+        self.store = tracker_store
+        self.domain = domain
+        self.ctx = ActionContext(gateway=gateway, normalizers=normalizers, today=today)
+        self.actions = build_actions(self.ctx, domain)
+        self.policy = Policy(domain)
+        self.scripts = ScriptConverter(traditional_config)
+        self.rng = rng or random.Random()
+        self._locks = KeyedLocks()
+
+    # ------------------------------------------------------------------ turns
+
+    async def handle(self, msg: InboundMessage) -> list[Reply]:
+        """One taxpayer message (text, button press, files/album) → the replies to send.
+        Returns [] while a person owns the conversation (the channel still stores it)."""
+        key = conversation_key(msg.channel, msg.chat_id)
+        async with self._locks.hold(key):
+            tracker = await self._load(key, msg.channel, msg.chat_id, msg.user_id)
+            text = (msg.text or "").strip()
+            tracker.script = self.scripts.detect(text, tracker.script, msg.language_code)
+            if tracker.state == "human" and not await self._back_to_bot(tracker):
+                tracker.add_turn("user", _turn_text(text, msg))
+                await self._save(tracker)
+                return []
+            parse = await self._parse(text, msg)
+            tracker.latest_message = parse
+            tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
+            replies = await self._run(tracker)
+            for reply in replies:
+                tracker.add_turn("bot", reply.text)
+            await self._save(tracker)
+            return replies
+
+    async def _parse(self, text: str, msg: InboundMessage) -> dict[str, Any]:
+        files = [
+            {
+                "attachment_id": f.attachment_id,
+                "media_type": f.media_type,
+                "original_name": f.original_name,
+            }
+            for f in msg.files
+        ]
+        parse: dict[str, Any] | None = None
+        if text.startswith("/"):
+            parse = parse_payload(text)
+        simplified = self.scripts.to_simplified(text) if text else ""
+        if parse is None and simplified:
+            parse = shortcut(simplified)
+        if parse is None and simplified:
+            try:
+                parse = dict(await self.interpreter.aparse(simplified))
+            except Exception:  # the NLU failing must not lose the turn: treat as not understood
+                log.exception("NLU failed; handling the message as nlu_fallback")
+                parse = None
+        if parse is None:
+            name = "submit_document" if (files or msg.rejected_files) else "nlu_fallback"
+            parse = {
+                "text": simplified,
+                "intent": {"name": name, "confidence": 1.0 if files else 0.0},
+                "entities": [],
+            }
+        parse["intent_ranking"] = list(parse.get("intent_ranking") or [])[:RANKING_KEPT]
+        parse["original_text"] = text
+        parse["files"] = files
+        parse["rejected_files"] = list(msg.rejected_files)
+        parse["is_button"] = msg.is_button
+        return parse
+
+    async def _run(self, tracker: Tracker) -> list[Reply]:
+        dispatcher = self._dispatcher(tracker)
+        decision = self.policy.decide(tracker)
+        queue: list[str] = [decision.action]
+        then = decision.then
+        executed: list[str] = []
+        try:
+            while queue and len(executed) < MAX_ACTIONS_PER_TURN:
+                name = queue.pop(0)
+                action = self.actions.get(name)
+                if action is None:
+                    log.error("no action named %s", name)
+                    break
+                tracker.followup = None
+                dispatcher.values = self._values(tracker)
+                events = await action.run(dispatcher, tracker, self.domain)
+                executed.append(name)
+                self._apply(tracker, events)
+                if tracker.followup:
+                    queue.append(tracker.followup)
+                    tracker.followup = None
+                elif not queue and then and tracker.active_form and tracker.state == "bot":
+                    queue.append(then)
+                    then = None
+        except GatewayError as exc:
+            dispatcher.utter_message(text=exc.user_message)
+        except Exception:
+            log.exception("action failed in conversation %s", tracker.conversation_key)
+            dispatcher.utter_message(response="utter_error")
+        if tracker.fallback_count and "action_default_fallback" not in executed:
+            self._apply(tracker, [FallbackCounted(reset=True)])
+        return merge_replies(dispatcher.messages)
+
+    # ------------------------------------------------------------------ notices
+
+    async def notify_staff_question(
+        self, channel: str, chat_id: str, case_number: str, question: str
+    ) -> list[Reply]:
+        """Staff asked the taxpayer something: the next message answers that case (§6)."""
+        return await self._notice(
+            channel,
+            chat_id,
+            "utter_staff_question",
+            {"case_number": case_number, "question": question},
+            [PendingCase(case_number)],
+        )
+
+    async def note_staff_question(self, channel: str, chat_id: str, case_number: str) -> None:
+        """Like `notify_staff_question` when the desk's own notice text was sent (outbox
+        `case_question`): only remember that the next message answers `case_number`."""
+        key = conversation_key(channel, chat_id)
+        async with self._locks.hold(key):
+            tracker = await self._load(key, channel, chat_id, "")
+            self._apply(tracker, [PendingCase(case_number)])
+            await self._save(tracker)
+
+    async def notify_case_completed(
+        self, channel: str, chat_id: str, case_number: str, note: str
+    ) -> list[Reply]:
+        """The completion notice with the five rating buttons (§6)."""
+        return await self._notice(
+            channel,
+            chat_id,
+            "utter_case_completed",
+            {"case_number": case_number, "note": note},
+            [],
+            buttons=rating_buttons(case_number, self.domain),
+        )
+
+    async def notify_case_rejected(
+        self, channel: str, chat_id: str, case_number: str, reason: str
+    ) -> list[Reply]:
+        """Staff refused the case, with the reason."""
+        return await self._notice(
+            channel,
+            chat_id,
+            "utter_case_rejected",
+            {"case_number": case_number, "reason": reason},
+            [],
+        )
+
+    async def hand_back(self, channel: str, chat_id: str) -> list[Reply]:
+        """Staff (`/bot`) or an idle timeout ended the human service: the bot answers again."""
+        return await self._notice(
+            channel, chat_id, "utter_handed_back", {}, [ConversationStateSet("bot")]
+        )
+
+    async def tracker(self, channel: str, chat_id: str) -> Tracker | None:
+        """The stored tracker of a conversation (for the console and tests)."""
+        return await self.store.load(conversation_key(channel, chat_id))
+
+    async def _notice(
+        self,
+        channel: str,
+        chat_id: str,
+        response: str,
+        values: dict[str, Any],
+        events: list[Event],
+        buttons: Any = None,
+    ) -> list[Reply]:
+        key = conversation_key(channel, chat_id)
+        async with self._locks.hold(key):
+            tracker = await self._load(key, channel, chat_id, "")
+            self._apply(tracker, events)
+            dispatcher = self._dispatcher(tracker)
+            dispatcher.utter_message(response=response, buttons=buttons, **values)
+            for reply in dispatcher.messages:
+                tracker.add_turn("bot", reply.text)
+            await self._save(tracker)
+            return list(dispatcher.messages)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _load(self, key: str, channel: str, chat_id: str, user_id: str) -> Tracker:
+        tracker = await self.store.load(key)
+        if tracker is None:
+            tracker = Tracker(conversation_key=key, channel=channel, chat_id=chat_id)
+        if user_id:
+            tracker.user_id = user_id
+        return tracker
+
+    async def _save(self, tracker: Tracker) -> None:
+        tracker.updated_at = time.time()
+        await self.store.save(tracker)
+
+    async def _back_to_bot(self, tracker: Tracker) -> bool:
+        requester = Requester(tracker.channel, tracker.chat_id, tracker.user_id)
+        try:
+            state = await self.gateway.conversation_state(requester)
+        except Exception:
+            log.exception("conversation state unavailable; staying quiet")
+            return False
+        if state == "human":
+            return False
+        tracker.state = "bot"
+        return True
+
+    def _dispatcher(self, tracker: Tracker) -> CollectingDispatcher:
+        return CollectingDispatcher(
+            self.domain,
+            rng=self.rng,
+            script=tracker.script,
+            to_traditional=self.scripts.to_traditional,
+            values=self._values(tracker),
+        )
+
+    def _values(self, tracker: Tracker) -> dict[str, Any]:
+        values = {k: v for k, v in tracker.slots.items() if k != "taxpayer_id"}
+        if tracker.get_slot("taxpayer_id"):
+            values["taxpayer_id"] = self.ctx.normalizers.mask(str(tracker.get_slot("taxpayer_id")))
+        return values
+
+    @staticmethod
+    def _apply(tracker: Tracker, events: list[Event]) -> None:
+        tracker.apply(events)
+
+
+def _intent(parse: dict[str, Any]) -> str | None:
+    intent = parse.get("intent") or {}
+    return intent.get("name")
+
+
+def _turn_text(text: str, msg: InboundMessage) -> str:
+    """What the tracker remembers of a user message: taxpayer IDs masked, files counted."""
+    shown = TAXPAYER_ID_RE.sub(lambda m: f"{m.group(0)[:4]}****{m.group(0)[-3:]}", text)
+    if msg.files:
+        shown = f"{shown} [{len(msg.files)} file(s)]".strip()
+    return shown or "[empty]"

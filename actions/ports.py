@@ -1,0 +1,208 @@
+"""What the dialogue needs from the rest of taxdesk, as Protocols.
+
+The dialogue never imports the NLU engine, the case backend or a database driver. The
+composition root (`main.py`) passes objects that satisfy these protocols: an adapter over
+`nlu.Interpreter`, an adapter over the desk services, a tracker store. Tests pass the fakes
+from `actions.testing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from actions.tracker import Tracker
+
+ConversationState = Literal["bot", "human"]
+# The five 好差评 levels, best first (the desk's keys).
+RATING_LEVELS: tuple[str, ...] = (
+    "very_satisfied",
+    "satisfied",
+    "basically_satisfied",
+    "dissatisfied",
+    "very_dissatisfied",
+)
+RATING_ALIASES: dict[str, str] = {"basic": "basically_satisfied"}
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who is talking: the channel, chat and user, and the conversation key built from them."""
+
+    channel: str
+    chat_id: str
+    user_id: str
+
+    @property
+    def conversation_key(self) -> str:
+        """The key trackers, locks and desk conversations are stored under."""
+        return conversation_key(self.channel, self.chat_id)
+
+
+def conversation_key(channel: str, chat_id: str) -> str:
+    """`telegram:12345` — one conversation per channel chat."""
+    return f"{channel}:{chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedCase:
+    """What the desk answers when a draft case is submitted."""
+
+    number: str  # "TX-2026-000123"
+    deadline: date  # computed by the desk in working days (weekends, holidays, 调休)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """One open case of this taxpayer, as shown by the status action (DIALOGUES §5)."""
+
+    number: str
+    case_type: str  # key in data/case_types.yml
+    status: str  # e.g. "queued", "in_progress", "waiting_taxpayer"
+    deadline: date | None = None
+    staff_question: str | None = None  # the last question staff asked, when waiting
+
+
+class GatewayError(Exception):
+    """A desk operation failed in a way the taxpayer should be told about (Chinese message)."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+@runtime_checkable
+class Interpreter(Protocol):
+    """The NLU engine. `aparse` returns a Rasa-shaped parse dict:
+    {"text", "intent": {"name", "confidence"}, "intent_ranking": [...],
+     "entities": [{"entity", "value", "start", "end", "extractor", ["invalid", "reason"]}]}.
+    Must not block the event loop (run CPU work in a thread)."""
+
+    async def aparse(self, text: str) -> dict[str, Any]:
+        """Parse one (already Simplified) message."""
+        ...
+
+
+@runtime_checkable
+class CaseGateway(Protocol):
+    """The case backend, seen from the dialogue. Implemented over the desk services.
+
+    Case ids of drafts are opaque strings; submitted cases are addressed by their number.
+    Errors the taxpayer should hear are raised as `GatewayError`.
+    """
+
+    async def open_draft(
+        self, requester: Requester, case_type: str, slots: Mapping[str, str]
+    ) -> str:
+        """Open a draft (`collecting`) case of `case_type` for this conversation; return its
+        id (the desk's case number will do). `slots` always holds `taxpayer_id`."""
+        ...
+
+    async def set_slots(self, case_id: str, slots: Mapping[str, str]) -> None:
+        """Store the form's values (normal forms: tax_type key, period, 18-char id, amount)."""
+        ...
+
+    async def attach_file(self, case_id: str, attachment_id: int, checklist_item: str) -> None:
+        """Link a stored attachment to a checklist item (key from case_types.yml)."""
+        ...
+
+    async def submit(self, case_id: str) -> SubmittedCase:
+        """Queue the draft; return the case number and the deadline. The dialogue tells the
+        taxpayer itself, so no separate "queued" notice should be sent."""
+        ...
+
+    async def cancel(self, case_id: str) -> None:
+        """Drop a draft (nothing of it is submitted)."""
+        ...
+
+    async def list_open_cases(
+        self, requester: Requester, *, taxpayer_id: str | None
+    ) -> Sequence[CaseSummary]:
+        """All open (submitted, not finished) cases of this taxpayer, newest first: of the
+        taxpayer ID when the conversation knows one, else of this conversation's taxpayer."""
+        ...
+
+    async def answer_question(
+        self,
+        requester: Requester,
+        case_number: str,
+        text: str,
+        attachment_ids: Sequence[int],
+        *,
+        taxpayer_id: str | None,
+    ) -> None:
+        """The taxpayer's answer to a staff question; the case goes back to staff."""
+        ...
+
+    async def rate(
+        self, requester: Requester, case_number: str, level: str, *, taxpayer_id: str | None
+    ) -> None:
+        """Record a 好差评 rating; `level` is one of `RATING_LEVELS`."""
+        ...
+
+    async def hand_over(self, requester: Requester, reason: str) -> None:
+        """Hand the conversation to staff: its state becomes `human`."""
+        ...
+
+    async def conversation_state(self, requester: Requester) -> ConversationState:
+        """`human` while staff own the conversation, else `bot` (asked only while human)."""
+        ...
+
+    async def add_review_item(
+        self, requester: Requester, text: str, parse: Mapping[str, Any], *, reason: str
+    ) -> None:
+        """Put a message the bot did not understand into the admins' review inbox
+        (`reason`: the intent, "nlu_fallback" or "out_of_scope")."""
+        ...
+
+
+@runtime_checkable
+class TrackerStore(Protocol):
+    """Where trackers live between turns (and across restarts)."""
+
+    async def load(self, conversation_key: str) -> Tracker | None:
+        """The stored tracker, or None for a new conversation."""
+        ...
+
+    async def save(self, tracker: Tracker) -> None:
+        """Store the tracker (replacing the previous version)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IdCheck:
+    """Result of a taxpayer-id check (mirrors `nlu.normalizers.TaxpayerIdCheck`)."""
+
+    valid: bool
+    value: str | None
+    reason: str | None
+
+
+@runtime_checkable
+class Normalizers(Protocol):
+    """Slot value normalisers (implemented by `nlu.normalizers`, wrapped in
+    `actions.validation.NluNormalizers`)."""
+
+    def tax_period(self, text: str, today: date) -> str | None:
+        """`2019-12`, `2020-Q1`, `2021` or None."""
+        ...
+
+    def taxpayer_id(self, code: str) -> IdCheck:
+        """Checksum check of an 18-char unified social credit code."""
+        ...
+
+    def tax_type(self, text: str) -> str | None:
+        """Canonical tax type key (vat, cit, iit, stamp, ...) or None."""
+        ...
+
+    def amount(self, text: str) -> Decimal | None:
+        """Amount in yuan, or None."""
+        ...
+
+    def mask(self, code: str) -> str:
+        """`9131****12G`."""
+        ...

@@ -1,0 +1,210 @@
+"""Intent classification (linear model, temperature-calibrated) and the fallback classifier."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from nlu.components.base import Component, register
+from nlu.errors import ConfigError
+from nlu.message import Message
+from nlu.training_data import TrainingData
+
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def _stack(messages: list[Message], keys: list[str], dims: list[int]) -> Any:
+    from scipy import sparse
+
+    offsets = np.cumsum([0, *dims])
+    rows, cols, vals = [], [], []
+    for row, message in enumerate(messages):
+        blocks = {key: (idx, val) for key, idx, val, _ in message.sparse}
+        for k, key in enumerate(keys):
+            idx, val = blocks[key]
+            rows.append(np.full(len(idx), row))
+            cols.append(idx + offsets[k])
+            vals.append(val)
+    return sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(messages), int(offsets[-1])),
+    )
+
+
+def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The softmax temperature that minimises the log-loss of out-of-fold scores."""
+    best_t, best_loss = 1.0, math.inf
+    for t in np.exp(np.linspace(math.log(0.01), math.log(20.0), 120)):
+        z = scores / t
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -float(logp[np.arange(len(labels)), labels].mean())
+        if loss < best_loss:
+            best_t, best_loss = float(t), loss
+    return best_t
+
+
+@register
+class SklearnIntentClassifier(Component):
+    """A scikit-learn linear classifier (LinearSVC or logistic regression) over all sparse
+    features, with confidences calibrated by a softmax temperature fitted on cross-validated
+    scores (minimum log-loss). Inference is one sparse dot product in numpy.
+    """
+
+    name = "SklearnIntentClassifier"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        if self.config["model"] not in ("svm", "logreg"):
+            raise ConfigError(f"{self.name}: model must be `svm` or `logreg`")
+        self.labels: list[str] = []
+        self.keys: list[str] = []
+        self.dims: list[int] = []
+        self.weights = np.zeros((0, 0))
+        self.bias = np.zeros(0)
+        self.temperature = 1.0
+
+    @classmethod
+    def get_default_config(cls) -> dict[str, Any]:
+        return {
+            "model": "svm",
+            "C": 1.0,
+            "class_weight": "balanced",
+            "calibration_folds": 5,
+            "ranking_length": 10,
+        }
+
+    def _estimator(self) -> Any:
+        if self.config["model"] == "svm":
+            from sklearn.svm import LinearSVC
+
+            return LinearSVC(C=self.config["C"], class_weight=self.config["class_weight"])
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(
+            C=self.config["C"], class_weight=self.config["class_weight"], max_iter=2000
+        )
+
+    def train(self, data: TrainingData, messages: list[Message]) -> None:
+        gold = [m.gold.intent for m in messages if m.gold is not None]
+        self.labels = sorted(set(gold))
+        if not messages or not messages[0].sparse:
+            raise ConfigError(f"{self.name} needs a featurizer before it in the pipeline")
+        self.keys = [key for key, _, _, _ in messages[0].sparse]
+        self.dims = [dim for _, _, _, dim in messages[0].sparse]
+        if len(self.labels) < 2:
+            self.weights = np.zeros((sum(self.dims), len(self.labels)))
+            self.bias = np.zeros(len(self.labels))
+            return
+        x = _stack(messages, self.keys, self.dims)
+        index = {label: i for i, label in enumerate(self.labels)}
+        y = np.array([index[label] for label in gold])
+        model = self._estimator().fit(x, y)
+        self.weights, self.bias = self._linear(model)
+        self.temperature = self._calibrate(x, y)
+
+    def _linear(self, model: Any) -> tuple[np.ndarray, np.ndarray]:
+        coef = np.asarray(model.coef_, dtype=np.float64)
+        bias = np.asarray(model.intercept_, dtype=np.float64)
+        if coef.shape[0] == 1:  # binary: one hyperplane → two symmetric scores
+            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+            bias = np.array([-bias[0] / 2, bias[0] / 2])
+        return np.ascontiguousarray(coef.T), bias
+
+    def _calibrate(self, x: Any, y: np.ndarray) -> float:
+        from sklearn.model_selection import StratifiedKFold
+
+        counts = np.bincount(y)
+        folds = min(int(self.config["calibration_folds"]), int(counts.min()))
+        if folds < 2:
+            return 1.0
+        scores = np.zeros((len(y), len(self.labels)))
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+        for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
+            if len(set(y[train_idx])) < len(self.labels):
+                return 1.0
+            weights, bias = self._linear(self._estimator().fit(x[train_idx], y[train_idx]))
+            scores[test_idx] = x[test_idx] @ weights + bias
+        return fit_temperature(scores, y)
+
+    def scores(self, message: Message) -> np.ndarray:
+        """Raw linear scores for each label."""
+        out = self.bias.copy()
+        offset = 0
+        blocks = {key: (idx, val) for key, idx, val, _ in message.sparse}
+        for key, dim in zip(self.keys, self.dims, strict=True):
+            idx, val = blocks[key]
+            if len(idx):
+                out += val @ self.weights[idx + offset]
+            offset += dim
+        return out
+
+    def process(self, messages: list[Message]) -> None:
+        n_rank = int(self.config["ranking_length"])
+        labels = self.labels
+        for message in messages:
+            if len(labels) == 1:
+                message.intent = {"name": labels[0], "confidence": 1.0}
+                message.intent_ranking = [dict(message.intent)]
+                continue
+            z = self.scores(message) / self.temperature
+            z = np.exp(z - z.max())
+            probs = z / z.sum()
+            order = np.argsort(-probs, kind="stable")[:n_rank]
+            ranking = [{"name": labels[i], "confidence": float(probs[i])} for i in order]
+            message.intent = dict(ranking[0])
+            message.intent_ranking = ranking
+
+    def persist(self, directory: Path) -> None:
+        np.save(directory / "weights.npy", self.weights)
+        np.save(directory / "bias.npy", self.bias)
+        meta = {
+            "labels": self.labels,
+            "keys": self.keys,
+            "dims": self.dims,
+            "temperature": self.temperature,
+        }
+        (directory / "classifier.json").write_text(json.dumps(meta, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, config: dict[str, Any], directory: Path) -> Self:
+        component = cls(config)
+        meta = json.loads((directory / "classifier.json").read_text())
+        component.labels = meta["labels"]
+        component.keys = meta["keys"]
+        component.dims = meta["dims"]
+        component.temperature = meta["temperature"]
+        component.weights = np.load(directory / "weights.npy")
+        component.bias = np.load(directory / "bias.npy")
+        return component
+
+
+@register
+class FallbackClassifier(Component):
+    """Replaces the intent by `nlu_fallback` when the top confidence is below `threshold`, or
+    when the top two intents are closer than `ambiguity_threshold` (as Rasa's FallbackClassifier).
+    The classifier's own ranking is kept under the fallback entry.
+    """
+
+    name = "FallbackClassifier"
+
+    @classmethod
+    def get_default_config(cls) -> dict[str, Any]:
+        return {"threshold": 0.3, "ambiguity_threshold": 0.1}
+
+    def process(self, messages: list[Message]) -> None:
+        threshold = float(self.config["threshold"])
+        ambiguity = float(self.config["ambiguity_threshold"])
+        for message in messages:
+            ranking = message.intent_ranking
+            if not ranking:
+                continue
+            top = ranking[0]["confidence"]
+            second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+            if top < threshold or top - second < ambiguity:
+                message.intent = {"name": FALLBACK_INTENT, "confidence": threshold}
+                message.intent_ranking = [dict(message.intent), *ranking]

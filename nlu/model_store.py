@@ -1,0 +1,156 @@
+"""Versioned models under `models/`: fingerprinting, training-if-changed, loading.
+
+A model is a directory `models/<UTC time>-<fingerprint[:8]>/` holding `metadata.json` (pipeline
+config, data fingerprint, training date, metrics) and one sub-directory per component. Older
+models are kept; the newest one (by name) is the active one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from nlu.config import NluConfig, load_config
+from nlu.errors import ModelLoadError, ModelNotFoundError
+from nlu.pipeline import Pipeline
+from nlu.training_data import TrainingData, load_training_data
+
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+
+
+def fingerprint(data: TrainingData, config: NluConfig) -> str:
+    """A hash of the training data content and the pipeline config (not of file layout)."""
+    payload = {
+        "format": FORMAT_VERSION,
+        "data": data.canonical(),
+        "config": config.pipeline_fingerprint_view(),
+    }
+    raw = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def list_models(models_dir: Path) -> list[Path]:
+    """Every complete model under `models_dir`, oldest first."""
+    if not models_dir.is_dir():
+        return []
+    return sorted(
+        p
+        for p in models_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / METADATA_FILE).is_file()
+    )
+
+
+def latest_model(models_dir: Path) -> Path | None:
+    """The newest model directory, or None."""
+    models = list_models(models_dir)
+    return models[-1] if models else None
+
+
+def read_metadata(model_dir: Path) -> dict[str, Any]:
+    """A model's `metadata.json`."""
+    try:
+        data: dict[str, Any] = json.loads((model_dir / METADATA_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(model_dir, f"metadata.json unreadable ({exc})") from exc
+    if data.get("format") != FORMAT_VERSION:
+        raise ModelLoadError(model_dir, f"model format {data.get('format')} != {FORMAT_VERSION}")
+    return data
+
+
+@dataclass
+class TrainResult:
+    """What `train_model` did."""
+
+    model_dir: Path
+    skipped: bool
+    fingerprint: str
+    seconds: float = 0.0
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def train_pipeline(data: TrainingData, config: NluConfig) -> tuple[Pipeline, dict[str, Any]]:
+    """Train a pipeline in memory; returns it with its training metrics."""
+    started = time.perf_counter()
+    pipeline = Pipeline.from_config(config).train(data)
+    seconds = time.perf_counter() - started
+    metrics = {
+        "training_seconds": round(seconds, 3),
+        "examples": len(data.examples),
+        "intents": len(data.intents),
+        "entity_types": data.entity_types,
+        "training_intent_accuracy": pipeline.training_accuracy,
+    }
+    return pipeline, metrics
+
+
+def train_model(
+    data_paths: Iterable[Path],
+    config_path: Path | None,
+    out_dir: Path,
+    force: bool = False,
+) -> TrainResult:
+    """Train and store a new model unless the newest one has the same fingerprint."""
+    config = load_config(config_path)
+    data = load_training_data(list(data_paths))
+    digest = fingerprint(data, config)
+    current = latest_model(out_dir)
+    if current is not None and not force:
+        try:
+            if read_metadata(current).get("fingerprint") == digest:
+                return TrainResult(current, True, digest)
+        except ModelLoadError:
+            pass
+    pipeline, metrics = train_pipeline(data, config)
+    now = datetime.now(UTC)
+    name = f"{now:%Y%m%d-%H%M%S}-{digest[:8]}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / name
+    suffix = 1
+    while final.exists():
+        final = out_dir / f"{name}-{suffix}"
+        suffix += 1
+    tmp = out_dir / f".tmp-{final.name}-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        manifest = pipeline.persist(tmp)
+        metadata = {
+            "format": FORMAT_VERSION,
+            "fingerprint": digest,
+            "trained_at": now.isoformat(timespec="seconds"),
+            "language": config.language,
+            "pipeline": config.pipeline,
+            "components": manifest,
+            "data_files": [str(p) for p in data.files],
+            "intents": data.intents,
+            "metrics": metrics,
+        }
+        (tmp / METADATA_FILE).write_text(
+            json.dumps(metadata, ensure_ascii=False, indent=1, default=str)
+        )
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return TrainResult(final, False, digest, metrics["training_seconds"], metrics)
+
+
+def load_model(model_dir: Path | None, models_dir: Path | None = None) -> tuple[Pipeline, Path]:
+    """Load `model_dir`, or the newest model under `models_dir`."""
+    if model_dir is None:
+        where = models_dir or Path("models")
+        model_dir = latest_model(where)
+        if model_dir is None:
+            raise ModelNotFoundError(where)
+    if not (model_dir / METADATA_FILE).is_file():
+        raise ModelNotFoundError(model_dir)
+    read_metadata(model_dir)
+    return Pipeline.load(model_dir), model_dir
