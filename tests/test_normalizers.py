@@ -330,7 +330,9 @@ def test_normalize_tax_type(text: str, expected: str) -> None:
     assert normalize_tax_type(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "所得税", "车辆购置税", "vats", "你好", "发票"])
+@pytest.mark.parametrize(
+    "text", ["", "所得税", "车辆购置税", "vats", "你好", "发票", "国家要增税吗"]
+)
 def test_normalize_tax_type_none(text: str) -> None:
     assert normalize_tax_type(text) is None
 
