@@ -13,10 +13,11 @@ from nlu.errors import ConfigError
 DEFAULT_PIPELINE: list[dict[str, Any]] = [
     {"name": "OpenCCNormalizer"},
     {"name": "JiebaTokenizer"},
+    {"name": "RegexEntityExtractor"},
     {"name": "CountVectorsFeaturizer", "analyzer": "word", "min_ngram": 1, "max_ngram": 2},
     {"name": "CountVectorsFeaturizer", "analyzer": "char", "min_ngram": 1, "max_ngram": 3},
+    {"name": "CountVectorsFeaturizer", "analyzer": "pinyin", "min_ngram": 1, "max_ngram": 2},
     {"name": "SklearnIntentClassifier"},
-    {"name": "RegexEntityExtractor"},
     {"name": "CRFEntityExtractor"},
     {"name": "EntitySynonymMapper"},
     {"name": "TaxEntityNormalizer"},

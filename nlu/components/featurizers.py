@@ -19,22 +19,38 @@ from nlu.errors import ConfigError
 from nlu.message import Message
 from nlu.training_data import TrainingData
 
+_DIGITS = str.maketrans("0123456789", "0000000000")
+_UNKNOWN_PLACEHOLDER = "\ue0ff"
+
+
+def pinyin_table() -> dict[str, str]:
+    """Toneless pinyin of every CJK unified ideograph (built at training, stored in models)."""
+    from pypinyin import Style, lazy_pinyin
+
+    return {chr(cp): lazy_pinyin(chr(cp), style=Style.NORMAL)[0] for cp in range(0x4E00, 0xA000)}
+
 
 @register
 class CountVectorsFeaturizer(Component):
-    """TF-IDF weighted word or character n-grams (Rasa's CountVectorsFeaturizer options).
+    """TF-IDF weighted n-grams (options as Rasa's CountVectorsFeaturizer).
 
-    `analyzer: word` uses the tokenizer's words; `analyzer: char` uses the normalised text with
-    `^`/`$` boundary marks. Each message gets one L2-normalised sparse block.
+    `analyzer: word` uses the tokenizer's words; `analyzer: char` the normalised text with
+    `^`/`$` boundary marks; `analyzer: pinyin` toneless pinyin syllables, so homophone typos
+    (蟹蟹/谢谢, 跟正/更正) share features. With `entity_placeholders`, spans already found by an
+    extractor placed before this featurizer (e.g. a taxpayer id from a regex) count as one
+    placeholder for their type instead of their random characters; `fold_digits` maps every
+    digit to 0. Each message gets one L2-normalised sparse block.
     """
 
     name = "CountVectorsFeaturizer"
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        if self.config["analyzer"] not in ("word", "char"):
-            raise ConfigError(f"{self.name}: analyzer must be `word` or `char`")
+        if self.config["analyzer"] not in ("word", "char", "pinyin"):
+            raise ConfigError(f"{self.name}: analyzer must be `word`, `char` or `pinyin`")
         self.vocabulary: dict[str, int] = {}
+        self.placeholders: dict[str, str] = {}
+        self.pinyin: dict[str, str] = {}
         self.idf = np.zeros(0)
         self.key = f"{self.name}:{self.config['analyzer']}"
 
@@ -47,15 +63,50 @@ class CountVectorsFeaturizer(Component):
             "min_df": 1,
             "max_features": None,
             "sublinear_tf": True,
+            "entity_placeholders": True,
+            "fold_digits": True,
         }
+
+    def _text(self, message: Message) -> str:
+        text = message.norm.lower()
+        if self.config["entity_placeholders"] and message.entities:
+            for entity in sorted(message.entities, key=lambda e: -e["start"]):
+                mark = self.placeholders.get(entity["entity"], _UNKNOWN_PLACEHOLDER)
+                text = text[: entity["start"]] + mark + text[entity["end"] :]
+        if self.config["fold_digits"]:
+            text = text.translate(_DIGITS)
+        return text
+
+    def _words(self, message: Message) -> list[str]:
+        fold = self.config["fold_digits"]
+        if not (self.config["entity_placeholders"] and message.entities):
+            return [w.translate(_DIGITS) if fold else w for w, _, _ in message.tokens]
+        spans = [(e["start"], e["end"], e["entity"]) for e in message.entities]
+        words: list[str] = []
+        last: tuple[int, int, str] | None = None
+        for word, start, end in message.tokens:
+            hit = next((s for s in spans if s[0] < end and start < s[1]), None)
+            if hit is not None:
+                if hit is not last:
+                    words.append("<" + hit[2] + ">")
+                last = hit
+                continue
+            last = None
+            words.append(word.translate(_DIGITS) if fold else word)
+        return words
 
     def _ngrams(self, message: Message) -> list[str]:
         lo, hi = self.config["min_ngram"], self.config["max_ngram"]
-        if self.config["analyzer"] == "char":
-            text = "^" + message.norm.lower() + "$"
+        analyzer = self.config["analyzer"]
+        if analyzer == "char":
+            text = "^" + self._text(message) + "$"
             n_chars = len(text)
             return [text[i : i + n] for n in range(lo, hi + 1) for i in range(n_chars - n + 1)]
-        words = [w for w, _, _ in message.tokens]
+        if analyzer == "pinyin":
+            table = self.pinyin
+            words = ["^", *(table.get(c, c) for c in self._text(message) if not c.isspace()), "$"]
+        else:
+            words = self._words(message)
         out = []
         for n in range(lo, hi + 1):
             if n == 1:
@@ -65,6 +116,13 @@ class CountVectorsFeaturizer(Component):
         return out
 
     def train(self, data: TrainingData, messages: list[Message]) -> None:
+        names = sorted(
+            {*data.entity_types, *data.regexes, *data.lookups}
+            | {e["entity"] for m in messages for e in m.entities}
+        )
+        self.placeholders = {name: chr(0xE000 + i) for i, name in enumerate(names[:255])}
+        if self.config["analyzer"] == "pinyin":
+            self.pinyin = pinyin_table()
         df: Counter[str] = Counter()
         for message in messages:
             df.update(set(self._ngrams(message)))
@@ -104,6 +162,8 @@ class CountVectorsFeaturizer(Component):
         grams = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         (directory / "vocabulary.json").write_text(json.dumps(grams, ensure_ascii=False))
         np.save(directory / "idf.npy", self.idf)
+        state = {"placeholders": self.placeholders, "pinyin": self.pinyin}
+        (directory / "featurizer.json").write_text(json.dumps(state, ensure_ascii=False))
 
     @classmethod
     def load(cls, config: dict[str, Any], directory: Path) -> Self:
@@ -111,4 +171,7 @@ class CountVectorsFeaturizer(Component):
         grams = json.loads((directory / "vocabulary.json").read_text())
         component.vocabulary = {g: i for i, g in enumerate(grams)}
         component.idf = np.load(directory / "idf.npy")
+        state = json.loads((directory / "featurizer.json").read_text())
+        component.placeholders = state["placeholders"]
+        component.pinyin = state["pinyin"]
         return component
