@@ -6,6 +6,7 @@ vector, so no scikit-learn import is needed to parse.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import Counter
@@ -21,6 +22,15 @@ from nlu.training_data import TrainingData
 
 _DIGITS = str.maketrans("0123456789", "0000000000")
 _UNKNOWN_PLACEHOLDER = "\ue0ff"
+
+
+@functools.cache
+def _pinyin_items() -> tuple[tuple[str, str], ...]:
+    from pypinyin import Style, lazy_pinyin
+
+    return tuple(
+        (chr(cp), lazy_pinyin(chr(cp), style=Style.NORMAL)[0]) for cp in range(0x4E00, 0xA000)
+    )
 
 
 def pinyin_table() -> dict[str, str]:
@@ -52,6 +62,7 @@ class CountVectorsFeaturizer(Component):
         self.placeholders: dict[str, str] = {}
         self.pinyin: dict[str, str] = {}
         self.idf = np.zeros(0)
+        self._idf: list[float] = []
         self.key = f"{self.name}:{self.config['analyzer']}"
 
     @classmethod
@@ -136,27 +147,28 @@ class CountVectorsFeaturizer(Component):
         self.idf = np.array(
             [math.log((1 + n_docs) / (1 + c)) + 1.0 for _, c in kept], dtype=np.float64
         )
+        self._idf = self.idf.tolist()
 
     def process(self, messages: list[Message]) -> None:
         vocab = self.vocabulary
+        idf = self._idf
         sublinear = self.config["sublinear_tf"]
         dim = len(vocab)
+        log, sqrt = math.log, math.sqrt
         for message in messages:
             counts: dict[int, int] = {}
             for gram in self._ngrams(message):
                 index = vocab.get(gram)
                 if index is not None:
                     counts[index] = counts.get(index, 0) + 1
-            if not counts:
-                message.sparse.append((self.key, np.zeros(0, np.int64), np.zeros(0), dim))
-                continue
-            idx = np.fromiter(counts.keys(), np.int64, len(counts))
-            tf = np.fromiter(counts.values(), np.float64, len(counts))
             if sublinear:
-                tf = 1.0 + np.log(tf)
-            values = tf * self.idf[idx]
-            values /= math.sqrt(float(values @ values))
-            message.sparse.append((self.key, idx, values, dim))
+                values = [(1.0 + log(c)) * idf[i] for i, c in counts.items()]
+            else:
+                values = [c * idf[i] for i, c in counts.items()]
+            if values:
+                norm = sqrt(sum(v * v for v in values))
+                values = [v / norm for v in values]
+            message.sparse.append((self.key, list(counts), values, dim))
 
     def persist(self, directory: Path) -> None:
         grams = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
@@ -171,6 +183,7 @@ class CountVectorsFeaturizer(Component):
         grams = json.loads((directory / "vocabulary.json").read_text())
         component.vocabulary = {g: i for i, g in enumerate(grams)}
         component.idf = np.load(directory / "idf.npy")
+        component._idf = component.idf.tolist()
         state = json.loads((directory / "featurizer.json").read_text())
         component.placeholders = state["placeholders"]
         component.pinyin = state["pinyin"]
