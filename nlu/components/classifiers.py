@@ -72,7 +72,7 @@ class SklearnIntentClassifier(Component):
     def get_default_config(cls) -> dict[str, Any]:
         return {
             "model": "svm",
-            "C": 1.0,
+            "C": 2.0,
             "class_weight": "balanced",
             "calibration_folds": 3,
             "ranking_length": 10,
@@ -82,7 +82,9 @@ class SklearnIntentClassifier(Component):
         if self.config["model"] == "svm":
             from sklearn.svm import LinearSVC
 
-            return LinearSVC(C=self.config["C"], class_weight=self.config["class_weight"])
+            return LinearSVC(
+                C=self.config["C"], class_weight=self.config["class_weight"], max_iter=5000
+            )
         from sklearn.linear_model import LogisticRegression
 
         return LogisticRegression(
