@@ -102,3 +102,14 @@ def test_missing_and_broken_models(tmp_path: Path) -> None:
     (broken / "metadata.json").write_text('{"format": 1}')
     with pytest.raises(ModelLoadError):
         Interpreter.load(tmp_path / "models", FIXTURE_CONFIG)
+
+
+async def test_concurrent_aparse_is_consistent(store: tuple[Path, Path]) -> None:
+    import asyncio
+
+    _, models = store
+    interpreter = Interpreter.load(models, FIXTURE_CONFIG)
+    today = date(2026, 11, 27)
+    expected = [interpreter.parse(t, today) for t in TEXTS]
+    results = await asyncio.gather(*(interpreter.aparse(t, today) for t in TEXTS * 20))
+    assert results == expected * 20
