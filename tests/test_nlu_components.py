@@ -11,7 +11,7 @@ import pytest
 from nlu.components import get_component_class, registered_names
 from nlu.components.classifiers import FallbackClassifier, fit_temperature
 from nlu.components.entities import CRFEntityExtractor, EntitySynonymMapper, _decode
-from nlu.components.featurizers import CountVectorsFeaturizer
+from nlu.components.featurizers import CountVectorsFeaturizer, EntityFeaturizer
 from nlu.components.text import JiebaTokenizer, OpenCCNormalizer, TextConverter
 from nlu.errors import ConfigError
 from nlu.message import Message
@@ -93,11 +93,21 @@ def test_featurizer_placeholders_and_pinyin() -> None:
     assert char._ngrams(digits) == ["^", "0", "0", "0", "0", "0", "$"]
 
 
+def test_entity_featurizer() -> None:
+    featurizer = EntityFeaturizer({"weight": 0.5})
+    featurizer.train(TrainingData(lookups={"tax_type": []}, regexes={"amount": []}), [])
+    message = Message("x")
+    message.entities = [{"entity": "tax_type"}, {"entity": "tax_type"}, {"entity": "other"}]
+    featurizer.process([message])
+    assert message.sparse == [("EntityFeaturizer", [1], [0.5], 2)]
+
+
 def test_featurizer_vectors_are_normalised(pipeline: Pipeline) -> None:
     message = Message("我要更正增值税申报")
     pipeline.components[0].process([message])
     pipeline.components[1].process([message])
     featurizers = [c for c in pipeline.components if isinstance(c, CountVectorsFeaturizer)]
+    message.entities = []
     for featurizer in featurizers:
         featurizer.process([message])
     assert len(message.sparse) == len(featurizers)

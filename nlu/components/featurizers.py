@@ -188,3 +188,42 @@ class CountVectorsFeaturizer(Component):
         component.placeholders = state["placeholders"]
         component.pinyin = state["pinyin"]
         return component
+
+
+@register
+class EntityFeaturizer(Component):
+    """One sparse feature per entity type found by the extractors placed before it (e.g. a
+    `song_name` from the CRF helps `PlayMusic`), scaled by `weight`."""
+
+    name = "EntityFeaturizer"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.types: dict[str, int] = {}
+
+    @classmethod
+    def get_default_config(cls) -> dict[str, Any]:
+        return {"weight": 0.5}
+
+    def train(self, data: TrainingData, messages: list[Message]) -> None:
+        names = {*data.entity_types, *data.regexes, *data.lookups}
+        self.types = {name: i for i, name in enumerate(sorted(names))}
+
+    def process(self, messages: list[Message]) -> None:
+        weight = float(self.config["weight"])
+        dim = len(self.types)
+        for message in messages:
+            found = sorted(
+                {self.types[e["entity"]] for e in message.entities if e["entity"] in self.types}
+            )
+            values = [weight / math.sqrt(len(found))] * len(found) if found else []
+            message.sparse.append(("EntityFeaturizer", found, values, dim))
+
+    def persist(self, directory: Path) -> None:
+        (directory / "types.json").write_text(json.dumps(self.types, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, config: dict[str, Any], directory: Path) -> Self:
+        component = cls(config)
+        component.types = json.loads((directory / "types.json").read_text())
+        return component
