@@ -200,3 +200,35 @@ def test_acceptance_on_project_data(tmp_path: Path) -> None:
     good = parse("统一社会信用代码91650100MA78ABCD1A")
     (entity,) = [e for e in good["entities"] if e["entity"] == "taxpayer_id"]
     assert "invalid" not in entity and entity["value"] == "91650100MA78ABCD1A"
+
+
+def test_bad_config_names_file_and_line(
+    capsys: pytest.CaptureFixture[str], models: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text("language: zh\npipeline:\n  - name: JiebaTokenizer\n  - name: Nope\n")
+    code, _, err = run(
+        capsys,
+        models,
+        "train",
+        "--data",
+        str(FIXTURES),
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "m"),
+    )
+    assert code == 1 and f"{config}:4: unknown component `Nope`" in err
+    config.write_text("pipeline:\n  - name: FallbackClassifier\n    treshold: 0.5\n")
+    code, _, err = run(
+        capsys,
+        models,
+        "train",
+        "--data",
+        str(FIXTURES),
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "m"),
+    )
+    assert code == 1 and f"{config}:2:" in err and "treshold" in err
