@@ -20,6 +20,7 @@ DEFAULT_PIPELINE: list[dict[str, Any]] = [
     {"name": "CRFEntityExtractor"},
     {"name": "EntityFeaturizer", "weight": 0.2},
     {"name": "SklearnIntentClassifier"},
+    {"name": "NoveltyScaler"},
     {"name": "EntitySynonymMapper"},
     {"name": "TaxEntityNormalizer"},
     {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
