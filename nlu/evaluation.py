@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 
 from nlu.components.classifiers import FALLBACK_INTENT
-
-OUT_OF_SCOPE_INTENT = "out_of_scope"
 from nlu.config import NluConfig
 from nlu.pipeline import Pipeline, _top_intent
 from nlu.training_data import Example, TrainingData
 
 Parser = Callable[[list[str]], list[dict[str, Any]]]
+OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
 @dataclass
