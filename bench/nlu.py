@@ -35,6 +35,8 @@ TARGETS = {
     "cv_accuracy": 0.95,
     "load_s": 1.0,
     "cais_training_s": 30.0,
+    "held_out_ood_caught": 0.85,
+    "held_out_in_scope_kept": 0.95,
 }
 
 
@@ -97,6 +99,24 @@ def bench_cais(cais: Path, config_path: Path) -> dict[str, Any]:
     }
 
 
+def score_held_out(pipeline: Any, path: Path) -> dict[str, Any]:
+    """Out-of-domain texts caught and in-domain paraphrases kept on a held-out file."""
+    examples = load_training_data([path]).examples
+    finals = [p["intent"]["name"] for p in pipeline.parse_many([e.text for e in examples])]
+    oos = [f for e, f in zip(examples, finals, strict=True) if e.intent == "out_of_scope"]
+    ins = [
+        (e.intent, f) for e, f in zip(examples, finals, strict=True) if e.intent != "out_of_scope"
+    ]
+    return {
+        "out_of_scope_examples": len(oos),
+        "out_of_scope_caught_rate": round(
+            sum(f in ("nlu_fallback", "out_of_scope") for f in oos) / max(len(oos), 1), 4
+        ),
+        "in_scope_examples": len(ins),
+        "in_scope_kept_rate": round(sum(g == f for g, f in ins) / max(len(ins), 1), 4),
+    }
+
+
 def load_probe(model_dir: Path) -> dict[str, Any]:
     """Load the model in a fresh process: time (with and without imports) and resident memory."""
     code = (
@@ -148,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parses", type=int, default=3000)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--skip-cais", action="store_true")
+    parser.add_argument(
+        "--held-out",
+        type=Path,
+        default=ROOT / "tests" / "fixtures" / "nlu_ood.yml",
+        help="held-out out-of-domain texts and paraphrases (not trained on)",
+    )
     args = parser.parse_args(argv)
     figures: dict[str, Any] = {"machine_note": "shared 2-core machine; timings are noisy"}
 
@@ -191,6 +217,15 @@ def main(argv: list[str] | None = None) -> int:
         assert interpreter.pipeline is not None
         interpreter.pipeline.parse_many(batch)
         figures["batch_messages_per_s"] = round(len(batch) / (time.perf_counter() - started))
+        if args.held_out.exists():
+            held = score_held_out(interpreter.pipeline, args.held_out)
+            figures["held_out"] = held
+            print(
+                f"held-out {args.held_out.name}: {held['out_of_scope_caught_rate']:.3f} of "
+                f"{held['out_of_scope_examples']} out-of-domain texts end as nlu_fallback or "
+                f"out_of_scope, {held['in_scope_kept_rate']:.3f} of "
+                f"{held['in_scope_examples']} paraphrases keep their intent without fallback"
+            )
 
     base = baseline_fit(data)
     base_lat = []
@@ -216,11 +251,14 @@ def main(argv: list[str] | None = None) -> int:
         "intent_macro_f1": cv.intent["macro_f1"],
         "entity_f1": cv.entities["f1"],
         "fallback_rate": cv.intent["fallback_rate"],
+        "in_scope_fallback_rate": cv.intent["in_scope_fallback_rate"],
         "ece": cv.intent["ece"],
     }
     print(
         f"{args.folds}-fold cross-validation: accuracy {cv.intent['accuracy']:.4f}, "
-        f"macro-F1 {cv.intent['macro_f1']:.4f}, entity F1 {cv.entities['f1']:.4f}"
+        f"macro-F1 {cv.intent['macro_f1']:.4f}, entity F1 {cv.entities['f1']:.4f}, "
+        f"fallback {cv.intent['fallback_rate']:.4f} "
+        f"(in-scope text {cv.intent['in_scope_fallback_rate']:.4f})"
     )
 
     if not args.skip_cais:
@@ -239,6 +277,16 @@ def main(argv: list[str] | None = None) -> int:
             print(figures["cais"]["error"])
 
     checks = {
+        **(
+            {
+                "held_out_ood_caught": figures["held_out"]["out_of_scope_caught_rate"]
+                >= TARGETS["held_out_ood_caught"],
+                "held_out_in_scope_kept": figures["held_out"]["in_scope_kept_rate"]
+                >= TARGETS["held_out_in_scope_kept"],
+            }
+            if "held_out" in figures
+            else {}
+        ),
         "parse_p50_ms": figures["parse_p50_ms"] <= TARGETS["parse_p50_ms"],
         "parse_p99_ms": figures["parse_p99_ms"] <= TARGETS["parse_p99_ms"],
         "training_s": figures["training_s"] <= TARGETS["training_s"],

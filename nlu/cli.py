@@ -27,6 +27,13 @@ def register(sub: Any) -> None:
     )
     train.add_argument("--out", type=Path, default=None, help="model store (default: models/)")
     train.add_argument("--force", action="store_true", help="train even if nothing changed")
+    train.add_argument(
+        "--keep",
+        type=int,
+        default=None,
+        help="models kept in the store, newest first; the active one is never deleted "
+        "(default: keep_models in config.yml, 5; 0 keeps all)",
+    )
     train.set_defaults(handler=_cmd_train)
 
     nlu = sub.add_parser("nlu", help="parse, evaluate or try the NLU model")
@@ -109,7 +116,7 @@ def _cmd_train(args: argparse.Namespace, settings: Any) -> int:
 
     config, out = _paths(args, settings)
     try:
-        result = train_model(args.data, config, out, force=args.force)
+        result = train_model(args.data, config, out, force=args.force, keep=args.keep)
     except NluError as error:
         return _fail(error)
     if result.skipped:

@@ -20,6 +20,7 @@ DEFAULT_PIPELINE: list[dict[str, Any]] = [
     {"name": "CRFEntityExtractor"},
     {"name": "EntityFeaturizer", "weight": 0.2},
     {"name": "SklearnIntentClassifier"},
+    {"name": "NoveltyScaler"},
     {"name": "EntitySynonymMapper"},
     {"name": "TaxEntityNormalizer"},
     {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
@@ -47,6 +48,7 @@ class NluConfig:
     pipeline: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_PIPELINE))
     backend: BackendConfig | None = None
     path: Path | None = None
+    keep_models: int = 5  # models kept in the store after a training (0: all)
 
     def pipeline_fingerprint_view(self) -> dict[str, Any]:
         """What a trained model depends on (the backend does not)."""
@@ -87,7 +89,16 @@ def parse_config(raw: Any, path: Path | None = None, lines: list[int] | None = N
             token=None if backend_raw.get("token") is None else str(backend_raw["token"]),
             timeout=float(backend_raw.get("timeout", 5.0)),
         )
-    return NluConfig(language=language, pipeline=pipeline, backend=backend, path=path)
+    keep_models = raw.get("keep_models", 5)
+    if isinstance(keep_models, bool) or not isinstance(keep_models, int) or keep_models < 0:
+        raise ConfigError(f"{where}: `keep_models` must be a whole number >= 0 (0 keeps all)")
+    return NluConfig(
+        language=language,
+        pipeline=pipeline,
+        backend=backend,
+        path=path,
+        keep_models=keep_models,
+    )
 
 
 def load_config(path: Path | None) -> NluConfig:

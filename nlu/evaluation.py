@@ -23,6 +23,7 @@ from nlu.pipeline import Pipeline, _top_intent
 from nlu.training_data import Example, TrainingData
 
 Parser = Callable[[list[str]], list[dict[str, Any]]]
+OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
 @dataclass
@@ -89,11 +90,27 @@ def score(examples: list[Example], parses: list[dict[str, Any]]) -> EvaluationRe
     }
     correct = [g == p for g, p in zip(gold, pred, strict=True)]
     n = max(len(examples), 1)
+    final = [p["intent"]["name"] for p in parses]
+    in_scope = [f for g, f in zip(gold, final, strict=True) if g != OUT_OF_SCOPE_INTENT]
+    oos = [f for g, f in zip(gold, final, strict=True) if g == OUT_OF_SCOPE_INTENT]
     intent = {
         "accuracy": round(sum(correct) / n, 4),
         "macro_f1": round(float(np.mean(f1)) if len(labels) else 0.0, 4),
         "weighted_f1": round(float(np.average(f1, weights=support)) if support.sum() else 0.0, 4),
         "fallback_rate": round(sum(p["intent"]["name"] == FALLBACK_INTENT for p in parses) / n, 4),
+        # fallback on text annotated with a real intent (the rephrase prompt shown needlessly)
+        "in_scope_fallback_rate": (
+            round(sum(f == FALLBACK_INTENT for f in in_scope) / len(in_scope), 4)
+            if in_scope
+            else None
+        ),
+        # text annotated out_of_scope that ended as nlu_fallback or out_of_scope (not as a
+        # confident wrong intent)
+        "out_of_scope_caught_rate": (
+            round(sum(f in (FALLBACK_INTENT, OUT_OF_SCOPE_INTENT) for f in oos) / len(oos), 4)
+            if oos
+            else None
+        ),
         "ece": _ece(confs, correct),
         "examples": len(examples),
         "report": report,
@@ -247,6 +264,15 @@ def format_summary(result: EvaluationResult) -> str:
         f"intent accuracy {result.intent['accuracy']:.4f}  macro-F1 "
         f"{result.intent['macro_f1']:.4f}  fallback rate {result.intent['fallback_rate']:.4f}"
         f"  ECE {result.intent['ece']:.4f}  ({result.intent['examples']} examples)",
+    ]
+    if result.intent.get("in_scope_fallback_rate") is not None:
+        lines.append(f"fallback on in-scope text {result.intent['in_scope_fallback_rate']:.4f}")
+    if result.intent.get("out_of_scope_caught_rate") is not None:
+        lines.append(
+            "out_of_scope text ending as nlu_fallback or out_of_scope "
+            f"{result.intent['out_of_scope_caught_rate']:.4f}"
+        )
+    lines += [
         "",
         f"{'intent':32} {'prec':>6} {'rec':>6} {'f1':>6} {'support':>8}",
     ]

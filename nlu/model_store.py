@@ -1,8 +1,9 @@
 """Versioned models under `models/`: fingerprinting, training-if-changed, loading.
 
 A model is a directory `models/<UTC time, µs>-<fingerprint[:8]>/` holding `metadata.json` (pipeline
-config, data fingerprint, training date, metrics) and one sub-directory per component. Older
-models are kept; the newest one (by name) is the active one.
+config, data fingerprint, training date, metrics) and one sub-directory per component. The
+newest one (by name) is the active one; after each training the store keeps the newest
+`keep_models` (config.yml, default 5) and deletes older ones, never the active model.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from nlu.training_data import TrainingData, load_training_data
 
 FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
+DEFAULT_KEEP_MODELS = 5
 
 
 def fingerprint(data: TrainingData, config: NluConfig) -> str:
@@ -53,6 +55,37 @@ def latest_model(models_dir: Path) -> Path | None:
     """The newest model directory, or None."""
     models = list_models(models_dir)
     return models[-1] if models else None
+
+
+def prune_models(
+    models_dir: Path, keep: int = DEFAULT_KEEP_MODELS, active: Path | None = None
+) -> list[Path]:
+    """Delete all but the newest `keep` models under `models_dir`; returns the deleted ones.
+
+    The active model is never deleted: the newest one, and `active` when given (e.g. the model
+    a running process has loaded, if it is older). `keep <= 0` keeps everything.
+    """
+    if keep <= 0:
+        return []
+    models = list_models(models_dir)
+    protected = {p.resolve() for p in models[-keep:]}
+    if models:
+        protected.add(models[-1].resolve())
+    if active is not None:
+        protected.add(active.resolve())
+    removed = []
+    for model in models:
+        if model.resolve() in protected:
+            continue
+        # rename first, so a reader never sees a half-deleted model under a model's name
+        doomed = model.with_name(f".del-{model.name}-{os.getpid()}")
+        try:
+            model.rename(doomed)
+        except OSError:
+            continue  # deleted or renamed by a concurrent prune
+        shutil.rmtree(doomed, ignore_errors=True)
+        removed.append(model)
+    return removed
 
 
 def read_metadata(model_dir: Path) -> dict[str, Any]:
@@ -97,8 +130,14 @@ def train_model(
     config_path: Path | None,
     out_dir: Path,
     force: bool = False,
+    keep: int | None = None,
+    active: Path | None = None,
 ) -> TrainResult:
-    """Train and store a new model unless the newest one has the same fingerprint."""
+    """Train and store a new model unless the newest one has the same fingerprint.
+
+    After a new model is stored, older ones are pruned to the newest `keep` (default: the
+    config's `keep_models`; 0 keeps all), never deleting `active` (see `prune_models`).
+    """
     config = load_config(config_path)
     data = load_training_data(list(data_paths))
     digest = fingerprint(data, config)
@@ -140,6 +179,7 @@ def train_model(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    prune_models(out_dir, config.keep_models if keep is None else keep, active)
     return TrainResult(final, False, digest, metrics["training_seconds"], metrics)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nlu.components import get_component_class, registered_names
-from nlu.components.classifiers import FallbackClassifier, fit_temperature
+from nlu.components.classifiers import FallbackClassifier, NoveltyScaler, fit_temperature
 from nlu.components.entities import CRFEntityExtractor, EntitySynonymMapper, _decode
 from nlu.components.featurizers import CountVectorsFeaturizer, EntityFeaturizer
 from nlu.components.text import JiebaTokenizer, OpenCCNormalizer, TextConverter
@@ -40,6 +40,7 @@ def test_registry_has_every_component_with_one_interface() -> None:
         "EntitySynonymMapper",
         "TaxEntityNormalizer",
         "FallbackClassifier",
+        "NoveltyScaler",
     } <= names
     for name in names:
         cls = get_component_class(name)
@@ -212,6 +213,56 @@ def test_fallback(ranking: list[float], expected: str) -> None:
     assert message.intent["name"] == expected
     names = [r["name"] for r in message.intent_ranking]
     assert ("nlu_fallback" in names) == (expected == "nlu_fallback")
+
+
+def _ranked(text: str, ranking: list[tuple[str, float]]) -> Message:
+    message = Message(text)
+    message.intent_ranking = [{"name": n, "confidence": c} for n, c in ranking]
+    message.intent = dict(message.intent_ranking[0])
+    return message
+
+
+def test_novelty_scaler_coverage_and_scaling(tmp_path: Any) -> None:
+    scaler = NoveltyScaler({"min_coverage": 0.2, "full_coverage": 0.6})
+    training = [Message("我要开发票"), Message("税号 <id>"), Message("88")]
+    training[1].entities = [{"entity": "taxpayer_id", "start": 3, "end": 7}]
+    scaler.train(TrainingData(regexes={"taxpayer_id": []}), training)
+    assert {"^我", "开发票", "号\ue000", "88$"} <= scaler.known  # spaces dropped, entity marked
+    # the same words with spaces, another taxpayer id: fully covered, confidences unchanged
+    known = _ranked("我要 开发票", [("request_invoice", 0.9), ("greet", 0.1)])
+    other_id = _ranked("税号 91650100MA78ABCD1A", [("provide_info", 0.8), ("greet", 0.2)])
+    other_id.entities = [{"entity": "taxpayer_id", "start": 3, "end": 21}]
+    assert scaler.coverage(known) == scaler.coverage(other_id) == 1.0
+    # digits are not folded: "42" is not "88"; nonsense shares no n-gram at all
+    digits = _ranked("42", [("goodbye", 0.95), ("greet", 0.05)])
+    nonsense = _ranked("蓝色的大象", [("greet", 0.8), ("thank", 0.2)])
+    assert scaler.coverage(digits) == scaler.coverage(nonsense) == 0.0
+    # partly known: 我要开 + unknown tail → coverage between the thresholds
+    partial = _ranked("我要开车", [("request_invoice", 0.9), ("greet", 0.1)])
+    coverage = scaler.coverage(partial)
+    assert 0.2 < coverage < 0.6
+    scaler.process([known, other_id, digits, nonsense, partial])
+    assert known.intent == {"name": "request_invoice", "confidence": 0.9}
+    assert other_id.intent["confidence"] == 0.8
+    assert digits.intent == {"name": "goodbye", "confidence": 0.0}
+    factor = (coverage - 0.2) / 0.4
+    assert partial.intent["name"] == "request_invoice"  # the order never changes
+    assert partial.intent["confidence"] == pytest.approx(0.9 * factor)
+    assert partial.intent_ranking[1]["confidence"] == pytest.approx(0.1 * factor)
+    FallbackClassifier({"threshold": 0.3}).process([known, nonsense])
+    assert (known.intent["name"], nonsense.intent["name"]) == ("request_invoice", "nlu_fallback")
+    assert nonsense.intent_ranking[1]["name"] == "greet"  # the classifier's ranking is kept
+    scaler.persist(tmp_path)
+    loaded = NoveltyScaler.load(scaler.config, tmp_path)
+    assert loaded.known == scaler.known and loaded.placeholders == scaler.placeholders
+
+
+def test_novelty_scaler_options() -> None:
+    assert NoveltyScaler().factor(0.0) == 0.0 and NoveltyScaler().factor(1.0) == 1.0
+    with pytest.raises(ConfigError, match="min_coverage"):
+        NoveltyScaler({"min_coverage": 0.5, "full_coverage": 0.4})
+    with pytest.raises(ConfigError, match="min_ngram"):
+        NoveltyScaler({"min_ngram": 3, "max_ngram": 2})
 
 
 def test_parse_shape(pipeline: Pipeline) -> None:

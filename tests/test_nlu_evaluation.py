@@ -56,6 +56,8 @@ def test_scores() -> None:
     result = score(examples, parses)
     assert result.intent["accuracy"] == 0.75
     assert result.intent["fallback_rate"] == 0.25
+    assert result.intent["in_scope_fallback_rate"] == 0.25
+    assert result.intent["out_of_scope_caught_rate"] is None  # no out_of_scope examples
     # per-intent F1: request_correction 1, greet 2/3, goodbye 2/3 → macro (1 + 2/3 + 2/3) / 3
     assert result.intent["macro_f1"] == pytest.approx(0.7778, abs=1e-4)
     assert result.intent["report"]["goodbye"] == {
@@ -72,6 +74,27 @@ def test_scores() -> None:
     assert [e["text"] for e in result.errors] == ["改2019年12月增值税", "拜拜"]
     assert result.labels == ["goodbye", "greet", "request_correction"]
     assert result.confusion == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_out_of_scope_rates() -> None:
+    examples = [
+        Example("asdf", "out_of_scope"),
+        Example("天气", "out_of_scope"),
+        Example("😂", "out_of_scope"),
+        Example("你好", "greet"),
+        Example("谢谢", "thank"),
+    ]
+    parses = [
+        parse("greet", [], fallback=True),  # caught by the fallback
+        parse("out_of_scope", []),  # caught by the classifier
+        parse("affirm", []),  # a confident wrong intent: not caught
+        parse("greet", []),
+        parse("thank", [], fallback=True),  # right intent, but shown the rephrase prompt
+    ]
+    intent = score(examples, parses).intent
+    assert intent["out_of_scope_caught_rate"] == round(2 / 3, 4)
+    assert intent["in_scope_fallback_rate"] == 0.5
+    assert intent["fallback_rate"] == 0.4
 
 
 def test_confusion_png(tmp_path: Path) -> None:

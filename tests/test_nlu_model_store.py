@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from nlu import Interpreter
-from nlu.errors import ModelLoadError, ModelNotFoundError
-from nlu.model_store import latest_model, list_models, read_metadata, train_model
+from nlu.config import parse_config
+from nlu.errors import ConfigError, ModelLoadError, ModelNotFoundError
+from nlu.model_store import latest_model, list_models, prune_models, read_metadata, train_model
 
 from .nlu_helpers import FIXTURE_CONFIG, FIXTURES
 
@@ -113,3 +114,55 @@ async def test_concurrent_aparse_is_consistent(store: tuple[Path, Path]) -> None
     expected = [interpreter.parse(t, today) for t in TEXTS]
     results = await asyncio.gather(*(interpreter.aparse(t, today) for t in TEXTS * 20))
     assert results == expected * 20
+
+
+def _fake_models(root: Path, count: int) -> list[Path]:
+    models = []
+    for i in range(count):
+        model = root / f"2026010{i}-000000-000000-{i:08x}"
+        model.mkdir(parents=True)
+        (model / "metadata.json").write_text('{"format": 1}')
+        models.append(model)
+    return models
+
+
+def test_prune_keeps_newest_and_never_the_active_model(tmp_path: Path) -> None:
+    models = _fake_models(tmp_path, 8)
+    unrelated = tmp_path / "notes"  # not a model (no metadata.json): never touched
+    unrelated.mkdir()
+    assert prune_models(tmp_path, keep=0) == []  # 0 keeps all
+    removed = prune_models(tmp_path, keep=5, active=models[0])
+    assert removed == models[1:3]
+    assert list_models(tmp_path) == [models[0], *models[3:]]
+    assert unrelated.is_dir()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".del-")]
+    assert prune_models(tmp_path, keep=1) == [models[0], *models[3:7]]
+    assert list_models(tmp_path) == [models[7]]  # the newest (active) model stays
+
+
+def test_training_prunes_the_store(store: tuple[Path, Path], tmp_path: Path) -> None:
+    data, models = store
+    target = tmp_path / "models"
+    shutil.copytree(models, target)
+    old = _fake_models(target / "old", 3)
+    for model in old:  # older than every trained model, by name
+        model.rename(target / model.name)
+    assert len(list_models(target)) >= 4
+    extra = tmp_path / "data"
+    shutil.copytree(data, extra)
+    with (extra / "extra.yml").open("a", encoding="utf-8") as handle:
+        handle.write("- intent: thank\n  examples: |\n    - 多谢您嘞\n")
+    pinned = target / old[0].name
+    result = train_model([extra], FIXTURE_CONFIG, target, keep=2, active=pinned)
+    assert not result.skipped
+    after = list_models(target)
+    assert len(after) == 3 and after[0] == pinned and after[-1] == result.model_dir
+    assert not (target / old[1].name).exists() and not (target / old[2].name).exists()
+
+
+def test_keep_models_option(tmp_path: Path) -> None:
+    assert parse_config({"keep_models": 3}).keep_models == 3
+    assert parse_config({}).keep_models == 5
+    for bad in (-1, "many", True):
+        with pytest.raises(ConfigError, match="keep_models"):
+            parse_config({"keep_models": bad}, tmp_path / "config.yml")

@@ -193,6 +193,102 @@ class SklearnIntentClassifier(Component):
 
 
 @register
+class NoveltyScaler(Component):
+    """Scales the intent confidences down when the text is unlike anything in the training data,
+    so the `FallbackClassifier` after it fires on gibberish, emoji and unrelated chatter.
+
+    A linear classifier extrapolates: text that shares no feature with any example still gets
+    a softmax over the biases (an emoji, lone punctuation or random letters came out as `affirm`
+    or `greet` at 0.8-0.9). The novelty signal is the *coverage*: the share of the message's
+    character n-grams (`min_ngram`..`max_ngram`, with `^`/`$` boundary marks, whitespace
+    dropped, entity spans found so far replaced by one placeholder per entity type, digits kept
+    as they are) that occur in some training example. Every confidence of the ranking is
+    multiplied by `(coverage - min_coverage) / (full_coverage - min_coverage)`, clipped to
+    [0, 1]: at or above `full_coverage` nothing changes. The top intent never changes, so
+    intent accuracy is untouched; only the fallback rate moves.
+
+    Measured on data/ (5-fold CV) and tests/fixtures/nlu_ood.yml, coverage separated in-domain
+    from out-of-domain text better than the max cosine similarity to the training examples or
+    the featurizers' own (digit-folded) n-gram coverage; see the commit that added it.
+    """
+
+    name = "NoveltyScaler"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        lo, hi = float(self.config["min_coverage"]), float(self.config["full_coverage"])
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ConfigError(f"{self.name}: need 0 <= min_coverage < full_coverage <= 1")
+        if not 1 <= int(self.config["min_ngram"]) <= int(self.config["max_ngram"]):
+            raise ConfigError(f"{self.name}: need 1 <= min_ngram <= max_ngram")
+        self.known: frozenset[str] = frozenset()
+        self.placeholders: dict[str, str] = {}
+
+    @classmethod
+    def get_default_config(cls) -> dict[str, Any]:
+        return {"min_ngram": 2, "max_ngram": 3, "min_coverage": 0.125, "full_coverage": 0.425}
+
+    def _grams(self, message: Message) -> list[str]:
+        text = message.norm.lower()
+        if message.entities:
+            generic = "\ue0ff"
+            for entity in sorted(message.entities, key=lambda e: -e["start"]):
+                mark = self.placeholders.get(entity["entity"], generic)
+                text = text[: entity["start"]] + mark + text[entity["end"] :]
+        text = "^" + "".join(text.split()) + "$"
+        lo, hi = int(self.config["min_ngram"]), int(self.config["max_ngram"])
+        size = len(text)
+        return [text[i : i + n] for n in range(lo, hi + 1) for i in range(size - n + 1)]
+
+    def coverage(self, message: Message) -> float:
+        """The share of the message's character n-grams seen in training (0 to 1)."""
+        grams = self._grams(message)
+        if not grams:
+            return 0.0
+        known = self.known
+        return sum(1 for g in grams if g in known) / len(grams)
+
+    def factor(self, coverage: float) -> float:
+        """The multiplier applied to the confidences for a given coverage."""
+        lo, hi = float(self.config["min_coverage"]), float(self.config["full_coverage"])
+        return min(1.0, max(0.0, (coverage - lo) / (hi - lo)))
+
+    def train(self, data: TrainingData, messages: list[Message]) -> None:
+        names = sorted(
+            {*data.entity_types, *data.regexes, *data.lookups}
+            | {e["entity"] for m in messages for e in m.entities}
+        )
+        self.placeholders = {name: chr(0xE000 + i) for i, name in enumerate(names[:255])}
+        self.known = frozenset(g for m in messages for g in self._grams(m))
+
+    def process(self, messages: list[Message]) -> None:
+        for message in messages:
+            if not message.intent_ranking:
+                continue
+            factor = self.factor(self.coverage(message))
+            if factor >= 1.0:
+                continue
+            ranking = [
+                {**item, "confidence": item["confidence"] * factor}
+                for item in message.intent_ranking
+            ]
+            message.intent_ranking = ranking
+            message.intent = dict(ranking[0])
+
+    def persist(self, directory: Path) -> None:
+        state = {"placeholders": self.placeholders, "known": sorted(self.known)}
+        (directory / "novelty.json").write_text(json.dumps(state, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, config: dict[str, Any], directory: Path) -> Self:
+        component = cls(config)
+        state = json.loads((directory / "novelty.json").read_text())
+        component.placeholders = state["placeholders"]
+        component.known = frozenset(state["known"])
+        return component
+
+
+@register
 class FallbackClassifier(Component):
     """Replaces the intent by `nlu_fallback` when the top confidence is below `threshold`, or
     when the top two intents are closer than `ambiguity_threshold` (as Rasa's FallbackClassifier).
