@@ -1,0 +1,331 @@
+"""End to end: the real bot (TelegramService, polling and webhook) against the local Bot API
+server, with the real dialogue engine, a real NLU model (trained once per session), the real
+desk on SQLite and on PostgreSQL, the document checks and the attachment store, and the staff
+CLI (`python main.py cases ...`) as a subprocess against the same database."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from pypdf import PdfWriter
+
+from bot.factory import BotOptions
+from bot.keyboards import payload_key
+from bot.sender import RateLimiter
+from bot.settings import Settings
+from bot.wiring import Services, build_services, run_telegram
+from desk.migrate import upgrade
+from desk.storage import LocalAttachmentStore
+from tests.botapi_server import BotAPIServer, SentMessage
+from tests.desk.conftest import create_pg_database, drop_pg_database
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAT = 7001
+
+REQUEST = {
+    "hans": "3月我需要更正所属期为2019年12月的增值税申报表",
+    "hant": "3月我需要更正所屬期為2019年12月的增值稅申報表",
+}
+BAD_ID = "91650100MA78ABCD1B"
+GOOD_ID = "91650100MA78ABCD1A"
+LANG = {"hans": "zh-hans", "hant": "zh-hant"}
+
+
+# ---------------------------------------------------------------------- files
+
+
+def make_pdf(pages: int = 1, *, password: str | None = None) -> bytes:
+    """A real PDF (pypdf), optionally encrypted."""
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    if password is not None:
+        writer.encrypt(user_password=password, owner_password="owner", algorithm="AES-128")
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def make_jpeg(width: int = 800, height: int = 600) -> bytes:
+    """A JPEG photo with some content."""
+    im = Image.new("RGB", (width, height), (200, 180, 160))
+    for x in range(0, width, 40):
+        for y in range(0, height, 40):
+            im.putpixel((x, y), (x % 255, y % 255, 90))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
+    """A PNG that claims 900 megapixels and holds almost nothing."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+# ---------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One NLU model for the whole session, trained from data/ and config.yml."""
+    from nlu.model_store import train_model
+
+    out = tmp_path_factory.mktemp("models")
+    result = train_model([ROOT / "data"], ROOT / "config.yml", out)
+    assert result.model_dir.is_dir()
+    return out
+
+
+@pytest.fixture(scope="session")
+def interpreter(models_dir: Path) -> Any:
+    """The real interpreter over that model (shared: parsing is thread-safe)."""
+    from nlu.interpreter import Interpreter
+
+    return Interpreter.load(models_dir, ROOT / "config.yml")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of its own: a SQLite file, or a random PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'taxdesk.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    url = create_pg_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@dataclass
+class Bot:
+    """A running bot process (in this event loop) and its services."""
+
+    services: Services
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+    context: Any
+
+
+@dataclass
+class Harness:
+    """The Bot API server, the settings, and the bot, which can be stopped and restarted."""
+
+    server: BotAPIServer
+    settings: Settings
+    interpreter: Any
+    mode: str
+    bot: Bot | None = None
+    webhook_port: int = 0
+    log: list[str] = field(default_factory=list)
+
+    async def start(self) -> None:
+        settings = self.settings
+        if self.mode == "webhook":
+            self.webhook_port = self.webhook_port or _free_port()
+            settings = settings.model_copy(
+                update={
+                    "webhook_url": f"http://127.0.0.1:{self.webhook_port}/telegram/webhook",
+                    "port": self.webhook_port,
+                }
+            )
+        context = build_services(settings, interpreter=self.interpreter)
+        services = await context.__aenter__()
+        stop = asyncio.Event()
+        ready = asyncio.Event()
+        task = asyncio.create_task(
+            run_telegram(services, stop, options=_options(), ready=ready)
+        )
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            waiter.cancel()
+            task.result()
+        if self.mode == "polling":
+            n = len(self.server.calls_of("getUpdates"))
+            await self.server.wait_until(lambda: len(self.server.calls_of("getUpdates")) > n)
+        self.bot = Bot(services, stop, task, context)
+
+    async def halt(self) -> None:
+        bot, self.bot = self.bot, None
+        if bot is None:
+            return
+        bot.stop.set()
+        await asyncio.wait_for(bot.task, timeout=15)
+        await bot.context.__aexit__(None, None, None)
+
+    @property
+    def services(self) -> Services:
+        assert self.bot is not None
+        return self.bot.services
+
+    # ------------------------------------------------------------------ conversation helpers
+
+    async def say(self, text: str, lang: str, *, expect: int = 1) -> list[SentMessage]:
+        """The taxpayer writes `text`; wait for `expect` new bot messages."""
+        before = len(self.server.sent_messages(CHAT))
+        self.server.user_sends_text(CHAT, text, language_code=lang)
+        return await self.new_messages(before, expect)
+
+    async def new_messages(
+        self,
+        before: int,
+        expect: int = 1,
+        timeout: float = 15.0,  # noqa: ASYNC109
+    ) -> list[SentMessage]:
+        sent = await self.server.wait_for_messages(CHAT, before + expect, timeout=timeout)
+        await asyncio.sleep(0.05)
+        new = self.server.sent_messages(CHAT)[before:] or sent[before:]
+        for m in new:
+            self.log.append(f"B: {m.text}")
+            print("B:", m.text, m.button_data() and "[buttons]" or "")
+        return new
+
+    async def press(self, message: SentMessage, payload: str, *, expect: int = 1) -> list[SentMessage]:
+        """Press the button of `message` whose payload is `payload`."""
+        data = f"b:{payload_key(payload)}"
+        assert data in message.button_data(), (payload, message.button_data())
+        before = len(self.server.sent_messages(CHAT))
+        self.server.user_presses(CHAT, message.message_id, data)
+        return await self.new_messages(before, expect)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _options() -> BotOptions:
+    return BotOptions(
+        album_quiet=0.3,
+        typing_delay=0.05,
+        limiter=RateLimiter(chat_rate=50, chat_burst=50),
+        outbox_poll_interval=0.05,
+    )
+
+
+@pytest.fixture
+async def harness_factory(
+    tmp_path: Path, database_url: str, interpreter: Any
+) -> AsyncIterator[Any]:
+    servers: list[BotAPIServer] = []
+    harnesses: list[Harness] = []
+
+    async def make(mode: str) -> Harness:
+        server = BotAPIServer()
+        await server.start()
+        servers.append(server)
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            data_dir=tmp_path / "var",
+            database_url=database_url,
+            redis_url=None,
+            telegram_bot_token=server.token,
+            telegram_api_url=server.url,
+            webhook_url=None,
+            webhook_secret=None,
+        )
+        h = Harness(server, settings, interpreter, mode)
+        harnesses.append(h)
+        await h.start()
+        return h
+
+    try:
+        yield make
+    finally:
+        for h in harnesses:
+            await h.halt()
+        for s in servers:
+            await s.close()
+
+
+async def cli(settings: Settings, *args: str) -> dict[str, Any]:
+    """`python main.py ARGS --json` against the same database; the JSON it printed."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=str(settings.database_url),
+        TAXDESK_DATA_DIR=str(settings.data_dir),
+        TAXDESK_LOG_LEVEL="WARNING",
+    )
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "main.py"),
+        *args,
+        "--json",
+        cwd=str(ROOT),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, (args, out.decode(), err.decode())
+    return dict(json.loads(out.decode()))
+
+
+async def case_detail(services: Services, number: str) -> Any:
+    async with services.runtime.sessions() as session:
+        return await services.runtime.desk(session).case_detail(number)
+
+
+def texts(messages: list[SentMessage]) -> str:
+    return "\n".join(m.text or "" for m in messages)
+
+
+def payloads(message: SentMessage, harness: Harness) -> list[str]:
+    """The dialogue payloads behind a message's buttons (from the reply markup)."""
+    return message.button_data()
+
+
+# ---------------------------------------------------------------------- the main flow
+
+FLOWS = [
+    ("sqlite", "hans", "polling"),
+    ("sqlite", "hant", "webhook"),
+    ("postgresql", "hans", "webhook"),
+    ("postgresql", "hant", "polling"),
+]
+
+
+@pytest.mark.parametrize(
+    ("database_url", "script", "mode"),
+    FLOWS,
+    indirect=["database_url"],
+    ids=["-".join(f) for f in FLOWS],
+)
+async def test_main_flow(harness_factory: Any, script: str, mode: str) -> None:
+    h: Harness = await harness_factory(mode)
+    lang = LANG[script]
+    hant = script == "hant"
+
+    (ask,) = await h.say(REQUEST[script], lang)
+    assert "纳税人识别号" in (ask.text or "") or "納稅人識別號" in (ask.text or "")
+    print(ask.text)
