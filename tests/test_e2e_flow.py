@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import time
+from datetime import datetime
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,5 +328,75 @@ async def test_main_flow(harness_factory: Any, script: str, mode: str) -> None:
     hant = script == "hant"
 
     (ask,) = await h.say(REQUEST[script], lang)
-    assert "纳税人识别号" in (ask.text or "") or "納稅人識別號" in (ask.text or "")
-    print(ask.text)
+    asked = ask.text or ""
+    assert ("納稅人識別號" if hant else "纳税人识别号") in asked
+    assert "税种" not in asked.split("。")[-1]  # only the taxpayer ID is asked
+
+    (refused,) = await h.say(BAD_ID, lang)
+    assert ("校驗" if hant else "校验") in (refused.text or "")
+
+    (letter,) = await h.say(GOOD_ID, lang)
+    assert ("承諾書" if hant else "承诺书") in (letter.text or "")
+    assert GOOD_ID not in (letter.text or "")  # never shown in full
+
+    pdf = make_pdf(2)
+    before = len(h.server.sent_messages(CHAT))
+    h.server.user_sends_document(
+        CHAT, pdf, "承诺书.pdf", "application/pdf", caption="承諾書" if hant else "承诺书"
+    )
+    await h.new_messages(before)
+    photo = make_jpeg()
+    before = len(h.server.sent_messages(CHAT))
+    h.server.user_sends_photo(CHAT, photo, caption="發票" if hant else "发票")
+    acks = await h.new_messages(before)
+    confirm = acks[-1]
+    assert ("承諾書 ✓" if hant else "承诺书 ✓") in (confirm.text or "")
+
+    (accepted,) = await h.press(confirm, "/submit_case")
+    match = re.search(r"TX-\d{4}-\d{6}", accepted.text or "")
+    assert match, accepted.text
+    number = match.group(0)
+    assert ("已受理" if not hant else "已受理") in (accepted.text or "")
+
+    detail = await case_detail(h.services, number)
+    assert detail.case.status == "queued"
+    assert detail.case.slots["taxpayer_id"] == GOOD_ID
+    assert detail.case.slots["tax_type"] == "vat" and detail.case.slots["tax_period"] == "2019-12"
+    store = LocalAttachmentStore(h.settings.data_dir / "attachments")
+    by_key = {a.document_key: a for a in detail.attachments}
+    assert set(by_key) == {"commitment_letter", "supporting"}
+    assert by_key["commitment_letter"].media_type == "application/pdf"
+    assert by_key["supporting"].media_type == "image/jpeg"
+    for att in detail.attachments:
+        blob = await store.get(att.storage_key)
+        assert hashlib.sha256(blob).hexdigest() == att.sha256
+        if att.thumbnail_key:  # photos always; PDFs when the first page holds an image
+            assert await store.exists(att.thumbnail_key)
+    assert by_key["supporting"].thumbnail_key is not None
+    assert by_key["commitment_letter"].sha256 == hashlib.sha256(pdf).hexdigest()
+
+    # Staff take and complete the case with the command line, against the same database.
+    await cli(h.settings, "staff", "add", "王芳", "--role", "staff")
+    await cli(h.settings, "cases", "claim", number, "--staff", "王芳")
+    before = len(h.server.sent_messages(CHAT))
+    done = await cli(h.settings, "cases", "complete", number, "--note", "已为您更正，请登录电子税务局查看。")
+    assert done["status"] == "done"
+    (notice,) = await h.new_messages(before, timeout=10)
+    # Commit of the completion (desk clock) to the notice reaching the Bot API server.
+    arrived = time.time() - (time.monotonic() - notice.sent_at)
+    latency = arrived - datetime.fromisoformat(done["closed_at"]).timestamp()
+    print(f"\ncompletion notice latency ({h.mode}): {latency * 1000:.0f} ms")
+    notice_text = notice.text or ""
+    assert number in notice_text
+    assert ("已辦結" if hant else "已办结") in notice_text
+    assert len(notice.button_data()) == 5
+    level_titles = [b["text"] for row in notice.reply_markup["inline_keyboard"] for b in row]
+    assert level_titles[0] == ("非常滿意" if hant else "非常满意")
+
+    rate_payload = "/rate" + json.dumps(
+        {"case_number": number, "level": "satisfied"}, ensure_ascii=False, separators=(",", ":")
+    )
+    (thanks,) = await h.press(notice, rate_payload)
+    detail = await case_detail(h.services, number)
+    assert detail.rating is not None and detail.rating.level == "satisfied"
+    print(thanks.text)
