@@ -175,8 +175,7 @@ class DeskNoticeSender:
         text = row.payload.get("text") or {}
         buttons = tuple(
             tuple(
-                Button(title=_pick(b.get("title"), script), payload=str(b["payload"]))
-                for b in r
+                Button(title=_pick(b.get("title"), script), payload=str(b["payload"])) for b in r
             )
             for r in row.payload.get("buttons") or ()
         )
@@ -201,7 +200,10 @@ class DeskNoticeSender:
             )
         try:
             await self.outbound.record_sent(
-                row.channel, row.chat_id, [(notice.text, message_id)], outbox_key=row.idempotency_key
+                row.channel,
+                row.chat_id,
+                [(notice.text, message_id)],
+                outbox_key=row.idempotency_key,
             )
         except Exception:  # delivered; the row is marked sent regardless
             log.exception("outbox row %s sent but not recorded", row.id)
