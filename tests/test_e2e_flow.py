@@ -88,25 +88,6 @@ def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
 # ---------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One NLU model for the whole session, trained from data/ and config.yml."""
-    from nlu.model_store import train_model
-
-    out = tmp_path_factory.mktemp("models")
-    result = train_model([ROOT / "data"], ROOT / "config.yml", out)
-    assert result.model_dir.is_dir()
-    return out
-
-
-@pytest.fixture(scope="session")
-def interpreter(models_dir: Path) -> Any:
-    """The real interpreter over that model (shared: parsing is thread-safe)."""
-    from nlu.interpreter import Interpreter
-
-    return Interpreter.load(models_dir, ROOT / "config.yml")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated database of its own: a SQLite file, or a random PostgreSQL database."""
