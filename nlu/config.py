@@ -13,11 +13,13 @@ from nlu.errors import ConfigError
 DEFAULT_PIPELINE: list[dict[str, Any]] = [
     {"name": "OpenCCNormalizer"},
     {"name": "JiebaTokenizer"},
+    {"name": "RegexEntityExtractor"},
     {"name": "CountVectorsFeaturizer", "analyzer": "word", "min_ngram": 1, "max_ngram": 2},
     {"name": "CountVectorsFeaturizer", "analyzer": "char", "min_ngram": 1, "max_ngram": 3},
-    {"name": "SklearnIntentClassifier"},
-    {"name": "RegexEntityExtractor"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "pinyin", "min_ngram": 1, "max_ngram": 2},
     {"name": "CRFEntityExtractor"},
+    {"name": "EntityFeaturizer", "weight": 0.2},
+    {"name": "SklearnIntentClassifier"},
     {"name": "EntitySynonymMapper"},
     {"name": "TaxEntityNormalizer"},
     {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
@@ -51,8 +53,8 @@ class NluConfig:
         return {"language": self.language, "pipeline": self.pipeline}
 
 
-def parse_config(raw: Any, path: Path | None = None) -> NluConfig:
-    """Validate a loaded `config.yml` mapping."""
+def parse_config(raw: Any, path: Path | None = None, lines: list[int] | None = None) -> NluConfig:
+    """Validate a loaded `config.yml` mapping (`lines`: the line of each pipeline item)."""
     where = str(path) if path else "config"
     if raw is None:
         raw = {}
@@ -66,8 +68,12 @@ def parse_config(raw: Any, path: Path | None = None) -> NluConfig:
         raise ConfigError(f"{where}: `pipeline` must be a list of `- name: Component` items")
     from nlu.components import get_component_class
 
-    for item in pipeline:
-        get_component_class(item["name"])
+    for index, item in enumerate(pipeline):
+        try:
+            get_component_class(item["name"])(item)
+        except ConfigError as exc:
+            line = f":{lines[index]}" if lines and index < len(lines) else ""
+            raise ConfigError(f"{where}{line}: {str(exc).split(': ', 1)[-1]}") from None
     backend = None
     backend_raw = raw.get("nlu_backend")
     if backend_raw:
@@ -88,10 +94,18 @@ def load_config(path: Path | None) -> NluConfig:
     """Read `config.yml`; a missing file means the default pipeline."""
     if path is None or not path.exists():
         return NluConfig(path=path)
+    text = path.read_text(encoding="utf-8")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: YAML syntax error: {exc}") from None
-    return parse_config(raw, path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}{line}: YAML syntax error: {problem}") from None
+    lines: list[int] = []
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if getattr(key, "value", None) == "pipeline" and isinstance(value, yaml.SequenceNode):
+                lines = [item.start_mark.line + 1 for item in value.value]
+    return parse_config(raw, path, lines)

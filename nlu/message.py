@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import numpy as np
-
 from nlu.training_data import Example
 
 Token = tuple[str, int, int]
-SparseBlock = tuple[str, np.ndarray, np.ndarray, int]
+SparseBlock = tuple[str, list[int], list[float], int]  # (featurizer key, indices, values, dim)
 
 
 class Message:

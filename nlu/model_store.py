@@ -1,6 +1,6 @@
 """Versioned models under `models/`: fingerprinting, training-if-changed, loading.
 
-A model is a directory `models/<UTC time>-<fingerprint[:8]>/` holding `metadata.json` (pipeline
+A model is a directory `models/<UTC time, µs>-<fingerprint[:8]>/` holding `metadata.json` (pipeline
 config, data fingerprint, training date, metrics) and one sub-directory per component. Older
 models are kept; the newest one (by name) is the active one.
 """
@@ -111,7 +111,7 @@ def train_model(
             pass
     pipeline, metrics = train_pipeline(data, config)
     now = datetime.now(UTC)
-    name = f"{now:%Y%m%d-%H%M%S}-{digest[:8]}"
+    name = f"{now:%Y%m%d-%H%M%S-%f}-{digest[:8]}"  # sorts by time, even within a second
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / name
     suffix = 1

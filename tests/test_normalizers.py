@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import random
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+import yaml
 
 from nlu.normalizers import (
     TAX_TYPES,
@@ -326,7 +330,9 @@ def test_normalize_tax_type(text: str, expected: str) -> None:
     assert normalize_tax_type(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "所得税", "车辆购置税", "vats", "你好", "发票"])
+@pytest.mark.parametrize(
+    "text", ["", "所得税", "车辆购置税", "vats", "你好", "发票", "国家要增税吗"]
+)
 def test_normalize_tax_type_none(text: str) -> None:
     assert normalize_tax_type(text) is None
 
@@ -411,3 +417,108 @@ def test_to_simplified() -> None:
     assert to_simplified("增值稅申報表") == "增值税申报表"
     assert to_simplified("ＡＢＣ１２３") == "ABC123"
     assert to_simplified("plain ascii") == "plain ascii"
+
+
+# --------------------------------------------------------------------------- training data
+# data/nlu.yml is the normalisers' main customer: every annotation in it must normalise.
+
+DATA_FILE = Path(__file__).resolve().parents[1] / "data" / "nlu.yml"
+INTENTS = {
+    "greet", "goodbye", "thank", "affirm", "deny", "request_correction",
+    "request_tax_certificate", "request_invoice", "request_refund",
+    "request_registration_change", "submit_document", "provide_info", "check_status",
+    "cancel_request", "request_human", "faq_office_hours", "faq_online_services",
+    "ask_policy", "complaint", "out_of_scope",
+}  # fmt: skip
+ENTITIES = {"tax_period", "taxpayer_id", "tax_type", "amount"}
+ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|(?P<json>\{[^}]*\}))")
+
+
+@dataclasses.dataclass
+class Annotation:
+    intent: str
+    example: str
+    text: str
+    entity: str
+    value: str | None
+
+
+def _blocks(kind: str) -> dict[str, list[str]]:
+    data = yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
+    assert data["version"] == "3.1"
+    return {
+        block[kind]: [line[2:] for line in block["examples"].splitlines() if line.strip()]
+        for block in data["nlu"]
+        if kind in block
+    }
+
+
+def _annotations() -> list[Annotation]:
+    found = []
+    for intent, examples in _blocks("intent").items():
+        for example in examples:
+            for match in ANNOTATION.finditer(example):
+                if match.group("json"):
+                    spec = json.loads(match.group("json"))
+                    entity, value = spec["entity"], spec.get("value")
+                else:
+                    entity, value = match.group("entity"), None
+                found.append(Annotation(intent, example, match.group("text"), entity, value))
+    return found
+
+
+def _synonyms() -> dict[str, str]:
+    return {word: key for key, words in _blocks("synonym").items() for word in words}
+
+
+def test_data_has_every_intent_with_enough_examples() -> None:
+    intents = _blocks("intent")
+    assert set(intents) == INTENTS
+    for intent, examples in intents.items():
+        assert len(examples) >= (50 if intent.startswith("request_") else 40), intent
+
+
+def test_no_example_is_listed_under_two_intents() -> None:
+    owner: dict[str, str] = {}
+    for intent, examples in _blocks("intent").items():
+        for example in examples:
+            key = to_simplified(ANNOTATION.sub(r"\g<text>", example)).lower().replace(" ", "")
+            assert owner.setdefault(key, intent) == intent, (example, owner[key], intent)
+
+
+def test_every_annotation_normalises() -> None:
+    synonyms = _synonyms()
+    annotations = _annotations()
+    assert {a.entity for a in annotations} == ENTITIES
+    for a in annotations:
+        if a.entity == "tax_period":
+            assert normalize_tax_period(a.text, TODAY) is not None, a
+        elif a.entity == "taxpayer_id":
+            assert check_taxpayer_id(a.text).valid, a
+        elif a.entity == "amount":
+            assert normalize_amount(a.text) is not None, a
+        else:
+            assert a.entity == "tax_type", a
+            expected = a.value or synonyms.get(a.text)
+            assert expected in TAX_TYPES, a
+            assert normalize_tax_type(a.text, synonyms) == expected, a
+
+
+def test_synonyms_and_lookups_name_known_tax_types() -> None:
+    for word, key in _synonyms().items():
+        assert key in TAX_TYPES
+        assert normalize_tax_type(word) == key, word
+    for word in _blocks("lookup")["tax_type"]:
+        assert normalize_tax_type(word) is not None, word
+
+
+def test_regexes_match_the_annotated_spans() -> None:
+    regexes = {
+        name: [re.compile(p) for p in patterns] for name, patterns in _blocks("regex").items()
+    }
+    assert {"taxpayer_id", "tax_period", "amount"} <= set(regexes)
+    for a in _annotations():
+        if a.entity == "taxpayer_id":
+            assert any(p.fullmatch(a.text) for p in regexes["taxpayer_id"]), a
+    for code in ("91650100MA78ABCD1B", "91310115MA1K3YJ12G"):  # the regex finds, the check judges
+        assert any(p.search(f"代码{code}。") for p in regexes["taxpayer_id"])

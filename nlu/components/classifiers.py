@@ -27,8 +27,8 @@ def _stack(messages: list[Message], keys: list[str], dims: list[int]) -> Any:
         for k, key in enumerate(keys):
             idx, val = blocks[key]
             rows.append(np.full(len(idx), row))
-            cols.append(idx + offsets[k])
-            vals.append(val)
+            cols.append(np.asarray(idx, dtype=np.int64) + offsets[k])
+            vals.append(np.asarray(val, dtype=np.float64))
     return sparse.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(len(messages), int(offsets[-1])),
@@ -72,9 +72,9 @@ class SklearnIntentClassifier(Component):
     def get_default_config(cls) -> dict[str, Any]:
         return {
             "model": "svm",
-            "C": 1.0,
+            "C": 2.0,
             "class_weight": "balanced",
-            "calibration_folds": 5,
+            "calibration_folds": 3,
             "ranking_length": 10,
         }
 
@@ -82,7 +82,9 @@ class SklearnIntentClassifier(Component):
         if self.config["model"] == "svm":
             from sklearn.svm import LinearSVC
 
-            return LinearSVC(C=self.config["C"], class_weight=self.config["class_weight"])
+            return LinearSVC(
+                C=self.config["C"], class_weight=self.config["class_weight"], max_iter=5000
+            )
         from sklearn.linear_model import LogisticRegression
 
         return LogisticRegression(
@@ -133,29 +135,36 @@ class SklearnIntentClassifier(Component):
 
     def scores(self, message: Message) -> np.ndarray:
         """Raw linear scores for each label."""
-        out = self.bias.copy()
+        blocks = message.sparse
+        if [b[0] for b in blocks] != self.keys:
+            by_key = {b[0]: b for b in blocks}
+            blocks = [by_key[key] for key in self.keys]
+        indices: list[int] = []
+        values: list[float] = []
         offset = 0
-        blocks = {key: (idx, val) for key, idx, val, _ in message.sparse}
-        for key, dim in zip(self.keys, self.dims, strict=True):
-            idx, val = blocks[key]
-            if len(idx):
-                out += val @ self.weights[idx + offset]
+        for (_, idx, val, _), dim in zip(blocks, self.dims, strict=True):
+            indices.extend([i + offset for i in idx] if offset else idx)
+            values.extend(val)
             offset += dim
-        return out
+        if not indices:
+            return self.bias
+        rows = self.weights.take(np.array(indices, dtype=np.intp), axis=0)
+        return np.array(values) @ rows + self.bias
 
     def process(self, messages: list[Message]) -> None:
         n_rank = int(self.config["ranking_length"])
         labels = self.labels
+        inv_t = 1.0 / self.temperature
         for message in messages:
             if len(labels) == 1:
                 message.intent = {"name": labels[0], "confidence": 1.0}
                 message.intent_ranking = [dict(message.intent)]
                 continue
-            z = self.scores(message) / self.temperature
+            z = self.scores(message) * inv_t
             z = np.exp(z - z.max())
-            probs = z / z.sum()
-            order = np.argsort(-probs, kind="stable")[:n_rank]
-            ranking = [{"name": labels[i], "confidence": float(probs[i])} for i in order]
+            probs = (z / z.sum()).tolist()
+            order = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)[:n_rank]
+            ranking = [{"name": labels[i], "confidence": probs[i]} for i in order]
             message.intent = dict(ranking[0])
             message.intent_ranking = ranking
 

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import tempfile
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any, Self
@@ -155,6 +156,7 @@ class CRFEntityExtractor(Component):
         self.regexes: list[tuple[str, re.Pattern[str]]] = []
         self._tmp: Path | None = None
         self._model_path: Path | None = None
+        self._lock = threading.Lock()  # a crfsuite Tagger holds the sequence it tags
 
     @classmethod
     def get_default_config(cls) -> dict[str, Any]:
@@ -279,14 +281,24 @@ class CRFEntityExtractor(Component):
         for message in messages:
             if not message.text:
                 continue
-            tagger.set(self.features(message))
-            tags = tagger.tag()
+            features = self.features(message)
+            with self._lock:
+                tagger.set(features)
+                tags = tagger.tag()
+                spans = [
+                    (
+                        start,
+                        end,
+                        label,
+                        min(tagger.marginal(tags[i], i) for i in range(start, end)),
+                    )
+                    for start, end, label in _decode(tags)
+                ]
             taken = [(e["start"], e["end"]) for e in message.entities]
             norm = message.norm
-            for start, end, label in _decode(tags):
+            for start, end, label, confidence in spans:
                 if any(s < end and start < e for s, e in taken):
                     continue
-                confidence = min(tagger.marginal(tags[i], i) for i in range(start, end))
                 message.entities.append(
                     {
                         "entity": label,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import marshal
 from pathlib import Path
 from typing import Any, Self
@@ -58,8 +59,17 @@ class OpenCCNormalizer(Component):
             message.norm = convert(message.text)
 
 
-def _jieba_dict_path() -> Path:
-    return Path(jieba.__file__).with_name("dict.txt")
+@functools.cache
+def jieba_dictionary() -> tuple[tuple[str, int], ...]:
+    """jieba's bundled dictionary as `(word, frequency)`, most frequent first (read once)."""
+    entries: list[tuple[str, int]] = []
+    with Path(jieba.__file__).with_name("dict.txt").open(encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split(" ")
+            if len(parts) >= 2:
+                entries.append((parts[0], int(parts[1])))
+    entries.sort(key=lambda e: -e[1])
+    return tuple(entries)
 
 
 @register
@@ -92,15 +102,9 @@ class JiebaTokenizer(Component):
         self.tokenizer = tokenizer
 
     def train(self, data: TrainingData, messages: list[Message]) -> None:
-        entries: list[tuple[str, int]] = []
-        with _jieba_dict_path().open(encoding="utf-8") as handle:
-            for line in handle:
-                parts = line.split(" ")
-                if len(parts) >= 2:
-                    entries.append((parts[0], int(parts[1])))
         size = int(self.config["dictionary_size"])
+        entries = jieba_dictionary()
         if size > 0:
-            entries.sort(key=lambda e: -e[1])
             entries = entries[:size]
         freq: dict[str, int] = {}
         total = 0
