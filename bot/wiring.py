@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -71,10 +72,11 @@ async def build_services(
     *,
     interpreter: Interpreter | None = None,
     today: Callable[[], date] = date.today,
+    redis_prefix: str = "taxdesk:tracker:",
 ) -> AsyncIterator[Services]:
     """Open the desk, load the NLU model and the domain, build the dialogue engine and the
     adapters; close them all on exit. Trackers live in the conversation rows, or in Redis
-    when `REDIS_URL` is set."""
+    when `REDIS_URL` is set (keys `<redis_prefix><channel>:<chat>`)."""
     runtime = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
     closers: list[Callable[[], Awaitable[Any]]] = [runtime.close]
     try:
@@ -89,7 +91,7 @@ async def build_services(
         if settings.redis_url:
             from actions.stores import RedisTrackerStore
 
-            redis_store = RedisTrackerStore.from_url(settings.redis_url)
+            redis_store = RedisTrackerStore.from_url(settings.redis_url, prefix=redis_prefix)
             closers.append(redis_store.aclose)
             store = redis_store
         else:
@@ -128,7 +130,15 @@ async def run_outbox(
         notices = None
     worker = getattr(notices, "run_outbox_worker", None)
     if worker is not None:
-        await worker(services.settings, services.runtime, bot, stop, engine=services.engine)
+        extra: dict[str, Any] = {}
+        accepted = inspect.signature(worker).parameters
+        if "replies" in accepted and replies is not None:
+            extra["replies"] = replies  # the bot's button store, for in-process workers
+        if "delivery_log" in accepted and delivery_log is not None:
+            extra["delivery_log"] = delivery_log
+        await worker(
+            services.settings, services.runtime, bot, stop, engine=services.engine, **extra
+        )
         return
     if replies is None:
         from aiogram.fsm.storage.memory import MemoryStorage

@@ -122,6 +122,8 @@ class Harness:
     settings: Settings
     interpreter: Any
     mode: str
+    chat: int = CHAT
+    redis_prefix: str = "taxdesk:tracker:"
     bot: Bot | None = None
     webhook_port: int = 0
     log: list[str] = field(default_factory=list)
@@ -136,7 +138,9 @@ class Harness:
                     "port": self.webhook_port,
                 }
             )
-        context = build_services(settings, interpreter=self.interpreter)
+        context = build_services(
+            settings, interpreter=self.interpreter, redis_prefix=self.redis_prefix
+        )
         services = await context.__aenter__()
         stop = asyncio.Event()
         ready = asyncio.Event()
@@ -537,3 +541,60 @@ async def test_bad_files_are_refused_and_collected_files_stay(
         "commitment_letter",
         "supporting",
     ]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_restart_with_redis_keeps_tracker_and_buttons(
+    tmp_path: Path, database_url: str, interpreter: Any
+) -> None:
+    """With `REDIS_URL`, trackers and button maps live in Redis: a button sent before the
+    restart still works after it."""
+    import secrets
+
+    from redis.asyncio import Redis
+    from sqlalchemy import select
+
+    from desk.models import Conversation
+
+    redis_url = "redis://127.0.0.1:6379/0"
+    server = BotAPIServer()
+    await server.start()
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        redis_url=redis_url,
+        telegram_bot_token=server.token,
+        telegram_api_url=server.url,
+        webhook_url=None,
+        webhook_secret=None,
+    )
+    prefix = f"taxdesk-test-{secrets.token_hex(4)}:tracker:"
+    h = Harness(server, settings, interpreter, "polling", redis_prefix=prefix)
+    redis = Redis.from_url(redis_url)
+    try:
+        await h.start()
+        await h.say(REQUEST["hans"], "zh-hans")
+        await h.say(GOOD_ID, "zh-hans")
+        before = len(server.sent_messages(CHAT))
+        server.user_sends_document(
+            CHAT, make_pdf(), "letter.pdf", "application/pdf", caption="承诺书"
+        )
+        (ack,) = await h.new_messages(before)
+        assert await redis.exists(f"{prefix}telegram:{CHAT}")
+        async with h.services.runtime.sessions() as session:
+            conv = (await session.scalars(select(Conversation))).one()
+            assert conv.tracker is None  # not in the database: in Redis
+
+        await h.halt()
+        await h.start()
+        (accepted,) = await h.press(ack, "/submit_case")  # pressed after the restart
+        assert "已受理" in (accepted.text or "")
+    finally:
+        await h.halt()
+        await server.close()
+        keys = [k async for k in redis.scan_iter(f"{prefix}*")]
+        keys += [k async for k in redis.scan_iter(f"taxdesk:fsm:{server.bot_id}:{CHAT}:*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
