@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.settings import Settings
 from bot.shell import ShellChannel
 from bot.wiring import build_services
 from desk.migrate import upgrade
+from tests.botapi_server import BotAPIServer
 from tests.test_e2e_flow import GOOD_ID, REQUEST, ROOT, make_jpeg, make_pdf
 
 
@@ -92,3 +96,48 @@ def test_commands_without_a_token_say_so(tmp_path: Path) -> None:
         result = _main(tmp_path, *cmd)
         assert result.returncode == 2, (cmd, result.stderr)
         assert "TELEGRAM_BOT_TOKEN" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["run"], ["bot", "--no-worker"]])
+async def test_main_runs_the_bot_until_sigterm(
+    tmp_path: Path, models_dir: Path, command: list[str]
+) -> None:
+    """The composition root for real: `main.py run` / `bot` against the local Bot API server
+    answers a taxpayer, then stops cleanly on SIGTERM."""
+    server = BotAPIServer()
+    await server.start()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'main.sqlite3'}"
+    await asyncio.to_thread(upgrade, url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
+    env.update(
+        TAXDESK_DATA_DIR=str(tmp_path / "var"),
+        DATABASE_URL=url,
+        TAXDESK_MODELS_DIR=str(models_dir),
+        TELEGRAM_BOT_TOKEN=server.token,
+        TELEGRAM_API_URL=server.url,
+        TAXDESK_LOG_LEVEL="WARNING",
+    )
+    env.pop("REDIS_URL", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "main.py"),
+        *command,
+        cwd=str(ROOT),
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await server.wait_until(lambda: bool(server.calls_of("getUpdates")), timeout=60)
+        server.user_sends_text(4242, REQUEST["hans"])
+        (reply,) = await server.wait_for_messages(4242, 1, timeout=30)
+        assert "纳税人识别号" in (reply.text or "")
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0, err.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await server.close()
