@@ -18,16 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
+from aiogram.fsm.storage.base import BaseStorage
 
 from actions.desk_gateway import DeskCaseGateway, DeskConversations, DeskTrackerStore
 from actions.domain import Domain
 from actions.engine import DialogueEngine
 from actions.ports import Interpreter, TrackerStore
-from bot.adapters import DeskFileIntake, DeskInboundStore, DeskOutboundStore, run_desk_outbox
+from bot.adapters import DeskFileIntake, DeskInboundStore, DeskOutboundStore
 from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps
 from bot.middlewares import install_log_redaction
-from bot.sender import DeliveryLog, ReplySender
+from bot.sender import ReplySender
 from bot.settings import Settings
 from desk.runtime import ROOT, DeskRuntime
 
@@ -120,47 +121,48 @@ async def run_outbox(
     stop: asyncio.Event,
     *,
     replies: ReplySender | None = None,
-    delivery_log: DeliveryLog | None = None,
+    storage: BaseStorage | None = None,
 ) -> None:
-    """The outbox worker: `bot.notices.run_outbox_worker` when that module exists, else the
-    stop-gap in `bot.adapters` (which shares the bot's button store through `replies`)."""
+    """The outbox worker until `stop` is set: `bot.notices.run_outbox_worker` when that
+    module exists, else the stop-gap `bot.outbox_bridge`. In the bot's process pass its
+    `replies` and `storage`, so the notices' buttons land in the bot's button map."""
     try:
         notices = importlib.import_module("bot.notices")
     except ImportError:
         notices = None
     worker = getattr(notices, "run_outbox_worker", None)
     if worker is not None:
-        extra: dict[str, Any] = {}
         accepted = inspect.signature(worker).parameters
+        extra: dict[str, Any] = {}
         if "replies" in accepted and replies is not None:
-            extra["replies"] = replies  # the bot's button store, for in-process workers
-        if "delivery_log" in accepted and delivery_log is not None:
-            extra["delivery_log"] = delivery_log
+            extra["replies"] = replies
+        if "storage" in accepted and storage is not None:
+            extra["storage"] = storage
         await worker(
             services.settings, services.runtime, bot, stop, engine=services.engine, **extra
         )
         return
-    if replies is None:
-        from aiogram.fsm.storage.memory import MemoryStorage
+    from bot.factory import build_storage
+    from bot.keyboards import StorageButtonStore
+    from bot.outbox_bridge import run_desk_outbox
 
-        from bot.factory import build_storage
-        from bot.keyboards import StorageButtonStore
-
+    own = storage is None
+    if storage is None:
         storage = build_storage(services.settings)
-        if isinstance(storage, MemoryStorage):
-            log.warning(
-                "outbox worker without REDIS_URL in its own process: buttons of notices "
-                "can only be pressed while this process runs"
-            )
-        replies = ReplySender(StorageButtonStore(storage, bot.id))
-    await run_desk_outbox(
-        services.conversations,
-        bot,
-        replies,
-        stop,
-        engine=services.engine,
-        delivery_log=delivery_log,
-    )
+    try:
+        if replies is None:
+            replies = ReplySender(StorageButtonStore(storage, bot.id))
+        await run_desk_outbox(
+            services.conversations,
+            bot,
+            replies,
+            stop,
+            storage=storage,
+            engine=services.engine,
+        )
+    finally:
+        if own:
+            await storage.close()
 
 
 async def run_telegram(
@@ -188,7 +190,7 @@ async def run_telegram(
                         service.bot,
                         stop,
                         replies=service.replies,
-                        delivery_log=DeliveryLog(service.storage, service.bot.id),
+                        storage=service.storage,
                     ),
                     name="outbox",
                 )
