@@ -100,20 +100,37 @@ class ShellChannel:
                 log.exception("replies shown but not recorded")
         return replies
 
+    def _message(
+        self,
+        text: str | None,
+        *,
+        files: tuple[InboundFile, ...] = (),
+        rejected: tuple[str, ...] = (),
+        is_button: bool = False,
+    ) -> InboundMessage:
+        return InboundMessage(
+            channel=CHANNEL,
+            chat_id=self.chat_id,
+            user_id=self.chat_id,
+            text=text,
+            files=files,
+            rejected_files=rejected,
+            is_button=is_button,
+        )
+
     async def _inbound(self, line: str) -> InboundMessage | None:
-        base = {"channel": CHANNEL, "chat_id": self.chat_id, "user_id": self.chat_id}
         if line.isdigit() and self.buttons:
             n = int(line)
             if 1 <= n <= len(self.buttons):
-                return InboundMessage(**base, text=self.buttons[n - 1].payload, is_button=True)
+                return self._message(self.buttons[n - 1].payload, is_button=True)
         if line.startswith("/upload"):
-            return await self._upload(line, base)
+            return await self._upload(line)
         command = line.split()[0].lower()
         if command in COMMANDS:
-            return InboundMessage(**base, text=COMMANDS[command])
-        return InboundMessage(**base, text=line)
+            return self._message(COMMANDS[command])
+        return self._message(line)
 
-    async def _upload(self, line: str, base: dict[str, str]) -> InboundMessage | None:
+    async def _upload(self, line: str) -> InboundMessage | None:
         try:
             parts = shlex.split(line)
         except ValueError:
@@ -137,7 +154,7 @@ class ShellChannel:
             if not isinstance(reason, str):
                 raise
             rejected = (reason,)
-        return InboundMessage(**base, text=caption, files=files, rejected_files=rejected)
+        return self._message(caption, files=files, rejected=rejected)
 
     def _show(self, replies: list[Reply]) -> None:
         self.buttons = []
