@@ -598,3 +598,29 @@ async def test_restart_with_redis_keeps_tracker_and_buttons(
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_album_gets_one_acknowledgement(harness_factory: Any) -> None:
+    h: Harness = await harness_factory("polling")
+    await h.say(REQUEST["hans"], "zh-hans")
+    await h.say(GOOD_ID, "zh-hans")
+    before = len(h.server.sent_messages(CHAT))
+    h.server.user_sends_album(
+        CHAT,
+        [(make_pdf(), "承诺书.pdf", "application/pdf"), make_jpeg(), make_jpeg(640, 480)],
+        caption="承诺书和发票",
+    )
+    (ack,) = await h.new_messages(before)
+    await asyncio.sleep(0.5)
+    assert len(h.server.sent_messages(CHAT)) == before + 1  # one acknowledgement
+    assert "收到 3 个文件" in (ack.text or "") and "承诺书 ✓" in (ack.text or "")
+    (accepted,) = await h.press(ack, "/submit_case")
+    match = re.search(r"TX-\d{4}-\d{6}", accepted.text or "")
+    assert match, accepted.text
+    detail = await case_detail(h.services, match.group(0))
+    assert sorted(a.document_key or "" for a in detail.attachments) == [
+        "commitment_letter",
+        "supporting",
+        "supporting",
+    ]
