@@ -15,7 +15,7 @@ from typing import Any
 
 from actions.channel import InboundFile
 from actions.desk_gateway import DeskConversations
-from desk.documents import inspect_upload_async
+from desk.documents import DEFAULT_MAX_BYTES, inspect_upload_async
 from desk.storage import LocalAttachmentStore
 
 log = logging.getLogger(__name__)
@@ -106,15 +106,26 @@ class DeskFileIntake:
     """`bot.ports.FileIntake`: `inspect_upload_async` (off the event loop), then the checked
     bytes and thumbnail into `LocalAttachmentStore(data_dir / "attachments")` and a row."""
 
-    def __init__(self, conversations: DeskConversations, data_dir: Path) -> None:
+    def __init__(
+        self,
+        conversations: DeskConversations,
+        data_dir: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        """`max_bytes`: the largest file checked (20 MB, what the official Bot API serves;
+        more with a self-hosted `--local` server)."""
         self.conversations = conversations
         self.store = LocalAttachmentStore(Path(data_dir) / "attachments")
+        self.max_bytes = max_bytes
 
     async def accept(
         self, data: bytes, filename: str | None, declared_type: str | None
     ) -> InboundFile:
         """Check and store; `desk.documents.DocumentRejected` (with `.user_message`)."""
-        doc = await inspect_upload_async(data, filename=filename, declared_type=declared_type)
+        doc = await inspect_upload_async(
+            data, filename=filename, declared_type=declared_type, max_bytes=self.max_bytes
+        )
         async with self.conversations.desk() as desk:
             att = await desk.store_attachment(
                 self.store,

@@ -48,6 +48,13 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
+def _redact_logs(settings: Settings) -> None:
+    from bot.middlewares import install_log_redaction
+
+    token = settings.telegram_bot_token
+    install_log_redaction([token.get_secret_value()] if token else [])
+
+
 def _stdin_is_tty() -> bool:
     try:
         return sys.stdin.isatty()
@@ -85,6 +92,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.shell import ShellChannel
     from bot.wiring import build_services, run_telegram
 
+    _redact_logs(settings)
     has_token = settings.telegram_bot_token is not None
     if not has_token:
         print(NO_TOKEN + " Set it (or put it in .env) to serve Telegram and send notices.")
@@ -132,6 +140,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if settings.telegram_bot_token is None:
         print(NO_TOKEN_WORKER)
         return 2
+    _redact_logs(settings)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -151,6 +160,8 @@ def cmd_shell(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py shell [--chat NAME]`: the dialogue in the terminal (or a pipe)."""
     from bot.shell import ShellChannel
     from bot.wiring import build_services
+
+    _redact_logs(settings)
 
     async def main() -> int:
         async with build_services(settings) as services:

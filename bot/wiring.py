@@ -27,6 +27,7 @@ from actions.ports import Interpreter, TrackerStore
 from bot.adapters import DeskFileIntake, DeskInboundStore, DeskOutboundStore
 from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps
+from bot.files import LOCAL_LIMIT, OFFICIAL_LIMIT
 from bot.middlewares import install_log_redaction
 from bot.sender import ReplySender
 from bot.settings import Settings
@@ -58,6 +59,13 @@ class Services:
             outbox=None,
             outbound=self.outbound,
         )
+
+
+def download_limit(settings: Settings) -> int:
+    """The largest file the Bot API server hands out: 20 MB, or 2000 MB from a self-hosted
+    server in `--local` mode (`TELEGRAM_API_LOCAL`)."""
+    local = bool(settings.telegram_api_url and settings.telegram_api_local)
+    return LOCAL_LIMIT if local else OFFICIAL_LIMIT
 
 
 def load_interpreter(settings: Settings) -> Interpreter:
@@ -106,7 +114,9 @@ async def build_services(
             conversations=conversations,
             engine=engine,
             inbound=DeskInboundStore(conversations),
-            intake=DeskFileIntake(conversations, settings.data_dir),
+            intake=DeskFileIntake(
+                conversations, settings.data_dir, max_bytes=download_limit(settings)
+            ),
             outbound=DeskOutboundStore(conversations),
         )
     finally:
