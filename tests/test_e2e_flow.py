@@ -127,6 +127,7 @@ class Harness:
     bot: Bot | None = None
     webhook_port: int = 0
     log: list[str] = field(default_factory=list)
+    reply_times: list[float] = field(default_factory=list)
 
     async def start(self) -> None:
         settings = self.settings
@@ -173,8 +174,11 @@ class Harness:
     async def say(self, text: str, lang: str, *, expect: int = 1) -> list[SentMessage]:
         """The taxpayer writes `text`; wait for `expect` new bot messages."""
         before = len(self.server.sent_messages(CHAT))
+        started = time.monotonic()
         self.server.user_sends_text(CHAT, text, language_code=lang)
-        return await self.new_messages(before, expect)
+        new = await self.new_messages(before, expect)
+        self.reply_times.append(new[0].sent_at - started)
+        return new
 
     async def new_messages(
         self,
@@ -369,6 +373,8 @@ async def test_main_flow(harness_factory: Any, script: str, mode: str) -> None:
     arrived = time.time() - (time.monotonic() - notice.sent_at)
     latency = arrived - datetime.fromisoformat(done["closed_at"]).timestamp()
     print(f"\ncompletion notice latency ({h.mode}): {latency * 1000:.0f} ms")
+    turns = ", ".join(f"{t * 1000:.0f}" for t in h.reply_times)
+    print(f"text turn reply latency ({h.mode}, ms): {turns}")
     notice_text = notice.text or ""
     assert number in notice_text
     assert ("已辦結" if hant else "已办结") in notice_text
