@@ -37,11 +37,16 @@ class DeskInboundStore:
         raw: dict[str, Any],
     ) -> bool:
         """Store the update as an inbound message row; False if it was stored before.
-        Updates without a chat (none that the bot asks for) are not stored."""
-        if chat_id is None:
+        Only taxpayers' private chats are conversations: updates from groups (staff topics,
+        a later issue) or without a chat are passed on unstored, and no handler of the
+        taxpayer chat acts on them."""
+        query = raw.get("callback_query") or {}
+        message = raw.get("message") or raw.get("edited_message") or query.get("message") or {}
+        if chat_id is None or (message.get("chat") or {}).get("type") != "private":
             return True
-        message = raw.get("message") or raw.get("edited_message") or {}
-        user = message.get("from") or (raw.get("callback_query") or {}).get("from") or {}
+        if query:
+            message = {}  # the bot's own message the button sits under
+        user = message.get("from") or query.get("from") or {}
         return await self.record_message(
             channel,
             chat_id,

@@ -37,7 +37,14 @@ async def conversations(tmp_path: Path) -> AsyncIterator[DeskConversations]:
 
 async def test_inbound_store_is_idempotent_on_update_id(conversations: DeskConversations) -> None:
     store = DeskInboundStore(conversations)
-    raw = {"update_id": 5, "message": {"message_id": 9, "from": {"first_name": "A"}}}
+    raw = {
+        "update_id": 5,
+        "message": {
+            "message_id": 9,
+            "chat": {"id": 101, "type": "private"},
+            "from": {"first_name": "A"},
+        },
+    }
     assert await store.record_update("telegram", 5, "101", "101", "你好", raw) is True
     assert await store.record_update("telegram", 5, "101", "101", "你好", raw) is False
     assert await store.record_update("telegram", 6, "101", "101", "再来", raw) is True
@@ -107,3 +114,19 @@ def test_download_limit_follows_the_bot_api_server() -> None:
     )
     assert download_limit(official) == 20 * 1024 * 1024
     assert download_limit(local) == 2000 * 1024 * 1024
+
+
+async def test_only_private_chats_become_conversations(conversations: DeskConversations) -> None:
+    store = DeskInboundStore(conversations)
+    group = {"message": {"message_id": 1, "chat": {"id": -100, "type": "supergroup"}}}
+    assert await store.record_update("telegram", 7, "-100", "55", "hi", group)
+    async with conversations.desk() as desk:
+        assert await conversations.find(desk, "telegram", "-100") is None
+    private = {
+        "callback_query": {
+            "from": {"id": 101, "first_name": "A"},
+            "message": {"message_id": 3, "chat": {"id": 101, "type": "private"}},
+        }
+    }
+    assert await store.record_update("telegram", 8, "101", "101", "/submit_case", private)
+    assert not await store.record_update("telegram", 8, "101", "101", "/submit_case", private)
