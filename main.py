@@ -12,15 +12,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from bot import commands as bot_commands
 from bot.settings import Settings
 from desk import cli as desk_cli
 from nlu import cli as nlu_cli
-
-
-def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Start what one process needs. Until the bot exists this opens the NLU shell."""
-    print("taxdesk: no Telegram bot yet; opening the NLU shell (Ctrl-D to quit).")
-    return nlu_cli.shell(settings, model=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,8 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="main.py", description="taxdesk — a chatbot service desk for tax offices."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("run", help="start everything one process needs")
-    run.set_defaults(handler=_cmd_run)
+    bot_commands.register(sub)
     nlu_cli.register(sub)
     desk_cli.register(sub)
     return parser

@@ -18,7 +18,7 @@ from bot.albums import AlbumCollector
 from bot.files import TelegramFileFetcher, UploadIntake
 from bot.keyboards import StorageButtonStore
 from bot.middlewares import InboundStoreMiddleware
-from bot.ports import Dialogue, FileIntake, InboundStore, OutboxSource
+from bot.ports import Dialogue, FileIntake, InboundStore, OutboundStore, OutboxSource
 from bot.sender import RateLimiter, ReplySender
 from bot.settings import Settings
 from bot.turns import TurnRunner
@@ -39,6 +39,7 @@ class TelegramDeps:
     inbound: InboundStore
     intake: FileIntake
     outbox: OutboxSource | None = None
+    outbound: OutboundStore | None = None  # records what the bot sent
 
 
 @dataclass
@@ -108,7 +109,7 @@ def create_dispatcher(
         albums=AlbumCollector(quiet=options.album_quiet),
         buttons=buttons,
         replies=replies,
-        turns=TurnRunner(deps.dialogue, replies),
+        turns=TurnRunner(deps.dialogue, replies, deps.outbound),
     )
     dp.update.outer_middleware(InboundStoreMiddleware(deps.inbound))
     dp.include_routers(*get_routers(settings, typing_delay=options.typing_delay))

@@ -61,6 +61,22 @@ class FileIntake(Protocol):
         ...
 
 
+@runtime_checkable
+class OutboundStore(Protocol):
+    """Records what the bot sent (outbound message rows)."""
+
+    async def record_sent(
+        self,
+        channel: str,
+        chat_id: str,
+        texts: list[tuple[str | None, str | None]],
+        *,
+        outbox_key: str | None = None,
+    ) -> None:
+        """Store `(text, channel message id)` pairs sent to `chat_id`."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxNotice:
     """One message for a taxpayer, waiting in the outbox (completion, rejection, question)."""
@@ -118,6 +134,7 @@ __all__ = [
     "InboundFile",
     "InboundMessage",
     "InboundStore",
+    "OutboundStore",
     "OutboxNotice",
     "OutboxSource",
     "Reply",

@@ -9,6 +9,7 @@ collected before the lock is taken, so their items can still arrive in parallel.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,8 +17,10 @@ from aiogram import Bot
 from aiogram.types import Message
 
 from actions.channel import InboundMessage
-from bot.ports import Dialogue
+from bot.ports import Dialogue, OutboundStore
 from bot.sender import ReplySender
+
+log = logging.getLogger(__name__)
 
 
 class ChatLocks:
@@ -48,13 +51,29 @@ class ChatLocks:
 class TurnRunner:
     """Runs the dialogue for an inbound message and sends its replies, in chat order."""
 
-    def __init__(self, dialogue: Dialogue, replies: ReplySender) -> None:
+    def __init__(
+        self,
+        dialogue: Dialogue,
+        replies: ReplySender,
+        outbound: OutboundStore | None = None,
+    ) -> None:
         self.dialogue = dialogue
         self.replies = replies
+        self.outbound = outbound
         self.locks = ChatLocks()
 
     async def run(self, bot: Bot, inbound: InboundMessage) -> list[Message]:
-        """One turn; the messages sent."""
+        """One turn; the messages sent (recorded as outbound rows when there is a store)."""
         async with self.locks.hold(inbound.chat_id):
             out = await self.dialogue.handle(inbound)
-            return await self.replies.send(bot, int(inbound.chat_id), out)
+            sent = await self.replies.send(bot, int(inbound.chat_id), out)
+            if self.outbound is not None and sent:
+                try:
+                    await self.outbound.record_sent(
+                        inbound.channel,
+                        inbound.chat_id,
+                        [(m.text, str(m.message_id)) for m in sent],
+                    )
+                except Exception:  # already sent: losing the copy must not fail the turn
+                    log.exception("replies sent but not recorded")
+            return sent

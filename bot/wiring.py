@@ -1,0 +1,230 @@
+"""Builders for the composition root: settings → desk runtime → NLU → dialogue → channels.
+
+`main.py` stays small: it calls `build_services(settings)` (an async context manager that
+opens and closes everything one process shares) and the runners below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from aiogram import Bot
+from aiogram.fsm.storage.base import BaseStorage
+
+from actions.desk_gateway import DeskCaseGateway, DeskConversations, DeskTrackerStore
+from actions.domain import Domain
+from actions.engine import DialogueEngine
+from actions.ports import Interpreter, TrackerStore
+from bot.adapters import DeskFileIntake, DeskInboundStore, DeskOutboundStore
+from bot.app import TelegramService
+from bot.factory import BotOptions, TelegramDeps
+from bot.files import LOCAL_LIMIT, OFFICIAL_LIMIT
+from bot.middlewares import install_log_redaction
+from bot.sender import ReplySender
+from bot.settings import Settings
+from desk.runtime import ROOT, DeskRuntime
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = ROOT / "data"
+
+
+@dataclass
+class Services:
+    """What one process shares between its channels and workers."""
+
+    settings: Settings
+    runtime: DeskRuntime
+    conversations: DeskConversations
+    engine: DialogueEngine
+    inbound: DeskInboundStore
+    intake: DeskFileIntake
+    outbound: DeskOutboundStore
+
+    def telegram_deps(self) -> TelegramDeps:
+        """The Telegram side's dependencies (the desk's outbox is sent by `run_outbox`)."""
+        return TelegramDeps(
+            dialogue=self.engine,
+            inbound=self.inbound,
+            intake=self.intake,
+            outbox=None,
+            outbound=self.outbound,
+        )
+
+
+def download_limit(settings: Settings) -> int:
+    """The largest file the Bot API server hands out: 20 MB, or 2000 MB from a self-hosted
+    server in `--local` mode (`TELEGRAM_API_LOCAL`)."""
+    local = bool(settings.telegram_api_url and settings.telegram_api_local)
+    return LOCAL_LIMIT if local else OFFICIAL_LIMIT
+
+
+def load_interpreter(settings: Settings) -> Interpreter:
+    """The NLU model of `TAXDESK_MODELS_DIR` (blocking: call in a thread at start-up)."""
+    from nlu.interpreter import Interpreter as NluInterpreter
+
+    return NluInterpreter.load(Path(settings.models_dir), Path(settings.nlu_config))
+
+
+@contextlib.asynccontextmanager
+async def build_services(
+    settings: Settings,
+    *,
+    interpreter: Interpreter | None = None,
+    today: Callable[[], date] = date.today,
+    redis_prefix: str = "taxdesk:tracker:",
+) -> AsyncIterator[Services]:
+    """Open the desk, load the NLU model and the domain, build the dialogue engine and the
+    adapters; close them all on exit. Trackers live in the conversation rows, or in Redis
+    when `REDIS_URL` is set (keys `<redis_prefix><channel>:<chat>`)."""
+    runtime = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
+    closers: list[Callable[[], Awaitable[Any]]] = [runtime.close]
+    try:
+        if interpreter is None:
+            interpreter = await asyncio.to_thread(load_interpreter, settings)
+            aclose = getattr(interpreter, "aclose", None)
+            if aclose is not None:
+                closers.append(aclose)
+        domain = await asyncio.to_thread(Domain.load, DATA_DIR)
+        conversations = DeskConversations(runtime)
+        store: TrackerStore
+        if settings.redis_url:
+            from actions.stores import RedisTrackerStore
+
+            redis_store = RedisTrackerStore.from_url(settings.redis_url, prefix=redis_prefix)
+            closers.append(redis_store.aclose)
+            store = redis_store
+        else:
+            store = DeskTrackerStore(conversations)
+        engine = DialogueEngine(
+            interpreter, DeskCaseGateway(conversations), store, domain, today=today
+        )
+        yield Services(
+            settings=settings,
+            runtime=runtime,
+            conversations=conversations,
+            engine=engine,
+            inbound=DeskInboundStore(conversations),
+            intake=DeskFileIntake(
+                conversations, settings.data_dir, max_bytes=download_limit(settings)
+            ),
+            outbound=DeskOutboundStore(conversations),
+        )
+    finally:
+        for close in reversed(closers):
+            with contextlib.suppress(Exception):
+                await close()
+
+
+async def run_outbox(
+    services: Services,
+    bot: Bot,
+    stop: asyncio.Event,
+    *,
+    replies: ReplySender | None = None,
+    storage: BaseStorage | None = None,
+) -> None:
+    """The outbox worker until `stop` is set: `bot.notices.run_outbox_worker` when that
+    module exists, else the stop-gap `bot.outbox_bridge`. In the bot's process pass its
+    `replies` and `storage`, so the notices' buttons land in the bot's button map."""
+    try:
+        notices = importlib.import_module("bot.notices")
+    except ImportError:
+        notices = None
+    worker = getattr(notices, "run_outbox_worker", None)
+    if worker is not None:
+        accepted = inspect.signature(worker).parameters
+        extra: dict[str, Any] = {}
+        if "replies" in accepted and replies is not None:
+            extra["replies"] = replies
+        if "storage" in accepted and storage is not None:
+            extra["storage"] = storage
+        await worker(
+            services.settings, services.runtime, bot, stop, engine=services.engine, **extra
+        )
+        return
+    from bot.factory import build_storage
+    from bot.keyboards import StorageButtonStore
+    from bot.outbox_bridge import run_desk_outbox
+
+    own = storage is None
+    if storage is None:
+        storage = build_storage(services.settings)
+    try:
+        if replies is None:
+            replies = ReplySender(StorageButtonStore(storage, bot.id))
+        await run_desk_outbox(
+            services.conversations,
+            bot,
+            replies,
+            stop,
+            storage=storage,
+            engine=services.engine,
+        )
+    finally:
+        if own:
+            await storage.close()
+
+
+async def run_telegram(
+    services: Services,
+    stop: asyncio.Event,
+    *,
+    worker: bool = True,
+    bot: Bot | None = None,
+    options: BotOptions | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """The bot (polling, or webhook when `WEBHOOK_URL` is set) and, unless `worker=False`,
+    the outbox worker in the same process; until `stop` is set."""
+    settings = services.settings
+    token = settings.telegram_bot_token
+    install_log_redaction([token.get_secret_value()] if token else [])
+    service = TelegramService(settings, services.telegram_deps(), bot=bot, options=options)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        if worker:
+            tasks.append(
+                asyncio.create_task(
+                    run_outbox(
+                        services,
+                        service.bot,
+                        stop,
+                        replies=service.replies,
+                        storage=service.storage,
+                    ),
+                    name="outbox",
+                )
+            )
+        if settings.webhook_url:
+            await service.start_webhook()
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            await service.stop_webhook()
+        else:
+            polling = asyncio.create_task(service.run_polling(), name="polling")
+            tasks.append(polling)
+            if ready is not None:
+                ready.set()
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait({polling, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            await service.stop_polling()
+            if polling.done() and not polling.cancelled() and polling.exception():
+                raise polling.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(t, timeout=5)
+        await service.close()
