@@ -60,6 +60,7 @@ from desk.models import (
     TaxpayerTaxId,
     utcnow,
 )
+from desk.outbox import NOTIFY_CHANNEL as OUTBOX_NOTIFY_CHANNEL
 from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES, CaseStatus, check
 from desk.storage import AttachmentStore
 from desk.taxpayer_ids import mask, normalize_taxpayer_id
@@ -246,6 +247,10 @@ class Desk:
             raise ConcurrentUpdate(number) from None
         if notice is not None:
             self._enqueue(case, event, *notice)
+            if self._dialect() == "postgresql":  # wakes outbox workers when this commits
+                await self.session.execute(
+                    text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_NOTIFY_CHANNEL}
+                )
         await self._commit()
         log.info(
             "case %s: %s %s -> %s by %s",
