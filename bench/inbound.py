@@ -398,23 +398,66 @@ async def measure_echo(updates: int, chats: int) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def pipeline_deps(settings: Any, interpreter: Any) -> AsyncIterator[tuple[Any, str]]:
-    """The Telegram dependencies over the desk: `bot.wiring` (the real adapters) when it is
-    there, else the fallback described in the module docstring."""
+async def pipeline_deps(
+    settings: Any, interpreter: Any, kind: str
+) -> AsyncIterator[tuple[Any, str, Any]]:
+    """The Telegram dependencies, their description and the SQLAlchemy engine (or None).
+    `kind="desk"`: over the desk — `bot.wiring` (the real adapters) when it is there, else the
+    fallback described in the module docstring. `kind="memory"`: the same NLU and dialogue
+    with in-memory stores and gateway (what the pipeline costs without a database)."""
+    if kind == "memory":
+        yield _memory_deps(interpreter), "memory stores, in-memory gateway (no database)", None
+        return
     try:
         from bot.wiring import build_services
     except ImportError:
         build_services = None
     if build_services is not None:
         async with build_services(settings, interpreter=interpreter) as services:
-            yield services.telegram_deps(), "bot.wiring (desk adapters)"
+            yield services.telegram_deps(), "bot.wiring (desk adapters)", services.runtime.engine
         return
-    async with _fallback_deps(settings, interpreter) as deps:
-        yield deps, "fallback: desk inbound rows, SQL tracker store, in-memory gateway"
+    async with _fallback_deps(settings, interpreter) as (deps, engine):
+        yield deps, "fallback: desk inbound rows, SQL tracker store, in-memory gateway", engine
+
+
+def _memory_deps(interpreter: Any) -> Any:
+    from actions.domain import Domain
+    from actions.engine import DialogueEngine
+    from actions.stores import InMemoryTrackerStore
+    from actions.testing import FakeGateway
+    from bot.factory import TelegramDeps
+    from bot.memory import MemoryFileIntake, MemoryInboundStore
+
+    domain = Domain.load(ROOT / "data")
+    engine = DialogueEngine(interpreter, FakeGateway(), InMemoryTrackerStore(), domain)
+    return TelegramDeps(engine, MemoryInboundStore(), MemoryFileIntake())
+
+
+class StatementCounter:
+    """Counts the SQL statements and commits an engine runs (transactions per update)."""
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.statements = 0
+        self.commits = 0
+        sync = engine.sync_engine
+
+        def on_execute(*_: Any) -> None:
+            self.statements += 1
+
+        def on_commit(*_: Any) -> None:
+            self.commits += 1
+
+        event.listen(sync, "before_cursor_execute", on_execute)
+        event.listen(sync, "commit", on_commit)
+
+    def reset(self) -> None:
+        self.statements = self.commits = 0
 
 
 @contextlib.asynccontextmanager
-async def _fallback_deps(settings: Any, interpreter: Any) -> AsyncIterator[Any]:
+async def _fallback_deps(settings: Any, interpreter: Any) -> AsyncIterator[tuple[Any, Any]]:
     from actions.domain import Domain
     from actions.engine import DialogueEngine
     from actions.stores import SqlTrackerStore
@@ -458,13 +501,17 @@ async def _fallback_deps(settings: Any, interpreter: Any) -> AsyncIterator[Any]:
                 return is_new
 
     try:
-        yield TelegramDeps(engine, DeskInbound(), MemoryFileIntake())
+        yield TelegramDeps(engine, DeskInbound(), MemoryFileIntake()), runtime.engine
     finally:
         await runtime.close()
 
 
 async def measure_pipeline(
-    database_url: str, interpreter: Any, updates: int, chats: int, profile: Path | None = None
+    database_url: str | None,
+    interpreter: Any,
+    updates: int,
+    chats: int,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """taxdesk's pipeline through the Dispatcher (see the module docstring)."""
     from bot.factory import BotOptions, create_dispatcher
@@ -479,7 +526,9 @@ async def measure_pipeline(
             redis_url=None,
             data_dir=Path(data_dir),
         )
-        async with pipeline_deps(settings, interpreter) as (deps, wiring):
+        kind = "desk" if database_url else "memory"
+        async with pipeline_deps(settings, interpreter, kind) as (deps, wiring, db_engine):
+            counter = StatementCounter(db_engine) if db_engine is not None else None
             bot = MockedBot()
             # the real limits (1 msg/s per chat) would measure the limiter, not the pipeline
             unlimited = RateLimiter(global_rate=1e9, chat_rate=1e9, chat_burst=1e9)
@@ -488,6 +537,8 @@ async def measure_pipeline(
             )
             await feed_chats(lambda u: dp.feed_update(bot, u), chats * 2, chats)  # warm up
             bot.session.requests.clear()
+            if counter is not None:
+                counter.reset()
             profiler = None
             if profile is not None:
                 import cProfile
@@ -500,6 +551,9 @@ async def measure_pipeline(
                 profiler.dump_stats(str(profile))
             result["replies"] = len(bot.session.requests)
             result["wiring"] = wiring
+            if counter is not None:
+                result["sql_statements_per_update"] = round(counter.statements / updates, 1)
+                result["commits_per_update"] = round(counter.commits / updates, 2)
     return result
 
 
@@ -512,6 +566,7 @@ async def bench_pipeline(
             load_or_train_interpreter, ROOT / "models", Path(tmp)
         )
         echo = await measure_echo(updates, chats)
+        memory = await measure_pipeline(None, interpreter, updates, chats)
         async with pg_database() as url:
             pipeline = await measure_pipeline(url, interpreter, updates, chats, profile)
         echo_after = await measure_echo(updates, chats)
@@ -521,6 +576,7 @@ async def bench_pipeline(
         "echo": echo,
         "echo_after": echo_after,
         "pipeline": pipeline,
+        "pipeline_memory": memory,
         "ratio": round(pipeline["updates_per_s"] / echo_rate, 4) if echo_rate else 0.0,
         "target_updates_per_s": PIPELINE_TARGET_UPDATES_PER_S,
         "meets_target": pipeline["updates_per_s"] >= PIPELINE_TARGET_UPDATES_PER_S,
@@ -538,6 +594,15 @@ def _print_pipeline(r: dict[str, Any]) -> None:
     print(
         f"  taxdesk  {p['updates_per_s']:>9.1f} updates/s   p50 {p['p50_ms']:.1f} ms   "
         f"p95 {p['p95_ms']:.1f} ms   ({p['replies']} replies)"
+    )
+    m = r["pipeline_memory"]
+    print(
+        f"  per update: {p.get('sql_statements_per_update')} SQL statements, "
+        f"{p.get('commits_per_update')} commits"
+    )
+    print(
+        f"  no db    {m['updates_per_s']:>9.1f} updates/s   p50 {m['p50_ms']:.1f} ms   "
+        f"p95 {m['p95_ms']:.1f} ms   (same NLU and dialogue, {m['wiring']})"
     )
     print(
         f"  echo     {e['updates_per_s']:>9.1f} updates/s   p50 {e['p50_ms']:.2f} ms   "
@@ -570,6 +635,9 @@ def main(argv: list[str] | None = None) -> None:
         "pipeline_updates_per_s": pipe["pipeline"]["updates_per_s"],
         "pipeline_p50_ms": pipe["pipeline"]["p50_ms"],
         "pipeline_p95_ms": pipe["pipeline"]["p95_ms"],
+        "pipeline_no_db_updates_per_s": pipe["pipeline_memory"]["updates_per_s"],
+        "pipeline_sql_statements_per_update": pipe["pipeline"].get("sql_statements_per_update"),
+        "pipeline_commits_per_update": pipe["pipeline"].get("commits_per_update"),
         "echo_updates_per_s": pipe["echo"]["updates_per_s"],
         "echo_p95_ms": pipe["echo"]["p95_ms"],
         "ratio": pipe["ratio"],
