@@ -225,6 +225,12 @@ async def run_outbox_worker(
             from bot.factory import build_storage
 
             storage = own_storage = build_storage(settings)
+            if not settings.redis_url:
+                log.warning(
+                    "outbox worker with its own in-memory button map: the rating buttons it "
+                    "sends work only if the bot shares it (pass replies=/storage=, or set "
+                    "REDIS_URL)"
+                )
         replies = ReplySender(StorageButtonStore(storage, bot.id), RateLimiter())
     sender = TelegramNoticeSender(bot, replies, runtime.sessions, engine=engine)
     worker = OutboxWorker(
