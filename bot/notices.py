@@ -16,6 +16,9 @@ dialogue as `/rate{"case_number": ..., "level": ...}`), and sends it with the bo
   process that runs the dialogue (the in-process worker of `main.py run` / `main.py bot`);
   a worker in another process without an engine logs a warning for each question.
 
+A notice longer than 4,096 characters goes out in pieces; a 429 after the first piece sends
+the whole notice again later (its first piece twice). Desk notices are far shorter.
+
 `run_outbox_worker(...)` runs it all until `stop` is set, polling every 0.5 s and woken at
 once by PostgreSQL NOTIFY (`desk.outbox.listen`), so a completion made by another process
 (`python main.py cases complete`) reaches the chat well within 2 s.
