@@ -199,8 +199,7 @@ async def test_server_error_backs_off_then_delivers(env: Env) -> None:
     number = await env.open_case()
     await env.staff("complete", number, "已办好。")
     await env.server.wait_until(lambda: bool(env.server.calls_of("sendMessage")))
-    await asyncio.sleep(0.2)
-    (row,) = await env.rows()
+    (row,) = await env.settled_rows()
     assert (row.status, row.attempts) == ("pending", 1)  # backoff(1): 1-2 s
     assert "TelegramServerError" in (row.last_error or "")
     assert row.next_attempt_at > row.created_at
@@ -235,7 +234,7 @@ async def test_row_of_a_crashed_worker_is_shown_once(env: Env) -> None:
     number = await env.open_case()
     await env.staff("complete", number, "已办好。")
     async with env.runtime.sessions() as s:
-        (dead,) = await claim(s, lease_seconds=0.2, channel="telegram")
+        (dead,) = await claim(s, lease_seconds=1.0, channel="telegram")
     assert dead.attempts == 1
     from bot.notices import TelegramNoticeSender
 
@@ -244,7 +243,7 @@ async def test_row_of_a_crashed_worker_is_shown_once(env: Env) -> None:
         env.runtime.sessions, sender, channel="telegram", lease_seconds=0.2
     )
     assert await worker.run_once() == 0  # still leased to the dead worker
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.1)
     real = outbox_module.mark_delivered
     failures = 1
 
