@@ -316,13 +316,18 @@ class OutboxWorker:
                 channel=self.channel,
             )
         if items:
-            await asyncio.gather(*(self._deliver(item) for item in items))
+            outcomes = await asyncio.gather(
+                *(self._deliver(item) for item in items), return_exceptions=True
+            )
+            for item, outcome in zip(items, outcomes, strict=True):
+                if isinstance(outcome, BaseException):  # its lease expires: claimed again
+                    log.error("outbox %s: delivery step failed: %r", item.id, outcome)
         return len(items)
 
     async def _deliver(self, item: OutboxItem) -> None:
         key = item.idempotency_key
         if key in self._unrecorded:
-            await self._record(item, self._unrecorded[key], resent=False)
+            await self._record(item, self._unrecorded[key])
             return
         if item.attempts > 1:
             async with self.sessions() as session:
@@ -351,11 +356,9 @@ class OutboxWorker:
             )
             await self._retry(item, delay=backoff(item.attempts), error=repr(exc), failed=give_up)
         else:
-            await self._record(item, delivered, resent=True)
+            await self._record(item, delivered)
 
-    async def _record(
-        self, item: OutboxItem, delivered: Delivered | None, *, resent: bool
-    ) -> None:
+    async def _record(self, item: OutboxItem, delivered: Delivered | None) -> None:
         try:
             async with self.sessions() as session:
                 await mark_delivered(session, item, delivered, now=self.clock())
