@@ -178,7 +178,7 @@ class TelegramNoticeSender:
                     .all()
                 )
             await session.commit()
-        scripts = self._converter()
+        scripts = await self._converter()
         for text in texts:
             if text and not text.startswith("/"):
                 found = scripts.detect(text, "")
@@ -186,11 +186,11 @@ class TelegramNoticeSender:
                     return found  # the text shows a script (not just the default)
         return "hans"
 
-    def _converter(self) -> ScriptConverter:
-        if self._scripts is None:
+    async def _converter(self) -> ScriptConverter:
+        if self._scripts is None:  # OpenCC loads its dictionaries from disk: not on the loop
             from actions.engine import ScriptConverter
 
-            self._scripts = ScriptConverter()
+            self._scripts = await asyncio.to_thread(ScriptConverter)
         return self._scripts
 
 
