@@ -345,14 +345,17 @@ def _text_update(i: int, chat: int, text: str) -> Any:
 
 
 async def feed_chats(
-    feed: Callable[[Any], Awaitable[Any]], updates: int, chats: int
+    feed: Callable[[Any], Awaitable[Any]], updates: int, chats: int, *, first_id: int = 0
 ) -> dict[str, Any]:
     """`chats` chats at once, each sending its next update after the last was handled;
-    updates/s over the run and the latency of each update (fed until its reply was sent)."""
+    updates/s over the run and the latency of each update (fed until its reply was sent).
+    Update ids start after `first_id` (a repeated id would be dropped as a duplicate)."""
     per_chat = max(1, updates // chats)
     prepared = [
         [
-            _text_update(c * per_chat + k, 20_000 + c, CHAT_SCRIPT[k % len(CHAT_SCRIPT)])
+            _text_update(
+                first_id + c * per_chat + k, 20_000 + c, CHAT_SCRIPT[k % len(CHAT_SCRIPT)]
+            )
             for k in range(per_chat)
         ]
         for c in range(chats)
@@ -545,7 +548,9 @@ async def measure_pipeline(
 
                 profiler = cProfile.Profile()
                 profiler.enable()
-            result = await feed_chats(lambda u: dp.feed_update(bot, u), updates, chats)
+            result = await feed_chats(
+                lambda u: dp.feed_update(bot, u), updates, chats, first_id=chats * 2
+            )
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(str(profile))
