@@ -48,6 +48,8 @@ migrate: setup
 
 bench: setup services
 	$(PY) bench/nlu.py
+	$(PY) bench/desk.py
+	$(PY) bench/inbound.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

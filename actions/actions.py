@@ -49,19 +49,6 @@ def human_buttons() -> list[Button]:
     return [Button("转人工", payload("request_human")), Button("不用了", payload("deny"))]
 
 
-def rating_buttons(case_number: str, domain: Domain) -> list[list[Button]]:
-    """The five 好差评 levels, one row."""
-    return [
-        [
-            Button(
-                domain.label("rating", level),
-                payload("rate", {"case_number": case_number, "level": level}),
-            )
-            for level in RATING_LEVELS
-        ]
-    ]
-
-
 class ActionSubmitCase(Action):
     """Submit the active case (after the [提交] confirmation): number and deadline."""
 

@@ -2,9 +2,10 @@
 
 Channels call `DialogueEngine.handle(InboundMessage) -> list[Reply]` and send the replies.
 Messages of one conversation are handled one at a time (a per-conversation lock); different
-conversations run concurrently. The worker that delivers desk notices calls the `notify_*`
-methods, so the notice is written in the taxpayer's script and the tracker knows that a staff
-question waits for an answer.
+conversations run concurrently. Notice texts (completion, rejection, staff question) come
+from the desk's outbox payloads (`desk.notices`, both scripts); the worker that delivers them
+(`bot.notices`) reads the tracker's script and calls `note_staff_question`, so the tracker
+knows that a staff question waits for an answer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import opencc
 
-from actions.actions import build_actions, rating_buttons
+from actions.actions import build_actions
 from actions.base import ActionContext
 from actions.channel import InboundMessage, Reply
 from actions.dispatcher import CollectingDispatcher, merge_replies
@@ -229,51 +230,14 @@ class DialogueEngine:
 
     # ------------------------------------------------------------------ notices
 
-    async def notify_staff_question(
-        self, channel: str, chat_id: str, case_number: str, question: str
-    ) -> list[Reply]:
-        """Staff asked the taxpayer something: the next message answers that case (§6)."""
-        return await self._notice(
-            channel,
-            chat_id,
-            "utter_staff_question",
-            {"case_number": case_number, "question": question},
-            [PendingCase(case_number)],
-        )
-
     async def note_staff_question(self, channel: str, chat_id: str, case_number: str) -> None:
-        """Like `notify_staff_question` when the desk's own notice text was sent (outbox
-        `case_question`): only remember that the next message answers `case_number`."""
+        """Staff asked the taxpayer something (the desk's `case_question` notice, sent by the
+        outbox worker): the next message answers `case_number` (§6)."""
         key = conversation_key(channel, chat_id)
         async with self._locks.hold(key):
             tracker = await self._load(key, channel, chat_id, "")
             self._apply(tracker, [PendingCase(case_number)])
             await self._save(tracker)
-
-    async def notify_case_completed(
-        self, channel: str, chat_id: str, case_number: str, note: str
-    ) -> list[Reply]:
-        """The completion notice with the five rating buttons (§6)."""
-        return await self._notice(
-            channel,
-            chat_id,
-            "utter_case_completed",
-            {"case_number": case_number, "note": note},
-            [],
-            buttons=rating_buttons(case_number, self.domain),
-        )
-
-    async def notify_case_rejected(
-        self, channel: str, chat_id: str, case_number: str, reason: str
-    ) -> list[Reply]:
-        """Staff refused the case, with the reason."""
-        return await self._notice(
-            channel,
-            chat_id,
-            "utter_case_rejected",
-            {"case_number": case_number, "reason": reason},
-            [],
-        )
 
     async def hand_back(self, channel: str, chat_id: str) -> list[Reply]:
         """Staff (`/bot`) or an idle timeout ended the human service: the bot answers again."""

@@ -33,7 +33,7 @@ from aiogram.types import Message
 
 from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps
-from bot.memory import MemoryFileIntake, MemoryInboundStore, MemoryOutbox
+from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.sender import RateLimiter
 from bot.settings import Settings
 from tests.botapi_server import BotAPIServer
@@ -96,7 +96,7 @@ def pipeline(deps_factory: Callable[[], TelegramDeps], mode: str = "polling") ->
 
 def memory_deps() -> TelegramDeps:
     """Echo dialogue and in-memory stores."""
-    return TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake(), MemoryOutbox())
+    return TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
 
 
 async def measure(runner: Runner, updates: int, chats: int) -> dict[str, Any]:

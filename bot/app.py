@@ -16,14 +16,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import BotCommandScopeAllPrivateChats, Update
 from aiohttp import web
 
 from bot.factory import BotOptions, TelegramDeps, build_storage, create_bot, create_dispatcher
-from bot.keyboards import StorageButtonStore
 from bot.middlewares import RECORDED_FLAG, install_log_redaction, record
-from bot.outbox import OutboxWorker
-from bot.sender import DeliveryLog, ReplySender, TelegramOutboxSender
+from bot.notices import run_outbox_worker
+from bot.sender import ReplySender
 from bot.settings import Settings
 from handlers.taxpayer import bot_commands
 
@@ -44,12 +44,15 @@ class TelegramService:
         *,
         bot: Bot | None = None,
         options: BotOptions | None = None,
+        storage: BaseStorage | None = None,
     ) -> None:
+        """`storage`: the FSM storage (button map); by default built from `settings`."""
         self.settings = settings
         self.deps = deps
         self.options = options or BotOptions()
         self.bot = bot or create_bot(settings)
-        self.storage = build_storage(settings)
+        self._own_storage = storage is None
+        self.storage = storage or build_storage(settings)
         self.dp: Dispatcher = create_dispatcher(
             settings, self.bot, deps, storage=self.storage, options=self.options
         )
@@ -174,20 +177,25 @@ class TelegramService:
 
     # ------------------------------------------------------------------ outbox and shutdown
 
-    def outbox_worker(self) -> OutboxWorker | None:
-        """The outbox worker for this bot, if there is an outbox."""
+    async def run_outbox(self, stop: asyncio.Event) -> None:
+        """The outbox worker beside this bot (`bot.notices`), sharing its button map and
+        rate limits; returns at once when `deps.outbox` is None."""
         if self.deps.outbox is None:
-            return None
-        sender = TelegramOutboxSender(
-            self.bot, self.replies, delivery_log=DeliveryLog(self.storage, self.bot.id)
-        )
-        return OutboxWorker(
-            self.deps.outbox, sender, poll_interval=self.options.outbox_poll_interval
+            return
+        await run_outbox_worker(
+            self.settings,
+            self.deps.outbox.runtime,
+            self.bot,
+            stop,
+            engine=self.deps.outbox.engine,
+            replies=self.replies,
+            poll_interval=self.options.outbox_poll_interval,
         )
 
     async def close(self) -> None:
-        """Close the storage and the bot's HTTP session."""
-        await self.storage.close()
+        """Close the storage (unless it was given) and the bot's HTTP session."""
+        if self._own_storage:
+            await self.storage.close()
         await self.bot.session.close()
 
 
@@ -199,18 +207,20 @@ async def run_bot(
     stop: asyncio.Event | None = None,
     bot: Bot | None = None,
     options: BotOptions | None = None,
+    storage: BaseStorage | None = None,
 ) -> None:
     """`python main.py bot`: polling, or webhook when `WEBHOOK_URL` is set, plus the outbox
-    worker unless `worker=False`; runs until `stop` is set or the task is cancelled."""
+    worker (`deps.outbox`) unless `worker=False`; runs until `stop` is set or the task is
+    cancelled. `storage`: the FSM storage, when the caller shares it (e.g. with
+    `bot.notices.run_outbox_worker` started separately)."""
     token = settings.telegram_bot_token
     install_log_redaction([token.get_secret_value()] if token else [])
     stop = stop or asyncio.Event()
-    service = TelegramService(settings, deps, bot=bot, options=options)
+    service = TelegramService(settings, deps, bot=bot, options=options, storage=storage)
     tasks: list[asyncio.Task[Any]] = []
     try:
-        outbox = service.outbox_worker() if worker else None
-        if outbox is not None:
-            tasks.append(asyncio.create_task(outbox.run(stop), name="outbox"))
+        if worker and deps.outbox is not None:
+            tasks.append(asyncio.create_task(service.run_outbox(stop), name="outbox"))
         if settings.webhook_url:
             await service.start_webhook()
             await stop.wait()
@@ -239,18 +249,16 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     bot: Bot | None = None,
 ) -> None:
-    """`python main.py worker`: only the outbox worker (needs a token to send)."""
+    """`python main.py worker`: only the outbox worker (needs a token to send). Buttons it
+    sends work in a bot process only through a shared storage (`REDIS_URL`)."""
     token = settings.telegram_bot_token
     install_log_redaction([token.get_secret_value()] if token else [])
     if deps.outbox is None:
         raise ValueError("the worker needs an outbox")
     bot = bot or create_bot(settings)
-    storage = build_storage(settings)
-    replies = ReplySender(StorageButtonStore(storage, bot.id))
-    sender = TelegramOutboxSender(bot, replies, delivery_log=DeliveryLog(storage, bot.id))
-    worker = OutboxWorker(deps.outbox, sender)
     try:
-        await worker.run(stop)
+        await run_outbox_worker(
+            settings, deps.outbox.runtime, bot, stop or asyncio.Event(), engine=deps.outbox.engine
+        )
     finally:
-        await storage.close()
         await bot.session.close()

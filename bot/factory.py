@@ -7,6 +7,7 @@ argument, and handlers receive them by name (see `bot.context.TaxdeskData`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -18,11 +19,14 @@ from bot.albums import AlbumCollector
 from bot.files import TelegramFileFetcher, UploadIntake
 from bot.keyboards import StorageButtonStore
 from bot.middlewares import InboundStoreMiddleware
-from bot.ports import Dialogue, FileIntake, InboundStore, OutboundStore, OutboxSource
+from bot.ports import Dialogue, FileIntake, InboundStore, OutboundStore
 from bot.sender import RateLimiter, ReplySender
 from bot.settings import Settings
 from bot.turns import TurnRunner
 from handlers import get_routers
+
+if TYPE_CHECKING:
+    from bot.notices import NoticeOutbox
 
 
 class MissingToken(Exception):
@@ -33,12 +37,13 @@ class MissingToken(Exception):
 
 @dataclass
 class TelegramDeps:
-    """The services the Telegram side uses (real adapters, or `bot.memory` fakes)."""
+    """The services the Telegram side uses (real adapters, or `bot.memory` fakes).
+    `outbox`: the desk and dialogue the in-process outbox worker needs (None: no worker)."""
 
     dialogue: Dialogue
     inbound: InboundStore
     intake: FileIntake
-    outbox: OutboxSource | None = None
+    outbox: NoticeOutbox | None = None
     outbound: OutboundStore | None = None  # records what the bot sent
 
 

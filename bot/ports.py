@@ -1,13 +1,13 @@
 """What the Telegram side needs from the rest of taxdesk, as Protocols.
 
-The bot never imports the dialogue engine, the case backend or the document checks directly;
-the composition root (`main.py`) passes objects that satisfy these Protocols. In-memory
-implementations for tests and demos live in `bot.memory`.
+The bot's turn pipeline never imports the dialogue engine, the case backend or the document
+checks directly; the composition root (`main.py`) passes objects that satisfy these Protocols.
+(`bot.notices`, the desk outbox's Telegram sender, is the one part built on `desk` itself.)
+In-memory implementations for tests and demos live in `bot.memory`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from actions.channel import Button, InboundFile, InboundMessage, Reply
@@ -77,41 +77,6 @@ class OutboundStore(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxNotice:
-    """One message for a taxpayer, waiting in the outbox (completion, rejection, question)."""
-
-    id: int
-    idempotency_key: str
-    channel: str  # "telegram"
-    chat_id: str
-    text: str
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    attempts: int = 0
-
-
-@runtime_checkable
-class OutboxSource(Protocol):
-    """The outbox, as seen by a channel's sender worker."""
-
-    async def claim_due(self, channel: str, limit: int) -> list[OutboxNotice]:
-        """Claim up to `limit` due notices for `channel` (locked/leased so another worker does
-        not send them at the same time)."""
-        ...
-
-    async def mark_sent(self, notice_id: int, *, external_id: str | None = None) -> None:
-        """The notice was delivered (`external_id`: the channel's message id)."""
-        ...
-
-    async def retry_later(self, notice_id: int, *, delay: float, error: str) -> None:
-        """Delivery failed for now; make the notice due again after `delay` seconds."""
-        ...
-
-    async def mark_failed(self, notice_id: int, *, error: str) -> None:
-        """Delivery can never succeed (the user blocked the bot, the chat is gone)."""
-        ...
-
-
 @runtime_checkable
 class ButtonStore(Protocol):
     """Maps the short keys in callback data to full button payloads, per chat."""
@@ -135,7 +100,5 @@ __all__ = [
     "InboundMessage",
     "InboundStore",
     "OutboundStore",
-    "OutboxNotice",
-    "OutboxSource",
     "Reply",
 ]

@@ -1,11 +1,10 @@
-"""Sending to Telegram: replies split at the message limit, inline keyboards, rate limits,
-and the outbox sender.
+"""Sending to Telegram: replies split at the message limit, inline keyboards, rate limits.
 
 Rate limits are applied by design rather than by waiting for 429s: a token bucket of ~30
 messages/s for the whole bot, ~1/s per private chat (short bursts of 3 allowed so a split
 reply goes out at once) and 20/min per group. A 429 still happens sometimes (limits are
-not published exactly); interactive replies wait `retry_after` and try again, outbox
-notices raise `RetryLater` so the outbox schedules them.
+not published exactly); interactive replies wait `retry_after` and try again; outbox
+notices (`bot.notices`) let it propagate so the outbox schedules the row.
 """
 
 from __future__ import annotations
@@ -16,20 +15,12 @@ import time
 from collections.abc import Sequence
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import Message
 
 from actions.channel import Reply
 from bot.keyboards import build_keyboard
-from bot.ports import ButtonStore, OutboxNotice
+from bot.ports import ButtonStore
 
 log = logging.getLogger(__name__)
 
@@ -197,99 +188,3 @@ class ReplySender:
                     raise
                 log.warning("send failed (%s), retry %d", type(e).__name__, failures)
                 await asyncio.sleep(0.5 * failures)
-
-
-class RetryLater(Exception):
-    """The notice could not be sent now; try again after `delay` seconds."""
-
-    def __init__(self, delay: float, error: str) -> None:
-        super().__init__(error)
-        self.delay = delay
-        self.error = error
-
-
-class NoticeUndeliverable(Exception):
-    """The notice can never be delivered (bot blocked, chat gone)."""
-
-
-class DeliveryLog:
-    """Which outbox idempotency keys were already delivered to a chat (kept in the FSM
-    storage, so in Redis when `REDIS_URL` is set). It closes the gap between "Telegram
-    accepted the message" and "the outbox row is marked sent": a notice claimed again after
-    a crash or a failed `mark_sent` is recognised and not shown twice."""
-
-    DESTINY = "outbox"
-    MAX_KEYS_PER_CHAT = 500
-
-    def __init__(self, storage: BaseStorage, bot_id: int) -> None:
-        self._storage = storage
-        self._bot_id = bot_id
-
-    def _key(self, chat_id: int) -> StorageKey:
-        return StorageKey(
-            bot_id=self._bot_id, chat_id=chat_id, user_id=chat_id, destiny=self.DESTINY
-        )
-
-    async def delivered(self, chat_id: int, key: str) -> str | None:
-        """The message id `key` was delivered as, or None."""
-        value = (await self._storage.get_data(self._key(chat_id))).get(key)
-        return value if isinstance(value, str) else None
-
-    async def remember(self, chat_id: int, key: str, message_id: str) -> None:
-        """Record the delivery of `key`."""
-        skey = self._key(chat_id)
-        data = dict(await self._storage.get_data(skey))
-        data[key] = message_id
-        while len(data) > self.MAX_KEYS_PER_CHAT:
-            data.pop(next(iter(data)))
-        await self._storage.set_data(skey, data)
-
-
-class TelegramOutboxSender:
-    """Delivers one outbox notice to its Telegram chat."""
-
-    def __init__(
-        self,
-        bot: Bot,
-        replies: ReplySender,
-        *,
-        delivery_log: DeliveryLog | None = None,
-        max_backoff: float = 300.0,
-    ) -> None:
-        self.bot = bot
-        self.replies = replies
-        self.delivery_log = delivery_log
-        self.max_backoff = max_backoff
-
-    async def send(self, notice: OutboxNotice) -> str:
-        """Send `notice`; the Telegram message id of its last piece.
-
-        Raises `RetryLater` (429 with the server's `retry_after`; network and 5xx errors with
-        exponential backoff) or `NoticeUndeliverable`."""
-        try:
-            chat_id = int(notice.chat_id)
-        except ValueError as e:
-            raise NoticeUndeliverable(f"not a Telegram chat id: {notice.chat_id!r}") from e
-        if self.delivery_log is not None:
-            already = await self.delivery_log.delivered(chat_id, notice.idempotency_key)
-            if already is not None:
-                log.info("notice %s was already delivered; not sent again", notice.id)
-                return already
-        reply = Reply(text=notice.text, buttons=notice.buttons)
-        try:
-            sent = await self.replies.send(self.bot, chat_id, [reply], wait_on_flood=False)
-        except TelegramRetryAfter as e:
-            raise RetryLater(float(e.retry_after), f"flood control: {e.message}") from e
-        except (TelegramNetworkError, TelegramServerError) as e:
-            delay = min(self.max_backoff, 2.0 ** max(0, notice.attempts))
-            raise RetryLater(delay, f"{type(e).__name__}: {e.message}") from e
-        except (TelegramForbiddenError, TelegramNotFound) as e:
-            raise NoticeUndeliverable(f"{type(e).__name__}: {e.message}") from e
-        except TelegramBadRequest as e:
-            if "chat not found" in e.message or "blocked" in e.message:
-                raise NoticeUndeliverable(e.message) from e
-            raise
-        message_id = str(sent[-1].message_id) if sent else ""
-        if self.delivery_log is not None:
-            await self.delivery_log.remember(chat_id, notice.idempotency_key, message_id)
-        return message_id

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps
 from bot.files import LOCAL_LIMIT, OFFICIAL_LIMIT
 from bot.middlewares import install_log_redaction
+from bot.notices import run_outbox_worker
 from bot.sender import ReplySender
 from bot.settings import Settings
 from desk.runtime import ROOT, DeskRuntime
@@ -133,46 +132,17 @@ async def run_outbox(
     replies: ReplySender | None = None,
     storage: BaseStorage | None = None,
 ) -> None:
-    """The outbox worker until `stop` is set: `bot.notices.run_outbox_worker` when that
-    module exists, else the stop-gap `bot.outbox_bridge`. In the bot's process pass its
-    `replies` and `storage`, so the notices' buttons land in the bot's button map."""
-    try:
-        notices = importlib.import_module("bot.notices")
-    except ImportError:
-        notices = None
-    worker = getattr(notices, "run_outbox_worker", None)
-    if worker is not None:
-        accepted = inspect.signature(worker).parameters
-        extra: dict[str, Any] = {}
-        if "replies" in accepted and replies is not None:
-            extra["replies"] = replies
-        if "storage" in accepted and storage is not None:
-            extra["storage"] = storage
-        await worker(
-            services.settings, services.runtime, bot, stop, engine=services.engine, **extra
-        )
-        return
-    from bot.factory import build_storage
-    from bot.keyboards import StorageButtonStore
-    from bot.outbox_bridge import run_desk_outbox
-
-    own = storage is None
-    if storage is None:
-        storage = build_storage(services.settings)
-    try:
-        if replies is None:
-            replies = ReplySender(StorageButtonStore(storage, bot.id))
-        await run_desk_outbox(
-            services.conversations,
-            bot,
-            replies,
-            stop,
-            storage=storage,
-            engine=services.engine,
-        )
-    finally:
-        if own:
-            await storage.close()
+    """The outbox worker until `stop` is set. In the bot's process pass its `replies` and
+    `storage`, so the notices' buttons land in the bot's button map."""
+    await run_outbox_worker(
+        services.settings,
+        services.runtime,
+        bot,
+        stop,
+        engine=services.engine,
+        replies=replies,
+        storage=storage,
+    )
 
 
 async def run_telegram(

@@ -60,6 +60,7 @@ from desk.models import (
     TaxpayerTaxId,
     utcnow,
 )
+from desk.outbox import NOTIFY_CHANNEL as OUTBOX_NOTIFY_CHANNEL
 from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES, CaseStatus, check
 from desk.storage import AttachmentStore
 from desk.taxpayer_ids import mask, normalize_taxpayer_id
@@ -246,6 +247,10 @@ class Desk:
             raise ConcurrentUpdate(number) from None
         if notice is not None:
             self._enqueue(case, event, *notice)
+            if self._dialect() == "postgresql":  # wakes outbox workers when this commits
+                await self.session.execute(
+                    text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_NOTIFY_CHANNEL}
+                )
         await self._commit()
         log.info(
             "case %s: %s %s -> %s by %s",
@@ -333,6 +338,29 @@ class Desk:
             return conv
         raise RuntimeError("could not create the conversation (concurrent inserts)")
 
+    async def _chat_of(self, conversation_id: int) -> tuple[str, str]:
+        """`(channel, chat_id)` of a conversation, without loading the row (and its tracker)."""
+        row = (
+            await self.session.execute(
+                select(Conversation.channel, Conversation.chat_id).where(
+                    Conversation.id == conversation_id
+                )
+            )
+        ).first()
+        if row is None:
+            raise await self._fail(NotFound(f"conversation {conversation_id}"))
+        return str(row[0]), str(row[1])
+
+    def _insert(self) -> Any:
+        """The dialect's INSERT (with ON CONFLICT support on PostgreSQL and SQLite)."""
+        if self._dialect() == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+
     async def record_inbound(
         self,
         conversation_id: int,
@@ -344,37 +372,37 @@ class Desk:
     ) -> tuple[Message, bool]:
         """Store an inbound message before it is acknowledged. Idempotent on
         (channel, update_id): returns `(message, True)` the first time, `(stored, False)`
-        when the update was already seen."""
-        conv = await self.session.get(Conversation, conversation_id)
-        if conv is None:
-            raise NotFound(f"conversation {conversation_id}")
-        if update_id is not None:
-            seen = await repo.message_by_update(self.session, conv.channel, update_id)
-            if seen is not None:
-                await self._commit()
-                return seen, False
-        msg = Message(
-            conversation_id=conv.id,
+        when the update was already seen. (One INSERT ... ON CONFLICT DO NOTHING: this runs
+        for every update, so it stays at three statements and one commit.)"""
+        channel, chat_id = await self._chat_of(conversation_id)
+        now = self.now()
+        stmt = self._insert()(Message).values(
+            conversation_id=conversation_id,
             direction="in",
-            channel=conv.channel,
-            chat_id=conv.chat_id,
+            channel=channel,
+            chat_id=chat_id,
             channel_message_id=channel_message_id,
             update_id=update_id,
             text=text,
             attachment_id=attachment_id,
-            created_at=self.now(),
+            outbox_key=None,
+            created_at=now,
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(msg)
-                await self.session.flush()
-        except IntegrityError:
-            seen = await repo.message_by_update(self.session, conv.channel, str(update_id))
+        if update_id is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        msg = (await self.session.scalars(stmt.returning(Message))).first()
+        if msg is None:  # the update was stored before (maybe by a racing duplicate)
+            seen = await repo.message_by_update(self.session, channel, str(update_id))
             await self._commit()
             if seen is None:
-                raise
+                raise RuntimeError(f"update {update_id} neither stored nor found")
             return seen, False
-        conv.updated_at = self.now()
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
         await self._commit()
         return msg, True
 
@@ -388,14 +416,12 @@ class Desk:
         outbox_key: str | None = None,
     ) -> Message:
         """Store a message the bot or staff sent (`outbox_key`: the outbox row it came from)."""
-        conv = await self.session.get(Conversation, conversation_id)
-        if conv is None:
-            raise NotFound(f"conversation {conversation_id}")
+        channel, chat_id = await self._chat_of(conversation_id)
         msg = Message(
-            conversation_id=conv.id,
+            conversation_id=conversation_id,
             direction="out",
-            channel=conv.channel,
-            chat_id=conv.chat_id,
+            channel=channel,
+            chat_id=chat_id,
             channel_message_id=channel_message_id,
             text=text,
             attachment_id=attachment_id,
@@ -408,20 +434,29 @@ class Desk:
 
     async def load_tracker(self, conversation_id: int) -> dict[str, Any] | None:
         """The dialogue tracker persisted for the conversation (None at first contact)."""
-        conv = await self.session.get(Conversation, conversation_id)
-        if conv is None:
-            raise NotFound(f"conversation {conversation_id}")
-        tracker = conv.tracker
+        row = (
+            await self.session.execute(
+                select(Conversation.tracker).where(Conversation.id == conversation_id)
+            )
+        ).first()
         await self._commit()
-        return tracker
+        if row is None:
+            raise NotFound(f"conversation {conversation_id}")
+        return row[0]
 
     async def save_tracker(self, conversation_id: int, tracker: dict[str, Any]) -> None:
-        """Persist the dialogue tracker (a JSON-serialisable dict)."""
-        conv = await self.session.get(Conversation, conversation_id)
-        if conv is None:
-            raise NotFound(f"conversation {conversation_id}")
-        conv.tracker = dict(tracker)
-        conv.updated_at = self.now()
+        """Persist the dialogue tracker (a JSON-serialisable dict): one UPDATE."""
+        found = (
+            await self.session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(tracker=dict(tracker), updated_at=self.now())
+                .returning(Conversation.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if found is None:
+            raise await self._fail(NotFound(f"conversation {conversation_id}"))
         await self._commit()
 
     async def set_conversation_state(

@@ -21,6 +21,8 @@ from actions.ports import CaseGateway, Interpreter, TrackerStore
 from actions.stores import InMemoryTrackerStore
 from actions.testing import FakeGateway, FakeInterpreter, FakeNormalizers, parse
 from actions.tracker import SlotSet, Tracker
+from desk import notices as desk_notices
+from desk.case_types import load_case_types
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 11, 27)  # a Friday
@@ -461,10 +463,8 @@ async def test_s6_staff_question_answer_completion_rating() -> None:
     await chat.send_files(1, caption="承诺书")
     await chat.press("/submit_case")
     gw.ask("TX-2026-000123", "请确认更正后的销售额是否为 125,000 元？")
-    notice = await engine.notify_staff_question(
-        "telegram", "100", "TX-2026-000123", "请确认更正后的销售额是否为 125,000 元？"
-    )
-    assert "工作人员问" in text_of(notice) and "125,000" in text_of(notice)
+    # the outbox worker sent the desk's case_question notice, then told the dialogue
+    await engine.note_staff_question("telegram", "100", "TX-2026-000123")
     text = text_of(await chat.say("对的"))
     assert "TX-2026-000123" in text
     assert gw.called("answer_question")[0][1:] == ("TX-2026-000123", "对的", [])
@@ -474,35 +474,35 @@ async def test_s6_staff_question_answer_completion_rating() -> None:
     await chat.say("对的")
     assert len(gw.called("answer_question")) == 1
 
-    done = await engine.notify_case_completed(
-        "telegram", "100", "TX-2026-000123", "已为您更正，请登录电子税务局查看。"
+    # the desk's case_done notice carries the rating buttons; a press reaches the dialogue
+    done = desk_notices.case_done(
+        "TX-2026-000123",
+        load_case_types(ROOT / "data" / "case_types.yml").get("return_correction"),
+        "已为您更正。",
     )
-    assert "已办结" in text_of(done) and "请评价" in text_of(done)
-    assert titles(done) == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
-    rate = payloads(done)[1]
-    assert json.loads(rate[len("/rate") :]) == {
+    rates = [row[0]["payload"] for row in done["buttons"]]
+    assert [row[0]["title"]["zh_hans"] for row in done["buttons"]] == [
+        "非常满意",
+        "满意",
+        "基本满意",
+        "不满意",
+        "非常不满意",
+    ]
+    assert json.loads(rates[1][len("/rate") :]) == {
         "case_number": "TX-2026-000123",
         "level": "satisfied",
     }
-    text = text_of(await chat.press(rate))
+    text = text_of(await chat.press(rates[1]))
     assert "感谢" in text or "谢谢" in text
     assert gw.called("rate")[0][1:] == ("TX-2026-000123", "satisfied")
-    text = text_of(await chat.press(payloads(done)[4]))
+    text = text_of(await chat.press(rates[4]))
     assert "跟进" in text
-
-
-async def test_s6_notices_in_traditional_for_traditional_writers() -> None:
-    engine, _, _ = make_engine()
-    chat = Chat(engine)
-    await chat.say(f"你好，公司上個月的增值稅申報表填錯了，要更正，統一社會信用代碼{ID_1}")
-    done = await engine.notify_case_completed("telegram", "100", "TX-2026-000123", "已为您更正。")
-    assert "辦結" in text_of(done) and "滿意" in titles(done)
 
 
 async def test_s6_answer_with_file_goes_to_case(engine: DialogueEngine) -> None:
     engine_, gw, _ = make_engine()
     chat = Chat(engine_)
-    await engine_.notify_staff_question("telegram", "100", "TX-2026-000009", "请补充发票照片")
+    await engine_.note_staff_question("telegram", "100", "TX-2026-000009")
     await chat.send_files(1, caption="这是发票")
     assert gw.called("answer_question")[0][1:] == ("TX-2026-000009", "这是发票", [1])
     assert gw.called("attach_file") == []

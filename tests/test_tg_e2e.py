@@ -1,5 +1,5 @@
 """End to end: the real Dispatcher, in polling and in webhook mode, against the local Bot API
-server, with in-memory stores and an echo dialogue."""
+server, with in-memory stores and an echo dialogue. (Outbox notices: tests/test_notices.py.)"""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from aiohttp import ClientSession
 
 from bot.app import SECRET_HEADER, TelegramService
 from bot.factory import BotOptions, TelegramDeps
-from bot.memory import MemoryFileIntake, MemoryInboundStore, MemoryOutbox
-from bot.outbox import OutboxWorker
-from bot.sender import RateLimiter, TelegramOutboxSender
+from bot.memory import MemoryFileIntake, MemoryInboundStore
+from bot.sender import RateLimiter
 from bot.settings import Settings
 from tests.botapi_server import BotAPIServer
 from tests.tg_fakes import LONG_PAYLOAD, EchoDialogue, long_text
@@ -31,7 +30,6 @@ class Env:
     dialogue: EchoDialogue
     inbound: MemoryInboundStore
     intake: MemoryFileIntake
-    outbox: MemoryOutbox
     mode: str
 
 
@@ -60,7 +58,7 @@ def _options() -> BotOptions:
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
     server = BotAPIServer()
     await server.start()
-    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake(), MemoryOutbox())
+    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
     service = TelegramService(_settings(server), deps, options=_options())
     task: asyncio.Task[None] | None = None
     if request.param == "polling":
@@ -75,7 +73,6 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
         deps.dialogue,  # type: ignore[arg-type]
         deps.inbound,  # type: ignore[arg-type]
         deps.intake,  # type: ignore[arg-type]
-        deps.outbox,  # type: ignore[arg-type]
         request.param,
     )
     try:
@@ -217,51 +214,10 @@ async def test_typing_while_the_dialogue_works(env: Env) -> None:
     assert (CHAT, "typing") in env.server.chat_actions
 
 
-async def test_outbox_notice_obeys_retry_after(env: Env) -> None:
-    notice = env.outbox.add(str(CHAT), "您的事项 TX-2026-000123 已办结。")
-    env.server.fail_next("sendMessage", 1, status=429, retry_after=1)
-    worker = env.service.outbox_worker()
-    assert worker is not None
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    try:
-        (msg,) = await env.server.wait_for_messages(CHAT, 1, timeout=5)
-        await env.server.wait_until(lambda: env.outbox.state(notice.id) == "sent")
-    finally:
-        stop.set()
-        await task
-    assert msg.text == "您的事项 TX-2026-000123 已办结。"
-    row = env.outbox.rows[notice.id]
-    assert row.delays == [1.0] and row.external_id == str(msg.message_id)
-    assert len(env.server.calls_of("sendMessage")) == 2  # the 429, then the delivery
-    assert len(env.server.sent_messages(CHAT)) == 1
-
-
-async def test_outbox_blocked_chat_fails_for_good() -> None:
-    server = BotAPIServer()
-    await server.start()
-    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake(), MemoryOutbox())
-    service = TelegramService(_settings(server), deps, options=_options())
-    try:
-        outbox: MemoryOutbox = deps.outbox  # type: ignore[assignment]
-        ok = outbox.add(str(CHAT), "第一条")
-        blocked = outbox.add("42", "被拉黑")
-        worker = OutboxWorker(outbox, TelegramOutboxSender(service.bot, service.replies))
-        server.fail_next(
-            "sendMessage", 1, status=403, description="Forbidden: bot was blocked by the user"
-        )
-        await worker.run_once()  # whichever is sent first gets the 403
-        states = {outbox.state(ok.id), outbox.state(blocked.id)}
-        assert states == {"sent", "failed"}
-    finally:
-        await service.close()
-        await server.close()
-
-
 async def test_webhook_secret_store_failure_and_retry() -> None:
     server = BotAPIServer(webhook_retry_delay=0.05)
     await server.start()
-    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake(), MemoryOutbox())
+    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
     service = TelegramService(_settings(server), deps, options=_options())
     try:
         port = await service.serve_webhook(host="127.0.0.1", port=0)
@@ -296,7 +252,7 @@ async def test_webhook_secret_store_failure_and_retry() -> None:
 async def test_local_server_accepts_files_over_20mb() -> None:
     server = BotAPIServer(local_mode=True)
     await server.start()
-    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake(), MemoryOutbox())
+    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
     settings = _settings(server, telegram_api_local=True)
     service = TelegramService(settings, deps, options=_options())
     task = asyncio.create_task(service.run_polling())
@@ -327,20 +283,6 @@ async def test_webhook_answers_before_the_turn_is_done(env: Env) -> None:
     assert env.server.sent_messages(CHAT) == []  # acknowledged while the turn still runs
     assert ("telegram", update["update_id"]) in env.inbound.updates  # stored first
     await env.server.wait_for_messages(CHAT, 1)
-
-
-async def test_notice_claimed_again_is_not_shown_twice(env: Env) -> None:
-    worker = env.service.outbox_worker()
-    assert worker is not None
-    notice = env.outbox.add(str(CHAT), "已办结，请评价。")
-    first = await worker.sender.send(notice)
-    # mark_sent was lost (crash, database down): the row is claimed and sent again.
-    second = await worker.sender.send(notice)
-    assert first == second
-    assert len(env.server.sent_messages(CHAT)) == 1
-    other = env.outbox.add(str(CHAT), "已办结，请评价。", key="another-row")
-    await worker.sender.send(other)
-    assert len(env.server.sent_messages(CHAT)) == 2
 
 
 async def test_reply_survives_a_server_hiccup_and_a_429(env: Env) -> None:

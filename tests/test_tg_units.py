@@ -1,5 +1,5 @@
 """Unit tests of the Telegram-side helpers: splitting, keyboards, rate limits, redaction,
-albums, the outbox worker's ordering."""
+albums. (The outbox's per-chat order is tested in tests/desk/test_outbox.py.)"""
 
 from __future__ import annotations
 
@@ -13,11 +13,8 @@ from aiogram.types import Message
 from actions.channel import Button
 from bot.albums import AlbumCollector
 from bot.keyboards import MAX_BUTTONS_PER_CHAT, ButtonCb, StorageButtonStore, build_keyboard
-from bot.memory import MemoryOutbox
 from bot.middlewares import RedactingFilter, mask_taxpayer_ids
-from bot.outbox import OutboxWorker
-from bot.ports import OutboxNotice
-from bot.sender import RetryLater, TokenBucket, split_text
+from bot.sender import TokenBucket, split_text
 
 
 def test_short_text_is_one_piece_and_blank_is_none() -> None:
@@ -107,30 +104,6 @@ async def test_album_collector_gives_the_album_to_the_first_handler() -> None:
     assert first is not None and [m.message_id for m in first] == [1, 2, 3]
     assert results[0] is None and results[2] is None
     assert results[3] is not None and [m.message_id for m in results[3]] == [9]
-
-
-class _FlakySender:
-    def __init__(self) -> None:
-        self.sent: list[int] = []
-
-    async def send(self, notice: OutboxNotice) -> str:
-        if notice.id == 1 and notice.attempts == 1:
-            raise RetryLater(2.0, "flood")
-        self.sent.append(notice.id)
-        return str(notice.id)
-
-
-async def test_worker_keeps_chat_order_on_retry() -> None:
-    outbox = MemoryOutbox()
-    first = outbox.add("5", "一")
-    second = outbox.add("5", "二")
-    other = outbox.add("6", "别的")
-    sender = _FlakySender()
-    worker = OutboxWorker(outbox, sender)  # type: ignore[arg-type]
-    assert await worker.run_once() == 3
-    assert sender.sent == [other.id]  # the second waits behind the first
-    assert outbox.rows[first.id].delays == [2.0] and outbox.rows[second.id].delays == [2.0]
-    assert outbox.state(second.id) == "pending"
 
 
 @pytest.mark.parametrize("size", [0])

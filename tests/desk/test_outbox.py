@@ -12,18 +12,28 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from desk.models import Outbox, utcnow
-from desk.outbox import OutboxItem, OutboxWorker, RetryLater, Undeliverable, claim
+from desk.models import Message, Outbox, utcnow
+from desk.outbox import (
+    Delivered,
+    OutboxItem,
+    OutboxWorker,
+    RetryLater,
+    Undeliverable,
+    claim,
+)
 from desk.services import Desk
 
 ROOT = Path(__file__).resolve().parents[2]
 TAX_ID = "91310115MA1K3YJ12G"
 
 
-async def _queued_notices(desk: Desk, n: int) -> list[str]:
-    conv = await desk.ensure_conversation("telegram", "900", "900")
+async def _queued_notices(desk: Desk, n: int, *, one_chat: bool = False) -> list[str]:
+    """`n` submitted cases, each with its `case_queued` notice: in one chat, or one chat each
+    (rows of one chat go out one at a time)."""
     keys = []
     for i in range(n):
+        chat = "900" if one_chat else str(900 + i)
+        conv = await desk.ensure_conversation("telegram", chat, chat)
         case = await desk.open_case(
             "tax_certificate",
             taxpayer_id=conv.taxpayer_id,
@@ -40,11 +50,12 @@ class Recorder:
         self.sent: list[OutboxItem] = []
         self.fail = dict(fail or {})
 
-    async def send(self, row: OutboxItem) -> None:
+    async def send(self, row: OutboxItem) -> Delivered:
         exc = self.fail.pop(row.id, None)
         if exc is not None:
             raise exc
         self.sent.append(row)
+        return Delivered(f"m{row.id}", row.payload["text"]["zh_hans"])
 
 
 async def _rows(sessions) -> list[Outbox]:
@@ -98,6 +109,98 @@ async def test_concurrent_claims_are_disjoint(desk: Desk, sessions) -> None:
     got = await asyncio.gather(one(), one(), one())
     ids = [i for batch in got for i in batch]
     assert len(ids) == len(set(ids)) == 10
+
+
+async def test_one_chat_in_order_across_retries(desk: Desk, sessions) -> None:
+    """A chat's rows go out one at a time, oldest first: a retry holds the later ones."""
+    await _queued_notices(desk, 3, one_chat=True)
+    rows = await _rows(sessions)
+    now = utcnow()
+    rec = Recorder({rows[0].id: RetryLater(5)})
+    worker = OutboxWorker(sessions, rec, clock=lambda: now)
+    assert await worker.run_once() == 1  # only the oldest of the chat
+    assert await worker.run_once() == 0  # it waits 5 s; the others wait behind it
+    now += timedelta(seconds=6)
+    for _ in range(3):
+        assert await worker.run_once() == 1
+    assert [i.id for i in rec.sent] == [r.id for r in rows]
+    assert [r.status for r in await _rows(sessions)] == ["sent"] * 3
+
+
+async def test_delivery_is_recorded_with_its_key(desk: Desk, sessions) -> None:
+    await _queued_notices(desk, 1)
+    worker = OutboxWorker(sessions, Recorder())
+    assert await worker.run_once() == 1
+    (row,) = await _rows(sessions)
+    async with sessions() as s:
+        (msg,) = (await s.execute(select(Message).where(Message.direction == "out"))).scalars()
+    assert (msg.outbox_key, msg.channel_message_id) == (row.idempotency_key, f"m{row.id}")
+    assert msg.text == row.payload["text"]["zh_hans"]
+
+
+async def test_reclaimed_row_already_recorded_is_not_sent_again(desk: Desk, sessions) -> None:
+    """A row left `sending` although its delivery was recorded (its worker outlived the lease
+    or died before the mark) is marked sent without being sent again."""
+    await _queued_notices(desk, 1)
+    now = utcnow()
+    async with sessions() as s:
+        (item,) = await claim(s, lease_seconds=1, now=now)
+    async with sessions() as s:
+        s.add(
+            Message(
+                conversation_id=await _conv_of(s, item),
+                direction="out",
+                channel="telegram",
+                chat_id=item.chat_id or "",
+                outbox_key=item.idempotency_key,
+                created_at=now,
+            )
+        )
+        await s.commit()
+    rec = Recorder()
+    worker = OutboxWorker(sessions, rec, clock=lambda: now + timedelta(seconds=2))
+    assert await worker.run_once() == 1
+    assert rec.sent == []
+    ((status, attempts),) = [(r.status, r.attempts) for r in await _rows(sessions)]
+    assert (status, attempts) == ("sent", 2)
+
+
+async def test_delivered_but_unrecorded_is_not_sent_again(
+    desk: Desk, sessions, monkeypatch
+) -> None:
+    """The database fails right after the send: the worker remembers the key, and when the
+    lease expires and it claims the row again, it only records it."""
+    import desk.outbox as outbox_module
+
+    await _queued_notices(desk, 1)
+    t = utcnow()
+    rec = Recorder()
+    worker = OutboxWorker(sessions, rec, lease_seconds=1, clock=lambda: t)
+    real = outbox_module.mark_delivered
+    calls = 0
+
+    async def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database went away")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(outbox_module, "mark_delivered", flaky)
+    assert await worker.run_once() == 1
+    assert [r.status for r in await _rows(sessions)] == ["sending"]
+    t += timedelta(seconds=2)
+    assert await worker.run_once() == 1
+    assert len(rec.sent) == 1
+    assert [r.status for r in await _rows(sessions)] == ["sent"]
+
+
+async def _conv_of(session, item: OutboxItem) -> int:  # type: ignore[no-untyped-def]
+    from desk.outbox import conversation_of
+
+    conv = await conversation_of(session, item)
+    assert conv is not None
+    return conv
 
 
 WORKER = textwrap.dedent(

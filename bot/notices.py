@@ -1,0 +1,256 @@
+"""Desk notices to Telegram: the channel's `Sender` for the one outbox loop (`desk.outbox`).
+
+The text comes from one place: the payload `desk.notices` wrote, in both scripts, in the
+same transaction as the case change. This module only picks the taxpayer's script, turns the
+payload's buttons (the five 好差评 levels on `case_done`) into an inline keyboard through
+`bot.keyboards` (payloads remembered per chat in the button store, so a press reaches the
+dialogue as `/rate{"case_number": ..., "level": ...}`), and sends it with the bot's
+`ReplySender` (its token buckets: ~30/s per bot, 1/s per chat, 20/min per group).
+
+* 429 → `desk.outbox.RetryLater(retry_after)`; 5xx / network → re-raised (the worker backs
+  off exponentially); blocked, chat gone, other 4xx → `Undeliverable`.
+* The taxpayer's script: the dialogue tracker's (`engine.tracker(...).script`) when an engine
+  is given, else detected from the conversation's latest inbound texts, else Simplified.
+* `case_question`: before the question is sent, `engine.note_staff_question(...)` tells the
+  dialogue that the taxpayer's next message answers that case. That needs the engine of the
+  process that runs the dialogue (the in-process worker of `main.py run` / `main.py bot`);
+  a worker in another process without an engine logs a warning for each question.
+
+A notice longer than 4,096 characters goes out in pieces; a 429 after the first piece sends
+the whole notice again later (its first piece twice). Desk notices are far shorter.
+
+`run_outbox_worker(...)` runs it all until `stop` is set, polling every 0.5 s and woken at
+once by PostgreSQL NOTIFY (`desk.outbox.listen`), so a completion made by another process
+(`python main.py cases complete`) reaches the chat well within 2 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.fsm.storage.base import BaseStorage
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actions.channel import Button, Reply
+from bot.convert import CHANNEL
+from bot.keyboards import StorageButtonStore
+from bot.sender import RateLimiter, ReplySender
+from bot.settings import Settings
+from desk.models import Message
+from desk.outbox import (
+    Delivered,
+    OutboxItem,
+    OutboxWorker,
+    RetryLater,
+    Undeliverable,
+    conversation_of,
+    listen,
+)
+
+if TYPE_CHECKING:
+    from actions.engine import DialogueEngine, ScriptConverter
+    from desk.runtime import DeskRuntime
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.5  # the floor of the notice latency without NOTIFY (SQLite)
+SCRIPT_LOOKBACK = 10  # inbound messages looked at to guess the script
+
+
+def render_notice(payload: Mapping[str, Any], script: str) -> Reply:
+    """The `Reply` for a `desk.notices` payload in `script` (`hans` / `hant`)."""
+    text = _in_script(payload.get("text"), script)
+    if not text:
+        raise Undeliverable("the notice has no text")
+    rows: list[tuple[Button, ...]] = []
+    for row in payload.get("buttons") or []:
+        line = tuple(
+            Button(_in_script(b.get("title"), script), str(b["payload"]))
+            for b in row
+            if isinstance(b, Mapping) and b.get("payload")
+        )
+        if line:
+            rows.append(line)
+    return Reply(text=text, buttons=tuple(rows))
+
+
+def _in_script(value: Any, script: str) -> str:
+    if isinstance(value, Mapping):
+        preferred = "zh_hant" if script == "hant" else "zh_hans"
+        return str(value.get(preferred) or value.get("zh_hans") or "")
+    return str(value or "")
+
+
+class TelegramNoticeSender:
+    """`desk.outbox.Sender` for rows of the `telegram` channel."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        replies: ReplySender,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        engine: DialogueEngine | None = None,
+        scripts: ScriptConverter | None = None,
+    ) -> None:
+        """`sessions`: the desk's, to read the conversation's texts for its script;
+        `engine`: the dialogue of this process (scripts, staff questions)."""
+        self.bot = bot
+        self.replies = replies
+        self.sessions = sessions
+        self.engine = engine
+        self._scripts = scripts
+
+    async def send(self, row: OutboxItem) -> Delivered:
+        """Send one notice; see the module docstring for what is raised."""
+        try:
+            chat_id = int(row.chat_id or "")
+        except ValueError:
+            raise Undeliverable(f"not a Telegram chat id: {row.chat_id!r}") from None
+        reply = render_notice(row.payload, await self.script_of(row))
+        if row.kind == "case_question":
+            await self._note_question(row)
+        try:
+            sent = await self.replies.send(self.bot, chat_id, [reply], wait_on_flood=False)
+        except TelegramRetryAfter as e:
+            raise RetryLater(float(e.retry_after), "Telegram flood control") from e
+        except (TelegramForbiddenError, TelegramNotFound) as e:
+            raise Undeliverable(f"{type(e).__name__}: {e.message}") from e
+        except TelegramBadRequest as e:  # chat not found, bad markup: retrying will not help
+            raise Undeliverable(f"bad request: {e.message}") from e
+        message_id = str(sent[-1].message_id) if sent else None
+        return Delivered(channel_message_id=message_id, text=reply.text)
+
+    async def _note_question(self, row: OutboxItem) -> None:
+        number = str(row.payload.get("case_number") or "")
+        if self.engine is None:
+            log.warning(
+                "outbox %s: staff question for case %s sent without a dialogue engine; "
+                "the answer is not routed to the case",
+                row.id,
+                number,
+            )
+            return
+        try:
+            await self.engine.note_staff_question(CHANNEL, str(row.chat_id), number)
+        except Exception:  # the question is still worth sending
+            log.exception("outbox %s: could not tell the dialogue about the question", row.id)
+
+    async def script_of(self, row: OutboxItem) -> str:
+        """`hans` or `hant`: the script the taxpayer writes in (see the module docstring)."""
+        if self.engine is not None:
+            try:
+                tracker = await self.engine.tracker(CHANNEL, str(row.chat_id))
+            except Exception:
+                log.exception("outbox %s: tracker unavailable", row.id)
+                tracker = None
+            if tracker is not None and tracker.script:
+                return tracker.script
+        return await self._script_from_messages(row)
+
+    async def _script_from_messages(self, row: OutboxItem) -> str:
+        async with self.sessions() as session:
+            conv_id = await conversation_of(session, row)
+            texts: Sequence[str | None] = []
+            if conv_id is not None:
+                texts = (
+                    (
+                        await session.execute(
+                            select(Message.text)
+                            .where(Message.conversation_id == conv_id, Message.direction == "in")
+                            .order_by(Message.created_at.desc(), Message.id.desc())
+                            .limit(SCRIPT_LOOKBACK)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            await session.commit()
+        scripts = await self._converter()
+        for text in texts:
+            if text and not text.startswith("/"):
+                found = scripts.detect(text, "")
+                if found == "hant" or scripts.detect(text, "hant") == "hans":
+                    return found  # the text shows a script (not just the default)
+        return "hans"
+
+    async def _converter(self) -> ScriptConverter:
+        if self._scripts is None:  # OpenCC loads its dictionaries from disk: not on the loop
+            from actions.engine import ScriptConverter
+
+            self._scripts = await asyncio.to_thread(ScriptConverter)
+        return self._scripts
+
+
+@dataclass
+class NoticeOutbox:
+    """What `bot.app.run_bot` needs to run the outbox worker in the bot's process (set as
+    `TelegramDeps.outbox`); it then shares the bot's button store and rate limiter."""
+
+    runtime: DeskRuntime
+    engine: DialogueEngine | None = None
+
+
+async def run_outbox_worker(
+    settings: Settings,
+    runtime: DeskRuntime,
+    bot: Bot,
+    stop: asyncio.Event,
+    *,
+    engine: DialogueEngine | None = None,
+    replies: ReplySender | None = None,
+    storage: BaseStorage | None = None,
+    poll_interval: float = POLL_INTERVAL,
+    batch_size: int = 30,
+) -> None:
+    """Send the desk's `telegram` outbox rows until `stop` is set.
+
+    `replies`: the bot's `ReplySender` when the worker runs beside the Dispatcher (shared
+    button map and rate limits); otherwise one is built over `storage` (default: the FSM
+    storage of `settings` — Redis when `REDIS_URL` is set). Without Redis, in-process, pass
+    the Dispatcher's storage or `replies`: a separate `MemoryStorage` would not let the
+    Dispatcher find the rating buttons' payloads."""
+    own_storage: BaseStorage | None = None
+    if replies is None:
+        if storage is None:
+            from bot.factory import build_storage
+
+            storage = own_storage = build_storage(settings)
+            if not settings.redis_url:
+                log.warning(
+                    "outbox worker with its own in-memory button map: the rating buttons it "
+                    "sends work only if the bot shares it (pass replies=/storage=, or set "
+                    "REDIS_URL)"
+                )
+        replies = ReplySender(StorageButtonStore(storage, bot.id), RateLimiter())
+    sender = TelegramNoticeSender(bot, replies, runtime.sessions, engine=engine)
+    worker = OutboxWorker(
+        runtime.sessions,
+        sender,
+        channel=CHANNEL,
+        batch_size=batch_size,
+        poll_interval=poll_interval,
+        clock=runtime.clock,
+    )
+    try:
+        async with listen(runtime.engine, worker.wake) as listening:
+            log.info(
+                "outbox worker started (%s)",
+                "NOTIFY wake-ups" if listening else f"polling every {poll_interval:g}s",
+            )
+            await worker.run_forever(stop)
+    finally:
+        if own_storage is not None:
+            await own_storage.close()
