@@ -28,8 +28,10 @@ from bot.factory import BotOptions, TelegramDeps
 from bot.files import LOCAL_LIMIT, OFFICIAL_LIMIT
 from bot.middlewares import install_log_redaction
 from bot.notices import run_outbox_worker
+from bot.ports import ButtonStore
 from bot.sender import ReplySender
 from bot.settings import Settings
+from desk.buttons import DeskButtonStore
 from desk.runtime import ROOT, DeskRuntime
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class Services:
     inbound: DeskInboundStore
     intake: DeskFileIntake
     outbound: DeskOutboundStore
+    buttons: ButtonStore | None = None  # the database button map (None with Redis)
 
     def telegram_deps(self) -> TelegramDeps:
         """The Telegram side's dependencies (the desk's outbox is sent by `run_outbox`)."""
@@ -57,6 +60,7 @@ class Services:
             intake=self.intake,
             outbox=None,
             outbound=self.outbound,
+            buttons=self.buttons,
         )
 
 
@@ -84,7 +88,9 @@ async def build_services(
 ) -> AsyncIterator[Services]:
     """Open the desk, load the NLU model and the domain, build the dialogue engine and the
     adapters; close them all on exit. Trackers live in the conversation rows, or in Redis
-    when `REDIS_URL` is set (keys `<redis_prefix><channel>:<chat>`)."""
+    when `REDIS_URL` is set (keys `<redis_prefix><channel>:<chat>`). Button maps live in the
+    database (`desk.buttons`), or in the bot's Redis FSM storage when `REDIS_URL` is set:
+    either way they survive restarts and are shared by the bot and worker processes."""
     runtime = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
     closers: list[Callable[[], Awaitable[Any]]] = [runtime.close]
     try:
@@ -117,6 +123,9 @@ async def build_services(
                 conversations, settings.data_dir, max_bytes=download_limit(settings)
             ),
             outbound=DeskOutboundStore(conversations),
+            buttons=None
+            if settings.redis_url
+            else DeskButtonStore(runtime.sessions, clock=runtime.clock),
         )
     finally:
         for close in reversed(closers):
@@ -133,7 +142,8 @@ async def run_outbox(
     storage: BaseStorage | None = None,
 ) -> None:
     """The outbox worker until `stop` is set. In the bot's process pass its `replies` and
-    `storage`, so the notices' buttons land in the bot's button map."""
+    `storage`; alone, the notices' buttons go to the database button map (or Redis), where
+    the bot process finds them."""
     await run_outbox_worker(
         services.settings,
         services.runtime,
@@ -142,6 +152,7 @@ async def run_outbox(
         engine=services.engine,
         replies=replies,
         storage=storage,
+        buttons=services.buttons,
     )
 
 
