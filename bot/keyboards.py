@@ -7,10 +7,10 @@ aiogram's `CallbackData` reserves as its separator. So the callback carries a sh
 is kept per chat: in the database (`desk.buttons.DeskButtonStore`, passed as
 `TelegramDeps.buttons`) when `REDIS_URL` is not set, or in the Redis FSM storage
 (`StorageButtonStore`) when it is — either way a button keeps working after a restart and
-when another process (the outbox worker) sent it. The key is content-derived: the same payload always
-gets the same key, and re-sending buttons does not grow the map. The storage map keeps the
-latest `MAX_BUTTONS_PER_CHAT` payloads per chat, the database map those younger than 30 days;
-a press on an older button gets a polite "expired".
+when another process (the outbox worker) sent it. The key is content-derived: the same
+payload always gets the same key, and re-sending buttons does not grow the map. The storage
+map keeps the latest `MAX_BUTTONS_PER_CHAT` payloads per chat, the database map those
+younger than 30 days; a press on an older button gets a polite "expired".
 """
 
 from __future__ import annotations

@@ -197,8 +197,8 @@ class TelegramNoticeSender:
 
 @dataclass
 class NoticeOutbox:
-    """What `bot.app.run_bot` needs to run the outbox worker in the bot's process (set as
-    `TelegramDeps.outbox`); it then shares the bot's button store and rate limiter."""
+    """What `TelegramService.run_outbox` needs to run the outbox worker in the bot's process
+    (set as `TelegramDeps.outbox`); it then shares the bot's button store and rate limiter."""
 
     runtime: DeskRuntime
     engine: DialogueEngine | None = None

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
-from aiogram.fsm.storage.base import BaseStorage
 
 from actions.desk_gateway import DeskCaseGateway, DeskConversations, DeskTrackerStore
 from actions.domain import Domain
@@ -27,9 +26,8 @@ from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps
 from bot.files import LOCAL_LIMIT, OFFICIAL_LIMIT
 from bot.middlewares import install_log_redaction
-from bot.notices import run_outbox_worker
+from bot.notices import NoticeOutbox, run_outbox_worker
 from bot.ports import ButtonStore
-from bot.sender import ReplySender
 from bot.settings import Settings
 from desk.buttons import DeskButtonStore
 from desk.runtime import ROOT, DeskRuntime
@@ -53,12 +51,13 @@ class Services:
     buttons: ButtonStore | None = None  # the database button map (None with Redis)
 
     def telegram_deps(self) -> TelegramDeps:
-        """The Telegram side's dependencies (the desk's outbox is sent by `run_outbox`)."""
+        """The Telegram side's dependencies, with the desk's outbox for the in-process
+        worker (`TelegramService.run_outbox`)."""
         return TelegramDeps(
             dialogue=self.engine,
             inbound=self.inbound,
             intake=self.intake,
-            outbox=None,
+            outbox=NoticeOutbox(self.runtime, self.engine),
             outbound=self.outbound,
             buttons=self.buttons,
         )
@@ -133,25 +132,16 @@ async def build_services(
                 await close()
 
 
-async def run_outbox(
-    services: Services,
-    bot: Bot,
-    stop: asyncio.Event,
-    *,
-    replies: ReplySender | None = None,
-    storage: BaseStorage | None = None,
-) -> None:
-    """The outbox worker until `stop` is set. In the bot's process pass its `replies` and
-    `storage`; alone, the notices' buttons go to the database button map (or Redis), where
-    the bot process finds them."""
+async def run_outbox(services: Services, bot: Bot, stop: asyncio.Event) -> None:
+    """The outbox worker alone (`python main.py worker`) until `stop` is set. The notices'
+    buttons go to the database button map (or Redis), where the bot process finds them; in
+    the bot's process `run_telegram` runs the worker beside the Dispatcher instead."""
     await run_outbox_worker(
         services.settings,
         services.runtime,
         bot,
         stop,
         engine=services.engine,
-        replies=replies,
-        storage=storage,
         buttons=services.buttons,
     )
 
@@ -174,18 +164,7 @@ async def run_telegram(
     tasks: list[asyncio.Task[Any]] = []
     try:
         if worker:
-            tasks.append(
-                asyncio.create_task(
-                    run_outbox(
-                        services,
-                        service.bot,
-                        stop,
-                        replies=service.replies,
-                        storage=service.storage,
-                    ),
-                    name="outbox",
-                )
-            )
+            tasks.append(asyncio.create_task(service.run_outbox(stop), name="outbox"))
         if settings.webhook_url:
             await service.start_webhook()
             if ready is not None:
