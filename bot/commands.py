@@ -12,9 +12,13 @@ import contextlib
 import logging
 import signal
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.wiring import Services
 
 log = logging.getLogger(__name__)
 
@@ -79,28 +83,18 @@ def _stdin_is_tty() -> bool:
         return False
 
 
-async def _until_stopped(*coros: Any, stop: asyncio.Event) -> None:
-    """Run `coros` until all finish or `stop` is set (then give them time to stop)."""
-    tasks = [asyncio.create_task(c) for c in coros]
-    waiter = asyncio.create_task(stop.wait())
-    try:
-        pending = set(tasks)
-        while pending and not stop.is_set():
-            done, pending = await asyncio.wait(
-                pending | {waiter}, return_when=asyncio.FIRST_COMPLETED
-            )
-            pending.discard(waiter)
-            for t in done:
-                if t is not waiter and not t.cancelled() and t.exception() is not None:
-                    stop.set()
-                    raise t.exception()  # type: ignore[misc]
-    finally:
-        stop.set()
-        waiter.cancel()
-        for t in tasks:
-            if not t.done():
-                with contextlib.suppress(asyncio.CancelledError, Exception, TimeoutError):
-                    await asyncio.wait_for(t, timeout=10)
+def _serve(settings: Settings, run: Callable[[Services, asyncio.Event], Awaitable[None]]) -> int:
+    """Build the shared services and `run(services, stop)` until SIGINT/SIGTERM sets `stop`."""
+    from bot.wiring import build_services
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        async with build_services(settings) as services:
+            await run(services, stop)
+
+    asyncio.run(main())
+    return 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -134,56 +128,32 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print("taxdesk: stopped.", flush=True)
         return 0
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        async with build_services(settings) as services:
-            _stop_on_signals(stop)
-            await _until_stopped(run_telegram(services, stop), stop=stop)
-
-    asyncio.run(main())
-    return 0
+    return _serve(settings, run_telegram)
 
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py bot [--no-worker]`."""
-    from bot.wiring import build_services, run_telegram
+    from bot.wiring import run_telegram
 
     if settings.telegram_bot_token is None:
         print(NO_TOKEN + " " + HOW_TO_TOKEN)
         return 2
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-        async with build_services(settings) as services:
-            await run_telegram(services, stop, worker=not args.no_worker)
-
-    asyncio.run(main())
-    return 0
+    return _serve(
+        settings, lambda services, stop: run_telegram(services, stop, worker=not args.no_worker)
+    )
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py worker`: only the outbox worker."""
-    from bot.factory import create_bot
-    from bot.wiring import build_services, run_outbox
+    from bot.wiring import run_outbox
 
     if settings.telegram_bot_token is None:
         print(NO_TOKEN_WORKER + " " + HOW_TO_TOKEN)
         return 2
     _redact_logs(settings)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-        async with build_services(settings) as services:
-            bot = create_bot(settings)
-            try:
-                await run_outbox(services, bot, stop)
-            finally:
-                await bot.session.close()
-
-    asyncio.run(main())
-    return 0
+    return _serve(settings, run_outbox)
 
 
 def cmd_shell(args: argparse.Namespace, settings: Settings) -> int:

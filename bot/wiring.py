@@ -23,7 +23,7 @@ from actions.engine import DialogueEngine
 from actions.ports import Interpreter, TrackerStore
 from bot.adapters import DeskFileIntake, DeskInboundStore, DeskOutboundStore
 from bot.app import TelegramService
-from bot.factory import BotOptions, TelegramDeps
+from bot.factory import BotOptions, TelegramDeps, create_bot
 from bot.files import LOCAL_LIMIT, OFFICIAL_LIMIT
 from bot.middlewares import install_log_redaction
 from bot.notices import NoticeOutbox, run_outbox_worker
@@ -132,18 +132,25 @@ async def build_services(
                 await close()
 
 
-async def run_outbox(services: Services, bot: Bot, stop: asyncio.Event) -> None:
-    """The outbox worker alone (`python main.py worker`) until `stop` is set. The notices'
-    buttons go to the database button map (or Redis), where the bot process finds them; in
-    the bot's process `run_telegram` runs the worker beside the Dispatcher instead."""
-    await run_outbox_worker(
-        services.settings,
-        services.runtime,
-        bot,
-        stop,
-        engine=services.engine,
-        buttons=services.buttons,
-    )
+async def run_outbox(services: Services, stop: asyncio.Event, *, bot: Bot | None = None) -> None:
+    """The outbox worker alone (`python main.py worker`) until `stop` is set, with its own
+    `Bot` unless one is given. The notices' buttons go to the database button map (or Redis),
+    where the bot process finds them; in the bot's process `run_telegram` runs the worker
+    beside the Dispatcher instead."""
+    own = bot is None
+    bot = bot or create_bot(services.settings)
+    try:
+        await run_outbox_worker(
+            services.settings,
+            services.runtime,
+            bot,
+            stop,
+            engine=services.engine,
+            buttons=services.buttons,
+        )
+    finally:
+        if own:
+            await bot.session.close()
 
 
 async def run_telegram(

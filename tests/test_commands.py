@@ -143,7 +143,7 @@ async def test_worker_alone_sends_notices(server: BotAPIServer, database: str) -
         await _staff_asks(services.runtime, "请确认销售额。")
         stop = asyncio.Event()
         bot = create_bot(settings)
-        task = asyncio.create_task(run_outbox(services, bot, stop))
+        task = asyncio.create_task(run_outbox(services, stop, bot=bot))
         try:
             await server.wait_for_messages(CHAT, 1)
             for _ in range(100):
