@@ -19,7 +19,14 @@ from bot.albums import AlbumCollector
 from bot.files import TelegramFileFetcher, UploadIntake
 from bot.keyboards import StorageButtonStore
 from bot.middlewares import InboundStoreMiddleware
-from bot.ports import ButtonStore, Dialogue, FileIntake, InboundStore, OutboundStore
+from bot.ports import (
+    AttachmentLinker,
+    ButtonStore,
+    Dialogue,
+    FileIntake,
+    InboundStore,
+    OutboundStore,
+)
 from bot.sender import RateLimiter, ReplySender
 from bot.settings import Settings
 from bot.turns import TurnRunner
@@ -46,6 +53,7 @@ class TelegramDeps:
     outbox: NoticeOutbox | None = None
     outbound: OutboundStore | None = None  # records what the bot sent
     buttons: ButtonStore | None = None  # the button map; None: kept in the FSM storage
+    links: AttachmentLinker | None = None  # files onto their message rows (None: not linked)
 
 
 @dataclass
@@ -112,7 +120,7 @@ def create_dispatcher(
         settings=settings,
         dialogue=deps.dialogue,
         inbound=deps.inbound,
-        uploads=UploadIntake(fetcher, deps.intake),
+        uploads=UploadIntake(fetcher, deps.intake, deps.links),
         albums=AlbumCollector(quiet=options.album_quiet),
         buttons=buttons,
         replies=replies,

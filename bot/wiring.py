@@ -30,6 +30,7 @@ from bot.notices import NoticeOutbox, run_outbox_worker
 from bot.ports import ButtonStore
 from bot.settings import Settings
 from desk.buttons import DeskButtonStore
+from desk.messages import DeskAttachmentLinker
 from desk.runtime import ROOT, DeskRuntime
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Services:
             outbox=NoticeOutbox(self.runtime, self.engine),
             outbound=self.outbound,
             buttons=self.buttons,
+            links=DeskAttachmentLinker(self.runtime.sessions),
         )
 
 
