@@ -78,7 +78,7 @@ class ActionSubmitCase(Action):
             response="utter_case_submitted",
             case_number=submitted.number,
             deadline=month_day(submitted.deadline),
-            case_title=case_type.title,
+            case_title=case_type.title.zh_hans,
         )
         return [*events, FormReset(keep=KEPT_AFTER_SUBMIT)]
 
@@ -119,7 +119,7 @@ class ActionCheckStatus(Action):
         lines = []
         for case in cases:
             case_type = domain.case_types.get(case.case_type)
-            parts = [f"{case.number} {case_type.title if case_type else case.case_type}"]
+            parts = [f"{case.number} {case_type.title.zh_hans if case_type else case.case_type}"]
             status = domain.label("case_status", case.status)
             if case.staff_question:
                 status += f"（工作人员留言：{case.staff_question}）"

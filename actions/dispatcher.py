@@ -2,7 +2,8 @@
 
 As in rasa-sdk, actions never send anything themselves; the channel sends what the engine
 returns. Replies are rendered in the script the taxpayer wrote (`script`), converting the
-Simplified text with the engine's OpenCC converter when needed.
+Simplified text with the engine's OpenCC converter when needed, with the case type and
+document titles in the data's own Traditional wording.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ class CollectingDispatcher:
         self.domain = domain
         self.rng = rng or random.Random()
         self.script = script
-        self._convert = to_traditional if (script == "hant" and to_traditional) else _identity
+        self._convert: Callable[[str], str] = _identity
+        if script == "hant" and to_traditional is not None:
+            fix_titles = domain.traditional_titles(to_traditional)
+            self._convert = lambda text: fix_titles(to_traditional(text))
         self.values: dict[str, Any] = dict(values or {})
         self.messages: list[Reply] = []
 

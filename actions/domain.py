@@ -1,15 +1,19 @@
 """The dialogue domain: responses, slots and labels (`data/domain.yml`), case types
-(`data/case_types.yml`), FAQ answers (`data/faq.yml`) and rules (`data/rules.yml`).
+(`data/case_types.yml`, loaded and validated by `desk.case_types`, the same catalog the desk
+uses; its errors name the file and the field), FAQ answers (`data/faq.yml`) and rules
+(`data/rules.yml`).
 
 Loaded once at start-up (`Domain.load`, plain file reads: call it before the event loop runs
 or through `asyncio.to_thread`). Responses are written in Simplified Chinese; the engine
-converts replies to Traditional when the taxpayer writes Traditional.
+converts replies to Traditional when the taxpayer writes Traditional, and then puts back the
+Traditional titles of case types and documents as written in the data (`traditional_titles`).
 """
 
 from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,40 +21,24 @@ from typing import Any
 import yaml
 
 from actions.channel import Button
+from desk.case_types import CaseType, DocumentSpec, Title, load_case_types
 
 
 class DomainError(Exception):
-    """The dialogue data files are missing or malformed."""
+    """The dialogue data files are missing or malformed (case types raise
+    `desk.errors.CaseTypesError`, which names the file and the field)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentItem:
-    """One checklist item of a case type."""
-
-    key: str
-    title: str  # Simplified; Traditional comes from OpenCC or `title_hant`
-    title_hant: str
-    required: bool
-    multiple: bool
-    accept: tuple[str, ...]
-    keywords: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CaseType:
-    """A case type from `data/case_types.yml`."""
-
-    key: str
-    title: str
-    title_hant: str
-    intent: str
-    slots: tuple[str, ...]
-    documents: tuple[DocumentItem, ...]
-    sla_working_days: int
-
-    def document(self, key: str) -> DocumentItem | None:
-        """The checklist item with that key."""
-        return next((d for d in self.documents if d.key == key), None)
+__all__ = [
+    "CaseType",
+    "DocumentSpec",
+    "Domain",
+    "DomainError",
+    "FaqAnswer",
+    "Rule",
+    "Title",
+    "render_template",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +74,19 @@ def render_template(text: str, values: dict[str, Any]) -> str:
         return text
 
 
+class TitleFixer:
+    """Replaces converter renderings of titles with the data's Traditional titles."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+
+    def __call__(self, text: str) -> str:
+        for converted, hant in self._pairs:
+            if converted in text:
+                text = text.replace(converted, hant)
+        return text
+
+
 @dataclass
 class Domain:
     """Everything the dialogue reads from data files."""
@@ -103,7 +104,7 @@ class Domain:
         """Read `domain.yml`, `case_types.yml`, `faq.yml` and `rules.yml` from `data_dir`."""
         base = Path(data_dir)
         domain = _read_yaml(base / "domain.yml")
-        case_data = _read_yaml(base / "case_types.yml")
+        catalog = load_case_types(base / "case_types.yml")
         faq_path = base / "faq.yml"
         faq_data = _read_yaml(faq_path) if faq_path.exists() else {}
         rules_path = base / "rules.yml"
@@ -112,7 +113,7 @@ class Domain:
             responses=_parse_responses(domain.get("responses") or {}),
             slots=dict(domain.get("slots") or {}),
             labels={k: dict(v) for k, v in (domain.get("labels") or {}).items()},
-            case_types=_parse_case_types(case_data),
+            case_types={ct.key: ct for ct in catalog},
             faq=_parse_faq(faq_data),
             rules=_parse_rules(rules_data),
             settings=dict(domain.get("settings") or {}),
@@ -121,6 +122,22 @@ class Domain:
     def case_type_for_intent(self, intent: str | None) -> CaseType | None:
         """The case type an intent opens, if any."""
         return next((c for c in self.case_types.values() if c.intent == intent), None)
+
+    def titles(self) -> list[Title]:
+        """Every case type and document title, longest first (see `traditional_titles`)."""
+        found: dict[str, Title] = {}
+        for ct in self.case_types.values():
+            found.setdefault(ct.title.zh_hans, ct.title)
+            for doc in ct.documents:
+                found.setdefault(doc.title.zh_hans, doc.title)
+        return sorted(found.values(), key=lambda t: len(t.zh_hans), reverse=True)
+
+    def traditional_titles(self, to_traditional: Callable[[str], str]) -> TitleFixer:
+        """A function that, applied after `to_traditional`, replaces the converter's rendering
+        of each title with the data's `zh_hant` (the office's wording, e.g. 扣繳憑單 where
+        OpenCC would write otherwise)."""
+        pairs = [(to_traditional(t.zh_hans), t.zh_hant) for t in self.titles()]
+        return TitleFixer([(conv, hant) for conv, hant in pairs if conv != hant])
 
     def label(self, kind: str, key: str | None) -> str:
         """Display label (`labels:` in domain.yml), or the key itself."""
@@ -185,43 +202,6 @@ def _parse_responses(raw: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 raise DomainError(f"response {name!r} has a variant without text")
             parsed.append(v)
         out[name] = parsed
-    return out
-
-
-def _title(raw: Any) -> tuple[str, str]:
-    if isinstance(raw, dict):
-        hans = str(raw.get("zh_hans") or raw.get("zh_hant") or "")
-        return hans, str(raw.get("zh_hant") or hans)
-    return str(raw), str(raw)
-
-
-def _parse_case_types(data: dict[str, Any]) -> dict[str, CaseType]:
-    out: dict[str, CaseType] = {}
-    for key, raw in (data.get("case_types") or {}).items():
-        title, title_hant = _title(raw.get("title", key))
-        docs = []
-        for d in raw.get("documents") or []:
-            dt, dth = _title(d.get("title", d["key"]))
-            docs.append(
-                DocumentItem(
-                    key=d["key"],
-                    title=dt,
-                    title_hant=dth,
-                    required=bool(d.get("required", False)),
-                    multiple=bool(d.get("multiple", False)),
-                    accept=tuple(d.get("accept") or ("pdf", "image")),
-                    keywords=tuple(d.get("keywords") or ()),
-                )
-            )
-        out[key] = CaseType(
-            key=key,
-            title=title,
-            title_hant=title_hant,
-            intent=raw["intent"],
-            slots=tuple(raw.get("slots") or ()),
-            documents=tuple(docs),
-            sla_working_days=int(raw.get("sla_working_days", 1)),
-        )
     return out
 
 

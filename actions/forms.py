@@ -18,7 +18,7 @@ from typing import Any
 from actions.base import Action, ActionContext, requester_of
 from actions.channel import Button
 from actions.dispatcher import CollectingDispatcher
-from actions.domain import CaseType, DocumentItem, Domain
+from actions.domain import CaseType, DocumentSpec, Domain, Title
 from actions.tracker import (
     FORM_SLOTS,
     ActiveLoop,
@@ -200,7 +200,7 @@ def missing_slots(tracker: Tracker, case_type: CaseType) -> list[str]:
     return [s for s in case_type.slots if not tracker.get_slot(s)]
 
 
-def missing_documents(tracker: Tracker, case_type: CaseType) -> list[DocumentItem]:
+def missing_documents(tracker: Tracker, case_type: CaseType) -> list[DocumentSpec]:
     """Required checklist items without a file yet."""
     return [d for d in case_type.documents if d.required and not tracker.files.get(d.key)]
 
@@ -212,18 +212,18 @@ def checklist_text(tracker: Tracker, case_type: CaseType) -> str:
         n = len(tracker.files.get(doc.key, []))
         if not n:
             continue
-        parts.append(f"{doc.title} {n} 份" if doc.multiple else f"{doc.title} ✓")
+        parts.append(f"{doc.title.zh_hans} {n} 份" if doc.multiple else f"{doc.title.zh_hans} ✓")
     return "，".join(parts) or "暂无"
 
 
 def still_needed_text(tracker: Tracker, case_type: CaseType, domain: Domain) -> str:
     """ "承诺书、纳税人识别号" or "无"."""
-    items = [d.title for d in missing_documents(tracker, case_type)]
+    items = [d.title.zh_hans for d in missing_documents(tracker, case_type)]
     items += [domain.label("slot_long", s) for s in missing_slots(tracker, case_type)]
     return "、".join(items) or "无"
 
 
-def accept_text(doc: DocumentItem, domain: Domain) -> str:
+def accept_text(doc: DocumentSpec, domain: Domain) -> str:
     """ "PDF 或照片"."""
     return " 或 ".join(domain.label("accept", a) for a in doc.accept)
 
@@ -241,12 +241,12 @@ def ask_slots(dispatcher: CollectingDispatcher, slots: list[str], domain: Domain
     return first
 
 
-def ask_document(dispatcher: CollectingDispatcher, doc: DocumentItem, domain: Domain) -> None:
+def ask_document(dispatcher: CollectingDispatcher, doc: DocumentSpec, domain: Domain) -> None:
     """Ask for one checklist item."""
     specific = f"utter_ask_document_{doc.key}"
     response = specific if domain.has_response(specific) else "utter_ask_document"
     dispatcher.utter_message(
-        response=response, document=doc.title, accept=accept_text(doc, domain)
+        response=response, document=doc.title.zh_hans, accept=accept_text(doc, domain)
     )
 
 
@@ -288,7 +288,7 @@ def next_step(
     if confirm:
         dispatcher.utter_message(
             response="utter_confirm_submit",
-            case_title=case_type.title,
+            case_title=case_type.title.zh_hans,
             summary=slot_summary(work, case_type, domain, ctx) or "—",
             checklist=checklist_text(work, case_type) if case_type.documents else "无需材料",
             buttons=confirm_buttons(case_type),
@@ -324,7 +324,7 @@ def classify_files(
         return assigned, []
     missing_required = [d for d in docs if d.required and not collected.get(d.key)]
     multis = [d for d in docs if d.multiple]
-    target: DocumentItem | None = None
+    target: DocumentSpec | None = None
     if len(docs) == 1:
         target = docs[0]
     elif len(missing_required) == 1 and not [d for d in multis if d is not missing_required[0]]:
@@ -347,14 +347,15 @@ def classify_question(
     buttons = [Button("是", payload("classify_file", {"attachment_id": aid, "item": guess.key}))]
     buttons += [
         Button(
-            f"不是，是{d.title}", payload("classify_file", {"attachment_id": aid, "item": d.key})
+            f"不是，是{d.title.zh_hans}",
+            payload("classify_file", {"attachment_id": aid, "item": d.key}),
         )
         for d in others
     ]
     name = file.get("original_name")
     dispatcher.utter_message(
         response="utter_ask_which_document",
-        document=guess.title,
+        document=guess.title.zh_hans,
         file_name=f"（{name}）" if name else "",
         buttons=buttons,
     )
@@ -416,7 +417,9 @@ async def intake_files(
     ask what is next (which item a file is, a missing slot, or the confirmation)."""
     events: list[Event] = []
     if not case_type.documents:
-        dispatcher.utter_message(response="utter_no_documents_needed", case_title=case_type.title)
+        dispatcher.utter_message(
+            response="utter_no_documents_needed", case_title=case_type.title.zh_hans
+        )
         return events + next_step(dispatcher, work, case_type, domain, ctx)
     assignments, unsure = classify_files(files, caption, case_type, work.files)
     events += await collect(work, case_type, assignments, ctx)
@@ -503,7 +506,7 @@ class ActionCaseForm(Action):
             if len(choices) > 1:
                 emit(*await self._keep_values(dispatcher, work, domain))
                 buttons = [
-                    Button(c.title, payload("choose_case_type", {"case_type": c.key}))
+                    Button(c.title.zh_hans, payload("choose_case_type", {"case_type": c.key}))
                     for c in choices
                 ]
                 dispatcher.utter_message(response="utter_ask_case_type", buttons=buttons)
@@ -518,14 +521,14 @@ class ActionCaseForm(Action):
             current = domain.case_types[work.active_form]
             dispatcher.utter_message(
                 response="utter_ask_switch_case_type",
-                current=current.title,
-                wanted=wanted.title,
+                current=current.title.zh_hans,
+                wanted=wanted.title.zh_hans,
                 buttons=[
                     Button(
-                        f"改办{wanted.title}",
+                        f"改办{wanted.title.zh_hans}",
                         payload("choose_case_type", {"case_type": wanted.key}),
                     ),
-                    Button(f"继续办理{current.title}", payload("continue_case")),
+                    Button(f"继续办理{current.title.zh_hans}", payload("continue_case")),
                 ],
             )
             return events
@@ -560,7 +563,7 @@ class ActionCaseForm(Action):
             summary = slot_summary(work, case_type, domain, self.ctx)
             response = "utter_start_case_with_values" if summary else "utter_start_case"
             dispatcher.utter_message(
-                response=response, case_title=case_type.title, summary=summary
+                response=response, case_title=case_type.title.zh_hans, summary=summary
             )
         dispatcher.messages.extend(refusals.messages)
         if activating:
@@ -590,7 +593,7 @@ class ActionCaseForm(Action):
         self, dispatcher: CollectingDispatcher, work: Tracker, domain: Domain
     ) -> list[Event]:
         """Validated entity values of any form slot, kept until a case type is chosen."""
-        every_slot = CaseType("", "", "", "", FORM_SLOTS, (), 0)
+        every_slot = CaseType("", Title("", ""), "", FORM_SLOTS, (), 0)
         candidates = extract_candidates(work, every_slot, from_text=False, ctx=self.ctx)
         validated = await self.validator.validate(candidates, dispatcher, work, domain)
         return [SlotSet(k, v) for k, v in validated.items() if v is not None]
@@ -619,7 +622,7 @@ def ambiguous_case_types(parse: Mapping[str, Any], domain: Domain) -> list[CaseT
 def case_type_buttons(domain: Domain, only_with_documents: bool = False) -> list[list[Button]]:
     """One button per case type, two per row, payload `/choose_case_type{...}`."""
     buttons = [
-        Button(c.title, payload("choose_case_type", {"case_type": c.key}))
+        Button(c.title.zh_hans, payload("choose_case_type", {"case_type": c.key}))
         for c in domain.case_types.values()
         if c.documents or not only_with_documents
     ]
@@ -743,7 +746,7 @@ class ActionShowChecklist(Action):
         case_type = domain.case_types[tracker.active_form]
         dispatcher.utter_message(
             response="utter_checklist",
-            case_title=case_type.title,
+            case_title=case_type.title.zh_hans,
             summary=slot_summary(tracker, case_type, domain, self.ctx) or "—",
             checklist=checklist_text(tracker, case_type),
             needed=still_needed_text(tracker, case_type, domain),

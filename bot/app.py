@@ -21,7 +21,7 @@ from aiogram.types import BotCommandScopeAllPrivateChats, Update
 from aiohttp import web
 
 from bot.factory import BotOptions, TelegramDeps, build_storage, create_bot, create_dispatcher
-from bot.middlewares import RECORDED_FLAG, install_log_redaction, record
+from bot.middlewares import RECORDED_FLAG, record
 from bot.notices import run_outbox_worker
 from bot.sender import ReplySender
 from bot.settings import Settings
@@ -197,68 +197,3 @@ class TelegramService:
         if self._own_storage:
             await self.storage.close()
         await self.bot.session.close()
-
-
-async def run_bot(
-    settings: Settings,
-    deps: TelegramDeps,
-    *,
-    worker: bool = True,
-    stop: asyncio.Event | None = None,
-    bot: Bot | None = None,
-    options: BotOptions | None = None,
-    storage: BaseStorage | None = None,
-) -> None:
-    """`python main.py bot`: polling, or webhook when `WEBHOOK_URL` is set, plus the outbox
-    worker (`deps.outbox`) unless `worker=False`; runs until `stop` is set or the task is
-    cancelled. `storage`: the FSM storage, when the caller shares it (e.g. with
-    `bot.notices.run_outbox_worker` started separately)."""
-    token = settings.telegram_bot_token
-    install_log_redaction([token.get_secret_value()] if token else [])
-    stop = stop or asyncio.Event()
-    service = TelegramService(settings, deps, bot=bot, options=options, storage=storage)
-    tasks: list[asyncio.Task[Any]] = []
-    try:
-        if worker and deps.outbox is not None:
-            tasks.append(asyncio.create_task(service.run_outbox(stop), name="outbox"))
-        if settings.webhook_url:
-            await service.start_webhook()
-            await stop.wait()
-            await service.stop_webhook()
-        else:
-            polling = asyncio.create_task(service.run_polling(), name="polling")
-            tasks.append(polling)
-            waiter = asyncio.create_task(stop.wait())
-            await asyncio.wait({polling, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            await service.stop_polling()
-            if polling.done() and polling.exception():
-                raise polling.exception()  # type: ignore[misc]
-    finally:
-        stop.set()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(t, timeout=5)
-        await service.close()
-
-
-async def run_worker(
-    settings: Settings,
-    deps: TelegramDeps,
-    *,
-    stop: asyncio.Event | None = None,
-    bot: Bot | None = None,
-) -> None:
-    """`python main.py worker`: only the outbox worker (needs a token to send). Buttons it
-    sends work in a bot process only through a shared storage (`REDIS_URL`)."""
-    token = settings.telegram_bot_token
-    install_log_redaction([token.get_secret_value()] if token else [])
-    if deps.outbox is None:
-        raise ValueError("the worker needs an outbox")
-    bot = bot or create_bot(settings)
-    try:
-        await run_outbox_worker(
-            settings, deps.outbox.runtime, bot, stop or asyncio.Event(), engine=deps.outbox.engine
-        )
-    finally:
-        await bot.session.close()

@@ -9,13 +9,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from bot.wiring import Services
+
+log = logging.getLogger(__name__)
+
 NO_TOKEN = "taxdesk: TELEGRAM_BOT_TOKEN is not set; the Telegram bot is not started."
+HOW_TO_TOKEN = (
+    "To turn Telegram on, create a bot with @BotFather and set TELEGRAM_BOT_TOKEN=<token> in "
+    ".env or the environment (TELEGRAM_API_URL for a self-hosted Bot API server), then "
+    "restart."
+)
+TELEGRAM_OFF = (
+    "taxdesk: Telegram is off: TELEGRAM_BOT_TOKEN is not set, so neither the bot nor the "
+    "outbox worker (which sends notices through Telegram) is started.\n" + HOW_TO_TOKEN
+)
+SHELL_INSTEAD = "taxdesk: opening the terminal shell instead (same dialogue, same database)."
+WAITING = (
+    "taxdesk: stdin is not a terminal, so there is no shell either; nothing else to serve "
+    "yet (the web chat comes in a later issue). Waiting for SIGTERM or Ctrl-C."
+)
 NO_TOKEN_WORKER = (
     "taxdesk: TELEGRAM_BOT_TOKEN is not set; the outbox worker needs it to send notices."
 )
@@ -62,98 +83,77 @@ def _stdin_is_tty() -> bool:
         return False
 
 
-async def _until_stopped(*coros: Any, stop: asyncio.Event) -> None:
-    """Run `coros` until all finish or `stop` is set (then give them time to stop)."""
-    tasks = [asyncio.create_task(c) for c in coros]
-    waiter = asyncio.create_task(stop.wait())
-    try:
-        pending = set(tasks)
-        while pending and not stop.is_set():
-            done, pending = await asyncio.wait(
-                pending | {waiter}, return_when=asyncio.FIRST_COMPLETED
-            )
-            pending.discard(waiter)
-            for t in done:
-                if t is not waiter and not t.cancelled() and t.exception() is not None:
-                    stop.set()
-                    raise t.exception()  # type: ignore[misc]
-    finally:
-        stop.set()
-        waiter.cancel()
-        for t in tasks:
-            if not t.done():
-                with contextlib.suppress(asyncio.CancelledError, Exception, TimeoutError):
-                    await asyncio.wait_for(t, timeout=10)
+def _serve(settings: Settings, run: Callable[[Services, asyncio.Event], Awaitable[None]]) -> int:
+    """Build the shared services and `run(services, stop)` until SIGINT/SIGTERM sets `stop`."""
+    from bot.wiring import build_services
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        async with build_services(settings) as services:
+            await run(services, stop)
+
+    asyncio.run(main())
+    return 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """The bot and its outbox worker when a token is set; without one, say so and open the
-    terminal shell when stdin is a terminal."""
+    """The bot and its outbox worker when a token is set. Without one, say that Telegram is
+    off and how to turn it on, then open the terminal shell when stdin is a terminal; else
+    keep running until SIGTERM / Ctrl-C (a service manager would restart a process that
+    exits at once; the web chat joins here in a later issue)."""
     from bot.shell import ShellChannel
     from bot.wiring import build_services, run_telegram
 
     _redact_logs(settings)
-    has_token = settings.telegram_bot_token is not None
-    if not has_token:
-        print(NO_TOKEN + " Set it (or put it in .env) to serve Telegram and send notices.")
-        if not _stdin_is_tty():
-            print("taxdesk: stdin is not a terminal, so there is nothing else to run.")
-            return 0
-        print("taxdesk: opening the terminal shell instead (same dialogue, same database).")
+    if settings.telegram_bot_token is None:
+        print(TELEGRAM_OFF, flush=True)
+        if _stdin_is_tty():
+            print(SHELL_INSTEAD, flush=True)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        async with build_services(settings) as services:
-            if has_token:
-                _stop_on_signals(stop)
-                await _until_stopped(run_telegram(services, stop), stop=stop)
-            else:
-                await ShellChannel(services).run()
+            async def shell() -> int:
+                async with build_services(settings) as services:
+                    return await ShellChannel(services).run()
 
-    asyncio.run(main())
-    return 0
+            return asyncio.run(shell())
+        print(WAITING, flush=True)
+        log.info("Telegram is off and stdin is not a terminal: waiting for SIGTERM or Ctrl-C")
+
+        async def idle() -> None:
+            stop = asyncio.Event()
+            _stop_on_signals(stop)
+            await stop.wait()
+
+        asyncio.run(idle())
+        print("taxdesk: stopped.", flush=True)
+        return 0
+
+    return _serve(settings, run_telegram)
 
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py bot [--no-worker]`."""
-    from bot.wiring import build_services, run_telegram
+    from bot.wiring import run_telegram
 
     if settings.telegram_bot_token is None:
-        print(NO_TOKEN)
+        print(NO_TOKEN + " " + HOW_TO_TOKEN)
         return 2
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-        async with build_services(settings) as services:
-            await run_telegram(services, stop, worker=not args.no_worker)
-
-    asyncio.run(main())
-    return 0
+    return _serve(
+        settings, lambda services, stop: run_telegram(services, stop, worker=not args.no_worker)
+    )
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py worker`: only the outbox worker."""
-    from bot.factory import create_bot
-    from bot.wiring import build_services, run_outbox
+    from bot.wiring import run_outbox
 
     if settings.telegram_bot_token is None:
-        print(NO_TOKEN_WORKER)
+        print(NO_TOKEN_WORKER + " " + HOW_TO_TOKEN)
         return 2
     _redact_logs(settings)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-        async with build_services(settings) as services:
-            bot = create_bot(settings)
-            try:
-                await run_outbox(services, bot, stop)
-            finally:
-                await bot.session.close()
-
-    asyncio.run(main())
-    return 0
+    return _serve(settings, run_outbox)
 
 
 def cmd_shell(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,7 +19,14 @@ from bot.albums import AlbumCollector
 from bot.files import TelegramFileFetcher, UploadIntake
 from bot.keyboards import StorageButtonStore
 from bot.middlewares import InboundStoreMiddleware
-from bot.ports import Dialogue, FileIntake, InboundStore, OutboundStore
+from bot.ports import (
+    AttachmentLinker,
+    ButtonStore,
+    Dialogue,
+    FileIntake,
+    InboundStore,
+    OutboundStore,
+)
 from bot.sender import RateLimiter, ReplySender
 from bot.settings import Settings
 from bot.turns import TurnRunner
@@ -45,6 +52,8 @@ class TelegramDeps:
     intake: FileIntake
     outbox: NoticeOutbox | None = None
     outbound: OutboundStore | None = None  # records what the bot sent
+    buttons: ButtonStore | None = None  # the button map; None: kept in the FSM storage
+    links: AttachmentLinker | None = None  # files onto their message rows (None: not linked)
 
 
 @dataclass
@@ -97,10 +106,11 @@ def create_dispatcher(
     options: BotOptions | None = None,
 ) -> Dispatcher:
     """The Dispatcher with the inbound-store middleware, the routers and every dependency
-    passed as a keyword argument."""
+    passed as a keyword argument. The button map is `deps.buttons` when given (the database
+    when `REDIS_URL` is not set, see `bot.wiring`), else kept in `storage`."""
     options = options or BotOptions()
     storage = storage or build_storage(settings)
-    buttons = StorageButtonStore(storage, bot.id)
+    buttons = deps.buttons or StorageButtonStore(storage, bot.id)
     replies = ReplySender(buttons, options.limiter)
     fetcher = TelegramFileFetcher(
         local_server=bool(settings.telegram_api_url and settings.telegram_api_local)
@@ -110,7 +120,7 @@ def create_dispatcher(
         settings=settings,
         dialogue=deps.dialogue,
         inbound=deps.inbound,
-        uploads=UploadIntake(fetcher, deps.intake),
+        uploads=UploadIntake(fetcher, deps.intake, deps.links),
         albums=AlbumCollector(quiet=options.album_quiet),
         buttons=buttons,
         replies=replies,

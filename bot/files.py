@@ -19,8 +19,8 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNet
 from aiogram.types import Message
 
 from actions.channel import InboundFile
-from bot.convert import pick
-from bot.ports import FileIntake
+from bot.convert import CHANNEL, pick
+from bot.ports import AttachmentLinker, FileIntake
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,17 @@ class UploadIntake:
     """Fetches the files of one or more messages (an album) and passes each to the
     `FileIntake`; refused files become user-facing reasons instead of errors."""
 
-    def __init__(self, fetcher: TelegramFileFetcher, intake: FileIntake) -> None:
+    def __init__(
+        self,
+        fetcher: TelegramFileFetcher,
+        intake: FileIntake,
+        linker: AttachmentLinker | None = None,
+    ) -> None:
+        """`linker`: puts each accepted file on its message's inbound row (one row per
+        Telegram message, so every file of an album is linked to its own row)."""
         self.fetcher = fetcher
         self.intake = intake
+        self.linker = linker
 
     async def collect(
         self, bot: Bot, messages: Sequence[Message]
@@ -128,10 +136,15 @@ class UploadIntake:
         lang = message.from_user.language_code if message.from_user else None
         try:
             data = await self.fetcher.fetch(bot, ref, lang)
-            return await self.intake.accept(data, ref.filename, ref.declared_type)
+            accepted = await self.intake.accept(data, ref.filename, ref.declared_type)
         except Exception as e:
             user_message = getattr(e, "user_message", None)
             if not isinstance(user_message, str):
                 raise
             log.info("file refused: %s", type(e).__name__)
             return user_message
+        if self.linker is not None:
+            await self.linker.link(
+                CHANNEL, str(message.chat.id), str(message.message_id), accepted.attachment_id
+            )
+        return accepted

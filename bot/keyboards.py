@@ -4,10 +4,13 @@ Telegram allows 64 bytes of `callback_data`; a dialogue payload such as
 `/choose_case_type{"case_type": "return_correction"}` can be longer and contains `:`, which
 aiogram's `CallbackData` reserves as its separator. So the callback carries a short key
 (`b:<10 chars>`, the first 60 bits of the payload's SHA-256, URL-safe base64) and the payload
-is kept per chat in the FSM storage (`MemoryStorage`, or Redis when `REDIS_URL` is set, so a
-button keeps working after a restart). The key is content-derived: the same payload always
-gets the same key, and re-sending buttons does not grow the map. The map keeps the latest
-`MAX_BUTTONS_PER_CHAT` payloads per chat; a press on an older button gets a polite "expired".
+is kept per chat: in the database (`desk.buttons.DeskButtonStore`, passed as
+`TelegramDeps.buttons`) when `REDIS_URL` is not set, or in the Redis FSM storage
+(`StorageButtonStore`) when it is — either way a button keeps working after a restart and
+when another process (the outbox worker) sent it. The key is content-derived: the same
+payload always gets the same key, and re-sending buttons does not grow the map. The storage
+map keeps the latest `MAX_BUTTONS_PER_CHAT` payloads per chat, the database map those
+younger than 30 days; a press on an older button gets a polite "expired".
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.channel import Button, Reply
 from bot.convert import CHANNEL
 from bot.keyboards import StorageButtonStore
+from bot.ports import ButtonStore
 from bot.sender import RateLimiter, ReplySender
 from bot.settings import Settings
 from desk.models import Message
@@ -196,8 +197,8 @@ class TelegramNoticeSender:
 
 @dataclass
 class NoticeOutbox:
-    """What `bot.app.run_bot` needs to run the outbox worker in the bot's process (set as
-    `TelegramDeps.outbox`); it then shares the bot's button store and rate limiter."""
+    """What `TelegramService.run_outbox` needs to run the outbox worker in the bot's process
+    (set as `TelegramDeps.outbox`); it then shares the bot's button store and rate limiter."""
 
     runtime: DeskRuntime
     engine: DialogueEngine | None = None
@@ -212,17 +213,20 @@ async def run_outbox_worker(
     engine: DialogueEngine | None = None,
     replies: ReplySender | None = None,
     storage: BaseStorage | None = None,
+    buttons: ButtonStore | None = None,
     poll_interval: float = POLL_INTERVAL,
     batch_size: int = 30,
 ) -> None:
     """Send the desk's `telegram` outbox rows until `stop` is set.
 
     `replies`: the bot's `ReplySender` when the worker runs beside the Dispatcher (shared
-    button map and rate limits); otherwise one is built over `storage` (default: the FSM
-    storage of `settings` — Redis when `REDIS_URL` is set). Without Redis, in-process, pass
-    the Dispatcher's storage or `replies`: a separate `MemoryStorage` would not let the
-    Dispatcher find the rating buttons' payloads."""
+    button map and rate limits); otherwise one is built over `buttons` (the database button
+    map, `desk.buttons.DeskButtonStore`, which every process shares), or over `storage`
+    (default: the FSM storage of `settings` — Redis when `REDIS_URL` is set). A separate
+    `MemoryStorage` would not let the bot find the rating buttons' payloads."""
     own_storage: BaseStorage | None = None
+    if replies is None and buttons is not None:
+        replies = ReplySender(buttons, RateLimiter())
     if replies is None:
         if storage is None:
             from bot.factory import build_storage
@@ -231,8 +235,8 @@ async def run_outbox_worker(
             if not settings.redis_url:
                 log.warning(
                     "outbox worker with its own in-memory button map: the rating buttons it "
-                    "sends work only if the bot shares it (pass replies=/storage=, or set "
-                    "REDIS_URL)"
+                    "sends work only if the bot shares it (pass replies=/storage=/buttons=, or "
+                    "set REDIS_URL)"
                 )
         replies = ReplySender(StorageButtonStore(storage, bot.id), RateLimiter())
     sender = TelegramNoticeSender(bot, replies, runtime.sessions, engine=engine)

@@ -78,6 +78,17 @@ class OutboundStore(Protocol):
 
 
 @runtime_checkable
+class AttachmentLinker(Protocol):
+    """Puts an accepted file's attachment id on the inbound row of the message it came in."""
+
+    async def link(
+        self, channel: str, chat_id: str, channel_message_id: str, attachment_id: int
+    ) -> None:
+        """Link `attachment_id` to the inbound row of `channel_message_id` in `chat_id`."""
+        ...
+
+
+@runtime_checkable
 class ButtonStore(Protocol):
     """Maps the short keys in callback data to full button payloads, per chat."""
 
@@ -91,6 +102,7 @@ class ButtonStore(Protocol):
 
 
 __all__ = [
+    "AttachmentLinker",
     "Button",
     "ButtonStore",
     "Dialogue",

@@ -8,44 +8,17 @@ collected before the lock is taken, so their items can still arrive in parallel.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from aiogram import Bot
 from aiogram.types import Message
 
 from actions.channel import InboundMessage
+from actions.engine import KeyedLocks
 from bot.ports import Dialogue, OutboundStore
 from bot.sender import ReplySender
 
 log = logging.getLogger(__name__)
-
-
-class ChatLocks:
-    """FIFO asyncio locks per chat, forgotten when nobody holds or waits for them."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, chat_id: str) -> AsyncIterator[None]:
-        """Hold `chat_id`'s lock."""
-        lock, users = self._locks.get(chat_id, (asyncio.Lock(), 0))
-        self._locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[chat_id]
-            if users <= 1:
-                del self._locks[chat_id]
-            else:
-                self._locks[chat_id] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class TurnRunner:
@@ -60,7 +33,7 @@ class TurnRunner:
         self.dialogue = dialogue
         self.replies = replies
         self.outbound = outbound
-        self.locks = ChatLocks()
+        self.locks = KeyedLocks()  # per chat, FIFO
 
     async def run(self, bot: Bot, inbound: InboundMessage) -> list[Message]:
         """One turn; the messages sent (recorded as outbound rows when there is a store)."""

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
-from aiogram.fsm.storage.base import BaseStorage
 
 from actions.desk_gateway import DeskCaseGateway, DeskConversations, DeskTrackerStore
 from actions.domain import Domain
@@ -24,12 +23,14 @@ from actions.engine import DialogueEngine
 from actions.ports import Interpreter, TrackerStore
 from bot.adapters import DeskFileIntake, DeskInboundStore, DeskOutboundStore
 from bot.app import TelegramService
-from bot.factory import BotOptions, TelegramDeps
+from bot.factory import BotOptions, TelegramDeps, create_bot
 from bot.files import LOCAL_LIMIT, OFFICIAL_LIMIT
 from bot.middlewares import install_log_redaction
-from bot.notices import run_outbox_worker
-from bot.sender import ReplySender
+from bot.notices import NoticeOutbox, run_outbox_worker
+from bot.ports import ButtonStore
 from bot.settings import Settings
+from desk.buttons import DeskButtonStore
+from desk.messages import DeskAttachmentLinker
 from desk.runtime import ROOT, DeskRuntime
 
 log = logging.getLogger(__name__)
@@ -48,15 +49,19 @@ class Services:
     inbound: DeskInboundStore
     intake: DeskFileIntake
     outbound: DeskOutboundStore
+    buttons: ButtonStore | None = None  # the database button map (None with Redis)
 
     def telegram_deps(self) -> TelegramDeps:
-        """The Telegram side's dependencies (the desk's outbox is sent by `run_outbox`)."""
+        """The Telegram side's dependencies, with the desk's outbox for the in-process
+        worker (`TelegramService.run_outbox`)."""
         return TelegramDeps(
             dialogue=self.engine,
             inbound=self.inbound,
             intake=self.intake,
-            outbox=None,
+            outbox=NoticeOutbox(self.runtime, self.engine),
             outbound=self.outbound,
+            buttons=self.buttons,
+            links=DeskAttachmentLinker(self.runtime.sessions),
         )
 
 
@@ -84,7 +89,9 @@ async def build_services(
 ) -> AsyncIterator[Services]:
     """Open the desk, load the NLU model and the domain, build the dialogue engine and the
     adapters; close them all on exit. Trackers live in the conversation rows, or in Redis
-    when `REDIS_URL` is set (keys `<redis_prefix><channel>:<chat>`)."""
+    when `REDIS_URL` is set (keys `<redis_prefix><channel>:<chat>`). Button maps live in the
+    database (`desk.buttons`), or in the bot's Redis FSM storage when `REDIS_URL` is set:
+    either way they survive restarts and are shared by the bot and worker processes."""
     runtime = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
     closers: list[Callable[[], Awaitable[Any]]] = [runtime.close]
     try:
@@ -117,6 +124,9 @@ async def build_services(
                 conversations, settings.data_dir, max_bytes=download_limit(settings)
             ),
             outbound=DeskOutboundStore(conversations),
+            buttons=None
+            if settings.redis_url
+            else DeskButtonStore(runtime.sessions, clock=runtime.clock),
         )
     finally:
         for close in reversed(closers):
@@ -124,25 +134,25 @@ async def build_services(
                 await close()
 
 
-async def run_outbox(
-    services: Services,
-    bot: Bot,
-    stop: asyncio.Event,
-    *,
-    replies: ReplySender | None = None,
-    storage: BaseStorage | None = None,
-) -> None:
-    """The outbox worker until `stop` is set. In the bot's process pass its `replies` and
-    `storage`, so the notices' buttons land in the bot's button map."""
-    await run_outbox_worker(
-        services.settings,
-        services.runtime,
-        bot,
-        stop,
-        engine=services.engine,
-        replies=replies,
-        storage=storage,
-    )
+async def run_outbox(services: Services, stop: asyncio.Event, *, bot: Bot | None = None) -> None:
+    """The outbox worker alone (`python main.py worker`) until `stop` is set, with its own
+    `Bot` unless one is given. The notices' buttons go to the database button map (or Redis),
+    where the bot process finds them; in the bot's process `run_telegram` runs the worker
+    beside the Dispatcher instead."""
+    own = bot is None
+    bot = bot or create_bot(services.settings)
+    try:
+        await run_outbox_worker(
+            services.settings,
+            services.runtime,
+            bot,
+            stop,
+            engine=services.engine,
+            buttons=services.buttons,
+        )
+    finally:
+        if own:
+            await bot.session.close()
 
 
 async def run_telegram(
@@ -163,18 +173,7 @@ async def run_telegram(
     tasks: list[asyncio.Task[Any]] = []
     try:
         if worker:
-            tasks.append(
-                asyncio.create_task(
-                    run_outbox(
-                        services,
-                        service.bot,
-                        stop,
-                        replies=service.replies,
-                        storage=service.storage,
-                    ),
-                    name="outbox",
-                )
-            )
+            tasks.append(asyncio.create_task(service.run_outbox(stop), name="outbox"))
         if settings.webhook_url:
             await service.start_webhook()
             if ready is not None:

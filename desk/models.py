@@ -331,3 +331,19 @@ class ReviewItem(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ButtonPayload(Base):
+    """The full payload behind a short button key sent to a chat (callback data holds 64
+    bytes at most). Kept in the database so a button still works after a restart and when
+    another process (the outbox worker) sent it. `created_at` is refreshed on re-send; rows
+    older than the store's TTL are ignored and swept."""
+
+    __tablename__ = "button_payload"
+    __table_args__ = (Index("ix_button_payload_created_at", "created_at"),)
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -88,14 +88,106 @@ def _main(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedPr
     )
 
 
-def test_commands_without_a_token_say_so(tmp_path: Path) -> None:
-    run = _main(tmp_path, "run")
-    assert run.returncode == 0, run.stderr
-    assert "TELEGRAM_BOT_TOKEN is not set" in run.stdout
+def test_bot_and_worker_without_a_token_refuse(tmp_path: Path) -> None:
     for cmd in (["bot"], ["bot", "--no-worker"], ["worker"]):
         result = _main(tmp_path, *cmd)
         assert result.returncode == 2, (cmd, result.stderr)
-        assert "TELEGRAM_BOT_TOKEN" in result.stdout
+        assert "TELEGRAM_BOT_TOKEN" in result.stdout and "@BotFather" in result.stdout
+
+
+def _no_token_env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
+    env.update(
+        TAXDESK_DATA_DIR=str(tmp_path / "var"),
+        TAXDESK_MODELS_DIR=str(models_dir),
+        TAXDESK_LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    return env
+
+
+async def _read_until(stream: asyncio.StreamReader, marker: str, timeout: float = 60) -> str:  # noqa: ASYNC109
+    """What `stream` printed up to and including the line containing `marker`."""
+    seen = ""
+    async with asyncio.timeout(timeout):
+        while marker not in seen:
+            line = await stream.readline()
+            if not line:
+                break
+            seen += line.decode(errors="replace")
+    return seen
+
+
+async def test_run_without_a_token_and_no_terminal_keeps_running(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """`main.py run` under a service manager (stdin not a terminal): it says Telegram is off
+    and how to turn it on, keeps running (no crash loop), and stops cleanly on SIGTERM."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "main.py"),
+        "run",
+        cwd=str(tmp_path),
+        env=_no_token_env(tmp_path, models_dir),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        said = await _read_until(proc.stdout, "Waiting for SIGTERM")
+        assert "Telegram is off" in said and "TELEGRAM_BOT_TOKEN" in said, said
+        assert "@BotFather" in said and "Waiting for SIGTERM or Ctrl-C" in said, said
+        await asyncio.sleep(0.5)
+        assert proc.returncode is None  # still running
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0, err.decode()
+        assert "stopped" in out.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_run_without_a_token_on_a_terminal_opens_the_shell(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """With stdin a terminal (a pty), `main.py run` without a token opens the shell, which
+    answers a taxpayer from the real model and quits on /exit."""
+    import pty
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'taxdesk.sqlite3'}"
+    await asyncio.to_thread(upgrade, url)
+    master, slave = pty.openpty()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "main.py"),
+            "run",
+            cwd=str(tmp_path),
+            env=_no_token_env(tmp_path, models_dir),
+            stdin=slave,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert proc.stdout is not None
+            said = await _read_until(proc.stdout, "terminal shell")
+            assert "Telegram is off" in said and "opening the terminal shell" in said, said
+            os.write(master, (REQUEST["hans"] + "\n/exit\n").encode())
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+            assert proc.returncode == 0, err.decode()[-2000:]
+            assert "纳税人识别号" in out.decode(), out.decode()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    finally:
+        os.close(master)
+        os.close(slave)
 
 
 @pytest.mark.parametrize("command", [["run"], ["bot", "--no-worker"]])

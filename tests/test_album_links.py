@@ -1,0 +1,93 @@
+"""Every file of an upload or an album is linked to its own inbound message row (one row per
+Telegram message), through the real wiring on SQLite and the local Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from actions.testing import FakeInterpreter
+from bot.factory import BotOptions
+from bot.sender import RateLimiter
+from bot.settings import Settings
+from bot.wiring import Services, build_services, run_telegram
+from desk.migrate import upgrade
+from desk.models import Attachment, Message
+from tests.botapi_server import BotAPIServer
+from tests.test_e2e_flow import make_jpeg, make_pdf
+
+CHAT = 7401
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[tuple[BotAPIServer, Services]]:
+    server = BotAPIServer()
+    await server.start()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'albums.sqlite3'}"
+    await asyncio.to_thread(upgrade, url)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_bot_token=server.token,
+        telegram_api_url=server.url,
+        database_url=url,
+        data_dir=tmp_path / "var",
+        redis_url=None,
+        webhook_url=None,
+        webhook_secret=None,
+    )
+    options = BotOptions(
+        album_quiet=0.3, typing_delay=0.05, limiter=RateLimiter(chat_rate=50, chat_burst=50)
+    )
+    stop = asyncio.Event()
+    async with build_services(settings, interpreter=FakeInterpreter()) as services:
+        task = asyncio.create_task(run_telegram(services, stop, worker=False, options=options))
+        try:
+            yield server, services
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+    await server.close()
+
+
+async def _inbound_rows(services: Services) -> list[Message]:
+    async with services.runtime.sessions() as s:
+        rows = await s.scalars(
+            select(Message).where(Message.direction == "in").order_by(Message.id)
+        )
+        return list(rows)
+
+
+async def test_every_album_file_is_on_its_own_message_row(
+    running: tuple[BotAPIServer, Services],
+) -> None:
+    server, services = running
+    updates = server.user_sends_album(
+        CHAT,
+        [make_jpeg(), (make_pdf(), "letter.pdf", "application/pdf"), make_jpeg(640, 480)],
+        caption="承诺书和发票",
+    )
+    await server.wait_for_messages(CHAT, 1, timeout=10)  # one acknowledgement for the album
+    server.user_sends_document(CHAT, b"PK\x03\x04" + b"\0" * 100, "a.docx", "application/zip")
+    await server.wait_for_messages(CHAT, 2, timeout=10)
+    server.user_sends_photo(CHAT, make_jpeg(), caption="再一张")
+    await server.wait_for_messages(CHAT, 3, timeout=10)
+
+    rows = await _inbound_rows(services)
+    sent_ids = [str(u["message"]["message_id"]) for u in updates]
+    album_rows = [r for r in rows if r.channel_message_id in sent_ids]
+    assert [r.channel_message_id for r in album_rows] == sent_ids  # one row per message
+    linked = [r.attachment_id for r in album_rows]
+    assert all(linked) and len(set(linked)) == 3
+    refused, single = rows[-2], rows[-1]
+    assert refused.attachment_id is None  # the refused .docx has no attachment
+    assert single.attachment_id is not None and single.attachment_id not in linked
+    async with services.runtime.sessions() as s:
+        media = {
+            a.id: a.media_type
+            for a in await s.scalars(select(Attachment).where(Attachment.id.in_(linked)))
+        }
+    assert [media[i] for i in linked] == ["image/jpeg", "application/pdf", "image/jpeg"]
