@@ -78,7 +78,12 @@ class WriteBatcher:
         self.stats = BatchStats()
         self._pending: list[_Op] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._flushing = False
         self._pg = engine.dialect.name == "postgresql"
+        # While batches follow each other the flusher keeps its connection (no pool check-out
+        # and ping per batch). Not on SQLite: its pool has the one connection, and the other
+        # sessions (case gateway, first contact) must get their turn between batches.
+        self._keep_connection = self._pg
 
     # ------------------------------------------------------------------ public API
 
@@ -157,6 +162,9 @@ class WriteBatcher:
         """Wait for the queued operations to be written."""
         while self._flusher is not None and not self._flusher.done():
             await asyncio.shield(self._flusher)
+        if self._pending:  # queued while the last flusher was closing its connection
+            await asyncio.sleep(0)
+            await self.aclose()
 
     # ------------------------------------------------------------------ batching
 
@@ -164,7 +172,8 @@ class WriteBatcher:
         loop = asyncio.get_running_loop()
         op = _Op(kind, params, loop.create_future())
         self._pending.append(op)
-        if self._flusher is None or self._flusher.done():
+        if not self._flushing:  # cleared by the flusher the moment it stops taking work
+            self._flushing = True
             self._flusher = loop.create_task(self._flush_loop(), name="desk-group-commit")
         return op.future
 
@@ -172,40 +181,64 @@ class WriteBatcher:
         # One tick first, so the callers woken together (by the previous commit, or by
         # the same network read) join the first batch.
         await asyncio.sleep(0)
-        while self._pending:
-            ops = self._pending[: self.max_batch]
-            del self._pending[: self.max_batch]
-            await self._run_batch(ops)
-
-    async def _run_batch(self, ops: list[_Op]) -> None:
-        stats = self.stats
-        stats.batches += 1
-        stats.operations += len(ops)
-        stats.largest = max(stats.largest, len(ops))
+        conn: AsyncConnection | None = None
         try:
-            async with self.engine.begin() as conn:
-                await self._execute(conn, ops)
-        except Exception as exc:  # isolate the bad item: everyone alone, in turn
-            if len(ops) == 1:
-                _fail(ops[0], exc)
-                return
-            stats.fallbacks += 1
-            log.warning("group commit of %d operations failed (%s); one by one", len(ops), exc)
-            for op in ops:
+            while self._pending or not self._stop_flushing():
+                ops = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                stats = self.stats
+                stats.batches += 1
+                stats.operations += len(ops)
+                stats.largest = max(stats.largest, len(ops))
                 try:
-                    async with self.engine.begin() as conn:
-                        await self._execute(conn, [op])
-                except Exception as single:
-                    _fail(op, single)
-                else:
+                    if conn is None:
+                        conn = await self.engine.connect()
+                    async with conn.begin():
+                        await self._execute(conn, ops)
+                except Exception as exc:
+                    if conn is not None:
+                        await _close_quietly(conn)
+                        conn = None
+                    await self._one_by_one(ops, exc)
+                    continue
+                except BaseException as exc:  # cancelled: the callers must not wait forever
+                    for op in ops + self._pending:
+                        _fail(op, exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+                    self._pending.clear()
+                    self._flushing = False
+                    raise
+                for op in ops:
                     _done(op)
+                if not self._keep_connection:
+                    await conn.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                await _close_quietly(conn)
+
+    def _stop_flushing(self) -> bool:
+        """Stop taking work (True), unless some arrived meanwhile; no await in between, so
+        a caller that finds `_flushing` False starts the next flusher."""
+        if self._pending:
+            return False
+        self._flushing = False
+        return True
+
+    async def _one_by_one(self, ops: list[_Op], exc: Exception) -> None:
+        """After a failed batch: each operation alone, in its own transaction."""
+        if len(ops) == 1:
+            _fail(ops[0], exc)
             return
-        except BaseException as exc:  # cancelled: the callers must not wait forever
-            for op in ops:
-                _fail(op, exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
-            raise
+        self.stats.fallbacks += 1
+        log.warning("group commit of %d operations failed (%s); one by one", len(ops), exc)
         for op in ops:
-            _done(op)
+            try:
+                async with self.engine.begin() as conn:
+                    await self._execute(conn, [op])
+            except Exception as single:
+                _fail(op, single)
+            else:
+                _done(op)
 
     async def _execute(self, conn: AsyncConnection, ops: list[_Op]) -> None:
         """All of `ops` on one connection, in one transaction: writes first (inbound rows,
@@ -274,6 +307,13 @@ class WriteBatcher:
         return dialect_insert(Message.__table__).on_conflict_do_nothing(
             index_elements=["channel", "update_id"]
         )
+
+
+async def _close_quietly(conn: AsyncConnection) -> None:
+    try:
+        await conn.close()
+    except Exception:  # a broken connection: the pool replaces it
+        log.debug("closing a failed group-commit connection failed", exc_info=True)
 
 
 def _done(op: _Op) -> None:
