@@ -190,6 +190,7 @@ class WriteBatcher:
                 stats.batches += 1
                 stats.operations += len(ops)
                 stats.largest = max(stats.largest, len(ops))
+                reused = conn is not None
                 try:
                     if conn is None:
                         conn = await self.engine.connect()
@@ -199,7 +200,9 @@ class WriteBatcher:
                     if conn is not None:
                         await _close_quietly(conn)
                         conn = None
-                    await self._one_by_one(ops, exc)
+                    # a kept connection may have died since its last batch (the pool's ping
+                    # was skipped): then even a lone operation gets a fresh try
+                    await self._one_by_one(ops, exc, retry_single=reused)
                     continue
                 except BaseException as exc:  # cancelled: the callers must not wait forever
                     for op in ops + self._pending:
@@ -224,9 +227,12 @@ class WriteBatcher:
         self._flushing = False
         return True
 
-    async def _one_by_one(self, ops: list[_Op], exc: Exception) -> None:
-        """After a failed batch: each operation alone, in its own transaction."""
-        if len(ops) == 1:
+    async def _one_by_one(
+        self, ops: list[_Op], exc: Exception, *, retry_single: bool = False
+    ) -> None:
+        """After a failed batch: each operation alone, in its own transaction (on a fresh
+        connection from the pool)."""
+        if len(ops) == 1 and not retry_single:
             _fail(ops[0], exc)
             return
         self.stats.fallbacks += 1

@@ -113,3 +113,72 @@ async def test_aclose_waits_for_queued_writes(engine, make_desk, clock, n: int) 
     await batcher.aclose()
     assert all(f.done() for f in futures)
     assert await _count(make_desk) == n
+
+
+@pytest.mark.postgres
+async def test_a_connection_dropped_by_the_server_costs_no_write(
+    db, engine, make_desk, clock
+) -> None:
+    """The flusher keeps its PostgreSQL connection while busy; when the server drops it, the
+    batch is retried on fresh connections and every caller still gets its answer."""
+    if db.schema is None:
+        pytest.skip("PostgreSQL only")
+    from sqlalchemy import text
+
+    class Dropping(WriteBatcher):
+        calls = 0
+
+        async def _execute(self, conn, ops):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls == 5:  # the server ends the session under the flusher
+                pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+                async with engine.connect() as admin:
+                    await admin.execute(text(f"SELECT pg_terminate_backend({int(pid)})"))
+            await super()._execute(conn, ops)
+
+    ids = await _conversations(make_desk, 4)
+    batcher = Dropping(engine, clock=clock)
+
+    async def chat(i: int, cid: int) -> None:
+        for k in range(20):
+            assert await batcher.record_inbound(
+                cid, "telegram", str(100 + i), text="x", update_id=f"{i}-{k}"
+            )
+            await batcher.save_tracker(cid, {"k": k})
+
+    await asyncio.gather(*(chat(i, cid) for i, cid in enumerate(ids)))
+    assert batcher.stats.fallbacks == 1  # the batch on the dropped connection, retried
+    assert await _count(make_desk) == 80
+    for cid in ids:
+        assert await batcher.load_tracker(cid) == {"k": 19}
+
+
+@pytest.mark.postgres
+async def test_a_lone_operation_on_a_dropped_kept_connection_is_retried(
+    db, engine, make_desk, clock
+) -> None:
+    if db.schema is None:
+        pytest.skip("PostgreSQL only")
+    from sqlalchemy import text
+
+    (cid,) = await _conversations(make_desk, 1)
+    later: list[asyncio.Future[None]] = []
+
+    class Dropping(WriteBatcher):
+        calls = 0
+
+        async def _execute(self, conn, ops):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls == 1:  # queued while the first batch runs: the next batch, alone
+                later.append(asyncio.ensure_future(self.save_tracker(cid, {"k": 2})))
+            if self.calls == 2:  # on the kept connection, which the server ends now
+                pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+                async with engine.connect() as admin:
+                    await admin.execute(text(f"SELECT pg_terminate_backend({int(pid)})"))
+            await super()._execute(conn, ops)
+
+    batcher = Dropping(engine, clock=clock)
+    await batcher.save_tracker(cid, {"k": 1})
+    await later[0]
+    assert batcher.calls == 3 and batcher.stats.fallbacks == 1
+    assert await batcher.load_tracker(cid) == {"k": 2}
