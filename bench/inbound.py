@@ -20,9 +20,9 @@ Sections:
   SQLAlchemy async transaction ~0.8 ms CPU): 59-90 updates/s, p95 1.7-2.2 s.
   Now (`desk.batch.WriteBatcher`: inbound rows, tracker loads and saves, outbound rows of
   all chats share one transaction, ~32 operations each under this load; short texts parsed
-  on the loop): 365-420 updates/s, p50 ~140 ms, p95 275-330 ms; 0.25 commits per update (half
+  on the loop): 320-420 updates/s, p50 130-165 ms, p95 275-375 ms; 0.25 commits per update (half
   of them the case gateway's own sessions, e.g. the status question), ~0.5 statements.
-  No database: 660-710 updates/s; echo 1,500-1,750/s. What limits it now is CPU in the one
+  No database: 610-710 updates/s; echo 1,500-1,900/s. What limits it now is CPU in the one
   event loop: aiogram and pydantic per update (~0.6 ms), NLU (0.2-1.3 ms), the dialogue,
   and SQLAlchemy/asyncpg per batch. 1,000 updates/s takes more than one process (e.g. the
   webhook behind several workers, sharded by chat) on more than two shared cores.
