@@ -26,6 +26,7 @@ from actions.ports import (
 )
 from actions.tracker import Tracker
 from desk import repositories as repo
+from desk.batch import WriteBatcher
 from desk.errors import CaseNotFound, DeskError
 from desk.models import Case, Conversation
 from desk.notices import OFFICE_TZ
@@ -47,9 +48,34 @@ class ConversationRef:
 class DeskConversations:
     """Finds (or creates) the desk conversation of a channel chat; remembers the answer."""
 
-    def __init__(self, runtime: DeskRuntime) -> None:
+    def __init__(self, runtime: DeskRuntime, *, writes: WriteBatcher | None = None) -> None:
+        """`writes`: the group commit for the per-update rows (one is made by default)."""
         self.runtime = runtime
+        self.writes = writes or WriteBatcher(runtime.engine, clock=runtime.clock)
         self._cache: dict[str, ConversationRef] = {}
+
+    def cached(self, channel: str, chat_id: str) -> ConversationRef | None:
+        """The conversation of this chat if this process has seen it (no database call)."""
+        return self._cache.get(conversation_key(channel, chat_id))
+
+    async def ref(
+        self,
+        channel: str,
+        chat_id: str,
+        user_id: str | None = None,
+        *,
+        display_name: str | None = None,
+        create: bool = True,
+    ) -> ConversationRef | None:
+        """`ensure` (or `find` when not `create`) in a session of its own, skipped when
+        the conversation is cached (the hot path: every update of a known chat)."""
+        ref = self.cached(channel, chat_id)
+        if ref is not None:
+            return ref
+        async with self.desk() as desk:
+            if not create:
+                return await self.find(desk, channel, chat_id)
+            return await self.ensure(desk, channel, chat_id, user_id, display_name=display_name)
 
     @asynccontextmanager
     async def desk(self) -> AsyncIterator[Desk]:
@@ -286,20 +312,21 @@ class DeskTrackerStore:
         self.conversations = conversations
 
     async def load(self, conversation_key: str) -> Tracker | None:
-        """The stored tracker, or None (new conversation, or none saved yet)."""
+        """The stored tracker, or None (new conversation, or none saved yet). Read in the
+        desk's group commit (`desk.batch`), beside other chats' writes."""
         channel, _, chat_id = conversation_key.partition(":")
-        async with self.conversations.desk() as desk:
-            ref = await self.conversations.find(desk, channel, chat_id)
-            if ref is None:
-                return None
-            data = await desk.load_tracker(ref.id)
+        ref = await self.conversations.ref(channel, chat_id, create=False)
+        if ref is None:
+            return None
+        data = await self.conversations.writes.load_tracker(ref.id)
         return Tracker.from_dict(data) if data else None
 
     async def save(self, tracker: Tracker) -> None:
-        """Replace the stored tracker (creating the conversation if the channel did not)."""
+        """Replace the stored tracker (creating the conversation if the channel did not);
+        committed when this returns (group commit, `desk.batch`)."""
         channel, _, chat_id = tracker.conversation_key.partition(":")
-        async with self.conversations.desk() as desk:
-            ref = await self.conversations.ensure(
-                desk, tracker.channel or channel, tracker.chat_id or chat_id, tracker.user_id
-            )
-            await desk.save_tracker(ref.id, tracker.to_dict())
+        ref = await self.conversations.ref(
+            tracker.channel or channel, tracker.chat_id or chat_id, tracker.user_id
+        )
+        assert ref is not None
+        await self.conversations.writes.save_tracker(ref.id, tracker.to_dict())

@@ -13,13 +13,19 @@ Sections:
   same run; the ratio is what taxdesk's work costs. Target: >= 1,000 updates/s. The desk
   adapters are `bot.wiring.build_services` when present, else a fallback over the desk
   services directly (inbound rows, SQL tracker store, an in-memory case gateway).
-  It also prints SQL statements and commits per update, and the same NLU and dialogue with
-  in-memory stores ("no db"). Measured 2026-11-27 on the shared 2-core machine: ~70-90
-  updates/s with the desk adapters (4 commits per update: inbound row, tracker load, tracker
-  save, outbound row; an SQLAlchemy async transaction costs ~0.8 ms CPU here), ~550/s
-  without a database (NLU ~0.3 ms, aiogram ~0.6 ms, one thread hop per parse), echo
-  ~1,600/s. 1,000 updates/s needs about one commit per update (group commit of inbound
-  rows, tracker and outbound rows in one transaction, or trackers in Redis) and more cores.
+  It also prints SQL statements and commits per update, the group commit's operations per
+  transaction, and the same NLU and dialogue with in-memory stores ("no db").
+  Measured 2026-11-27 on the shared 2-core machine (load 0.3-2), 64 chats:
+  before (one transaction per store call: 4.1 commits and 7.1 statements per update; an
+  SQLAlchemy async transaction ~0.8 ms CPU): 59-90 updates/s, p95 1.7-2.2 s.
+  Now (`desk.batch.WriteBatcher`: inbound rows, tracker loads and saves, outbound rows of
+  all chats share one transaction, ~32 operations each under this load; short texts parsed
+  on the loop): 320-420 updates/s, p50 130-165 ms, p95 275-375 ms; 0.25 commits per update (half
+  of them the case gateway's own sessions, e.g. the status question), ~0.5 statements.
+  No database: 610-710 updates/s; echo 1,500-1,900/s. What limits it now is CPU in the one
+  event loop: aiogram and pydantic per update (~0.6 ms), NLU (0.2-1.3 ms), the dialogue,
+  and SQLAlchemy/asyncpg per batch. 1,000 updates/s takes more than one process (e.g. the
+  webhook behind several workers, sharded by chat) on more than two shared cores.
 - photo intake: `desk.documents.inspect_upload` on a 4000x3000 noisy JPEG with an EXIF
   orientation (a phone photo of a page), p50/p95 time and peak memory, beside plain Pillow
   open+save of the same bytes measured in the same run. Target: p50 <= 150 ms.
@@ -549,6 +555,9 @@ async def measure_pipeline(
             bot.session.requests.clear()
             if counter is not None:
                 counter.reset()
+            # the desk's group commit (desk.batch), when the wiring has one
+            writes = getattr(getattr(deps.inbound, "conversations", None), "writes", None)
+            stats0 = (writes.stats.batches, writes.stats.operations) if writes else (0, 0)
             profiler = None
             if profile is not None:
                 import cProfile
@@ -566,6 +575,12 @@ async def measure_pipeline(
             if counter is not None:
                 result["sql_statements_per_update"] = round(counter.statements / updates, 1)
                 result["commits_per_update"] = round(counter.commits / updates, 2)
+            if writes is not None and writes.stats.batches > stats0[0]:
+                batches = writes.stats.batches - stats0[0]
+                result["group_commit_ops_per_batch"] = round(
+                    (writes.stats.operations - stats0[1]) / batches, 1
+                )
+                result["group_commit_largest_batch"] = writes.stats.largest
     return result
 
 
@@ -610,8 +625,14 @@ def _print_pipeline(r: dict[str, Any]) -> None:
     m = r["pipeline_memory"]
     print(
         f"  per update: {p.get('sql_statements_per_update')} SQL statements, "
-        f"{p.get('commits_per_update')} commits"
+        f"{p.get('commits_per_update')} commits (an executemany counts as one statement)"
     )
+    if "group_commit_ops_per_batch" in p:
+        print(
+            f"  group commit: {p['group_commit_ops_per_batch']} operations per transaction "
+            f"(largest {p['group_commit_largest_batch']}; 4 per update: inbound row, tracker "
+            "load, tracker save, outbound rows)"
+        )
     print(
         f"  no db    {m['updates_per_s']:>9.1f} updates/s   p50 {m['p50_ms']:.1f} ms   "
         f"p95 {m['p95_ms']:.1f} ms   (same NLU and dialogue, {m['wiring']})"
@@ -650,6 +671,7 @@ def main(argv: list[str] | None = None) -> None:
         "pipeline_no_db_updates_per_s": pipe["pipeline_memory"]["updates_per_s"],
         "pipeline_sql_statements_per_update": pipe["pipeline"].get("sql_statements_per_update"),
         "pipeline_commits_per_update": pipe["pipeline"].get("commits_per_update"),
+        "pipeline_group_commit_ops_per_batch": pipe["pipeline"].get("group_commit_ops_per_batch"),
         "echo_updates_per_s": pipe["echo"]["updates_per_s"],
         "echo_p95_ms": pipe["echo"]["p95_ms"],
         "ratio": pipe["ratio"],

@@ -69,19 +69,19 @@ class DeskInboundStore:
         display_name: str | None = None,
         attachment_id: int | None = None,
     ) -> bool:
-        """Store one inbound message (any channel); False for a repeated `update_id`."""
-        async with self.conversations.desk() as desk:
-            ref = await self.conversations.ensure(
-                desk, channel, chat_id, user_id, display_name=display_name
-            )
-            _msg, is_new = await desk.record_inbound(
-                ref.id,
-                text=text,
-                update_id=update_id,
-                channel_message_id=channel_message_id,
-                attachment_id=attachment_id,
-            )
-        return is_new
+        """Store one inbound message (any channel), committed when this returns (group
+        commit, `desk.batch`); False for a repeated `update_id`."""
+        ref = await self.conversations.ref(channel, chat_id, user_id, display_name=display_name)
+        assert ref is not None
+        return await self.conversations.writes.record_inbound(
+            ref.id,
+            channel,
+            chat_id,
+            text=text,
+            update_id=update_id,
+            channel_message_id=channel_message_id,
+            attachment_id=attachment_id,
+        )
 
 
 class DeskOutboundStore:
@@ -98,13 +98,13 @@ class DeskOutboundStore:
         *,
         outbox_key: str | None = None,
     ) -> None:
-        """Store `(text, channel message id)` pairs as outbound rows of the chat."""
-        async with self.conversations.desk() as desk:
-            ref = await self.conversations.ensure(desk, channel, chat_id)
-            for text, message_id in texts:
-                await desk.record_outbound(
-                    ref.id, text=text, channel_message_id=message_id, outbox_key=outbox_key
-                )
+        """Store `(text, channel message id)` pairs as outbound rows of the chat (group
+        commit, `desk.batch`)."""
+        ref = await self.conversations.ref(channel, chat_id)
+        assert ref is not None
+        await self.conversations.writes.record_outbound(
+            ref.id, channel, chat_id, texts, outbox_key=outbox_key
+        )
 
 
 class DeskFileIntake:

@@ -102,6 +102,7 @@ async def build_services(
                 closers.append(aclose)
         domain = await asyncio.to_thread(Domain.load, DATA_DIR)
         conversations = DeskConversations(runtime)
+        closers.append(conversations.writes.aclose)  # queued writes land before the engine goes
         store: TrackerStore
         if settings.redis_url:
             from actions.stores import RedisTrackerStore

@@ -93,6 +93,12 @@ async def test_aparse_matches_parse(store: tuple[Path, Path]) -> None:
     interpreter = Interpreter.load(models, FIXTURE_CONFIG)
     today = date(2026, 11, 27)
     assert await interpreter.aparse(TEXTS[0], today) == interpreter.parse(TEXTS[0], today)
+    # short texts are parsed on the loop, long ones in a worker thread: the same answers
+    from nlu.interpreter import INLINE_PARSE_CHARS
+
+    long_text = (TEXTS[0] + "，") * (INLINE_PARSE_CHARS // len(TEXTS[0]) + 1)
+    assert len(long_text) > INLINE_PARSE_CHARS >= len(TEXTS[0])
+    assert await interpreter.aparse(long_text, today) == interpreter.parse(long_text, today)
 
 
 def test_missing_and_broken_models(tmp_path: Path) -> None:
