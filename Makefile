@@ -36,8 +36,8 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-## test: everything the tests need, then ruff and pytest
-test: setup services lint
+## test: everything the tests need, then ruff, mypy and pytest
+test: setup services lint typecheck
 	$(PY) -m pytest -q
 
 train: setup

@@ -31,10 +31,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from desk.models import Conversation, Message, utcnow
+
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +270,7 @@ class WriteBatcher:
         if by_kind["outbound"]:
             outbound = by_kind["outbound"]
             rows = [{**row, "created_at": now} for op in outbound for row in op.params["rows"]]
-            await conn.execute(Message.__table__.insert(), rows)
+            await conn.execute(MESSAGES.insert(), rows)
         if by_kind["load"]:
             ids = sorted({op.params["id"] for op in by_kind["load"]})
             result = await conn.execute(
@@ -297,7 +301,7 @@ class WriteBatcher:
                 op.result = key in inserted
         if plain:
             await conn.execute(
-                Message.__table__.insert(), [{**op.params, "created_at": now} for op in plain]
+                MESSAGES.insert(), [{**op.params, "created_at": now} for op in plain]
             )
         touched = sorted({op.params["conversation_id"] for op in ops if op.result})
         if touched:
@@ -307,10 +311,10 @@ class WriteBatcher:
 
     def _insert_ignoring_duplicates(self) -> Any:
         if self._pg:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        return dialect_insert(Message.__table__).on_conflict_do_nothing(
+            return pg_insert(MESSAGES).on_conflict_do_nothing(
+                index_elements=["channel", "update_id"]
+            )
+        return sqlite_insert(MESSAGES).on_conflict_do_nothing(
             index_elements=["channel", "update_id"]
         )
 

@@ -1009,55 +1009,65 @@ class Desk:
         )
         return case
 
-    async def ask_taxpayer(self, number: str, staff_id: int, question: str) -> Case:
-        """Staff ask the taxpayer a question (relayed into the chat): -> waiting_taxpayer."""
+    async def _staff_step(
+        self,
+        number: str,
+        staff_id: int,
+        action: str,
+        *,
+        data: dict[str, Any],
+        notice: tuple[str, Callable[[Case, CaseType], dict[str, Any]]],
+        changes: dict[str, Any] | None = None,
+    ) -> Case:
+        """A step by the case's assignee (or a supervisor) that tells the taxpayer something:
+        the audit event and the notice are written in the same transaction."""
         member = await self._staff(staff_id)
         case = await self._case(number)
-        await self._require_owner_or_supervisor(case, member, "ask")
+        await self._require_owner_or_supervisor(case, member, action)
         ct = self.catalog.get(case.case_type)
         await self._load_conversation(case)
+        kind, render = notice
         await self._transition(
             case,
-            "ask",
+            action,
             Actor.staff(member.id),
-            data={"question": question},
-            notice=("case_question", notices.case_question(case.number, ct, question)),
+            data=data,
+            notice=(kind, render(case, ct)),
+            changes=changes,
         )
         return case
+
+    async def ask_taxpayer(self, number: str, staff_id: int, question: str) -> Case:
+        """Staff ask the taxpayer a question (relayed into the chat): -> waiting_taxpayer."""
+        return await self._staff_step(
+            number,
+            staff_id,
+            "ask",
+            data={"question": question},
+            notice=("case_question", lambda c, ct: notices.case_question(c.number, ct, question)),
+        )
 
     async def complete(self, number: str, staff_id: int, note: str) -> Case:
         """Done, with a note for the taxpayer; the notice asks for a rating."""
-        member = await self._staff(staff_id)
-        case = await self._case(number)
-        await self._require_owner_or_supervisor(case, member, "complete")
-        ct = self.catalog.get(case.case_type)
-        await self._load_conversation(case)
-        await self._transition(
-            case,
+        return await self._staff_step(
+            number,
+            staff_id,
             "complete",
-            Actor.staff(member.id),
             data={"note": note},
-            notice=("case_done", notices.case_done(case.number, ct, note)),
+            notice=("case_done", lambda c, ct: notices.case_done(c.number, ct, note)),
             changes={"note": note, "closed_at": self.now()},
         )
-        return case
 
     async def reject(self, number: str, staff_id: int, reason: str) -> Case:
         """Rejected, with the reason told to the taxpayer."""
-        member = await self._staff(staff_id)
-        case = await self._case(number)
-        await self._require_owner_or_supervisor(case, member, "reject")
-        ct = self.catalog.get(case.case_type)
-        await self._load_conversation(case)
-        await self._transition(
-            case,
+        return await self._staff_step(
+            number,
+            staff_id,
             "reject",
-            Actor.staff(member.id),
             data={"reason": reason},
-            notice=("case_rejected", notices.case_rejected(case.number, ct, reason)),
+            notice=("case_rejected", lambda c, ct: notices.case_rejected(c.number, ct, reason)),
             changes={"reason": reason, "closed_at": self.now()},
         )
-        return case
 
     async def reopen(self, number: str, staff_id: int, reason: str) -> Case:
         """A supervisor reopens a done or rejected case: back to the queue, fresh deadline."""
