@@ -84,7 +84,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "--model",
         type=Path,
         default=None,
-        help="a model directory (default: the newest under models/)",
+        help="a model directory, or a model store whose newest model is used "
+        "(default: the newest under models/)",
     )
     parser.add_argument(
         "--config", type=Path, default=None, help="pipeline config (default: config.yml)"

@@ -184,13 +184,19 @@ def train_model(
 
 
 def load_model(model_dir: Path | None, models_dir: Path | None = None) -> tuple[Pipeline, Path]:
-    """Load `model_dir`, or the newest model under `models_dir`."""
+    """Load `model_dir`, or the newest model under `models_dir`.
+
+    Like Rasa's `--model`, `model_dir` may also be a model store (the folder that
+    `train --out` wrote): then its newest model is loaded."""
     if model_dir is None:
         where = models_dir or Path("models")
         model_dir = latest_model(where)
         if model_dir is None:
             raise ModelNotFoundError(where)
-    if not (model_dir / METADATA_FILE).is_file():
-        raise ModelNotFoundError(model_dir)
+    elif not (model_dir / METADATA_FILE).is_file():
+        newest = latest_model(model_dir)
+        if newest is None:
+            raise ModelNotFoundError(model_dir)
+        model_dir = newest
     read_metadata(model_dir)
     return Pipeline.load(model_dir), model_dir

@@ -119,8 +119,11 @@ class TrainingData:
     def canonical(self) -> dict[str, Any]:
         """An order-stable, comment-free view used for the data fingerprint."""
         return {
+            # Sorted by a total key: repeated texts with entities would otherwise compare
+            # their entity dicts, which have no order.
             "examples": sorted(
-                (e.intent, e.text, [a.as_dict() for a in e.entities]) for e in self.examples
+                ((e.intent, e.text, [a.as_dict() for a in e.entities]) for e in self.examples),
+                key=lambda ex: (ex[0], ex[1], json.dumps(ex[2], sort_keys=True)),
             ),
             "synonyms": sorted(self.synonyms.items()),
             "regexes": sorted((k, sorted(v)) for k, v in self.regexes.items()),

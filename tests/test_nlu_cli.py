@@ -232,3 +232,69 @@ def test_bad_config_names_file_and_line(
         str(tmp_path / "m"),
     )
     assert code == 1 and f"{config}:2:" in err and "treshold" in err
+
+
+def test_model_option_takes_a_model_store(
+    capsys: pytest.CaptureFixture[str], models: Path, tmp_path: Path
+) -> None:
+    """`--model` given the folder `train --out` wrote uses the newest model inside (Rasa)."""
+    code, out, err = run(
+        capsys,
+        tmp_path / "elsewhere",
+        "nlu",
+        "test",
+        "--model",
+        str(models),
+        "--data",
+        str(FIXTURES / "small.yml"),
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
+    assert code == 0, err
+    assert 0.8 <= json.loads(out)["intent"]["accuracy"] <= 1.0
+    code, _, err = run(capsys, models, "nlu", "parse", "--model", str(tmp_path / "no"), "你好")
+    assert code == 1 and "python main.py train" in err
+
+
+def test_repeated_examples_with_entities_train(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The same text annotated twice in different ways (CAIS has such repeats) must not
+    break the fingerprint's sort."""
+    data = tmp_path / "nlu.yml"
+    lines = ['version: "3.1"', "nlu:"]
+    for intent, texts in {
+        "play": ["我要听[周杰伦](singer)的歌", "播放[稻香](song)"],
+        "stop": ["别放了", "停止播放"],
+    }.items():
+        lines += [f"- intent: {intent}", "  examples: |"]
+        lines += [f"    - {t}" for t in texts * 3]
+    lines += ["- intent: play", "  examples: |", "    - 我要听[周杰伦](song)的歌"]
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    argv = ["train", "--data", str(data), "--config", str(FIXTURE_CONFIG)]
+    code, out, err = run(capsys, tmp_path, *argv, "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    assert "trained" in out
+
+
+@pytest.mark.slow
+def test_cais_trains_and_tests_through_the_cli(tmp_path: Path) -> None:
+    """The public CAIS set (../shared/datasets/cais) through `train --out` and
+    `nlu test --model <that folder>`, as subprocesses, as a user types them."""
+    cais = ROOT.parent / "shared" / "datasets" / "cais"
+    if not cais.is_dir():
+        pytest.skip("the shared CAIS data set is not beside this checkout")
+    out = tmp_path / "models-cais"
+    subprocess.run(
+        [sys.executable, "main.py", "train", "--data", str(cais / "nlu_train.yml"),
+         "--out", str(out)],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    result = subprocess.run(
+        [sys.executable, "main.py", "nlu", "test", "--model", str(out), "--data",
+         str(cais / "nlu_test.yml"), "--out", str(tmp_path / "report"), "--json"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    report = json.loads(result.stdout)
+    assert report["intent"]["accuracy"] > 0.9
