@@ -1,27 +1,26 @@
-"""The dialogue's actions (rasa-sdk shape) besides the case form: submit, status, cancel,
-hand-over, FAQ, fallback, answering a staff question, rating."""
+"""The dialogue's actions (rasa-sdk shape) besides the case form loop (`actions.forms`):
+submit, status, cancel, hand-over, FAQ, fallback, answering a staff question, rating; and
+`build_actions`, every action by name."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from actions.base import Action, ActionContext, UtterAction, requester_of
+from actions.base import Action, ActionContext, FormValidationAction, UtterAction, requester_of
 from actions.channel import Button
+from actions.checklist import classify_question, ensure_draft, missing_documents
 from actions.dispatcher import CollectingDispatcher
+from actions.documents import ActionAttachDocument, ActionClassifyFile, ActionShowChecklist
 from actions.domain import Domain, FaqAnswer
 from actions.forms import (
-    ActionAttachDocument,
     ActionCaseForm,
-    ActionClassifyFile,
-    ActionShowChecklist,
-    classify_question,
-    ensure_draft,
-    missing_documents,
+    ActionCaseFormReprompt,
+    FormAction,
     missing_slots,
     next_step,
-    payload,
 )
+from actions.policy import payload
 from actions.ports import RATING_ALIASES, RATING_LEVELS, GatewayError
 from actions.tracker import (
     Awaiting,
@@ -33,6 +32,7 @@ from actions.tracker import (
     PendingCase,
     Tracker,
 )
+from actions.validation import CaseFormValidation
 
 # Slots kept after a case is submitted (the same company usually asks again).
 KEPT_AFTER_SUBMIT: tuple[str, ...] = ("taxpayer_id",)
@@ -49,7 +49,7 @@ def human_buttons() -> list[Button]:
     return [Button("转人工", payload("request_human")), Button("不用了", payload("deny"))]
 
 
-class ActionSubmitCase(Action):
+class ActionSubmitCase(FormAction):
     """Submit the active case (after the [提交] confirmation): number and deadline."""
 
     def name(self) -> str:
@@ -67,7 +67,10 @@ class ActionSubmitCase(Action):
             return [classify_question(dispatcher, work.unclassified[0], work, case_type)]
         if missing_slots(work, case_type) or missing_documents(work, case_type):
             dispatcher.utter_message(response="utter_not_complete")
-            return [Awaiting(None), *next_step(dispatcher, work, case_type, domain, self.ctx)]
+            return [
+                Awaiting(None),
+                *next_step(dispatcher, work, case_type, domain, self.validation),
+            ]
         case_id, events = await ensure_draft(work, case_type, self.ctx)
         if case_id is None:  # unreachable: complete slots include the taxpayer ID
             raise GatewayError("缺少纳税人识别号，暂时无法提交。")
@@ -306,16 +309,22 @@ class ActionRate(Action):
         return []
 
 
-def build_actions(ctx: ActionContext, domain: Domain) -> dict[str, Action]:
-    """Every action by name: the classes here and in `forms`, plus one `UtterAction` per
-    `utter_*` response (so rules may name responses directly)."""
+def build_actions(
+    ctx: ActionContext, domain: Domain, validation: FormValidationAction | None = None
+) -> dict[str, Action]:
+    """Every action by name: the classes here, in `forms` and in `documents`, plus one
+    `UtterAction` per `utter_*` response (so rules may name responses directly). The form
+    actions fill slots through `validation` (default `CaseFormValidation`), which must know
+    every slot the case types ask for (`DomainError` otherwise)."""
+    validation = validation or CaseFormValidation(ctx)
+    validation.check(domain)
     actions: list[Action] = [
-        ActionCaseForm(ctx),
-        ActionCaseForm(ctx, reprompt_only=True),
-        ActionAttachDocument(ctx),
-        ActionClassifyFile(ctx),
-        ActionShowChecklist(ctx),
-        ActionSubmitCase(ctx),
+        ActionCaseForm(ctx, validation),
+        ActionCaseFormReprompt(ctx, validation),
+        ActionAttachDocument(ctx, validation),
+        ActionClassifyFile(ctx, validation),
+        ActionShowChecklist(ctx, validation),
+        ActionSubmitCase(ctx, validation),
         ActionContinueUpload(ctx),
         ActionCheckStatus(ctx),
         ActionCancel(ctx),

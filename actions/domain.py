@@ -53,11 +53,15 @@ class FaqAnswer:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """`intent` → `action`, from `data/rules.yml`."""
+    """`intent` → `action`, from `data/rules.yml` (the one table of them). The rule's
+    `metadata` says when it applies besides "outside a form" (see `actions.policy`)."""
 
     name: str
     intent: str
     action: str
+    anytime: bool = False  # in any state: before a waiting question, files and the form
+    interrupts_form: bool = False  # during a form: answered, then the form asks again
+    not_an_answer: bool = False  # not taken as the answer to a waiting staff question
 
 
 class _Template(dict[str, Any]):
@@ -101,14 +105,14 @@ class Domain:
 
     @classmethod
     def load(cls, data_dir: Path | str = "data") -> Domain:
-        """Read `domain.yml`, `case_types.yml`, `faq.yml` and `rules.yml` from `data_dir`."""
+        """Read `domain.yml`, `case_types.yml`, `rules.yml` and `faq.yml` (optional) from
+        `data_dir`."""
         base = Path(data_dir)
         domain = _read_yaml(base / "domain.yml")
         catalog = load_case_types(base / "case_types.yml")
         faq_path = base / "faq.yml"
         faq_data = _read_yaml(faq_path) if faq_path.exists() else {}
-        rules_path = base / "rules.yml"
-        rules_data = _read_yaml(rules_path) if rules_path.exists() else {}
+        rules_data = _read_yaml(base / "rules.yml")
         return cls(
             responses=_parse_responses(domain.get("responses") or {}),
             slots=dict(domain.get("slots") or {}),
@@ -118,6 +122,11 @@ class Domain:
             rules=_parse_rules(rules_data),
             settings=dict(domain.get("settings") or {}),
         )
+
+    @property
+    def form_slots(self) -> tuple[str, ...]:
+        """Every slot a case form can fill: the slots of the case types, in listed order."""
+        return tuple(dict.fromkeys(s for ct in self.case_types.values() for s in ct.slots))
 
     def case_type_for_intent(self, intent: str | None) -> CaseType | None:
         """The case type an intent opens, if any."""
@@ -221,7 +230,8 @@ def _parse_faq(data: dict[str, Any]) -> dict[str, list[FaqAnswer]]:
 
 
 def _parse_rules(data: dict[str, Any]) -> list[Rule]:
-    rules = []
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
     for raw in data.get("rules") or []:
         intent = action = None
         for step in raw.get("steps") or []:
@@ -229,6 +239,23 @@ def _parse_rules(data: dict[str, Any]) -> list[Rule]:
                 intent = step["intent"]
             elif "action" in step and action is None:
                 action = step["action"]
-        if intent and action:
-            rules.append(Rule(name=str(raw.get("rule", intent)), intent=intent, action=action))
+        if not (intent and action):
+            continue
+        name = str(raw.get("rule", intent))
+        if intent in seen:
+            raise DomainError(
+                f"rules.yml: intent {intent!r} is in two rules, {seen[intent]!r} and {name!r}"
+            )
+        seen[intent] = name
+        meta = raw.get("metadata") or {}
+        rules.append(
+            Rule(
+                name=name,
+                intent=intent,
+                action=action,
+                anytime=bool(meta.get("anytime")),
+                interrupts_form=bool(meta.get("interrupts_form")),
+                not_an_answer=bool(meta.get("not_an_answer")),
+            )
+        )
     return rules

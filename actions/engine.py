@@ -22,7 +22,7 @@ from typing import Any
 import opencc
 
 from actions.actions import build_actions
-from actions.base import ActionContext
+from actions.base import ActionContext, FormValidationAction
 from actions.channel import InboundMessage, Reply
 from actions.dispatcher import CollectingDispatcher, merge_replies
 from actions.domain import Domain
@@ -37,7 +37,7 @@ from actions.ports import (
     conversation_key,
 )
 from actions.tracker import ConversationStateSet, Event, FallbackCounted, PendingCase, Tracker
-from actions.validation import TAXPAYER_ID_RE
+from actions.validation import TAXPAYER_ID_RE, CaseFormValidation
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +118,13 @@ class DialogueEngine:
         normalizers: Normalizers | None = None,
         rng: random.Random | None = None,
         traditional_config: str = "s2tw",
+        form_validation: Callable[[ActionContext], FormValidationAction] = CaseFormValidation,
     ) -> None:
         """`today` is the clock for relative periods and deadlines; `normalizers` defaults to
         `nlu.normalizers`; `rng` picks response variants; `traditional_config` is the OpenCC
-        configuration replies to Traditional writers are converted with."""
+        configuration replies to Traditional writers are converted with; `form_validation`
+        builds the `extract_<slot>`/`validate_<slot>` pairs of the case form (a subclass of
+        `CaseFormValidation` adds slots)."""
         if normalizers is None:
             from actions.validation import NluNormalizers
 
@@ -131,7 +134,7 @@ class DialogueEngine:
         self.store = tracker_store
         self.domain = domain
         self.ctx = ActionContext(gateway=gateway, normalizers=normalizers, today=today)
-        self.actions = build_actions(self.ctx, domain)
+        self.actions = build_actions(self.ctx, domain, form_validation(self.ctx))
         self.policy = Policy(domain)
         self.scripts = ScriptConverter(traditional_config)
         self.rng = rng or random.Random()

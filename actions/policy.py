@@ -1,24 +1,27 @@
 """Which action answers a message: button payloads, commands, the active form, rules.
 
-Priority, highest first (as Rasa's RulePolicy with forms):
-1. cancel / hand-over / payload-only intents (rate, classify_file, submit_case, ...);
-2. a staff question waiting for an answer (the message goes back to the case);
+Every intent → action pair is in `data/rules.yml` (read through `Domain.rules`); a rule's
+`metadata` says when it applies. Priority, highest first (as Rasa's RulePolicy with forms):
+1. `anytime` rules (cancel, hand-over, button payloads such as rate, classify_file, ...);
+2. a staff question waiting for an answer (the message goes back to the case), unless the
+   rule of the intent is `not_an_answer`;
 3. files (document intake);
 4. the answer to a yes/no the bot just asked (confirm submit, offer a person, which item);
-5. the active form (interrupted by FAQ/status/greetings, then re-asked);
+5. the active form (`interrupts_form` rules are answered, then the form asks again);
 6. a request intent opens its case form;
-7. `data/rules.yml` (intent → action); anything else is the fallback.
+7. the other rules; anything else is the fallback.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from actions.domain import Domain
-from actions.tracker import FORM_SLOTS, Tracker
+from actions.tracker import Tracker
 
 PAYLOAD_RE = re.compile(r"^/(?P<intent>[A-Za-z_][A-Za-z0-9_]*)(?P<data>\{.*\})?$", re.S)
 
@@ -40,33 +43,6 @@ SHORTCUTS: dict[str, str] = {
 }
 RESERVED_KEYS = frozenset({"text", "intent", "intent_ranking", "entities"})
 
-DIRECT: dict[str, str] = {
-    "cancel_request": "action_cancel",
-    "request_human": "action_hand_over",
-    "rate": "action_rate",
-    "classify_file": "action_classify_file",
-    "submit_case": "action_submit_case",
-    "continue_upload": "action_continue_upload",
-    "choose_case_type": "case_form",
-    "show_checklist": "action_show_checklist",
-    "continue_case": "case_form_reprompt",
-}
-# Intents that interrupt a form: answered, then the form question is asked again.
-FORM_INTERRUPTS = frozenset(
-    {
-        "faq_office_hours",
-        "faq_online_services",
-        "ask_policy",
-        "check_status",
-        "greet",
-        "thank",
-        "help",
-        "complaint",
-        "goodbye",
-    }
-)
-# While a staff question waits, these still do what they say; anything else is the answer.
-NOT_AN_ANSWER = frozenset({"check_status", "request_human", "rate", "cancel_request"})
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 
 
@@ -98,6 +74,13 @@ def parse_payload(text: str) -> dict[str, Any] | None:
     return parse
 
 
+def payload(intent: str, data: Mapping[str, Any] | None = None) -> str:
+    """A button payload `/intent{json}`, read back by `parse_payload` without NLU."""
+    if not data:
+        return f"/{intent}"
+    return f"/{intent}{json.dumps(dict(data), ensure_ascii=False, separators=(',', ':'))}"
+
+
 def shortcut(text: str) -> dict[str, Any] | None:
     """Exact short words ("取消", "转人工", "提交") → a parse dict, without NLU."""
     key = text.strip().strip("。.!！?？ ")
@@ -126,6 +109,9 @@ class Policy:
     def __init__(self, domain: Domain) -> None:
         self.domain = domain
         self.rules = {r.intent: r.action for r in domain.rules}
+        self.anytime = frozenset(r.intent for r in domain.rules if r.anytime)
+        self.form_interrupts = frozenset(r.intent for r in domain.rules if r.interrupts_form)
+        self.not_an_answer = frozenset(r.intent for r in domain.rules if r.not_an_answer)
 
     def decide(self, tracker: Tracker) -> Decision:
         """The next action for the latest message of `tracker`."""
@@ -133,9 +119,9 @@ class Policy:
         intent = tracker.latest_intent or "nlu_fallback"
         has_files = bool(msg.get("files") or msg.get("rejected_files"))
 
-        if intent in DIRECT:
-            return Decision(DIRECT[intent])
-        if tracker.pending_case and intent not in NOT_AN_ANSWER:
+        if intent in self.anytime:
+            return Decision(self.rules[intent])
+        if tracker.pending_case and intent not in self.not_an_answer:
             return Decision("action_answer_case")
         if has_files:
             return Decision("action_attach_document")
@@ -143,9 +129,8 @@ class Policy:
         if awaiting:
             return Decision(awaiting)
         if tracker.active_form:
-            if intent in FORM_INTERRUPTS and not self._has_form_entities(tracker):
-                action = self.rules.get(intent, "action_default_fallback")
-                return Decision(action, then="case_form_reprompt")
+            if intent in self.form_interrupts and not self._has_form_entities(tracker):
+                return Decision(self.rules[intent], then="case_form_reprompt")
             return Decision("case_form")
         if self.domain.case_type_for_intent(intent) is not None:
             return Decision("case_form")
@@ -168,8 +153,6 @@ class Policy:
             return "action_decline"
         return None
 
-    @staticmethod
-    def _has_form_entities(tracker: Tracker) -> bool:
-        return any(
-            e.get("entity") in FORM_SLOTS for e in tracker.latest_message.get("entities", [])
-        )
+    def _has_form_entities(self, tracker: Tracker) -> bool:
+        slots = self.domain.form_slots
+        return any(e.get("entity") in slots for e in tracker.latest_message.get("entities", []))

@@ -14,9 +14,6 @@ TRACKER_VERSION = 1
 MAX_TURNS = 20
 MAX_TURN_CHARS = 500  # longer texts are cut in the remembered turns (the desk keeps them whole)
 
-# Names of the slots a case form can fill (the union over case types).
-FORM_SLOTS: tuple[str, ...] = ("tax_type", "tax_period", "taxpayer_id", "amount")
-
 
 @dataclass
 class Tracker:
