@@ -51,7 +51,6 @@ from desk.models import (
     ChannelIdentity,
     Conversation,
     FollowUp,
-    Message,
     Outbox,
     Rating,
     ReviewItem,
@@ -337,127 +336,6 @@ class Desk:
             await self._commit()
             return conv
         raise RuntimeError("could not create the conversation (concurrent inserts)")
-
-    async def _chat_of(self, conversation_id: int) -> tuple[str, str]:
-        """`(channel, chat_id)` of a conversation, without loading the row (and its tracker)."""
-        row = (
-            await self.session.execute(
-                select(Conversation.channel, Conversation.chat_id).where(
-                    Conversation.id == conversation_id
-                )
-            )
-        ).first()
-        if row is None:
-            raise await self._fail(NotFound(f"conversation {conversation_id}"))
-        return str(row[0]), str(row[1])
-
-    def _insert(self) -> Any:
-        """The dialect's INSERT (with ON CONFLICT support on PostgreSQL and SQLite)."""
-        if self._dialect() == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            return pg_insert
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert
-
-    async def record_inbound(
-        self,
-        conversation_id: int,
-        *,
-        text: str | None,
-        update_id: str | None = None,
-        channel_message_id: str | None = None,
-        attachment_id: int | None = None,
-    ) -> tuple[Message, bool]:
-        """Store an inbound message before it is acknowledged. Idempotent on
-        (channel, update_id): returns `(message, True)` the first time, `(stored, False)`
-        when the update was already seen. (One INSERT ... ON CONFLICT DO NOTHING: this runs
-        for every update, so it stays at three statements and one commit.)"""
-        channel, chat_id = await self._chat_of(conversation_id)
-        now = self.now()
-        stmt = self._insert()(Message).values(
-            conversation_id=conversation_id,
-            direction="in",
-            channel=channel,
-            chat_id=chat_id,
-            channel_message_id=channel_message_id,
-            update_id=update_id,
-            text=text,
-            attachment_id=attachment_id,
-            outbox_key=None,
-            created_at=now,
-        )
-        if update_id is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["channel", "update_id"])
-        msg = (await self.session.scalars(stmt.returning(Message))).first()
-        if msg is None:  # the update was stored before (maybe by a racing duplicate)
-            seen = await repo.message_by_update(self.session, channel, str(update_id))
-            await self._commit()
-            if seen is None:
-                raise RuntimeError(f"update {update_id} neither stored nor found")
-            return seen, False
-        await self.session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        await self._commit()
-        return msg, True
-
-    async def record_outbound(
-        self,
-        conversation_id: int,
-        *,
-        text: str | None,
-        channel_message_id: str | None = None,
-        attachment_id: int | None = None,
-        outbox_key: str | None = None,
-    ) -> Message:
-        """Store a message the bot or staff sent (`outbox_key`: the outbox row it came from)."""
-        channel, chat_id = await self._chat_of(conversation_id)
-        msg = Message(
-            conversation_id=conversation_id,
-            direction="out",
-            channel=channel,
-            chat_id=chat_id,
-            channel_message_id=channel_message_id,
-            text=text,
-            attachment_id=attachment_id,
-            outbox_key=outbox_key,
-            created_at=self.now(),
-        )
-        self.session.add(msg)
-        await self._commit()
-        return msg
-
-    async def load_tracker(self, conversation_id: int) -> dict[str, Any] | None:
-        """The dialogue tracker persisted for the conversation (None at first contact)."""
-        row = (
-            await self.session.execute(
-                select(Conversation.tracker).where(Conversation.id == conversation_id)
-            )
-        ).first()
-        await self._commit()
-        if row is None:
-            raise NotFound(f"conversation {conversation_id}")
-        return row[0]
-
-    async def save_tracker(self, conversation_id: int, tracker: dict[str, Any]) -> None:
-        """Persist the dialogue tracker (a JSON-serialisable dict): one UPDATE."""
-        found = (
-            await self.session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id)
-                .values(tracker=dict(tracker), updated_at=self.now())
-                .returning(Conversation.id)
-                .execution_options(synchronize_session=False)
-            )
-        ).first()
-        if found is None:
-            raise await self._fail(NotFound(f"conversation {conversation_id}"))
-        await self._commit()
 
     async def set_conversation_state(
         self, conversation_id: int, state: ConversationState, *, thread_id: str | None = None

@@ -31,6 +31,7 @@ from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.notices import NoticeOutbox, render_notice
 from bot.sender import RateLimiter
 from bot.settings import Settings
+from desk.batch import WriteBatcher
 from desk.models import Base, Message, Outbox
 from desk.outbox import claim
 from desk.runtime import DeskRuntime
@@ -71,7 +72,10 @@ class Env:
             d = self.runtime.desk(s)
             conv = await d.ensure_conversation("telegram", str(chat), str(chat))
             if first_words:
-                await d.record_inbound(conv.id, text=first_words, update_id=f"u{chat}")
+                writes = WriteBatcher(self.runtime.engine)
+                await writes.record_inbound(
+                    conv.id, "telegram", str(chat), text=first_words, update_id=f"u{chat}"
+                )
             case = await d.open_case(
                 "tax_certificate",
                 taxpayer_id=conv.taxpayer_id,
