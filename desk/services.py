@@ -51,6 +51,7 @@ from desk.models import (
     ChannelIdentity,
     Conversation,
     FollowUp,
+    Message,
     Outbox,
     Rating,
     ReviewItem,
@@ -60,7 +61,8 @@ from desk.models import (
     utcnow,
 )
 from desk.outbox import NOTIFY_CHANNEL as OUTBOX_NOTIFY_CHANNEL
-from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES, CaseStatus, check
+from desk.outbox import OutboxItem, conversation_of
+from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES, OPEN_STATUSES, CaseStatus, check
 from desk.storage import AttachmentStore
 from desk.taxpayer_ids import mask, normalize_taxpayer_id
 
@@ -657,6 +659,15 @@ class Desk:
         )
         return case
 
+    async def cancel_as_taxpayer(self, number: str) -> Case | None:
+        """The taxpayer withdraws an open case (no notice: the dialogue says so itself);
+        None when there is no such case or it is no longer open."""
+        case = await repo.case_by_number(self.session, number)
+        if case is None or case.status not in OPEN_STATUSES:
+            await self._commit()
+            return None
+        return await self.cancel(case.number, actor=Actor.taxpayer(case.taxpayer_id))
+
     async def answer(
         self,
         number: str,
@@ -1043,6 +1054,68 @@ class Desk:
         )
         await self._commit()
         return detail
+
+    async def find_conversation(self, channel: str, chat_id: str) -> Conversation | None:
+        """The conversation of a channel chat (the latest, should there be several), or None
+        if the desk has never seen the chat."""
+        conv = await self.session.scalar(
+            select(Conversation)
+            .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
+        await self._commit()
+        return conv
+
+    async def conversation_state(self, conversation_id: int) -> ConversationState:
+        """`human` while staff own the conversation, else `bot` (also for an unknown id)."""
+        state = await self.session.scalar(
+            select(Conversation.state).where(Conversation.id == conversation_id)
+        )
+        await self._commit()
+        return "human" if state == "human" else "bot"
+
+    async def taxpayers_using(self, tax_id: str) -> list[int]:
+        """The taxpayers (row ids) who used this taxpayer ID, most recent first."""
+        rows = await repo.taxpayer_ids_by_tax_id(self.session, tax_id)
+        await self._commit()
+        return [row.taxpayer_id for row in rows]
+
+    async def case_of_taxpayer(
+        self, number: str, taxpayer_id: int, *, tax_id: str | None = None
+    ) -> Case:
+        """The case, if it is this taxpayer's, or (given `tax_id`, the taxpayer ID the
+        conversation gave) a case of a taxpayer who used that ID or one naming it in its
+        slots; otherwise `CaseNotFound`, so someone else's case is not shown to exist."""
+        case = await repo.case_by_number(self.session, number)
+        if case is not None:
+            mine = case.taxpayer_id == taxpayer_id
+            if not mine and tax_id:
+                mine = (case.slots or {}).get("taxpayer_id") == tax_id or case.taxpayer_id in {
+                    row.taxpayer_id
+                    for row in await repo.taxpayer_ids_by_tax_id(self.session, tax_id)
+                }
+            if mine:
+                await self._commit()
+                return case
+        raise await self._fail(CaseNotFound(number))
+
+    async def recent_inbound_texts(self, item: OutboxItem, *, limit: int = 10) -> list[str | None]:
+        """The latest texts (newest first) the taxpayer sent in the conversation an outbox
+        row goes to; empty when the row has no conversation."""
+        texts: list[str | None] = []
+        conv_id = await conversation_of(self.session, item)
+        if conv_id is not None:
+            texts = list(
+                await self.session.scalars(
+                    select(Message.text)
+                    .where(Message.conversation_id == conv_id, Message.direction == "in")
+                    .order_by(Message.created_at.desc(), Message.id.desc())
+                    .limit(limit)
+                )
+            )
+        await self._commit()
+        return texts
 
 
 __all__ = [

@@ -25,6 +25,7 @@ from actions.engine import DialogueEngine
 from actions.ports import Requester
 from actions.stores import InMemoryTrackerStore
 from actions.testing import FakeGateway, FakeInterpreter, FakeNormalizers, parse
+from app.adapters import DeskNoticeLookups
 from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps
 from bot.memory import MemoryFileIntake, MemoryInboundStore
@@ -129,7 +130,10 @@ async def _start(
         staff = await runtime.desk(s).add_staff("王芳")
     dialogue, engine = make(runtime)
     deps = TelegramDeps(
-        dialogue, MemoryInboundStore(), MemoryFileIntake(), NoticeOutbox(runtime, engine)
+        dialogue,
+        MemoryInboundStore(),
+        MemoryFileIntake(),
+        NoticeOutbox(runtime, DeskNoticeLookups(runtime), engine),
     )
     options = BotOptions(
         typing_delay=0.05,
@@ -242,7 +246,9 @@ async def test_row_of_a_crashed_worker_is_shown_once(env: Env) -> None:
     assert dead.attempts == 1
     from bot.notices import TelegramNoticeSender
 
-    sender = TelegramNoticeSender(env.service.bot, env.service.replies, env.runtime.sessions)
+    sender = TelegramNoticeSender(
+        env.service.bot, env.service.replies, DeskNoticeLookups(env.runtime)
+    )
     worker = outbox_module.OutboxWorker(
         env.runtime.sessions, sender, channel="telegram", lease_seconds=0.2
     )

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from actions.desk_gateway import DeskConversations, DeskTrackerStore
 from actions.testing import FakeGateway
 from actions.tracker import SlotSet, Tracker
+from app.adapters import DeskConversations, DeskTrackerStore
 from desk.models import Base
 from desk.runtime import DeskRuntime
 from tests.desk.conftest import create_pg_database, drop_pg_database

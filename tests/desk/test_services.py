@@ -289,3 +289,39 @@ async def test_number_taken_in_a_rolled_back_transaction_is_not_reissued_on_post
         assert int(second.number[-6:]) == int(lost[-6:]) + 1
     else:  # SQLite: one writer; the rolled-back number was never visible to anyone
         assert second.number == lost
+
+
+async def test_the_dialogues_lookups(desk: Desk) -> None:
+    alice = await desk.ensure_conversation("telegram", "a", "a")
+    bob = await desk.ensure_conversation("telegram", "b", "b")
+    carol = await desk.ensure_conversation("telegram", "c", "c")
+    conv = await desk.find_conversation("telegram", "a")
+    assert conv is not None and conv.id == alice.id
+    assert await desk.find_conversation("telegram", "nobody") is None
+    assert await desk.conversation_state(alice.id) == "bot"
+    await desk.set_conversation_state(alice.id, "human")
+    assert await desk.conversation_state(alice.id) == "human"
+
+    case = await desk.open_case(
+        "tax_certificate", taxpayer_id=alice.taxpayer_id, slots={"taxpayer_id": TAX_ID}
+    )
+    assert (await desk.case_of_taxpayer(case.number, alice.taxpayer_id)).id == case.id
+    with pytest.raises(CaseNotFound):  # someone else's case does not exist for bob
+        await desk.case_of_taxpayer(case.number, bob.taxpayer_id)
+    # the taxpayer ID bob gave is the one in the case's slots
+    assert (await desk.case_of_taxpayer(case.number, bob.taxpayer_id, tax_id=TAX_ID)).id == case.id
+    with pytest.raises(CaseNotFound):
+        await desk.case_of_taxpayer(case.number, bob.taxpayer_id, tax_id=TAX_ID_2)
+    # ... or one its taxpayer used
+    await desk.remember_taxpayer_id(carol.taxpayer_id, TAX_ID_2)
+    assert await desk.taxpayers_using(TAX_ID_2) == [carol.taxpayer_id]
+    other = await desk.open_case("invoice", taxpayer_id=carol.taxpayer_id)
+    found = await desk.case_of_taxpayer(other.number, bob.taxpayer_id, tax_id=TAX_ID_2)
+    assert found.id == other.id
+    with pytest.raises(CaseNotFound):
+        await desk.case_of_taxpayer("TX-2026-999999", alice.taxpayer_id)
+
+    assert await desk.cancel_as_taxpayer("TX-2026-999999") is None
+    cancelled = await desk.cancel_as_taxpayer(case.number)
+    assert cancelled is not None and cancelled.status == "cancelled"
+    assert await desk.cancel_as_taxpayer(case.number) is None  # no longer open
