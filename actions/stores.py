@@ -1,8 +1,8 @@
 """Tracker stores: in memory (tests, one process) and Redis (`REDIS_URL`).
 
 Both keep the tracker as JSON, so a restart (Redis) or a reload (memory) yields the same
-tracker. A database-backed store over the desk's session factory belongs to the desk
-adapters (it satisfies the same `actions.ports.TrackerStore` protocol).
+tracker. The database-backed store, the default without Redis, keeps the tracker in the desk's
+conversation row: `app.adapters.DeskTrackerStore` (the same `actions.ports.TrackerStore`).
 """
 
 from __future__ import annotations
@@ -69,68 +69,3 @@ class RedisTrackerStore:
     async def aclose(self) -> None:
         """Close the Redis client."""
         await self._redis.aclose()
-
-
-def tracker_table(metadata: Any, name: str = "dialogue_trackers") -> Any:
-    """The SQL table trackers are kept in: one row per conversation, the tracker as JSON text.
-    Add it to the Alembic target metadata (`tracker_table(Base.metadata)`)."""
-    from sqlalchemy import Column, Float, String, Table, Text
-
-    return Table(
-        name,
-        metadata,
-        Column("conversation_key", String(200), primary_key=True),
-        Column("data", Text, nullable=False),
-        Column("updated_at", Float, nullable=False),
-    )
-
-
-class SqlTrackerStore:
-    """Trackers in the database (the default without Redis): SQLAlchemy async engine, one
-    short transaction per load/save; works on SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
-
-    def __init__(self, engine: Any, table: Any | None = None) -> None:
-        from sqlalchemy import MetaData
-
-        self._engine = engine
-        self.table = table if table is not None else tracker_table(MetaData())
-
-    async def create_table(self) -> None:
-        """Create the table if missing (tests and `migrate`-less setups)."""
-        async with self._engine.begin() as conn:
-            await conn.run_sync(self.table.create, checkfirst=True)
-
-    async def load(self, conversation_key: str) -> Tracker | None:
-        """The stored tracker or None."""
-        from sqlalchemy import select
-
-        t = self.table
-        async with self._engine.connect() as conn:
-            raw = await conn.scalar(
-                select(t.c.data).where(t.c.conversation_key == conversation_key)
-            )
-        return Tracker.from_dict(json.loads(raw)) if raw is not None else None
-
-    async def save(self, tracker: Tracker) -> None:
-        """Insert or replace the tracker's row."""
-        from sqlalchemy import insert, update
-        from sqlalchemy.exc import IntegrityError
-
-        t = self.table
-        values = {
-            "data": json.dumps(tracker.to_dict(), ensure_ascii=False),
-            "updated_at": tracker.updated_at,
-        }
-        key = tracker.conversation_key
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(t).where(t.c.conversation_key == key).values(**values)
-            )
-            if result.rowcount:
-                return
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(t).values(conversation_key=key, **values))
-        except IntegrityError:  # another process inserted it first: ours is newer
-            async with self._engine.begin() as conn:
-                await conn.execute(update(t).where(t.c.conversation_key == key).values(**values))

@@ -11,8 +11,7 @@ Sections:
   for the run and dropped after). Each chat sends its next message when the reply to the
   last one came (a person waiting). Beside it, bare aiogram echo fed the same way in the
   same run; the ratio is what taxdesk's work costs. Target: >= 1,000 updates/s. The desk
-  adapters are `bot.wiring.build_services` when present, else a fallback over the desk
-  services directly (inbound rows, SQL tracker store, an in-memory case gateway).
+  adapters are the real ones (`bot.wiring.build_services`).
   It also prints SQL statements and commits per update, the group commit's operations per
   transaction, and the same NLU and dialogue with in-memory stores ("no db").
   Measured 2026-11-27 on the shared 2-core machine (load 0.3-2), 64 chats:
@@ -418,22 +417,16 @@ async def pipeline_deps(
     settings: Any, interpreter: Any, kind: str
 ) -> AsyncIterator[tuple[Any, str, Any]]:
     """The Telegram dependencies, their description and the SQLAlchemy engine (or None).
-    `kind="desk"`: over the desk — `bot.wiring` (the real adapters) when it is there, else the
-    fallback described in the module docstring. `kind="memory"`: the same NLU and dialogue
-    with in-memory stores and gateway (what the pipeline costs without a database)."""
+    `kind="desk"`: over the desk, with the real adapters (`bot.wiring`). `kind="memory"`: the
+    same NLU and dialogue with in-memory stores and gateway (what the pipeline costs without a
+    database)."""
     if kind == "memory":
         yield _memory_deps(interpreter), "memory stores, in-memory gateway (no database)", None
         return
-    try:
-        from bot.wiring import build_services
-    except ImportError:
-        build_services = None
-    if build_services is not None:
-        async with build_services(settings, interpreter=interpreter) as services:
-            yield services.telegram_deps(), "bot.wiring (desk adapters)", services.runtime.engine
-        return
-    async with _fallback_deps(settings, interpreter) as (deps, engine):
-        yield deps, "fallback: desk inbound rows, SQL tracker store, in-memory gateway", engine
+    from bot.wiring import build_services
+
+    async with build_services(settings, interpreter=interpreter) as services:
+        yield services.telegram_deps(), "bot.wiring (desk adapters)", services.runtime.engine
 
 
 def _memory_deps(interpreter: Any) -> Any:
@@ -470,56 +463,6 @@ class StatementCounter:
 
     def reset(self) -> None:
         self.statements = self.commits = 0
-
-
-@contextlib.asynccontextmanager
-async def _fallback_deps(settings: Any, interpreter: Any) -> AsyncIterator[tuple[Any, Any]]:
-    from actions.domain import Domain
-    from actions.engine import DialogueEngine
-    from actions.stores import SqlTrackerStore
-    from actions.testing import FakeGateway
-    from bot.factory import TelegramDeps
-    from bot.memory import MemoryFileIntake
-    from desk.runtime import DeskRuntime
-
-    runtime = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
-    store = SqlTrackerStore(runtime.engine)
-    await store.create_table()
-    domain = await asyncio.to_thread(Domain.load, ROOT / "data")
-    engine = DialogueEngine(interpreter, FakeGateway(), store, domain)
-
-    class DeskInbound:
-        """Every update as an inbound message row (conversation created on first contact)."""
-
-        def __init__(self) -> None:
-            self.conversations: dict[str, int] = {}
-
-        async def record_update(
-            self,
-            channel: str,
-            update_id: int,
-            chat_id: str | None,
-            user_id: str | None,
-            text: str | None,
-            raw: dict[str, Any],
-        ) -> bool:
-            if chat_id is None:
-                return True
-            async with runtime.sessions() as session:
-                desk = runtime.desk(session)
-                conv_id = self.conversations.get(chat_id)
-                if conv_id is None:
-                    conv = await desk.ensure_conversation(channel, user_id or chat_id, chat_id)
-                    conv_id = self.conversations[chat_id] = conv.id
-                _msg, is_new = await desk.record_inbound(
-                    conv_id, text=text, update_id=str(update_id)
-                )
-                return is_new
-
-    try:
-        yield TelegramDeps(engine, DeskInbound(), MemoryFileIntake()), runtime.engine
-    finally:
-        await runtime.close()
 
 
 async def measure_pipeline(

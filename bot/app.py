@@ -187,6 +187,7 @@ class TelegramService:
             self.deps.outbox.runtime,
             self.bot,
             stop,
+            lookups=self.deps.outbox.lookups,
             engine=self.deps.outbox.engine,
             replies=self.replies,
             poll_interval=self.options.outbox_poll_interval,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,23 +40,19 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 from aiogram.fsm.storage.base import BaseStorage
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.channel import Button, Reply
 from bot.convert import CHANNEL
 from bot.keyboards import StorageButtonStore
-from bot.ports import ButtonStore
+from bot.ports import ButtonStore, NoticeLookups
 from bot.sender import RateLimiter, ReplySender
 from bot.settings import Settings
-from desk.models import Message
 from desk.outbox import (
     Delivered,
     OutboxItem,
     OutboxWorker,
     RetryLater,
     Undeliverable,
-    conversation_of,
     listen,
 )
 
@@ -101,16 +97,16 @@ class TelegramNoticeSender:
         self,
         bot: Bot,
         replies: ReplySender,
-        sessions: async_sessionmaker[AsyncSession],
+        lookups: NoticeLookups,
         *,
         engine: DialogueEngine | None = None,
         scripts: ScriptConverter | None = None,
     ) -> None:
-        """`sessions`: the desk's, to read the conversation's texts for its script;
+        """`lookups`: the desk's, to read the conversation's texts for its script;
         `engine`: the dialogue of this process (scripts, staff questions)."""
         self.bot = bot
         self.replies = replies
-        self.sessions = sessions
+        self.lookups = lookups
         self.engine = engine
         self._scripts = scripts
 
@@ -162,23 +158,7 @@ class TelegramNoticeSender:
         return await self._script_from_messages(row)
 
     async def _script_from_messages(self, row: OutboxItem) -> str:
-        async with self.sessions() as session:
-            conv_id = await conversation_of(session, row)
-            texts: Sequence[str | None] = []
-            if conv_id is not None:
-                texts = (
-                    (
-                        await session.execute(
-                            select(Message.text)
-                            .where(Message.conversation_id == conv_id, Message.direction == "in")
-                            .order_by(Message.created_at.desc(), Message.id.desc())
-                            .limit(SCRIPT_LOOKBACK)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-            await session.commit()
+        texts = await self.lookups.recent_texts(row, SCRIPT_LOOKBACK)
         scripts = await self._converter()
         for text in texts:
             if text and not text.startswith("/"):
@@ -201,6 +181,7 @@ class NoticeOutbox:
     (set as `TelegramDeps.outbox`); it then shares the bot's button store and rate limiter."""
 
     runtime: DeskRuntime
+    lookups: NoticeLookups
     engine: DialogueEngine | None = None
 
 
@@ -210,6 +191,7 @@ async def run_outbox_worker(
     bot: Bot,
     stop: asyncio.Event,
     *,
+    lookups: NoticeLookups,
     engine: DialogueEngine | None = None,
     replies: ReplySender | None = None,
     storage: BaseStorage | None = None,
@@ -217,7 +199,8 @@ async def run_outbox_worker(
     poll_interval: float = POLL_INTERVAL,
     batch_size: int = 30,
 ) -> None:
-    """Send the desk's `telegram` outbox rows until `stop` is set.
+    """Send the desk's `telegram` outbox rows until `stop` is set. `lookups`: what the
+    sender reads of the desk (`app.adapters.DeskNoticeLookups`).
 
     `replies`: the bot's `ReplySender` when the worker runs beside the Dispatcher (shared
     button map and rate limits); otherwise one is built over `buttons` (the database button
@@ -239,7 +222,7 @@ async def run_outbox_worker(
                     "set REDIS_URL)"
                 )
         replies = ReplySender(StorageButtonStore(storage, bot.id), RateLimiter())
-    sender = TelegramNoticeSender(bot, replies, runtime.sessions, engine=engine)
+    sender = TelegramNoticeSender(bot, replies, lookups, engine=engine)
     worker = OutboxWorker(
         runtime.sessions,
         sender,

@@ -1,16 +1,21 @@
 """What the Telegram side needs from the rest of taxdesk, as Protocols.
 
 The bot's turn pipeline never imports the dialogue engine, the case backend or the document
-checks directly; the composition root (`main.py`) passes objects that satisfy these Protocols.
-(`bot.notices`, the desk outbox's Telegram sender, is the one part built on `desk` itself.)
+checks directly; the composition root passes objects that satisfy these Protocols (the desk's
+are in `app.adapters`). (`bot.notices`, the desk outbox's Telegram sender, is built on the
+outbox loop of `desk.outbox`; what it reads of the desk comes through `NoticeLookups`.)
 In-memory implementations for tests and demos live in `bot.memory`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from actions.channel import Button, InboundFile, InboundMessage, Reply
+
+if TYPE_CHECKING:
+    from desk.outbox import OutboxItem
 
 
 @runtime_checkable
@@ -101,6 +106,16 @@ class ButtonStore(Protocol):
         ...
 
 
+@runtime_checkable
+class NoticeLookups(Protocol):
+    """What the notice sender (`bot.notices`) reads of the desk."""
+
+    async def recent_texts(self, notice: OutboxItem, limit: int) -> Sequence[str | None]:
+        """The latest texts (newest first, at most `limit`) the taxpayer sent in the
+        conversation `notice` goes to; empty when there is none."""
+        ...
+
+
 __all__ = [
     "AttachmentLinker",
     "Button",
@@ -111,6 +126,7 @@ __all__ = [
     "InboundFile",
     "InboundMessage",
     "InboundStore",
+    "NoticeLookups",
     "OutboundStore",
     "Reply",
 ]

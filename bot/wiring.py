@@ -17,11 +17,18 @@ from typing import Any
 
 from aiogram import Bot
 
-from actions.desk_gateway import DeskCaseGateway, DeskConversations, DeskTrackerStore
 from actions.domain import Domain
 from actions.engine import DialogueEngine
 from actions.ports import Interpreter, TrackerStore
-from bot.adapters import DeskFileIntake, DeskInboundStore, DeskOutboundStore
+from app.adapters import (
+    DeskCaseGateway,
+    DeskConversations,
+    DeskFileIntake,
+    DeskInboundStore,
+    DeskNoticeLookups,
+    DeskOutboundStore,
+    DeskTrackerStore,
+)
 from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps, create_bot
 from bot.files import LOCAL_LIMIT, OFFICIAL_LIMIT
@@ -58,7 +65,7 @@ class Services:
             dialogue=self.engine,
             inbound=self.inbound,
             intake=self.intake,
-            outbox=NoticeOutbox(self.runtime, self.engine),
+            outbox=NoticeOutbox(self.runtime, DeskNoticeLookups(self.runtime), self.engine),
             outbound=self.outbound,
             buttons=self.buttons,
             links=DeskAttachmentLinker(self.runtime.sessions),
@@ -148,6 +155,7 @@ async def run_outbox(services: Services, stop: asyncio.Event, *, bot: Bot | None
             services.runtime,
             bot,
             stop,
+            lookups=DeskNoticeLookups(services.runtime),
             engine=services.engine,
             buttons=services.buttons,
         )

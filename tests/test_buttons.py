@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from actions.testing import FakeInterpreter
+from app.adapters import DeskNoticeLookups
 from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps, create_bot
 from bot.keyboards import StorageButtonStore
@@ -180,6 +181,7 @@ async def test_rating_button_from_a_standalone_worker_works(
             worker_runtime,
             worker_bot,
             stop,
+            lookups=DeskNoticeLookups(worker_runtime),
             buttons=DeskButtonStore(worker_runtime.sessions),
             poll_interval=0.1,
         )

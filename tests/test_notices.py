@@ -25,12 +25,14 @@ from actions.engine import DialogueEngine
 from actions.ports import Requester
 from actions.stores import InMemoryTrackerStore
 from actions.testing import FakeGateway, FakeInterpreter, FakeNormalizers, parse
+from app.adapters import DeskNoticeLookups
 from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps
 from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.notices import NoticeOutbox, render_notice
 from bot.sender import RateLimiter
 from bot.settings import Settings
+from desk.batch import WriteBatcher
 from desk.models import Base, Message, Outbox
 from desk.outbox import claim
 from desk.runtime import DeskRuntime
@@ -71,7 +73,10 @@ class Env:
             d = self.runtime.desk(s)
             conv = await d.ensure_conversation("telegram", str(chat), str(chat))
             if first_words:
-                await d.record_inbound(conv.id, text=first_words, update_id=f"u{chat}")
+                writes = WriteBatcher(self.runtime.engine)
+                await writes.record_inbound(
+                    conv.id, "telegram", str(chat), text=first_words, update_id=f"u{chat}"
+                )
             case = await d.open_case(
                 "tax_certificate",
                 taxpayer_id=conv.taxpayer_id,
@@ -125,7 +130,10 @@ async def _start(
         staff = await runtime.desk(s).add_staff("王芳")
     dialogue, engine = make(runtime)
     deps = TelegramDeps(
-        dialogue, MemoryInboundStore(), MemoryFileIntake(), NoticeOutbox(runtime, engine)
+        dialogue,
+        MemoryInboundStore(),
+        MemoryFileIntake(),
+        NoticeOutbox(runtime, DeskNoticeLookups(runtime), engine),
     )
     options = BotOptions(
         typing_delay=0.05,
@@ -238,7 +246,9 @@ async def test_row_of_a_crashed_worker_is_shown_once(env: Env) -> None:
     assert dead.attempts == 1
     from bot.notices import TelegramNoticeSender
 
-    sender = TelegramNoticeSender(env.service.bot, env.service.replies, env.runtime.sessions)
+    sender = TelegramNoticeSender(
+        env.service.bot, env.service.replies, DeskNoticeLookups(env.runtime)
+    )
     worker = outbox_module.OutboxWorker(
         env.runtime.sessions, sender, channel="telegram", lease_seconds=0.2
     )

@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from actions.desk_gateway import DeskCaseGateway, DeskConversations, DeskTrackerStore
 from actions.ports import GatewayError, Requester
 from actions.tracker import Tracker
-from bot.adapters import DeskFileIntake, DeskInboundStore
+from app.adapters import (
+    DeskCaseGateway,
+    DeskConversations,
+    DeskFileIntake,
+    DeskInboundStore,
+    DeskTrackerStore,
+)
 from bot.settings import Settings
 from bot.wiring import download_limit
 from desk.documents import DocumentRejected

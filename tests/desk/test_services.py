@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from desk.batch import WriteBatcher
 from desk.errors import (
     CaseNotFound,
     IllegalTransition,
@@ -193,25 +194,14 @@ async def test_case_numbers_unique_and_never_reused(desk: Desk, make_desk) -> No
     assert int(second.number[-6:]) == int(first.number[-6:]) + 1
 
 
-async def test_inbound_messages_are_idempotent(desk: Desk, make_desk) -> None:
+async def test_conversation_once_state_and_review_items(desk: Desk, engine, clock) -> None:
     conv = await desk.ensure_conversation("telegram", "7", "7")
     again = await desk.ensure_conversation("telegram", "7", "7")
     assert again.id == conv.id
-    m1, new1 = await desk.record_inbound(
-        conv.id, text="你好", update_id="555", channel_message_id="1"
-    )
-    m2, new2 = await desk.record_inbound(
-        conv.id, text="你好", update_id="555", channel_message_id="1"
-    )
-    assert (new1, new2) == (True, False) and m1.id == m2.id
-    await desk.record_outbound(conv.id, text="您好！", channel_message_id="2")
-    async with make_desk.sessions() as s:
-        rows = (await s.execute(select(Message).order_by(Message.id))).scalars().all()
-    assert [(m.direction, m.text) for m in rows] == [("in", "你好"), ("out", "您好！")]
-
-    assert await desk.load_tracker(conv.id) is None
-    await desk.save_tracker(conv.id, {"slots": {"tax_type": "vat"}, "active_form": "x"})
-    assert (await desk.load_tracker(conv.id)) == {"slots": {"tax_type": "vat"}, "active_form": "x"}
+    writes = WriteBatcher(engine, clock=clock)  # the per-update rows' one way in
+    assert await writes.record_inbound(conv.id, "telegram", "7", text="嗯嗯啊", update_id="555")
+    message_id = await desk.session.scalar(select(Message.id).where(Message.update_id == "555"))
+    await desk.session.commit()
     c = await desk.set_conversation_state(conv.id, "human", thread_id="99")
     assert c.state == "human" and c.staff_thread_id == "99"
     item = await desk.add_review_item(
@@ -219,9 +209,9 @@ async def test_inbound_messages_are_idempotent(desk: Desk, make_desk) -> None:
         reason="nlu_fallback",
         parse={"intent": None},
         conversation_id=conv.id,
-        message_id=m1.id,
+        message_id=message_id,
     )
-    assert item.status == "open"
+    assert item.status == "open" and item.message_id is not None
 
 
 async def test_queue_filters_and_overdue(desk: Desk, clock) -> None:
@@ -299,3 +289,39 @@ async def test_number_taken_in_a_rolled_back_transaction_is_not_reissued_on_post
         assert int(second.number[-6:]) == int(lost[-6:]) + 1
     else:  # SQLite: one writer; the rolled-back number was never visible to anyone
         assert second.number == lost
+
+
+async def test_the_dialogues_lookups(desk: Desk) -> None:
+    alice = await desk.ensure_conversation("telegram", "a", "a")
+    bob = await desk.ensure_conversation("telegram", "b", "b")
+    carol = await desk.ensure_conversation("telegram", "c", "c")
+    conv = await desk.find_conversation("telegram", "a")
+    assert conv is not None and conv.id == alice.id
+    assert await desk.find_conversation("telegram", "nobody") is None
+    assert await desk.conversation_state(alice.id) == "bot"
+    await desk.set_conversation_state(alice.id, "human")
+    assert await desk.conversation_state(alice.id) == "human"
+
+    case = await desk.open_case(
+        "tax_certificate", taxpayer_id=alice.taxpayer_id, slots={"taxpayer_id": TAX_ID}
+    )
+    assert (await desk.case_of_taxpayer(case.number, alice.taxpayer_id)).id == case.id
+    with pytest.raises(CaseNotFound):  # someone else's case does not exist for bob
+        await desk.case_of_taxpayer(case.number, bob.taxpayer_id)
+    # the taxpayer ID bob gave is the one in the case's slots
+    assert (await desk.case_of_taxpayer(case.number, bob.taxpayer_id, tax_id=TAX_ID)).id == case.id
+    with pytest.raises(CaseNotFound):
+        await desk.case_of_taxpayer(case.number, bob.taxpayer_id, tax_id=TAX_ID_2)
+    # ... or one its taxpayer used
+    await desk.remember_taxpayer_id(carol.taxpayer_id, TAX_ID_2)
+    assert await desk.taxpayers_using(TAX_ID_2) == [carol.taxpayer_id]
+    other = await desk.open_case("invoice", taxpayer_id=carol.taxpayer_id)
+    found = await desk.case_of_taxpayer(other.number, bob.taxpayer_id, tax_id=TAX_ID_2)
+    assert found.id == other.id
+    with pytest.raises(CaseNotFound):
+        await desk.case_of_taxpayer("TX-2026-999999", alice.taxpayer_id)
+
+    assert await desk.cancel_as_taxpayer("TX-2026-999999") is None
+    cancelled = await desk.cancel_as_taxpayer(case.number)
+    assert cancelled is not None and cancelled.status == "cancelled"
+    assert await desk.cancel_as_taxpayer(case.number) is None  # no longer open

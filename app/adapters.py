@@ -1,9 +1,23 @@
-"""The dialogue's ports over the case backend: `CaseGateway` and a `TrackerStore` on
-`desk.services.Desk`, one database session per call.
+"""The adapters through which the dialogue and the Telegram channel reach the desk, one
+database session (or one group-commit operation) per call. They hold no SQL: every query is a
+`desk.services.Desk` method, the per-update rows go through `desk.batch.WriteBatcher`.
 
-The dialogue addresses a conversation by `channel:chat_id`; the desk by its `conversation`
-row. `DeskConversations` maps one to the other (cached per process: conversation rows are
-never renumbered). Desk errors the taxpayer should read become `GatewayError`.
+For the dialogue (`actions.ports`):
+* `DeskConversations` — maps `channel:chat_id` to the desk's conversation row (cached per
+  process: conversation rows are never renumbered) and owns the process's group commit.
+* `DeskCaseGateway` — `CaseGateway`; desk errors the taxpayer should read become
+  `GatewayError`.
+* `DeskTrackerStore` — `TrackerStore` in the conversation row's `tracker` column.
+
+For the Telegram channel (`bot.ports`):
+* `DeskInboundStore` — every update becomes a `message` row (idempotent on `update_id`),
+  committed before the update is acted on.
+* `DeskFileIntake` — content checks (`desk.documents`), then the sanitised bytes and the
+  thumbnail go to the attachment store and an `attachment` row.
+* `DeskOutboundStore` — what the bot sent, as outbound `message` rows.
+* `DeskNoticeLookups` — what the notice sender (`bot.notices`) reads: the taxpayer's texts.
+(`desk.buttons.DeskButtonStore` and `desk.messages.DeskAttachmentLinker` satisfy the bot's
+`ButtonStore` and `AttachmentLinker` as they are.)
 """
 
 from __future__ import annotations
@@ -12,10 +26,10 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
+from actions.channel import InboundFile
 from actions.ports import (
     CaseSummary,
     ConversationState,
@@ -25,16 +39,20 @@ from actions.ports import (
     conversation_key,
 )
 from actions.tracker import Tracker
-from desk import repositories as repo
 from desk.batch import WriteBatcher
-from desk.errors import CaseNotFound, DeskError
-from desk.models import Case, Conversation
+from desk.documents import DEFAULT_MAX_BYTES, inspect_upload_async
+from desk.errors import DeskError
+from desk.models import Conversation
 from desk.notices import OFFICE_TZ
+from desk.outbox import OutboxItem
 from desk.runtime import DeskRuntime
-from desk.services import Actor, Desk
-from desk.states import OPEN_STATUSES, CaseStatus
+from desk.services import Desk
+from desk.states import CaseStatus
+from desk.storage import LocalAttachmentStore
 
 log = logging.getLogger(__name__)
+
+# ------------------------------------------------------------------ the dialogue's side
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +113,7 @@ class DeskConversations:
         ref = self._cache.get(key)
         if ref is not None:
             return ref
-        conv = await desk.session.scalar(
-            select(Conversation)
-            .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
-            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
-            .limit(1)
-        )
-        await desk.session.commit()
+        conv = await desk.find_conversation(channel, chat_id)
         return self.remember(channel, chat_id, conv) if conv is not None else None
 
     async def ensure(
@@ -187,11 +199,7 @@ class DeskCaseGateway:
         """Cancel the draft as its taxpayer."""
         async with self.conversations.desk() as desk:
             try:
-                case = await desk.session.scalar(select(Case).where(Case.number == case_id))
-                if case is None or case.status not in OPEN_STATUSES:
-                    await desk.session.commit()
-                    return
-                await desk.cancel(case_id, actor=Actor.taxpayer(case.taxpayer_id))
+                await desk.cancel_as_taxpayer(case_id)
             except DeskError as exc:
                 raise _user_error(exc) from exc
 
@@ -202,9 +210,7 @@ class DeskCaseGateway:
         conv = await self._conv(desk, requester)
         ids = [conv.taxpayer_id]
         if taxpayer_id:
-            for row in await repo.taxpayer_ids_by_tax_id(desk.session, taxpayer_id):
-                if row.taxpayer_id not in ids:
-                    ids.append(row.taxpayer_id)
+            ids += [t for t in await desk.taxpayers_using(taxpayer_id) if t not in ids]
         return ids
 
     async def list_open_cases(
@@ -229,21 +235,6 @@ class DeskCaseGateway:
         out.sort(key=lambda c: c.number, reverse=True)
         return out
 
-    async def _owned_case(
-        self, desk: Desk, requester: Requester, number: str, taxpayer_id: str | None
-    ) -> Case:
-        """The case, if it belongs to this conversation's taxpayer or to the taxpayer ID the
-        conversation gave; otherwise the desk's "not found"."""
-        case = await repo.case_by_number(desk.session, number)
-        if case is not None:
-            owners = await self._taxpayers(desk, requester, taxpayer_id)
-            if case.taxpayer_id in owners or (
-                taxpayer_id and (case.slots or {}).get("taxpayer_id") == taxpayer_id
-            ):
-                return case
-        await desk.session.commit()
-        raise CaseNotFound(number)
-
     async def answer_question(
         self,
         requester: Requester,
@@ -256,7 +247,10 @@ class DeskCaseGateway:
         """Files go on the case (its multi-file checklist item), then the answer."""
         async with self.conversations.desk() as desk:
             try:
-                case = await self._owned_case(desk, requester, case_number, taxpayer_id)
+                conv = await self._conv(desk, requester)
+                case = await desk.case_of_taxpayer(
+                    case_number, conv.taxpayer_id, tax_id=taxpayer_id
+                )
                 if attachment_ids:
                     ct = desk.catalog.get(case.case_type)
                     docs = sorted(ct.documents, key=lambda d: not d.multiple)
@@ -273,7 +267,10 @@ class DeskCaseGateway:
         """Record the 好差评 rating of a closed case of this taxpayer."""
         async with self.conversations.desk() as desk:
             try:
-                case = await self._owned_case(desk, requester, case_number, taxpayer_id)
+                conv = await self._conv(desk, requester)
+                case = await desk.case_of_taxpayer(
+                    case_number, conv.taxpayer_id, tax_id=taxpayer_id
+                )
                 await desk.rate(case.number, level)
             except DeskError as exc:
                 raise _user_error(exc) from exc
@@ -289,10 +286,7 @@ class DeskCaseGateway:
         """`human` while staff own the conversation, else `bot`."""
         async with self.conversations.desk() as desk:
             conv = await self._conv(desk, requester)
-            row = await desk.session.get(Conversation, conv.id)
-            state = row.state if row is not None else "bot"
-            await desk.session.commit()
-        return "human" if state == "human" else "bot"
+            return await desk.conversation_state(conv.id)
 
     async def add_review_item(
         self, requester: Requester, text: str, parse: Mapping[str, Any], *, reason: str
@@ -330,3 +324,148 @@ class DeskTrackerStore:
         )
         assert ref is not None
         await self.conversations.writes.save_tracker(ref.id, tracker.to_dict())
+
+
+# ------------------------------------------------------------------ the Telegram side
+
+
+class DeskInboundStore:
+    """`bot.ports.InboundStore` over `Desk.ensure_conversation` (first contact) and the
+    group commit's `WriteBatcher.record_inbound`."""
+
+    def __init__(self, conversations: DeskConversations) -> None:
+        self.conversations = conversations
+
+    async def record_update(
+        self,
+        channel: str,
+        update_id: int,
+        chat_id: str | None,
+        user_id: str | None,
+        text: str | None,
+        raw: dict[str, Any],
+    ) -> bool:
+        """Store the update as an inbound message row; False if it was stored before.
+        Only taxpayers' private chats are conversations: updates from groups (staff topics,
+        a later issue) or without a chat are passed on unstored, and no handler of the
+        taxpayer chat acts on them."""
+        query = raw.get("callback_query") or {}
+        message = raw.get("message") or raw.get("edited_message") or query.get("message") or {}
+        if chat_id is None or (message.get("chat") or {}).get("type") != "private":
+            return True
+        if query:
+            message = {}  # the bot's own message the button sits under
+        user = message.get("from") or query.get("from") or {}
+        return await self.record_message(
+            channel,
+            chat_id,
+            user_id,
+            text,
+            update_id=str(update_id),
+            channel_message_id=str(message["message_id"]) if "message_id" in message else None,
+            display_name=user.get("first_name"),
+        )
+
+    async def record_message(
+        self,
+        channel: str,
+        chat_id: str,
+        user_id: str | None,
+        text: str | None,
+        *,
+        update_id: str | None = None,
+        channel_message_id: str | None = None,
+        display_name: str | None = None,
+        attachment_id: int | None = None,
+    ) -> bool:
+        """Store one inbound message (any channel), committed when this returns (group
+        commit, `desk.batch`); False for a repeated `update_id`."""
+        ref = await self.conversations.ref(channel, chat_id, user_id, display_name=display_name)
+        assert ref is not None
+        return await self.conversations.writes.record_inbound(
+            ref.id,
+            channel,
+            chat_id,
+            text=text,
+            update_id=update_id,
+            channel_message_id=channel_message_id,
+            attachment_id=attachment_id,
+        )
+
+
+class DeskOutboundStore:
+    """`bot.ports.OutboundStore`: what the bot sent (`WriteBatcher.record_outbound`)."""
+
+    def __init__(self, conversations: DeskConversations) -> None:
+        self.conversations = conversations
+
+    async def record_sent(
+        self,
+        channel: str,
+        chat_id: str,
+        texts: list[tuple[str | None, str | None]],
+        *,
+        outbox_key: str | None = None,
+    ) -> None:
+        """Store `(text, channel message id)` pairs as outbound rows of the chat (group
+        commit, `desk.batch`)."""
+        ref = await self.conversations.ref(channel, chat_id)
+        assert ref is not None
+        await self.conversations.writes.record_outbound(
+            ref.id, channel, chat_id, texts, outbox_key=outbox_key
+        )
+
+
+class DeskFileIntake:
+    """`bot.ports.FileIntake`: `inspect_upload_async` (off the event loop), then the checked
+    bytes and thumbnail into `LocalAttachmentStore(data_dir / "attachments")` and a row."""
+
+    def __init__(
+        self,
+        conversations: DeskConversations,
+        data_dir: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        """`max_bytes`: the largest file checked (20 MB, what the official Bot API serves;
+        more with a self-hosted `--local` server)."""
+        self.conversations = conversations
+        self.store = LocalAttachmentStore(Path(data_dir) / "attachments")
+        self.max_bytes = max_bytes
+
+    async def accept(
+        self, data: bytes, filename: str | None, declared_type: str | None
+    ) -> InboundFile:
+        """Check and store; `desk.documents.DocumentRejected` (with `.user_message`)."""
+        doc = await inspect_upload_async(
+            data, filename=filename, declared_type=declared_type, max_bytes=self.max_bytes
+        )
+        async with self.conversations.desk() as desk:
+            att = await desk.store_attachment(
+                self.store,
+                doc.data,
+                media_type=doc.media_type,
+                suffix=doc.suggested_extension,
+                original_name=doc.original_name,
+                thumbnail=doc.thumbnail,
+                page_count=doc.page_count,
+            )
+        return InboundFile(
+            attachment_id=att.id,
+            media_type=doc.media_type,
+            original_name=doc.original_name,
+            size=doc.size,
+            page_count=doc.page_count,
+        )
+
+
+class DeskNoticeLookups:
+    """`bot.ports.NoticeLookups` over the desk's queries."""
+
+    def __init__(self, runtime: DeskRuntime) -> None:
+        self.runtime = runtime
+
+    async def recent_texts(self, notice: OutboxItem, limit: int) -> Sequence[str | None]:
+        """`Desk.recent_inbound_texts` of the notice's conversation."""
+        async with self.runtime.sessions() as session:
+            return await self.runtime.desk(session).recent_inbound_texts(notice, limit=limit)

@@ -1,0 +1,1 @@
+"""The application: composition root (settings, commands, wiring, runners, adapters)."""

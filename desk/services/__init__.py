@@ -1,0 +1,44 @@
+"""The desk's services: the only way in for the bot, the staff tools, the console and the CLI.
+
+`Desk(session, catalog, calendar)` wraps one `AsyncSession` (one per update / request / command)
+and commits it: every public method is one transaction. Case transitions go through the state
+machine (`desk.states`), write a `case_event` (who, what, when, from and to) and, in the same
+transaction, the outbox rows for what the taxpayer must be told (`desk.notices`). After an
+error the session is rolled back and can be used again.
+
+`Desk` is composed of one class per job, all on `core.DeskCore` (the session, `_transition`,
+`_enqueue`, case numbering and the common helpers):
+- `conversations.Conversations` — chats, their state, what the taxpayer wrote, taxpayer IDs;
+- `taxpayer_cases.TaxpayerCases` — the taxpayer's side of cases;
+- `staff.StaffWork` — staff members and their steps on cases;
+- `queries.Queries` — the staff queue and the case view.
+The per-update rows (messages, trackers) do not come through here: `desk.batch.WriteBatcher`.
+"""
+
+from __future__ import annotations
+
+from desk.services.conversations import Conversations
+from desk.services.core import SUPERVISORS, Actor, ConversationState, DeskCore, WorkingDays
+from desk.services.queries import CaseDetail, Queries
+from desk.services.staff import ROLES, StaffWork
+from desk.services.taxpayer_cases import ALREADY_RATED, CaseSummary, TaxpayerCases
+from desk.states import CLOSED_STATUSES
+
+
+class Desk(Conversations, TaxpayerCases, StaffWork, Queries):
+    """Services over one session. See the package docstring."""
+
+
+__all__ = [
+    "ALREADY_RATED",
+    "CLOSED_STATUSES",
+    "ROLES",
+    "SUPERVISORS",
+    "Actor",
+    "CaseDetail",
+    "CaseSummary",
+    "ConversationState",
+    "Desk",
+    "DeskCore",
+    "WorkingDays",
+]

@@ -1,0 +1,150 @@
+"""The desk's services for conversations: a channel chat's conversation, its state (bot or
+staff), what the taxpayer wrote in it, and the taxpayer IDs taxpayers used."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from desk import repositories as repo
+from desk.errors import NotFound
+from desk.models import ChannelIdentity, Conversation, Message, Taxpayer
+from desk.outbox import OutboxItem, conversation_of
+from desk.services.core import ConversationState, DeskCore
+from desk.taxpayer_ids import mask, normalize_taxpayer_id
+
+log = logging.getLogger(__name__)
+
+
+class Conversations(DeskCore):
+    """Taxpayers, their chats and their taxpayer IDs."""
+
+    async def ensure_conversation(
+        self, channel: str, channel_user_id: str, chat_id: str, *, display_name: str | None = None
+    ) -> Conversation:
+        """The taxpayer's conversation on this channel, creating taxpayer, identity and
+        conversation on first contact (safe when two updates of a new user race)."""
+        for _attempt in range(3):
+            ident = await repo.identity(self.session, channel, channel_user_id)
+            if ident is None:
+                try:
+                    async with self.session.begin_nested():
+                        taxpayer = Taxpayer(display_name=display_name, created_at=self.now())
+                        self.session.add(taxpayer)
+                        await self.session.flush()
+                        ident = ChannelIdentity(
+                            taxpayer_id=taxpayer.id,
+                            channel=channel,
+                            channel_user_id=channel_user_id,
+                            created_at=self.now(),
+                        )
+                        self.session.add(ident)
+                        await self.session.flush()
+                except IntegrityError:
+                    continue
+            conv = await repo.conversation_of(self.session, ident.taxpayer_id, channel)
+            if conv is None:
+                try:
+                    async with self.session.begin_nested():
+                        conv = Conversation(
+                            taxpayer_id=ident.taxpayer_id,
+                            channel=channel,
+                            chat_id=chat_id,
+                            state="bot",
+                            created_at=self.now(),
+                            updated_at=self.now(),
+                        )
+                        self.session.add(conv)
+                        await self.session.flush()
+                except IntegrityError:
+                    continue
+            elif conv.chat_id != chat_id:
+                conv.chat_id = chat_id
+            await self._commit()
+            return conv
+        raise RuntimeError("could not create the conversation (concurrent inserts)")
+
+    async def find_conversation(self, channel: str, chat_id: str) -> Conversation | None:
+        """The conversation of a channel chat (the latest, should there be several), or None
+        if the desk has never seen the chat."""
+        conv = await self.session.scalar(
+            select(Conversation)
+            .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
+        await self._commit()
+        return conv
+
+    async def conversation_state(self, conversation_id: int) -> ConversationState:
+        """`human` while staff own the conversation, else `bot` (also for an unknown id)."""
+        state = await self.session.scalar(
+            select(Conversation.state).where(Conversation.id == conversation_id)
+        )
+        await self._commit()
+        return "human" if state == "human" else "bot"
+
+    async def set_conversation_state(
+        self, conversation_id: int, state: ConversationState, *, thread_id: str | None = None
+    ) -> Conversation:
+        """Hand the conversation to staff (`human`) or back to the bot (`bot`)."""
+        if state not in ("bot", "human"):
+            raise ValueError(f"conversation state must be bot or human, not {state!r}")
+        conv = await self.session.get(Conversation, conversation_id)
+        if conv is None:
+            raise NotFound(f"conversation {conversation_id}")
+        conv.state = state
+        if thread_id is not None:
+            conv.staff_thread_id = thread_id
+        conv.updated_at = self.now()
+        await self._commit()
+        return conv
+
+    async def recent_inbound_texts(self, item: OutboxItem, *, limit: int = 10) -> list[str | None]:
+        """The latest texts (newest first) the taxpayer sent in the conversation an outbox
+        row goes to; empty when the row has no conversation."""
+        texts: list[str | None] = []
+        conv_id = await conversation_of(self.session, item)
+        if conv_id is not None:
+            texts = list(
+                await self.session.scalars(
+                    select(Message.text)
+                    .where(Message.conversation_id == conv_id, Message.direction == "in")
+                    .order_by(Message.created_at.desc(), Message.id.desc())
+                    .limit(limit)
+                )
+            )
+        await self._commit()
+        return texts
+
+    async def remember_taxpayer_id(self, taxpayer_id: int, code: str) -> str:
+        """Validate a taxpayer ID (check digit) and remember the taxpayer used it.
+        Returns the canonical form; raises `InvalidTaxpayerId`."""
+        value = normalize_taxpayer_id(code)
+        await self._remember_tax_id(taxpayer_id, value)
+        await self._commit()
+        return value
+
+    async def taxpayer_for_tax_id(self, code: str) -> Taxpayer:
+        """The taxpayer who last used this taxpayer ID, or a new one (requests by phone)."""
+        value = normalize_taxpayer_id(code)
+        rows = await repo.taxpayer_ids_by_tax_id(self.session, value)
+        if rows:
+            taxpayer = await self.session.get(Taxpayer, rows[0].taxpayer_id)
+            assert taxpayer is not None
+        else:
+            taxpayer = Taxpayer(created_at=self.now())
+            self.session.add(taxpayer)
+            await self.session.flush()
+        await self._remember_tax_id(taxpayer.id, value)
+        await self._commit()
+        log.info("taxpayer %s for id %s", taxpayer.id, mask(value))
+        return taxpayer
+
+    async def taxpayers_using(self, tax_id: str) -> list[int]:
+        """The taxpayers (row ids) who used this taxpayer ID, most recent first."""
+        rows = await repo.taxpayer_ids_by_tax_id(self.session, tax_id)
+        await self._commit()
+        return [row.taxpayer_id for row in rows]

@@ -1,0 +1,227 @@
+"""The desk's services for staff work: staff members, claiming and assigning, the steps that
+tell the taxpayer something (ask, complete, reject, reopen), and follow-ups of bad ratings.
+`staff_id` is `StaffMember.id`; roles staff < supervisor, admin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from desk import notices
+from desk import repositories as repo
+from desk.case_types import CaseType
+from desk.errors import (
+    AlreadyClaimed,
+    ConcurrentUpdate,
+    NotFound,
+    PermissionDenied,
+    StaffExists,
+    StaffNotFound,
+)
+from desk.models import Case, FollowUp, StaffMember
+from desk.services.core import SUPERVISORS, Actor, DeskCore
+from desk.states import CaseStatus
+
+ROLES = ("staff", "supervisor", "admin")
+
+
+class StaffWork(DeskCore):
+    """What staff and supervisors do with cases."""
+
+    async def add_staff(
+        self,
+        name: str,
+        role: str = "staff",
+        *,
+        telegram_user_id: int | None = None,
+        login: str | None = None,
+        password_hash: str | None = None,
+    ) -> StaffMember:
+        """Add a staff member (`role`: staff, supervisor, admin)."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}")
+        name = name.strip()
+        if not name:
+            raise ValueError("name must not be empty")
+        if await repo.staff_by_name(self.session, name) is not None:
+            raise await self._fail(StaffExists(name))
+        if telegram_user_id is not None and await repo.staff_by_telegram_id(
+            self.session, telegram_user_id
+        ):
+            raise await self._fail(StaffExists(f"telegram:{telegram_user_id}"))
+        if login is not None and await repo.staff_by_login(self.session, login):
+            raise await self._fail(StaffExists(f"login:{login}"))
+        member = StaffMember(
+            name=name,
+            role=role,
+            telegram_user_id=telegram_user_id,
+            login=login,
+            password_hash=password_hash,
+            active=True,
+            created_at=self.now(),
+        )
+        self.session.add(member)
+        try:
+            await self.session.commit()
+        except IntegrityError:
+            await self.session.rollback()
+            raise StaffExists(name) from None
+        return member
+
+    async def staff_named(self, name: str) -> StaffMember:
+        """The active staff member with that name; raises `StaffNotFound`."""
+        member = await repo.staff_by_name(self.session, name)
+        if member is None or not member.active:
+            raise await self._fail(StaffNotFound(name))
+        return member
+
+    async def claim(self, number: str, staff_id: int) -> Case:
+        """A staff member takes a queued case. Exactly one of two racing claims wins; the
+        other gets `AlreadyClaimed`."""
+        member = await self._staff(staff_id)
+        case = await self._case(number)
+        number = case.number
+        if case.status != CaseStatus.QUEUED and case.assignee_id is not None:
+            other = await self.session.get(StaffMember, case.assignee_id)
+            raise await self._fail(AlreadyClaimed(number, other.name if other else None))
+        try:
+            await self._transition(
+                case, "claim", Actor.staff(member.id), changes={"assignee_id": member.id}
+            )
+        except ConcurrentUpdate:
+            fresh = await repo.case_by_number(self.session, number)
+            by = None
+            if fresh is not None and fresh.assignee_id is not None:
+                other = await self.session.get(StaffMember, fresh.assignee_id)
+                by = other.name if other else None
+            await self.session.commit()
+            raise AlreadyClaimed(number, by) from None
+        return case
+
+    async def assign(self, number: str, staff_id: int, assignee_id: int) -> Case:
+        """A supervisor gives a case to a staff member (queued -> in progress, or re-assign)."""
+        member = await self._staff(staff_id)
+        if member.role not in SUPERVISORS:
+            raise await self._fail(PermissionDenied(member.name, "assign"))
+        target = await self._staff(assignee_id)
+        case = await self._case(number)
+        action = "claim" if case.status == CaseStatus.QUEUED else "assign"
+        await self._transition(
+            case,
+            action,
+            Actor.staff(member.id),
+            data={"assignee": target.name, "assigned_by": member.name},
+            changes={"assignee_id": target.id},
+        )
+        return case
+
+    async def release(self, number: str, staff_id: int) -> Case:
+        """Give a claimed case back to the queue."""
+        member = await self._staff(staff_id)
+        case = await self._case(number)
+        await self._require_owner_or_supervisor(case, member, "release")
+        await self._transition(
+            case, "release", Actor.staff(member.id), changes={"assignee_id": None}
+        )
+        return case
+
+    async def _staff_step(
+        self,
+        number: str,
+        staff_id: int,
+        action: str,
+        *,
+        data: dict[str, Any],
+        notice: tuple[str, Callable[[Case, CaseType], dict[str, Any]]],
+        changes: dict[str, Any] | None = None,
+    ) -> Case:
+        """A step by the case's assignee (or a supervisor) that tells the taxpayer something:
+        the audit event and the notice are written in the same transaction."""
+        member = await self._staff(staff_id)
+        case = await self._case(number)
+        await self._require_owner_or_supervisor(case, member, action)
+        ct = self.catalog.get(case.case_type)
+        await self._load_conversation(case)
+        kind, render = notice
+        await self._transition(
+            case,
+            action,
+            Actor.staff(member.id),
+            data=data,
+            notice=(kind, render(case, ct)),
+            changes=changes,
+        )
+        return case
+
+    async def ask_taxpayer(self, number: str, staff_id: int, question: str) -> Case:
+        """Staff ask the taxpayer a question (relayed into the chat): -> waiting_taxpayer."""
+        return await self._staff_step(
+            number,
+            staff_id,
+            "ask",
+            data={"question": question},
+            notice=("case_question", lambda c, ct: notices.case_question(c.number, ct, question)),
+        )
+
+    async def complete(self, number: str, staff_id: int, note: str) -> Case:
+        """Done, with a note for the taxpayer; the notice asks for a rating."""
+        return await self._staff_step(
+            number,
+            staff_id,
+            "complete",
+            data={"note": note},
+            notice=("case_done", lambda c, ct: notices.case_done(c.number, ct, note)),
+            changes={"note": note, "closed_at": self.now()},
+        )
+
+    async def reject(self, number: str, staff_id: int, reason: str) -> Case:
+        """Rejected, with the reason told to the taxpayer."""
+        return await self._staff_step(
+            number,
+            staff_id,
+            "reject",
+            data={"reason": reason},
+            notice=("case_rejected", lambda c, ct: notices.case_rejected(c.number, ct, reason)),
+            changes={"reason": reason, "closed_at": self.now()},
+        )
+
+    async def reopen(self, number: str, staff_id: int, reason: str) -> Case:
+        """A supervisor reopens a done or rejected case: back to the queue, fresh deadline."""
+        member = await self._staff(staff_id)
+        if member.role not in SUPERVISORS:
+            raise await self._fail(PermissionDenied(member.name, "reopen"))
+        case = await self._case(number)
+        ct = self.catalog.get(case.case_type)
+        now = self.now()
+        deadline = self.calendar.add_working_days(now, ct.sla_working_days).astimezone(UTC)
+        await self._load_conversation(case)
+        await self._transition(
+            case,
+            "reopen",
+            Actor.staff(member.id),
+            data={"reason": reason, "deadline": deadline.isoformat()},
+            notice=("case_reopened", notices.case_reopened(case.number, ct, deadline)),
+            changes={"assignee_id": None, "closed_at": None, "deadline_at": deadline},
+        )
+        return case
+
+    async def open_follow_ups(self) -> list[FollowUp]:
+        """Open follow-ups (bad ratings) for supervisors, oldest first."""
+        rows = list(await repo.open_follow_ups(self.session))
+        await self._commit()
+        return rows
+
+    async def close_follow_up(self, follow_up_id: int, staff_id: int, note: str) -> FollowUp:
+        """A supervisor closes a follow-up with a note."""
+        member = await self._staff(staff_id)
+        if member.role not in SUPERVISORS:
+            raise await self._fail(PermissionDenied(member.name, "close_follow_up"))
+        fu = await self.session.get(FollowUp, follow_up_id)
+        if fu is None:
+            raise await self._fail(NotFound(f"follow-up {follow_up_id}"))
+        fu.status, fu.note, fu.assignee_id, fu.closed_at = "closed", note, member.id, self.now()
+        await self._commit()
+        return fu

@@ -1,0 +1,477 @@
+"""The desk's services on the taxpayer's side of cases: draft, slots, files, submit, cancel,
+answer, rating, the taxpayer's open cases, and the review inbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from desk import notices
+from desk import repositories as repo
+from desk.case_types import CaseType
+from desk.errors import (
+    CaseNotFound,
+    ConcurrentUpdate,
+    DeskError,
+    IllegalTransition,
+    InvalidRating,
+    InvalidSlot,
+    MissingDocuments,
+    MissingSlots,
+    NotFound,
+    UnknownDocument,
+)
+from desk.models import Attachment, Case, CaseEvent, FollowUp, Rating, ReviewItem
+from desk.services.core import Actor, DeskCore
+from desk.states import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
+from desk.storage import AttachmentStore
+from desk.taxpayer_ids import normalize_taxpayer_id
+
+ALREADY_RATED = "这个案件您已经评价过了，谢谢！"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """A taxpayer's open case, as the dialogue shows it ("进度")."""
+
+    number: str
+    case_type: str
+    title_hans: str
+    title_hant: str
+    status: str
+    deadline_at: datetime | None
+    due: str | None  # ok | due_soon | overdue | None (not submitted)
+    last_question: str | None
+    missing_slots: tuple[str, ...]
+    missing_documents: tuple[str, ...]
+
+
+class TaxpayerCases(DeskCore):
+    """What the taxpayer (through the dialogue) does with cases."""
+
+    def _clean_slots(self, ct: CaseType, slots: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in slots.items():
+            if k not in ct.slots:
+                raise InvalidSlot(ct.key, k)
+            if isinstance(v, str):
+                v = v.strip()
+            if k == "taxpayer_id" and v not in (None, ""):
+                v = normalize_taxpayer_id(str(v))
+            out[k] = v
+        return out
+
+    async def open_case(
+        self,
+        case_type: str,
+        *,
+        taxpayer_id: int,
+        conversation_id: int | None = None,
+        slots: Mapping[str, Any] | None = None,
+        actor: Actor | None = None,
+    ) -> Case:
+        """Open a draft case (status `collecting`) with its first slots."""
+        try:
+            ct = self.catalog.get(case_type)
+            clean = self._clean_slots(ct, slots or {})
+        except DeskError as exc:
+            raise await self._fail(exc) from None
+        now = self.now()
+        case = Case(
+            number=await self._next_number(now),
+            case_type=ct.key,
+            status=CaseStatus.COLLECTING,
+            slots=clean,
+            taxpayer_id=taxpayer_id,
+            conversation_id=conversation_id,
+            opened_at=now,
+            updated_at=now,
+        )
+        self.session.add(case)
+        await self.session.flush()
+        if clean.get("taxpayer_id"):
+            await self._remember_tax_id(taxpayer_id, clean["taxpayer_id"])
+        actor = actor or Actor.taxpayer(taxpayer_id)
+        self.session.add(
+            CaseEvent(
+                case_id=case.id,
+                actor_kind=actor.kind,
+                actor_id=actor.id,
+                action="open",
+                from_status=None,
+                to_status=case.status,
+                data={"slots": sorted(clean)},
+                at=now,
+            )
+        )
+        await self._commit()
+        return case
+
+    async def set_slots(
+        self, number: str, slots: Mapping[str, Any], *, actor: Actor | None = None
+    ) -> Case:
+        """Add or change slots of a draft case (a taxpayer ID is checked and remembered)."""
+        case = await self._case(number)
+        if case.status != CaseStatus.COLLECTING:
+            raise await self._fail(IllegalTransition(case.number, case.status, "set_slots"))
+        try:
+            clean = self._clean_slots(self.catalog.get(case.case_type), slots)
+        except DeskError as exc:
+            raise await self._fail(exc) from None
+        case.slots = {**case.slots, **clean}
+        case.updated_at = self.now()
+        if clean.get("taxpayer_id"):
+            await self._remember_tax_id(case.taxpayer_id, clean["taxpayer_id"])
+        actor = actor or Actor.taxpayer(case.taxpayer_id)
+        self.session.add(
+            CaseEvent(
+                case_id=case.id,
+                actor_kind=actor.kind,
+                actor_id=actor.id,
+                action="set_slots",
+                from_status=case.status,
+                to_status=case.status,
+                data={"slots": sorted(clean)},
+                at=self.now(),
+            )
+        )
+        try:
+            await self.session.flush()
+        except StaleDataError:
+            await self.session.rollback()
+            raise ConcurrentUpdate(case.number) from None
+        await self._commit()
+        return case
+
+    async def add_attachment(
+        self,
+        *,
+        sha256: str,
+        size: int,
+        storage_key: str,
+        media_type: str,
+        original_name: str | None = None,
+        taxpayer_id: int | None = None,
+        thumbnail_key: str | None = None,
+        page_count: int | None = None,
+    ) -> Attachment:
+        """Record a file already put in the attachment store (see `desk.storage`)."""
+        att = Attachment(
+            sha256=sha256,
+            size=size,
+            storage_key=storage_key,
+            media_type=media_type,
+            original_name=original_name,
+            taxpayer_id=taxpayer_id,
+            thumbnail_key=thumbnail_key,
+            page_count=page_count,
+            created_at=self.now(),
+        )
+        self.session.add(att)
+        await self._commit()
+        return att
+
+    async def store_attachment(
+        self,
+        store: AttachmentStore,
+        data: bytes,
+        *,
+        media_type: str,
+        suffix: str = "",
+        original_name: str | None = None,
+        taxpayer_id: int | None = None,
+        thumbnail: bytes | None = None,
+        page_count: int | None = None,
+    ) -> Attachment:
+        """Put checked bytes (and a thumbnail) in the content-addressed store, then record
+        the row. The same file twice is stored once; a blob whose row failed to commit is
+        harmless (content-addressed, collectable)."""
+        blob = await store.put(data, suffix)
+        thumb = await store.put(thumbnail, ".jpg") if thumbnail is not None else None
+        return await self.add_attachment(
+            sha256=blob.sha256,
+            size=blob.size,
+            storage_key=blob.key,
+            media_type=media_type,
+            original_name=original_name,
+            taxpayer_id=taxpayer_id,
+            thumbnail_key=thumb.key if thumb else None,
+            page_count=page_count,
+        )
+
+    async def attach(
+        self, number: str, attachment_id: int, document_key: str, *, actor: Actor | None = None
+    ) -> Attachment:
+        """Put an attachment on a case's checklist item (a draft, or a case waiting for the
+        taxpayer). A single-item document replaces the previous file for that item."""
+        case = await self._case(number)
+        if case.status not in (CaseStatus.COLLECTING, CaseStatus.WAITING_TAXPAYER):
+            raise await self._fail(IllegalTransition(case.number, case.status, "attach"))
+        ct = self.catalog.get(case.case_type)
+        spec = ct.document(document_key)
+        if spec is None:
+            raise await self._fail(UnknownDocument(ct.key, document_key))
+        att = await self.session.get(Attachment, attachment_id)
+        if att is None:
+            raise await self._fail(NotFound(f"attachment {attachment_id}"))
+        replaced: list[int] = []
+        if not spec.multiple:
+            for old in await repo.attachments_of(self.session, case.id):
+                if old.document_key == document_key and old.id != att.id:
+                    old.document_key = None
+                    replaced.append(old.id)
+        att.case_id = case.id
+        att.document_key = document_key
+        actor = actor or Actor.taxpayer(case.taxpayer_id)
+        self.session.add(
+            CaseEvent(
+                case_id=case.id,
+                actor_kind=actor.kind,
+                actor_id=actor.id,
+                action="attach",
+                from_status=case.status,
+                to_status=case.status,
+                data={
+                    "attachment_id": att.id,
+                    "document_key": document_key,
+                    "sha256": att.sha256,
+                    "replaced": replaced,
+                },
+                at=self.now(),
+            )
+        )
+        await self._commit()
+        return att
+
+    async def missing_for_submit(self, case: Case) -> tuple[list[str], list[str]]:
+        """(missing slot keys, missing required document keys) of a case."""
+        ct = self.catalog.get(case.case_type)
+        slots = case.slots or {}
+        missing_slots = [s for s in ct.slots if slots.get(s) in (None, "", [], {})]
+        have = {a.document_key for a in await repo.attachments_of(self.session, case.id)}
+        missing_docs = [d.key for d in ct.required_documents if d.key not in have]
+        return missing_slots, missing_docs
+
+    async def submit(
+        self, number: str, *, actor: Actor | None = None, notify: bool = True
+    ) -> Case:
+        """Check the slots and the document checklist and queue the case; the deadline is
+        submitted + SLA working days. Tells the taxpayer the number and deadline (outbox)
+        unless `notify` is False (the dialogue then says it itself)."""
+        case = await self._case(number)
+        ct = self.catalog.get(case.case_type)
+        if case.status == CaseStatus.COLLECTING:
+            missing_slots, missing_docs = await self.missing_for_submit(case)
+            if missing_slots:
+                raise await self._fail(MissingSlots(case.number, missing_slots))
+            if missing_docs:
+                titles = [d.title.zh_hans for d in ct.documents if d.key in missing_docs]
+                raise await self._fail(MissingDocuments(case.number, missing_docs, titles))
+        now = self.now()
+        deadline = self.calendar.add_working_days(now, ct.sla_working_days).astimezone(UTC)
+        await self._load_conversation(case)
+        await self._transition(
+            case,
+            "submit",
+            actor or Actor.taxpayer(case.taxpayer_id),
+            data={"deadline": deadline.isoformat(), "sla_working_days": ct.sla_working_days},
+            notice=("case_queued", notices.case_queued(case.number, ct, deadline))
+            if notify
+            else None,
+            changes={"submitted_at": now, "deadline_at": deadline},
+        )
+        return case
+
+    async def cancel(
+        self,
+        number: str,
+        *,
+        actor: Actor,
+        reason: str | None = None,
+        notify: bool | None = None,
+    ) -> Case:
+        """Cancel an open case. The taxpayer is notified when someone else cancels
+        (`notify` None), or as asked."""
+        case = await self._case(number)
+        if actor.kind == "staff":
+            member = await self._staff(int(str(actor.id)))
+            await self._require_owner_or_supervisor(case, member, "cancel")
+        ct = self.catalog.get(case.case_type)
+        if notify is None:
+            notify = actor.kind != "taxpayer"
+        await self._load_conversation(case)
+        await self._transition(
+            case,
+            "cancel",
+            actor,
+            data={"reason": reason} if reason else None,
+            notice=("case_cancelled", notices.case_cancelled(case.number, ct, reason))
+            if notify and case.status != CaseStatus.COLLECTING
+            else None,
+            changes={"closed_at": self.now(), "reason": reason},
+        )
+        return case
+
+    async def cancel_as_taxpayer(self, number: str) -> Case | None:
+        """The taxpayer withdraws an open case (no notice: the dialogue says so itself);
+        None when there is no such case or it is no longer open."""
+        case = await repo.case_by_number(self.session, number)
+        if case is None or case.status not in OPEN_STATUSES:
+            await self._commit()
+            return None
+        return await self.cancel(case.number, actor=Actor.taxpayer(case.taxpayer_id))
+
+    async def answer(
+        self,
+        number: str,
+        text_: str,
+        *,
+        taxpayer_id: int | None = None,
+        message_id: int | None = None,
+    ) -> Case:
+        """The taxpayer answers a staff question: `waiting_taxpayer` -> `in_progress`."""
+        case = await self._case(number)
+        if taxpayer_id is not None and case.taxpayer_id != taxpayer_id:
+            raise await self._fail(CaseNotFound(case.number))
+        await self._transition(
+            case,
+            "answer",
+            Actor.taxpayer(case.taxpayer_id),
+            data={"text": text_, "message_id": message_id},
+        )
+        return case
+
+    async def rate(
+        self,
+        number: str,
+        level: str,
+        *,
+        comment: str | None = None,
+        taxpayer_id: int | None = None,
+    ) -> Rating:
+        """Rate a closed (done or rejected) case once. A bad rating (不满意, 非常不满意) opens a
+        follow-up for a supervisor."""
+        case = await self._case(number)
+        if taxpayer_id is not None and case.taxpayer_id != taxpayer_id:
+            raise await self._fail(CaseNotFound(case.number))
+        if level not in notices.RATING_LEVELS:
+            raise await self._fail(
+                InvalidRating(f"unknown rating level {level!r}", "请从五个评价等级中选择一个。")
+            )
+        if case.status not in (CaseStatus.DONE, CaseStatus.REJECTED):
+            raise await self._fail(IllegalTransition(case.number, case.status, "rate"))
+        if await repo.rating_of(self.session, case.id) is not None:
+            raise await self._fail(
+                InvalidRating(f"case {case.number} already rated", ALREADY_RATED)
+            )
+        rating = Rating(case_id=case.id, level=level, comment=comment, created_at=self.now())
+        self.session.add(rating)
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            await self.session.rollback()
+            raise InvalidRating(f"case {case.number} already rated", ALREADY_RATED) from None
+        if level in notices.BAD_RATINGS:
+            self.session.add(
+                FollowUp(
+                    kind="bad_rating",
+                    case_id=case.id,
+                    rating_id=rating.id,
+                    status="open",
+                    created_at=self.now(),
+                )
+            )
+        self.session.add(
+            CaseEvent(
+                case_id=case.id,
+                actor_kind="taxpayer",
+                actor_id=str(case.taxpayer_id),
+                action="rate",
+                from_status=case.status,
+                to_status=case.status,
+                data={"level": level, "comment": comment},
+                at=self.now(),
+            )
+        )
+        await self._commit()
+        return rating
+
+    async def case_of_taxpayer(
+        self, number: str, taxpayer_id: int, *, tax_id: str | None = None
+    ) -> Case:
+        """The case, if it is this taxpayer's, or (given `tax_id`, the taxpayer ID the
+        conversation gave) a case of a taxpayer who used that ID or one naming it in its
+        slots; otherwise `CaseNotFound`, so someone else's case is not shown to exist."""
+        case = await repo.case_by_number(self.session, number)
+        if case is not None:
+            mine = case.taxpayer_id == taxpayer_id
+            if not mine and tax_id:
+                mine = (case.slots or {}).get("taxpayer_id") == tax_id or case.taxpayer_id in {
+                    row.taxpayer_id
+                    for row in await repo.taxpayer_ids_by_tax_id(self.session, tax_id)
+                }
+            if mine:
+                await self._commit()
+                return case
+        raise await self._fail(CaseNotFound(number))
+
+    async def taxpayer_open_cases(self, taxpayer_id: int) -> list[CaseSummary]:
+        """The taxpayer's open cases with state, deadline, due state and the last question."""
+        out: list[CaseSummary] = []
+        now = self.now()
+        for case in await repo.open_cases_of(self.session, taxpayer_id):
+            ct = self.catalog.get(case.case_type)
+            q = None
+            if case.status == CaseStatus.WAITING_TAXPAYER:
+                ev = await repo.last_event(self.session, case.id, "ask")
+                q = (ev.data or {}).get("question") if ev else None
+            ms: list[str] = []
+            md: list[str] = []
+            if case.status == CaseStatus.COLLECTING:
+                ms, md = await self.missing_for_submit(case)
+            out.append(
+                CaseSummary(
+                    number=case.number,
+                    case_type=case.case_type,
+                    title_hans=ct.title.zh_hans,
+                    title_hant=ct.title.zh_hant,
+                    status=case.status,
+                    deadline_at=case.deadline_at,
+                    due=str(self.calendar.due_state(case.deadline_at, now))
+                    if case.deadline_at and case.status in ACTIVE_STATUSES
+                    else None,
+                    last_question=q,
+                    missing_slots=tuple(ms),
+                    missing_documents=tuple(md),
+                )
+            )
+        await self._commit()
+        return out
+
+    async def add_review_item(
+        self,
+        text_: str,
+        *,
+        reason: str,
+        parse: Mapping[str, Any] | None = None,
+        conversation_id: int | None = None,
+        message_id: int | None = None,
+    ) -> ReviewItem:
+        """Put a message the NLU was unsure of into the admins' review inbox."""
+        item = ReviewItem(
+            text=text_,
+            reason=reason,
+            parse=dict(parse) if parse is not None else None,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            status="open",
+            created_at=self.now(),
+        )
+        self.session.add(item)
+        await self._commit()
+        return item
