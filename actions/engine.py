@@ -37,7 +37,7 @@ from actions.ports import (
     conversation_key,
 )
 from actions.tracker import ConversationStateSet, Event, FallbackCounted, PendingCase, Tracker
-from actions.validation import TAXPAYER_ID_RE
+from taxrules.masking import redact_taxpayer_ids
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +120,12 @@ class DialogueEngine:
         traditional_config: str = "s2tw",
     ) -> None:
         """`today` is the clock for relative periods and deadlines; `normalizers` defaults to
-        `nlu.normalizers`; `rng` picks response variants; `traditional_config` is the OpenCC
+        the rules of `taxrules`; `rng` picks response variants; `traditional_config` is the OpenCC
         configuration replies to Traditional writers are converted with."""
         if normalizers is None:
             from actions.validation import NluNormalizers
 
-            normalizers = NluNormalizers()
+            normalizers = NluNormalizers(today)
         self.interpreter = interpreter
         self.gateway = gateway
         self.store = tracker_store
@@ -322,7 +322,7 @@ def _intent(parse: dict[str, Any]) -> str | None:
 
 def _turn_text(text: str, msg: InboundMessage) -> str:
     """What the tracker remembers of a user message: taxpayer IDs masked, files counted."""
-    shown = TAXPAYER_ID_RE.sub(lambda m: f"{m.group(0)[:4]}****{m.group(0)[-3:]}", text)
+    shown = redact_taxpayer_ids(text)
     if msg.files:
         shown = f"{shown} [{len(msg.files)} file(s)]".strip()
     return shown or "[empty]"

@@ -33,7 +33,8 @@ from actions.tracker import (
     Tracker,
     UnclassifiedCleared,
 )
-from actions.validation import PERIOD_RE, TAXPAYER_ID_RE, period_start
+from taxrules.ids import TAXPAYER_ID_RE
+from taxrules.periods import PERIOD_RE, period_start
 
 # Slots asked together in one question when both are missing (DIALOGUES §2).
 ASK_TOGETHER: tuple[tuple[str, str], ...] = (("tax_type", "tax_period"),)

@@ -35,6 +35,7 @@ from desk.errors import (
     IllegalTransition,
     InvalidRating,
     InvalidSlot,
+    InvalidTaxpayerId,
     MissingDocuments,
     MissingSlots,
     NotFound,
@@ -63,7 +64,9 @@ from desk.models import (
 from desk.outbox import NOTIFY_CHANNEL as OUTBOX_NOTIFY_CHANNEL
 from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES, CaseStatus, check
 from desk.storage import AttachmentStore
-from desk.taxpayer_ids import mask, normalize_taxpayer_id
+from taxrules.errors import InvalidTaxpayerIdError
+from taxrules.ids import validate_taxpayer_id
+from taxrules.masking import mask_taxpayer_id
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,14 @@ ROLES = ("staff", "supervisor", "admin")
 SUPERVISORS = frozenset({"supervisor", "admin"})
 ConversationState = Literal["bot", "human"]
 ALREADY_RATED = "这个案件您已经评价过了，谢谢！"
+
+
+def _valid_tax_id(code: str) -> str:
+    """`taxrules.ids.validate_taxpayer_id`; a refusal becomes the desk's `InvalidTaxpayerId`."""
+    try:
+        return validate_taxpayer_id(code)
+    except InvalidTaxpayerIdError as exc:
+        raise InvalidTaxpayerId(exc) from None
 
 
 class WorkingDays(Protocol):
@@ -478,7 +489,7 @@ class Desk:
     async def remember_taxpayer_id(self, taxpayer_id: int, code: str) -> str:
         """Validate a taxpayer ID (check digit) and remember the taxpayer used it.
         Returns the canonical form; raises `InvalidTaxpayerId`."""
-        value = normalize_taxpayer_id(code)
+        value = _valid_tax_id(code)
         await self._remember_tax_id(taxpayer_id, value)
         await self._commit()
         return value
@@ -500,7 +511,7 @@ class Desk:
 
     async def taxpayer_for_tax_id(self, code: str) -> Taxpayer:
         """The taxpayer who last used this taxpayer ID, or a new one (requests by phone)."""
-        value = normalize_taxpayer_id(code)
+        value = _valid_tax_id(code)
         rows = await repo.taxpayer_ids_by_tax_id(self.session, value)
         if rows:
             taxpayer = await self.session.get(Taxpayer, rows[0].taxpayer_id)
@@ -511,7 +522,7 @@ class Desk:
             await self.session.flush()
         await self._remember_tax_id(taxpayer.id, value)
         await self._commit()
-        log.info("taxpayer %s for id %s", taxpayer.id, mask(value))
+        log.info("taxpayer %s for id %s", taxpayer.id, mask_taxpayer_id(value))
         return taxpayer
 
     # ------------------------------------------------------------------ cases: taxpayer side
@@ -524,7 +535,7 @@ class Desk:
             if isinstance(v, str):
                 v = v.strip()
             if k == "taxpayer_id" and v not in (None, ""):
-                v = normalize_taxpayer_id(str(v))
+                v = _valid_tax_id(str(v))
             out[k] = v
         return out
 
