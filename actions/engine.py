@@ -37,7 +37,8 @@ from actions.ports import (
     conversation_key,
 )
 from actions.tracker import ConversationStateSet, Event, FallbackCounted, PendingCase, Tracker
-from actions.validation import TAXPAYER_ID_RE, CaseFormValidation
+from actions.validation import CaseFormValidation
+from taxrules.masking import redact_taxpayer_ids
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +122,14 @@ class DialogueEngine:
         form_validation: Callable[[ActionContext], FormValidationAction] = CaseFormValidation,
     ) -> None:
         """`today` is the clock for relative periods and deadlines; `normalizers` defaults to
-        `nlu.normalizers`; `rng` picks response variants; `traditional_config` is the OpenCC
+        the rules of `taxrules`; `rng` picks response variants; `traditional_config` is the OpenCC
         configuration replies to Traditional writers are converted with; `form_validation`
         builds the `extract_<slot>`/`validate_<slot>` pairs of the case form (a subclass of
         `CaseFormValidation` adds slots)."""
         if normalizers is None:
             from actions.validation import NluNormalizers
 
-            normalizers = NluNormalizers()
+            normalizers = NluNormalizers(today)
         self.interpreter = interpreter
         self.gateway = gateway
         self.store = tracker_store
@@ -325,7 +326,7 @@ def _intent(parse: dict[str, Any]) -> str | None:
 
 def _turn_text(text: str, msg: InboundMessage) -> str:
     """What the tracker remembers of a user message: taxpayer IDs masked, files counted."""
-    shown = TAXPAYER_ID_RE.sub(lambda m: f"{m.group(0)[:4]}****{m.group(0)[-3:]}", text)
+    shown = redact_taxpayer_ids(text)
     if msg.files:
         shown = f"{shown} [{len(msg.files)} file(s)]".strip()
     return shown or "[empty]"

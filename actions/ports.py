@@ -175,7 +175,7 @@ class TrackerStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class IdCheck:
-    """Result of a taxpayer-id check (mirrors `nlu.normalizers.TaxpayerIdCheck`)."""
+    """Result of a taxpayer-id check (`taxrules.ids.validate_taxpayer_id`)."""
 
     valid: bool
     value: str | None
@@ -184,7 +184,7 @@ class IdCheck:
 
 @runtime_checkable
 class Normalizers(Protocol):
-    """Slot value normalisers (implemented by `nlu.normalizers`, wrapped in
+    """Slot value normalisers (the rules of `taxrules`, wrapped in
     `actions.validation.NluNormalizers`)."""
 
     def tax_period(self, text: str, today: date) -> str | None:
@@ -192,7 +192,7 @@ class Normalizers(Protocol):
         ...
 
     def taxpayer_id(self, code: str) -> IdCheck:
-        """Checksum check of an 18-char unified social credit code."""
+        """Check of a taxpayer ID: a credit code or a resident identity number."""
         ...
 
     def tax_type(self, text: str) -> str | None:

@@ -18,9 +18,9 @@ from actions.ports import (
     Requester,
     SubmittedCase,
 )
-
-USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+from taxrules.errors import InvalidTaxpayerIdError
+from taxrules.ids import clean_taxpayer_id, validate_taxpayer_id
+from taxrules.masking import mask_taxpayer_id
 
 
 def parse(
@@ -67,8 +67,8 @@ class FakeInterpreter:
 
 
 class FakeNormalizers:
-    """Small normalisers for tests (the real ones live in `nlu.normalizers`): GB 32100
-    checksum, numeric periods and a few relative ones, a short tax-type list."""
+    """Small normalisers for tests (the real ones live in `taxrules`): the real taxpayer-ID
+    check and mask, numeric periods and a few relative ones, a short tax-type list."""
 
     TAX_WORDS: Mapping[str, str] = {
         "增值税": "vat",
@@ -99,15 +99,11 @@ class FakeNormalizers:
         return m.group(1) if m else None
 
     def taxpayer_id(self, code: str) -> IdCheck:
-        """GB 32100-2015 check character."""
-        value = re.sub(r"\s", "", code).upper()
-        if len(value) != 18 or any(c not in USCC_CHARS for c in value):
-            return IdCheck(False, value, "纳税人识别号应为18位统一社会信用代码，请核对")
-        total = sum(USCC_CHARS.index(c) * w for c, w in zip(value[:17], USCC_WEIGHTS, strict=True))
-        check = USCC_CHARS[(31 - total % 31) % 31]
-        if check != value[17]:
-            return IdCheck(False, value, "这个代码的校验位不对（最后一位是由前17位算出的校验码）")
-        return IdCheck(True, value, None)
+        """`taxrules.ids.validate_taxpayer_id`."""
+        try:
+            return IdCheck(True, validate_taxpayer_id(code), None)
+        except InvalidTaxpayerIdError as exc:
+            return IdCheck(False, clean_taxpayer_id(code), exc.user_message)
 
     def tax_type(self, text: str) -> str | None:
         """A few tax words."""
@@ -125,8 +121,8 @@ class FakeNormalizers:
         return value * 10000 if m.group(2) else value
 
     def mask(self, code: str) -> str:
-        """`9131****12G`."""
-        return f"{code[:4]}****{code[-3:]}" if len(code) >= 8 else "****"
+        """`taxrules.masking.mask_taxpayer_id`."""
+        return mask_taxpayer_id(code)
 
 
 def add_working_days(start: date, days: int) -> date:

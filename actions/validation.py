@@ -1,14 +1,13 @@
 """The slots of case forms: how each is extracted and validated (`CaseFormValidation`, one
 `extract_<slot>` / `validate_<slot>` pair per slot), and the slot normalisers they use (an
-adapter over `nlu.normalizers`).
+adapter over the domain rules of `taxrules`).
 
-`nlu.normalizers` is imported when the adapter is built (not at import time of this module),
-so the dialogue can be tested with `actions.testing.FakeNormalizers` alone.
+The dialogue hands them Simplified text (the engine converts Traditional before parsing).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,57 +17,45 @@ from actions.dispatcher import CollectingDispatcher
 from actions.domain import Domain
 from actions.ports import IdCheck
 from actions.tracker import Tracker
-
-PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$")
-TAXPAYER_ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?(?![0-9A-Za-z])")
+from taxrules.amounts import normalize_amount
+from taxrules.errors import InvalidTaxpayerIdError
+from taxrules.ids import TAXPAYER_ID_RE, clean_taxpayer_id, validate_taxpayer_id
+from taxrules.masking import mask_taxpayer_id
+from taxrules.periods import PERIOD_RE, normalize_tax_period, period_start
+from taxrules.tax_types import normalize_tax_type
 
 
 class NluNormalizers:
-    """`actions.ports.Normalizers` backed by the NLU engine's pure normaliser functions."""
+    """`actions.ports.Normalizers` backed by the pure functions of `taxrules` (the same rules
+    the NLU applies to entities)."""
 
-    def __init__(self) -> None:
-        import importlib
-
-        # The NLU package owns the rules (synonyms, checksum); imported only when used.
-        self._n: Any = importlib.import_module("nlu.normalizers")
+    def __init__(self, today: Callable[[], date] = date.today) -> None:
+        self._today = today
 
     def tax_period(self, text: str, today: date) -> str | None:
-        """See `nlu.normalizers.normalize_tax_period`."""
-        result: str | None = self._n.normalize_tax_period(text, today)
-        return result
+        """See `taxrules.periods.normalize_tax_period`."""
+        return normalize_tax_period(text, today)
 
     def taxpayer_id(self, code: str) -> IdCheck:
-        """See `nlu.normalizers.check_taxpayer_id`."""
-        check = self._n.check_taxpayer_id(code)
-        return IdCheck(valid=bool(check.valid), value=check.value, reason=check.reason)
+        """See `taxrules.ids.validate_taxpayer_id` (the reason is Simplified; the dispatcher
+        converts replies to the taxpayer's script)."""
+        try:
+            value = validate_taxpayer_id(code, today=self._today())
+        except InvalidTaxpayerIdError as exc:
+            return IdCheck(valid=False, value=clean_taxpayer_id(code), reason=exc.user_message)
+        return IdCheck(valid=True, value=value, reason=None)
 
     def tax_type(self, text: str) -> str | None:
-        """See `nlu.normalizers.normalize_tax_type`."""
-        result: str | None = self._n.normalize_tax_type(text)
-        return result
+        """See `taxrules.tax_types.normalize_tax_type`."""
+        return normalize_tax_type(text)
 
     def amount(self, text: str) -> Decimal | None:
-        """See `nlu.normalizers.normalize_amount`."""
-        result: Decimal | None = self._n.normalize_amount(text)
-        return result
+        """See `taxrules.amounts.normalize_amount`."""
+        return normalize_amount(text)
 
     def mask(self, code: str) -> str:
-        """See `nlu.normalizers.mask_taxpayer_id`."""
-        result: str = self._n.mask_taxpayer_id(code)
-        return result
-
-
-def period_start(period: str) -> date | None:
-    """First day of a normal-form period (`2019-12`, `2020-Q1`, `2021`)."""
-    if not PERIOD_RE.match(period):
-        return None
-    year = int(period[:4])
-    if len(period) == 4:
-        return date(year, 1, 1)
-    rest = period[5:]
-    if rest.startswith("Q"):
-        return date(year, (int(rest[1]) - 1) * 3 + 1, 1)
-    return date(year, int(rest), 1)
+        """See `taxrules.masking.mask_taxpayer_id`."""
+        return mask_taxpayer_id(code)
 
 
 def _raw(value: Any) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -15,6 +14,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
 from bot.convert import CHANNEL, describe_update
 from bot.ports import InboundStore
+from taxrules.masking import redact_taxpayer_ids
 
 log = logging.getLogger(__name__)
 
@@ -106,18 +106,9 @@ class TypingMiddleware(BaseMiddleware):
             typing.stop()
 
 
-_TAXPAYER_ID = re.compile(
-    r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})(?![0-9A-Z])"
-)
-
-
-def mask_taxpayer_ids(text: str) -> str:
-    """Replace 18-character credit codes by `9131****12G`."""
-    return _TAXPAYER_ID.sub(lambda m: f"{m.group(1)[:4]}****{m.group(1)[-3:]}", text)
-
-
 class RedactingFilter(logging.Filter):
-    """A logging filter that removes the given secrets and masks taxpayer IDs."""
+    """A logging filter that removes the given secrets and masks taxpayer IDs (credit codes,
+    resident identity numbers, 15-character numbers: `taxrules.masking.redact_taxpayer_ids`)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -125,10 +116,9 @@ class RedactingFilter(logging.Filter):
 
     def redact(self, text: str) -> str:
         """`text` without secrets and with taxpayer IDs masked."""
-        clean = mask_taxpayer_ids(text)
-        for secret in self.secrets:
-            clean = clean.replace(secret, "***")
-        return clean
+        for secret in self.secrets:  # first: masking an ID inside a secret would hide it
+            text = text.replace(secret, "***")
+        return redact_taxpayer_ids(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from desk.states import STATUS_LABELS
-from desk.taxpayer_ids import mask
+from taxrules.masking import mask_taxpayer_id
 
 if TYPE_CHECKING:  # the heavy imports wait until a command runs (keeps `--help` fast)
     from desk.models import Case
@@ -149,7 +149,7 @@ def case_json(case: Case, desk: Desk, assignee: str | None) -> dict[str, Any]:
         "case_type": case.case_type,
         "status": case.status,
         "assignee": assignee,
-        "taxpayer_id_masked": mask(tid) if tid else None,
+        "taxpayer_id_masked": mask_taxpayer_id(tid) if tid else None,
         "opened_at": _t(case.opened_at),
         "submitted_at": _t(case.submitted_at),
         "deadline_at": _t(case.deadline_at),
@@ -165,7 +165,7 @@ def detail_json(d: CaseDetail, desk: Desk) -> dict[str, Any]:
     out.update(
         {
             "title": desk.catalog.get(c.case_type).title.zh_hans,
-            "slots": c.slots,
+            "slots": _masked_slots(c.slots or {}),
             "note": c.note,
             "reason": c.reason,
             "events": [
@@ -225,6 +225,12 @@ def detail_json(d: CaseDetail, desk: Desk) -> dict[str, Any]:
         }
     )
     return out
+
+
+def _masked_slots(slots: dict[str, Any]) -> dict[str, Any]:
+    """The slots with the taxpayer ID masked (CLI output never shows a full ID)."""
+    tid = slots.get("taxpayer_id")
+    return {**slots, "taxpayer_id": mask_taxpayer_id(str(tid))} if tid else dict(slots)
 
 
 def _human(result: Any) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from taxrules.errors import InvalidTaxpayerIdError
+
 
 class DeskError(Exception):
     """Base class: a domain error with a user-facing Chinese message."""
@@ -174,21 +176,16 @@ class UnknownDocument(DeskError):
 
 
 class InvalidTaxpayerId(DeskError):
-    """A taxpayer ID that is not an 18-character code with a correct check digit."""
+    """A taxpayer ID that `taxrules.ids.validate_taxpayer_id` refused, as a desk error.
+
+    `reason` is the rules' machine code (`format`, `check_digit`, `legacy_15`, `birth_date`,
+    `future_birth_date`); the user message is the rules' reason (Simplified)."""
 
     code = "invalid_taxpayer_id"
 
-    def __init__(
-        self, masked: str, reason: str = "check_digit", user_message: str | None = None
-    ) -> None:
-        if user_message:
-            text = user_message
-        elif reason == "check_digit":
-            text = "这个纳税人识别号（统一社会信用代码）的校验位不对，请核对后重新输入。"
-        else:
-            text = "纳税人识别号应为 18 位统一社会信用代码（数字和大写字母），请核对后重新输入。"
-        super().__init__(f"invalid taxpayer id {masked} ({reason})", text)
-        self.reason = reason
+    def __init__(self, refused: InvalidTaxpayerIdError) -> None:
+        super().__init__(str(refused), refused.user_message)
+        self.reason = refused.reason
 
 
 class InvalidSlot(DeskError):

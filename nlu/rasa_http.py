@@ -14,10 +14,10 @@ import urllib.request
 from datetime import date
 from typing import Any
 
-from nlu.components.entities import normalize_entities
 from nlu.components.text import TextConverter
 from nlu.config import BackendConfig
 from nlu.errors import NluBackendUnavailable
+from nlu.normalizers import normalize_entities
 
 DEFAULT_KINDS = {
     "tax_period": "tax_period",

@@ -2,5 +2,18 @@
 
 A leaf package: taxpayer identifiers, tax periods, amounts, tax types, Chinese numerals,
 masking, and the base class of errors that carry a message for the user. `nlu`, `actions`,
-`desk`, `intake`, `bot` and the application import it; it imports none of them.
+`desk`, `intake`, `bot` and the application import it; it imports none of them (only the
+standard library: no script converter, so user-facing texts are held in both scripts).
+
+- `taxrules.ids`: `validate_taxpayer_id` (credit codes, resident ID numbers; 15-character
+  numbers refused), `TAXPAYER_ID_RE`
+- `taxrules.masking`: `mask_taxpayer_id`, `redact_taxpayer_ids`
+- `taxrules.periods`: `normalize_tax_period`, `period_start`, `PERIOD_RE`
+- `taxrules.amounts`: `normalize_amount`
+- `taxrules.tax_types`: `TAX_TYPE_KEYS`, `normalize_tax_type`
+- `taxrules.numerals`: Chinese numerals
+- `taxrules.errors`: `UserFacingError`, `InvalidTaxpayerIdError`
+
+The parsers read Simplified text (full-width forms are folded here); callers holding
+Traditional text convert it first, as the NLU does with OpenCC.
 """

@@ -219,6 +219,35 @@ async def test_invalid_id_from_text_without_entity() -> None:
     assert "承诺书" in text
 
 
+@pytest.mark.parametrize("traditional", [False, True])
+async def test_resident_ids_where_the_taxpayer_id_is_asked(traditional: bool) -> None:
+    """Individuals and 个体工商户 give their resident ID: a valid one is taken, an invalid one
+    or a 15-character number is refused with the reason, in the taxpayer's script."""
+    engine, gw, _ = make_engine()
+    chat = Chat(engine)
+    conv = ScriptConverter("s2tw")
+
+    def t(s: str) -> str:
+        return conv.to_traditional(s) if traditional else s
+
+    await chat.say(t("我想改一下申报数据"))
+    assert t("纳税人识别号") in text_of(await chat.say(t("个税，今年一季度")))
+    text = text_of(await chat.say("110101199002304516"))  # 30 February
+    assert t("身份证号码中的出生日期") in text and t("重新输入") in text
+    text = text_of(await chat.say("110101199003074513"))
+    assert t("身份证号码的校验位不对") in text
+    text = text_of(await chat.say("330100799655058"))
+    assert t("15位税务登记号已停用") in text and t("18位身份证号码") in text
+    assert (await chat.tracker()).get_slot("taxpayer_id") is None
+    text = text_of(await chat.say("11010519491231002x"))
+    assert t("承诺书") in text
+    tracker = await chat.tracker()
+    assert tracker.get_slot("taxpayer_id") == "11010519491231002X"
+    dumped = json.dumps([turn["text"] for turn in tracker.turns], ensure_ascii=False)
+    assert "19491231" not in dumped and "1101****02X" in dumped
+    assert gw.review == []
+
+
 async def test_values_given_early_are_kept() -> None:
     engine, _, _ = make_engine()
     chat = Chat(engine)

@@ -13,8 +13,9 @@ from aiogram.types import Message
 from actions.channel import Button
 from bot.albums import AlbumCollector
 from bot.keyboards import MAX_BUTTONS_PER_CHAT, ButtonCb, StorageButtonStore, build_keyboard
-from bot.middlewares import RedactingFilter, mask_taxpayer_ids
+from bot.middlewares import RedactingFilter
 from bot.sender import TokenBucket, split_text
+from taxrules.masking import redact_taxpayer_ids
 
 
 def test_short_text_is_one_piece_and_blank_is_none() -> None:
@@ -69,8 +70,8 @@ def test_token_bucket_reserves_in_turn() -> None:
 
 
 def test_taxpayer_ids_and_secrets_are_redacted() -> None:
-    assert mask_taxpayer_ids("代码91310115MA1K3YJ12G好") == "代码9131****12G好"
-    assert mask_taxpayer_ids("order 123456789012345678901") == "order 123456789012345678901"
+    assert redact_taxpayer_ids("代码91310115MA1K3YJ12G好") == "代码9131****12G好"
+    assert redact_taxpayer_ids("order 123456789012345678901") == "order 123456789012345678901"
     flt = RedactingFilter(["123:SECRET"])
     record = logging.LogRecord(
         "x",

@@ -12,8 +12,8 @@ from desk import repositories as repo
 from desk.errors import NotFound
 from desk.models import ChannelIdentity, Conversation, Message, Taxpayer
 from desk.outbox import OutboxItem, conversation_of
-from desk.services.core import ConversationState, DeskCore
-from desk.taxpayer_ids import mask, normalize_taxpayer_id
+from desk.services.core import ConversationState, DeskCore, valid_tax_id
+from taxrules.masking import mask_taxpayer_id
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +122,14 @@ class Conversations(DeskCore):
     async def remember_taxpayer_id(self, taxpayer_id: int, code: str) -> str:
         """Validate a taxpayer ID (check digit) and remember the taxpayer used it.
         Returns the canonical form; raises `InvalidTaxpayerId`."""
-        value = normalize_taxpayer_id(code)
+        value = valid_tax_id(code)
         await self._remember_tax_id(taxpayer_id, value)
         await self._commit()
         return value
 
     async def taxpayer_for_tax_id(self, code: str) -> Taxpayer:
         """The taxpayer who last used this taxpayer ID, or a new one (requests by phone)."""
-        value = normalize_taxpayer_id(code)
+        value = valid_tax_id(code)
         rows = await repo.taxpayer_ids_by_tax_id(self.session, value)
         if rows:
             taxpayer = await self.session.get(Taxpayer, rows[0].taxpayer_id)
@@ -140,7 +140,7 @@ class Conversations(DeskCore):
             await self.session.flush()
         await self._remember_tax_id(taxpayer.id, value)
         await self._commit()
-        log.info("taxpayer %s for id %s", taxpayer.id, mask(value))
+        log.info("taxpayer %s for id %s", taxpayer.id, mask_taxpayer_id(value))
         return taxpayer
 
     async def taxpayers_using(self, tax_id: str) -> list[int]:

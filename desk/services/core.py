@@ -30,14 +30,25 @@ from desk.errors import (
     ConcurrentUpdate,
     DeskError,
     IllegalTransition,
+    InvalidTaxpayerId,
     PermissionDenied,
     StaffNotFound,
 )
 from desk.models import Case, CaseCounter, CaseEvent, Outbox, StaffMember, TaxpayerTaxId, utcnow
 from desk.outbox import NOTIFY_CHANNEL as OUTBOX_NOTIFY_CHANNEL
 from desk.states import check
+from taxrules.errors import InvalidTaxpayerIdError
+from taxrules.ids import validate_taxpayer_id
 
 log = logging.getLogger(__name__)
+
+
+def valid_tax_id(code: str) -> str:
+    """`taxrules.ids.validate_taxpayer_id`; a refusal becomes the desk's `InvalidTaxpayerId`."""
+    try:
+        return validate_taxpayer_id(code)
+    except InvalidTaxpayerIdError as exc:
+        raise InvalidTaxpayerId(exc) from None
 
 SUPERVISORS = frozenset({"supervisor", "admin"})
 ConversationState = Literal["bot", "human"]

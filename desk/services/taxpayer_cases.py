@@ -27,10 +27,9 @@ from desk.errors import (
     UnknownDocument,
 )
 from desk.models import Attachment, Case, CaseEvent, FollowUp, Rating, ReviewItem
-from desk.services.core import Actor, DeskCore
+from desk.services.core import Actor, DeskCore, valid_tax_id
 from desk.states import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
 from desk.storage import AttachmentStore
-from desk.taxpayer_ids import normalize_taxpayer_id
 
 ALREADY_RATED = "这个案件您已经评价过了，谢谢！"
 
@@ -62,7 +61,7 @@ class TaxpayerCases(DeskCore):
             if isinstance(v, str):
                 v = v.strip()
             if k == "taxpayer_id" and v not in (None, ""):
-                v = normalize_taxpayer_id(str(v))
+                v = valid_tax_id(str(v))
             out[k] = v
         return out
 

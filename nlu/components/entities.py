@@ -14,6 +14,7 @@ from typing import Any, Self
 from nlu.components.base import Component, register
 from nlu.components.text import TextConverter
 from nlu.message import Message
+from nlu.normalizers import normalize_entities
 from nlu.training_data import TrainingData
 
 
@@ -379,64 +380,10 @@ class EntitySynonymMapper(Component):
         return component
 
 
-def normalize_entities(
-    entities: list[dict[str, Any]],
-    norm_text: str,
-    today: date,
-    kinds: dict[str, str],
-    tax_synonyms: dict[str, str] | None = None,
-    known_tax_types: set[str] | None = None,
-) -> None:
-    """Give tax_period / taxpayer_id / tax_type / amount entities their normal form, in place.
-
-    A value that cannot be normalised (a wrong check digit, an unreadable period) stays in the
-    list with `invalid: true` and a Chinese `reason`, so the dialogue can tell the user why.
-    `kinds` maps an entity name to the normaliser it uses.
-    """
-    from nlu import normalizers
-
-    for entity in entities:
-        kind = kinds.get(entity["entity"])
-        if kind is None:
-            continue
-        span = norm_text[entity["start"] : entity["end"]]
-        reason: str | None = None
-        if kind == "taxpayer_id":
-            check = normalizers.check_taxpayer_id(span)
-            entity["value"] = check.value
-            if not check.valid:
-                reason = check.reason or "纳税人识别号无效"
-        elif kind == "tax_period":
-            period = normalizers.normalize_tax_period(span, today)
-            if period is None:
-                reason = "无法识别这个所属期，请写成例如 2019年12月 或 2020年第一季度"
-            else:
-                entity["value"] = period
-        elif kind == "tax_type":
-            value = entity["value"]
-            if not (known_tax_types and value in known_tax_types):
-                value = normalizers.normalize_tax_type(span, tax_synonyms) or (
-                    normalizers.normalize_tax_type(str(value), tax_synonyms)
-                )
-            if value is None:
-                reason = "无法识别这个税种"
-            else:
-                entity["value"] = value
-        elif kind == "amount":
-            amount = normalizers.normalize_amount(span)
-            if amount is None:
-                reason = "无法识别这个金额，请写成例如 3000元 或 1.25万"
-            else:
-                entity["value"] = str(amount)
-        if reason is not None:
-            entity["invalid"] = True
-            entity["reason"] = reason
-
-
 @register
 class TaxEntityNormalizer(Component):
     """Normal forms of PRODUCT.md: tax_period (relative dates against the parse date),
-    taxpayer_id (GB 32100-2015 check digit), tax_type keys, amounts in yuan."""
+    taxpayer_id (credit code or resident ID, `taxrules.ids`), tax_type keys, amounts in yuan."""
 
     name = "TaxEntityNormalizer"
 

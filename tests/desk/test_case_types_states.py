@@ -10,7 +10,8 @@ import yaml
 from desk.case_types import load_case_types, parse_case_types
 from desk.errors import CaseTypesError, IllegalTransition, InvalidTaxpayerId, UnknownCaseType
 from desk.states import CLOSED_STATUSES, TRANSITIONS, CaseStatus, check
-from desk.taxpayer_ids import check_char, mask, normalize_taxpayer_id
+from taxrules.errors import InvalidTaxpayerIdError
+from taxrules.ids import validate_taxpayer_id
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,33 +101,20 @@ def test_state_machine_table() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "expected"),
-    [
-        ("91310115MA1K3YJ12G", "91310115MA1K3YJ12G"),
-        ("91650100ma78abcd1a", "91650100MA78ABCD1A"),
-        ("9131 0115 MA1K-3YJ1 2G", "91310115MA1K3YJ12G"),
-        ("９１３１０１１５ＭＡ１Ｋ３ＹＪ１２Ｇ", "91310115MA1K3YJ12G"),
-    ],
-)
-def test_taxpayer_id_valid(code: str, expected: str) -> None:
-    assert normalize_taxpayer_id(code) == expected
-
-
-@pytest.mark.parametrize(
     ("code", "reason"),
     [
         ("91650100MA78ABCD1B", "check_digit"),
         ("9165010", "format"),
         ("91650100MA78ABCDIA", "format"),
+        ("110101199003074513", "check_digit"),
+        ("330100799655058", "legacy_15"),
     ],
 )
-def test_taxpayer_id_invalid(code: str, reason: str) -> None:
-    with pytest.raises(InvalidTaxpayerId) as exc:
-        normalize_taxpayer_id(code)
-    assert exc.value.reason == reason
-    assert code not in str(exc.value)
-
-
-def test_check_char_and_mask() -> None:
-    assert check_char("91310115MA1K3YJ12") == "G"
-    assert mask("91310115MA1K3YJ12G") == "9131****12G"
+def test_desk_error_carries_the_rules_refusal(code: str, reason: str) -> None:
+    with pytest.raises(InvalidTaxpayerIdError) as refused:
+        validate_taxpayer_id(code)
+    error = InvalidTaxpayerId(refused.value)
+    assert error.code == "invalid_taxpayer_id"
+    assert error.reason == reason
+    assert error.user_message == refused.value.user_message
+    assert code not in str(error)

@@ -133,6 +133,7 @@ def test_cli_walk(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert len(completion) == 1 and completion[0]["status"] == "pending"
     assert completion[0]["idempotency_key"].startswith(f"case:{number}:")
     assert shown["note"] == "完税证明已开具，请在电子税务局下载。"
+    assert shown["slots"]["taxpayer_id"] == "9131****12G"  # CLI output never shows a full ID
 
     text = _run(cli_env, "cases", "show", number).stdout
     assert number in text and "complete" in text

@@ -50,6 +50,23 @@ async def _letter(desk: Desk, taxpayer_id: int, sha: str = "a" * 64) -> int:
     return att.id
 
 
+async def test_resident_ids_are_taxpayer_ids_and_15_characters_are_refused(desk: Desk) -> None:
+    """Individuals and 个体工商户 use their resident ID; legacy 15-character numbers are
+    refused with the reason (the rules of `taxrules.ids`)."""
+    conv, case = await _chat_case(desk)
+    with pytest.raises(InvalidTaxpayerId) as legacy:
+        await desk.set_slots(case.number, {"taxpayer_id": "330100799655058"})
+    assert legacy.value.reason == "legacy_15"
+    assert "15位税务登记号已停用" in legacy.value.user_message
+    with pytest.raises(InvalidTaxpayerId) as bad_date:
+        await desk.set_slots(case.number, {"taxpayer_id": "110101199002304516"})
+    assert bad_date.value.reason == "birth_date"
+    case = await desk.set_slots(case.number, {"taxpayer_id": "11010519491231002x"})
+    assert case.slots["taxpayer_id"] == "11010519491231002X"
+    taxpayer = await desk.taxpayer_for_tax_id("11010519491231002X")
+    assert taxpayer.id == conv.taxpayer_id
+
+
 async def test_main_flow_writes_events_and_outbox(desk: Desk) -> None:
     conv, case = await _chat_case(desk, tax_type="vat", tax_period="2019-12")
     assert case.status == "collecting"
