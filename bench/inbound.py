@@ -11,7 +11,7 @@ Sections:
   for the run and dropped after). Each chat sends its next message when the reply to the
   last one came (a person waiting). Beside it, bare aiogram echo fed the same way in the
   same run; the ratio is what taxdesk's work costs. Target: >= 1,000 updates/s. The desk
-  adapters are `bot.wiring.build_services` when present, else a fallback over the desk
+  adapters are `app.container.build_container` when present, else a fallback over the desk
   services directly (inbound rows, SQL tracker store, an in-memory case gateway).
   It also prints SQL statements and commits per update, the group commit's operations per
   transaction, and the same NLU and dialogue with in-memory stores ("no db").
@@ -59,7 +59,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import numpy as np
 from PIL import ExifTags, Image, ImageDraw
 
-from desk.documents import IntakeLimits, inspect_upload
+from intake.documents import IntakeLimits, inspect_upload
 
 PHOTO_SIZE = (4000, 3000)
 PHOTO_TARGET_P50_MS = 150.0
@@ -417,36 +417,38 @@ async def measure_echo(updates: int, chats: int) -> dict[str, Any]:
 async def pipeline_deps(
     settings: Any, interpreter: Any, kind: str
 ) -> AsyncIterator[tuple[Any, str, Any]]:
-    """The Telegram dependencies, their description and the SQLAlchemy engine (or None).
-    `kind="desk"`: over the desk — `bot.wiring` (the real adapters) when it is there, else the
+    """The container, its description and the SQLAlchemy engine (or None).
+    `kind="desk"`: over the desk — `app.container` (the real adapters) when it is there, else the
     fallback described in the module docstring. `kind="memory"`: the same NLU and dialogue
     with in-memory stores and gateway (what the pipeline costs without a database)."""
     if kind == "memory":
-        yield _memory_deps(interpreter), "memory stores, in-memory gateway (no database)", None
+        memory = _memory_deps(settings, interpreter)
+        yield memory, "memory stores, in-memory gateway (no database)", None
         return
     try:
-        from bot.wiring import build_services
+        from app.container import build_container
     except ImportError:
-        build_services = None
-    if build_services is not None:
-        async with build_services(settings, interpreter=interpreter) as services:
-            yield services.telegram_deps(), "bot.wiring (desk adapters)", services.runtime.engine
+        build_container = None
+    if build_container is not None:
+        async with build_container(settings, interpreter=interpreter) as container:
+            assert container.runtime is not None
+            yield container, "app.container (desk adapters)", container.runtime.engine
         return
     async with _fallback_deps(settings, interpreter) as (deps, engine):
         yield deps, "fallback: desk inbound rows, SQL tracker store, in-memory gateway", engine
 
 
-def _memory_deps(interpreter: Any) -> Any:
+def _memory_deps(settings: Any, interpreter: Any) -> Any:
     from actions.domain import Domain
     from actions.engine import DialogueEngine
     from actions.stores import InMemoryTrackerStore
     from actions.testing import FakeGateway
-    from bot.factory import TelegramDeps
+    from app.container import Container
     from bot.memory import MemoryFileIntake, MemoryInboundStore
 
     domain = Domain.load(ROOT / "data")
     engine = DialogueEngine(interpreter, FakeGateway(), InMemoryTrackerStore(), domain)
-    return TelegramDeps(engine, MemoryInboundStore(), MemoryFileIntake())
+    return Container(settings, engine, MemoryInboundStore(), MemoryFileIntake())
 
 
 class StatementCounter:
@@ -478,7 +480,7 @@ async def _fallback_deps(settings: Any, interpreter: Any) -> AsyncIterator[tuple
     from actions.engine import DialogueEngine
     from actions.stores import SqlTrackerStore
     from actions.testing import FakeGateway
-    from bot.factory import TelegramDeps
+    from app.container import Container
     from bot.memory import MemoryFileIntake
     from desk.runtime import DeskRuntime
 
@@ -517,7 +519,7 @@ async def _fallback_deps(settings: Any, interpreter: Any) -> AsyncIterator[tuple
                 return is_new
 
     try:
-        yield TelegramDeps(engine, DeskInbound(), MemoryFileIntake()), runtime.engine
+        yield Container(settings, engine, DeskInbound(), MemoryFileIntake()), runtime.engine
     finally:
         await runtime.close()
 
@@ -530,9 +532,9 @@ async def measure_pipeline(
     profile: Path | None = None,
 ) -> dict[str, Any]:
     """taxdesk's pipeline through the Dispatcher (see the module docstring)."""
-    from bot.factory import BotOptions, create_dispatcher
+    from app.settings import Settings
+    from app.telegram import create_dispatcher
     from bot.sender import RateLimiter
-    from bot.settings import Settings
     from tests.mocked_bot import MockedBot
 
     with tempfile.TemporaryDirectory(prefix="bench-inbound-") as data_dir:
@@ -548,9 +550,9 @@ async def measure_pipeline(
             bot = MockedBot()
             # the real limits (1 msg/s per chat) would measure the limiter, not the pipeline
             unlimited = RateLimiter(global_rate=1e9, chat_rate=1e9, chat_burst=1e9)
-            dp = create_dispatcher(
-                settings, bot, deps, options=BotOptions(typing_delay=5.0, limiter=unlimited)
-            )
+            deps.typing_delay = 5.0
+            deps.limiter = unlimited
+            dp = create_dispatcher(deps, bot)
             await feed_chats(lambda u: dp.feed_update(bot, u), chats * 2, chats)  # warm up
             bot.session.requests.clear()
             if counter is not None:

@@ -2,7 +2,7 @@
 
 * `DeskInboundStore` — every update becomes a `message` row (idempotent on `update_id`),
   committed before the update is acted on.
-* `DeskFileIntake` — content checks (`desk.documents`), then the sanitised bytes and the
+* `DeskFileIntake` — content checks (`intake.documents`), then the sanitised bytes and the
   thumbnail go to the attachment store and an `attachment` row.
 * `DeskOutboundStore` — what the bot sent, as outbound `message` rows.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 from actions.channel import InboundFile
 from actions.desk_gateway import DeskConversations
-from desk.documents import DEFAULT_MAX_BYTES, inspect_upload_async
-from desk.storage import LocalAttachmentStore
+from intake.documents import DEFAULT_MAX_BYTES, inspect_upload_async
+from intake.storage import LocalAttachmentStore
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class DeskFileIntake:
     async def accept(
         self, data: bytes, filename: str | None, declared_type: str | None
     ) -> InboundFile:
-        """Check and store; `desk.documents.DocumentRejected` (with `.user_message`)."""
+        """Check and store; `intake.documents.DocumentRejected` (a `UserFacingError`)."""
         doc = await inspect_upload_async(
             data, filename=filename, declared_type=declared_type, max_bytes=self.max_bytes
         )

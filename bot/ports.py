@@ -1,7 +1,8 @@
 """What the Telegram side needs from the rest of taxdesk, as Protocols.
 
 The bot's turn pipeline never imports the dialogue engine, the case backend or the document
-checks directly; the composition root (`main.py`) passes objects that satisfy these Protocols.
+checks directly; the composition root (`app.container`) passes objects that satisfy these
+Protocols.
 (`bot.notices`, the desk outbox's Telegram sender, is the one part built on `desk` itself.)
 In-memory implementations for tests and demos live in `bot.memory`.
 """
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from actions.channel import Button, InboundFile, InboundMessage, Reply
+from actions.channel import Button, Deliver, InboundFile, InboundMessage, Reply
+from taxrules.errors import UserFacingError
 
 
 @runtime_checkable
 class Dialogue(Protocol):
-    """The channel-free dialogue: one inbound message in, the replies out."""
+    """The channel-free dialogue: one inbound message in, the replies out. It runs the turns
+    of one chat one at a time (`actions.engine.DialogueEngine` holds the per-chat lock)."""
 
-    async def handle(self, msg: InboundMessage) -> list[Reply]:
-        """Run one turn for `msg` and return what to send back (possibly nothing)."""
+    async def handle(self, msg: InboundMessage, *, deliver: Deliver | None = None) -> list[Reply]:
+        """Run one turn for `msg` and return what to send back (possibly nothing); await
+        `deliver(replies)` before the chat's next turn starts."""
         ...
 
 
@@ -40,12 +44,11 @@ class InboundStore(Protocol):
         ...
 
 
-class FileRejected(Exception):
+class FileRejected(UserFacingError):
     """A file the taxpayer sent was refused; `user_message` says why, in Chinese."""
 
     def __init__(self, user_message: str, *, reason: str = "rejected") -> None:
-        super().__init__(reason)
-        self.user_message = user_message
+        super().__init__(reason, user_message)
         self.reason = reason
 
 
@@ -56,8 +59,8 @@ class FileIntake(Protocol):
     async def accept(
         self, data: bytes, filename: str | None, declared_type: str | None
     ) -> InboundFile:
-        """Check and store `data`; raise an exception with a `.user_message` attribute
-        (e.g. `FileRejected` or `desk.documents.DocumentRejected`) when it is refused."""
+        """Check and store `data`; raise a `UserFacingError` (e.g. `FileRejected` or
+        `intake.documents.DocumentRejected`) when it is refused."""
         ...
 
 
@@ -105,6 +108,7 @@ __all__ = [
     "AttachmentLinker",
     "Button",
     "ButtonStore",
+    "Deliver",
     "Dialogue",
     "FileIntake",
     "FileRejected",

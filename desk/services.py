@@ -62,8 +62,8 @@ from desk.models import (
 )
 from desk.outbox import NOTIFY_CHANNEL as OUTBOX_NOTIFY_CHANNEL
 from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES, CaseStatus, check
-from desk.storage import AttachmentStore
 from desk.taxpayer_ids import mask, normalize_taxpayer_id
+from intake.storage import AttachmentStore
 
 log = logging.getLogger(__name__)
 

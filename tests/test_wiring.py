@@ -12,12 +12,12 @@ import pytest
 from actions.desk_gateway import DeskCaseGateway, DeskConversations, DeskTrackerStore
 from actions.ports import GatewayError, Requester
 from actions.tracker import Tracker
+from app.container import download_limit
+from app.settings import Settings
 from bot.adapters import DeskFileIntake, DeskInboundStore
-from bot.settings import Settings
-from bot.wiring import download_limit
-from desk.documents import DocumentRejected
 from desk.migrate import upgrade
 from desk.runtime import DeskRuntime
+from intake.documents import DocumentRejected
 from tests.test_e2e_flow import GOOD_ID, make_jpeg, make_pdf
 
 ALICE = Requester("telegram", "101", "101")

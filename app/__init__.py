@@ -1,0 +1,1 @@
+"""The application: composition root, commands, wiring, service runners, shell."""
