@@ -26,7 +26,7 @@ Sections:
   event loop: aiogram and pydantic per update (~0.6 ms), NLU (0.2-1.3 ms), the dialogue,
   and SQLAlchemy/asyncpg per batch. 1,000 updates/s takes more than one process (e.g. the
   webhook behind several workers, sharded by chat) on more than two shared cores.
-- photo intake: `desk.documents.inspect_upload` on a 4000x3000 noisy JPEG with an EXIF
+- photo intake: `intake.documents.inspect_upload` on a 4000x3000 noisy JPEG with an EXIF
   orientation (a phone photo of a page), p50/p95 time and peak memory, beside plain Pillow
   open+save of the same bytes measured in the same run. Target: p50 <= 150 ms.
 
