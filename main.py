@@ -1,8 +1,8 @@
-"""taxdesk — composition root and command line.
+"""taxdesk — the command line.
 
-Every command is registered by the package that owns it (`nlu.cli`, `desk.cli`, ...); this
-module only builds the parser, reads the settings once and dispatches. Run
-`python main.py --help` for the list.
+Every command is registered by the package that owns it (`app.commands`, `nlu.cli`,
+`desk.cli`); this module only builds the parser, reads the settings once and dispatches to
+them; the composition root is `app`. Run `python main.py --help` for the list.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot import commands as bot_commands
-from bot.settings import Settings
+from app import commands as app_commands
+from app.settings import Settings
 from desk import cli as desk_cli
 from nlu import cli as nlu_cli
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="main.py", description="taxdesk — a chatbot service desk for tax offices."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    bot_commands.register(sub)
+    app_commands.register(sub)
     nlu_cli.register(sub)
     desk_cli.register(sub)
     return parser

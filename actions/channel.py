@@ -6,6 +6,7 @@ the `Reply` objects it gets back. Nothing here knows about aiogram or HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 
@@ -20,7 +21,7 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class InboundFile:
-    """A file the channel already checked and stored (see `desk.documents` / attachment store)."""
+    """A file the channel already checked and stored (`intake.documents`, `intake.storage`)."""
 
     attachment_id: int
     media_type: str
@@ -50,3 +51,8 @@ class Reply:
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+
+
+#: A channel's "send these replies now": awaited by the dialogue while it still holds the
+#: chat's turn, so the replies of one chat go out in the order its messages came in.
+Deliver = Callable[[list[Reply]], Awaitable[None]]

@@ -1,8 +1,10 @@
 """The turn loop: normalise → NLU → policy → actions → responses.
 
 Channels call `DialogueEngine.handle(InboundMessage) -> list[Reply]` and send the replies.
-Messages of one conversation are handled one at a time (a per-conversation lock); different
-conversations run concurrently. Notice texts (completion, rejection, staff question) come
+Messages of one conversation are handled one at a time (a per-conversation lock, the only one
+a turn takes); different conversations run concurrently. A channel that sends the replies
+itself passes `deliver=`: it is awaited under that lock, so one chat's replies go out in the
+order its messages came in. Notice texts (completion, rejection, staff question) come
 from the desk's outbox payloads (`desk.notices`, both scripts); the worker that delivers them
 (`bot.notices`) reads the tracker's script and calls `note_staff_question`, so the tracker
 knows that a staff question waits for an answer.
@@ -23,7 +25,7 @@ import opencc
 
 from actions.actions import build_actions
 from actions.base import ActionContext, FormValidationAction
-from actions.channel import InboundMessage, Reply
+from actions.channel import Deliver, InboundMessage, Reply
 from actions.dispatcher import CollectingDispatcher, merge_replies
 from actions.domain import Domain
 from actions.policy import Policy, parse_payload, shortcut
@@ -143,26 +145,36 @@ class DialogueEngine:
 
     # ------------------------------------------------------------------ turns
 
-    async def handle(self, msg: InboundMessage) -> list[Reply]:
+    async def handle(self, msg: InboundMessage, *, deliver: Deliver | None = None) -> list[Reply]:
         """One taxpayer message (text, button press, files/album) → the replies to send.
-        Returns [] while a person owns the conversation (the channel still stores it)."""
+        Returns [] while a person owns the conversation (the channel still stores it).
+
+        Turns of one conversation run one at a time. `deliver`, when given, is awaited with
+        the replies (after the tracker is saved) before the next turn of the conversation
+        starts; an error it raises propagates to the caller."""
         key = conversation_key(msg.channel, msg.chat_id)
         async with self._locks.hold(key):
-            tracker = await self._load(key, msg.channel, msg.chat_id, msg.user_id)
-            text = (msg.text or "").strip()
-            tracker.script = self.scripts.detect(text, tracker.script, msg.language_code)
-            if tracker.state == "human" and not await self._back_to_bot(tracker):
-                tracker.add_turn("user", _turn_text(text, msg))
-                await self._save(tracker)
-                return []
-            parse = await self._parse(text, msg)
-            tracker.latest_message = parse
-            tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
-            replies = await self._run(tracker)
-            for reply in replies:
-                tracker.add_turn("bot", reply.text)
-            await self._save(tracker)
+            replies = await self._turn(key, msg)
+            if deliver is not None:
+                await deliver(replies)
             return replies
+
+    async def _turn(self, key: str, msg: InboundMessage) -> list[Reply]:
+        tracker = await self._load(key, msg.channel, msg.chat_id, msg.user_id)
+        text = (msg.text or "").strip()
+        tracker.script = self.scripts.detect(text, tracker.script, msg.language_code)
+        if tracker.state == "human" and not await self._back_to_bot(tracker):
+            tracker.add_turn("user", _turn_text(text, msg))
+            await self._save(tracker)
+            return []
+        parse = await self._parse(text, msg)
+        tracker.latest_message = parse
+        tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
+        replies = await self._run(tracker)
+        for reply in replies:
+            tracker.add_turn("bot", reply.text)
+        await self._save(tracker)
+        return replies
 
     async def _parse(self, text: str, msg: InboundMessage) -> dict[str, Any]:
         files = [

@@ -14,6 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from taxrules.errors import UserFacingError
+
 if TYPE_CHECKING:
     from actions.tracker import Tracker
 
@@ -67,12 +69,11 @@ class CaseSummary:
     staff_question: str | None = None  # the last question staff asked, when waiting
 
 
-class GatewayError(Exception):
+class GatewayError(UserFacingError):
     """A desk operation failed in a way the taxpayer should be told about (Chinese message)."""
 
     def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+        super().__init__(user_message, user_message)
 
 
 @runtime_checkable

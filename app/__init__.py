@@ -1,1 +1,1 @@
-"""The application: composition root (settings, commands, wiring, runners, adapters)."""
+"""The application: composition root, commands, wiring, service runners, shell."""

@@ -12,7 +12,7 @@ For the dialogue (`actions.ports`):
 For the Telegram channel (`bot.ports`):
 * `DeskInboundStore` — every update becomes a `message` row (idempotent on `update_id`),
   committed before the update is acted on.
-* `DeskFileIntake` — content checks (`desk.documents`), then the sanitised bytes and the
+* `DeskFileIntake` — content checks (`intake.documents`), then the sanitised bytes and the
   thumbnail go to the attachment store and an `attachment` row.
 * `DeskOutboundStore` — what the bot sent, as outbound `message` rows.
 * `DeskNoticeLookups` — what the notice sender (`bot.notices`) reads: the taxpayer's texts.
@@ -40,7 +40,6 @@ from actions.ports import (
 )
 from actions.tracker import Tracker
 from desk.batch import WriteBatcher
-from desk.documents import DEFAULT_MAX_BYTES, inspect_upload_async
 from desk.errors import DeskError
 from desk.models import Conversation
 from desk.notices import OFFICE_TZ
@@ -48,7 +47,8 @@ from desk.outbox import OutboxItem
 from desk.runtime import DeskRuntime
 from desk.services import Desk
 from desk.states import CaseStatus
-from desk.storage import LocalAttachmentStore
+from intake.documents import DEFAULT_MAX_BYTES, inspect_upload_async
+from intake.storage import LocalAttachmentStore
 
 log = logging.getLogger(__name__)
 
@@ -436,7 +436,7 @@ class DeskFileIntake:
     async def accept(
         self, data: bytes, filename: str | None, declared_type: str | None
     ) -> InboundFile:
-        """Check and store; `desk.documents.DocumentRejected` (with `.user_message`)."""
+        """Check and store; `intake.documents.DocumentRejected` (a `UserFacingError`)."""
         doc = await inspect_upload_async(
             data, filename=filename, declared_type=declared_type, max_bytes=self.max_bytes
         )

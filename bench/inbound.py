@@ -11,7 +11,7 @@ Sections:
   for the run and dropped after). Each chat sends its next message when the reply to the
   last one came (a person waiting). Beside it, bare aiogram echo fed the same way in the
   same run; the ratio is what taxdesk's work costs. Target: >= 1,000 updates/s. The desk
-  adapters are the real ones (`bot.wiring.build_services`).
+  adapters are the real ones (`app.container.build_container`).
   It also prints SQL statements and commits per update, the group commit's operations per
   transaction, and the same NLU and dialogue with in-memory stores ("no db").
   Measured 2026-11-27 on the shared 2-core machine (load 0.3-2), 64 chats:
@@ -25,7 +25,7 @@ Sections:
   event loop: aiogram and pydantic per update (~0.6 ms), NLU (0.2-1.3 ms), the dialogue,
   and SQLAlchemy/asyncpg per batch. 1,000 updates/s takes more than one process (e.g. the
   webhook behind several workers, sharded by chat) on more than two shared cores.
-- photo intake: `desk.documents.inspect_upload` on a 4000x3000 noisy JPEG with an EXIF
+- photo intake: `intake.documents.inspect_upload` on a 4000x3000 noisy JPEG with an EXIF
   orientation (a phone photo of a page), p50/p95 time and peak memory, beside plain Pillow
   open+save of the same bytes measured in the same run. Target: p50 <= 150 ms.
 
@@ -58,7 +58,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import numpy as np
 from PIL import ExifTags, Image, ImageDraw
 
-from desk.documents import IntakeLimits, inspect_upload
+from intake.documents import IntakeLimits, inspect_upload
 
 PHOTO_SIZE = (4000, 3000)
 PHOTO_TARGET_P50_MS = 150.0
@@ -416,30 +416,32 @@ async def measure_echo(updates: int, chats: int) -> dict[str, Any]:
 async def pipeline_deps(
     settings: Any, interpreter: Any, kind: str
 ) -> AsyncIterator[tuple[Any, str, Any]]:
-    """The Telegram dependencies, their description and the SQLAlchemy engine (or None).
-    `kind="desk"`: over the desk, with the real adapters (`bot.wiring`). `kind="memory"`: the
-    same NLU and dialogue with in-memory stores and gateway (what the pipeline costs without a
-    database)."""
+    """The container, its description and the SQLAlchemy engine (or None).
+    `kind="desk"`: over the desk, with the real adapters (`app.container`). `kind="memory"`:
+    the same NLU and dialogue with in-memory stores and gateway (what the pipeline costs
+    without a database)."""
     if kind == "memory":
-        yield _memory_deps(interpreter), "memory stores, in-memory gateway (no database)", None
+        memory = _memory_deps(settings, interpreter)
+        yield memory, "memory stores, in-memory gateway (no database)", None
         return
-    from bot.wiring import build_services
+    from app.container import build_container
 
-    async with build_services(settings, interpreter=interpreter) as services:
-        yield services.telegram_deps(), "bot.wiring (desk adapters)", services.runtime.engine
+    async with build_container(settings, interpreter=interpreter) as container:
+        assert container.runtime is not None
+        yield container, "app.container (desk adapters)", container.runtime.engine
 
 
-def _memory_deps(interpreter: Any) -> Any:
+def _memory_deps(settings: Any, interpreter: Any) -> Any:
     from actions.domain import Domain
     from actions.engine import DialogueEngine
     from actions.stores import InMemoryTrackerStore
     from actions.testing import FakeGateway
-    from bot.factory import TelegramDeps
+    from app.container import Container
     from bot.memory import MemoryFileIntake, MemoryInboundStore
 
     domain = Domain.load(ROOT / "data")
     engine = DialogueEngine(interpreter, FakeGateway(), InMemoryTrackerStore(), domain)
-    return TelegramDeps(engine, MemoryInboundStore(), MemoryFileIntake())
+    return Container(settings, engine, MemoryInboundStore(), MemoryFileIntake())
 
 
 class StatementCounter:
@@ -473,9 +475,9 @@ async def measure_pipeline(
     profile: Path | None = None,
 ) -> dict[str, Any]:
     """taxdesk's pipeline through the Dispatcher (see the module docstring)."""
-    from bot.factory import BotOptions, create_dispatcher
+    from app.settings import Settings
+    from app.telegram import create_dispatcher
     from bot.sender import RateLimiter
-    from bot.settings import Settings
     from tests.mocked_bot import MockedBot
 
     with tempfile.TemporaryDirectory(prefix="bench-inbound-") as data_dir:
@@ -491,9 +493,9 @@ async def measure_pipeline(
             bot = MockedBot()
             # the real limits (1 msg/s per chat) would measure the limiter, not the pipeline
             unlimited = RateLimiter(global_rate=1e9, chat_rate=1e9, chat_burst=1e9)
-            dp = create_dispatcher(
-                settings, bot, deps, options=BotOptions(typing_delay=5.0, limiter=unlimited)
-            )
+            deps.typing_delay = 5.0
+            deps.limiter = unlimited
+            dp = create_dispatcher(deps, bot)
             await feed_chats(lambda u: dp.feed_update(bot, u), chats * 2, chats)  # warm up
             bot.session.requests.clear()
             if counter is not None:

@@ -31,11 +31,11 @@ from aiogram import Bot, Dispatcher, F
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.types import Message
 
-from bot.app import TelegramService
-from bot.factory import BotOptions, TelegramDeps
+from app.container import Container
+from app.runners import TelegramService
+from app.settings import Settings
 from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.sender import RateLimiter
-from bot.settings import Settings
 from tests.botapi_server import BotAPIServer
 from tests.tg_fakes import EchoDialogue
 
@@ -60,7 +60,9 @@ async def _bare_echo(server: BotAPIServer) -> Callable[[], Awaitable[None]]:
     return stop
 
 
-def pipeline(deps_factory: Callable[[], TelegramDeps], mode: str = "polling") -> Runner:
+def pipeline(
+    deps_factory: Callable[[Settings], Container], mode: str = "polling"
+) -> Runner:
     """A runner for taxdesk's pipeline with the given services."""
 
     async def start(server: BotAPIServer) -> Callable[[], Awaitable[None]]:
@@ -72,8 +74,10 @@ def pipeline(deps_factory: Callable[[], TelegramDeps], mode: str = "polling") ->
             webhook_url=None,
         )
         unlimited = RateLimiter(global_rate=1e9, chat_rate=1e9, chat_burst=1e9)
-        options = BotOptions(typing_delay=5.0, limiter=unlimited)
-        service = TelegramService(settings, deps_factory(), options=options)
+        container = deps_factory(settings)
+        container.typing_delay = 5.0
+        container.limiter = unlimited
+        service = TelegramService(container)
         if mode == "webhook":
             port = await service.serve_webhook(host="127.0.0.1", port=0)
             await service.register_webhook(f"http://127.0.0.1:{port}{service.webhook_path}")
@@ -94,9 +98,9 @@ def pipeline(deps_factory: Callable[[], TelegramDeps], mode: str = "polling") ->
     return start
 
 
-def memory_deps() -> TelegramDeps:
+def memory_deps(settings: Settings) -> Container:
     """Echo dialogue and in-memory stores."""
-    return TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
+    return Container(settings, EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
 
 
 async def measure(runner: Runner, updates: int, chats: int) -> dict[str, Any]:
@@ -147,7 +151,7 @@ async def measure_in_process(updates: int, chats: int, *, bare: bool) -> dict[st
     `chats` turns in flight at a time. Shows the pipeline's own cost per update."""
     from aiogram.types import Update
 
-    from bot.factory import create_dispatcher
+    from app.telegram import create_dispatcher
     from tests.mocked_bot import MockedBot
 
     bot = MockedBot()
@@ -160,9 +164,10 @@ async def measure_in_process(updates: int, chats: int, *, bare: bool) -> dict[st
     else:
         settings = Settings(_env_file=None, redis_url=None)  # type: ignore[call-arg]
         unlimited = RateLimiter(global_rate=1e9, chat_rate=1e9, chat_burst=1e9)
-        dp = create_dispatcher(
-            settings, bot, memory_deps(), options=BotOptions(typing_delay=5.0, limiter=unlimited)
-        )
+        container = memory_deps(settings)
+        container.typing_delay = 5.0
+        container.limiter = unlimited
+        dp = create_dispatcher(container, bot)
 
     def update(i: int) -> Update:
         chat = 10_000 + i % chats

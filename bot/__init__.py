@@ -1,1 +1,2 @@
-"""Telegram side of taxdesk: settings, Bot/Dispatcher factory, middlewares, keyboards."""
+"""The Telegram channel: update conversion, turns, sending, keyboards, albums, files,
+middlewares and the notice sender. It imports neither `handlers` nor `app`."""

@@ -14,14 +14,12 @@ if TYPE_CHECKING:
     from bot.files import UploadIntake
     from bot.ports import ButtonStore, Dialogue, InboundStore
     from bot.sender import ReplySender
-    from bot.settings import Settings
     from bot.turns import TurnRunner
 
 
 class TaxdeskData(MiddlewareData, total=False):
     """The middleware data of a taxdesk update."""
 
-    settings: Settings
     dialogue: Dialogue
     inbound: InboundStore
     uploads: UploadIntake

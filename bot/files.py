@@ -21,6 +21,7 @@ from aiogram.types import Message
 from actions.channel import InboundFile
 from bot.convert import CHANNEL, pick
 from bot.ports import AttachmentLinker, FileIntake
+from taxrules.errors import UserFacingError
 
 log = logging.getLogger(__name__)
 
@@ -28,28 +29,32 @@ OFFICIAL_LIMIT = 20 * 1024 * 1024
 LOCAL_LIMIT = 2000 * 1024 * 1024
 
 
-class FileTooLarge(Exception):
+class FileTooLarge(UserFacingError):
     """The file is over the download limit of the Bot API server."""
 
     def __init__(self, size: int | None, limit: int, language_code: str | None = None) -> None:
-        super().__init__(f"file of {size} bytes over the {limit} byte limit")
         mb = limit // (1024 * 1024)
-        self.user_message = pick(
-            language_code,
-            f"文件超过 {mb} MB，请压缩后再发，或分页拍照发送。",
-            f"文件超過 {mb} MB，請壓縮後再發，或分頁拍照發送。",
+        super().__init__(
+            f"file of {size} bytes over the {limit} byte limit",
+            pick(
+                language_code,
+                f"文件超过 {mb} MB，请压缩后再发，或分页拍照发送。",
+                f"文件超過 {mb} MB，請壓縮後再發，或分頁拍照發送。",
+            ),
         )
 
 
-class DownloadFailed(Exception):
+class DownloadFailed(UserFacingError):
     """Telegram did not give us the file."""
 
     def __init__(self, reason: str, language_code: str | None = None) -> None:
-        super().__init__(reason)
-        self.user_message = pick(
-            language_code,
-            "文件没能下载下来，请稍后重新发送。",
-            "文件沒能下載下來，請稍後重新發送。",
+        super().__init__(
+            reason,
+            pick(
+                language_code,
+                "文件没能下载下来，请稍后重新发送。",
+                "文件沒能下載下來，請稍後重新發送。",
+            ),
         )
 
 
@@ -137,12 +142,9 @@ class UploadIntake:
         try:
             data = await self.fetcher.fetch(bot, ref, lang)
             accepted = await self.intake.accept(data, ref.filename, ref.declared_type)
-        except Exception as e:
-            user_message = getattr(e, "user_message", None)
-            if not isinstance(user_message, str):
-                raise
+        except UserFacingError as e:
             log.info("file refused: %s", type(e).__name__)
-            return user_message
+            return e.user_message
         if self.linker is not None:
             await self.linker.link(
                 CHANNEL, str(message.chat.id), str(message.message_id), accepted.attachment_id

@@ -5,7 +5,7 @@ Telegram allows 64 bytes of `callback_data`; a dialogue payload such as
 aiogram's `CallbackData` reserves as its separator. So the callback carries a short key
 (`b:<10 chars>`, the first 60 bits of the payload's SHA-256, URL-safe base64) and the payload
 is kept per chat: in the database (`desk.buttons.DeskButtonStore`, passed as
-`TelegramDeps.buttons`) when `REDIS_URL` is not set, or in the Redis FSM storage
+`app.container.Container.buttons`) when `REDIS_URL` is not set, or in the Redis FSM storage
 (`StorageButtonStore`) when it is — either way a button keeps working after a restart and
 when another process (the outbox worker) sent it. The key is content-derived: the same
 payload always gets the same key, and re-sending buttons does not grow the map. The storage
@@ -68,7 +68,7 @@ class StorageButtonStore:
     """`ButtonStore` kept in aiogram's FSM storage under a separate destiny.
 
     With Redis the storage must be built with `DefaultKeyBuilder(with_destiny=True)` so the
-    map does not overwrite the FSM data (`bot.factory.build_storage` does that).
+    map does not overwrite the FSM data (`app.telegram.build_storage` does that).
     """
 
     def __init__(self, storage: BaseStorage, bot_id: int) -> None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
@@ -39,14 +38,11 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.fsm.storage.base import BaseStorage
 
 from actions.channel import Button, Reply
 from bot.convert import CHANNEL
-from bot.keyboards import StorageButtonStore
-from bot.ports import ButtonStore, NoticeLookups
-from bot.sender import RateLimiter, ReplySender
-from bot.settings import Settings
+from bot.ports import NoticeLookups
+from bot.sender import ReplySender
 from desk.outbox import (
     Delivered,
     OutboxItem,
@@ -175,27 +171,14 @@ class TelegramNoticeSender:
         return self._scripts
 
 
-@dataclass
-class NoticeOutbox:
-    """What `TelegramService.run_outbox` needs to run the outbox worker in the bot's process
-    (set as `TelegramDeps.outbox`); it then shares the bot's button store and rate limiter."""
-
-    runtime: DeskRuntime
-    lookups: NoticeLookups
-    engine: DialogueEngine | None = None
-
-
 async def run_outbox_worker(
-    settings: Settings,
     runtime: DeskRuntime,
     bot: Bot,
+    replies: ReplySender,
     stop: asyncio.Event,
     *,
     lookups: NoticeLookups,
     engine: DialogueEngine | None = None,
-    replies: ReplySender | None = None,
-    storage: BaseStorage | None = None,
-    buttons: ButtonStore | None = None,
     poll_interval: float = POLL_INTERVAL,
     batch_size: int = 30,
 ) -> None:
@@ -203,25 +186,9 @@ async def run_outbox_worker(
     sender reads of the desk (`app.adapters.DeskNoticeLookups`).
 
     `replies`: the bot's `ReplySender` when the worker runs beside the Dispatcher (shared
-    button map and rate limits); otherwise one is built over `buttons` (the database button
-    map, `desk.buttons.DeskButtonStore`, which every process shares), or over `storage`
-    (default: the FSM storage of `settings` — Redis when `REDIS_URL` is set). A separate
-    `MemoryStorage` would not let the bot find the rating buttons' payloads."""
-    own_storage: BaseStorage | None = None
-    if replies is None and buttons is not None:
-        replies = ReplySender(buttons, RateLimiter())
-    if replies is None:
-        if storage is None:
-            from bot.factory import build_storage
-
-            storage = own_storage = build_storage(settings)
-            if not settings.redis_url:
-                log.warning(
-                    "outbox worker with its own in-memory button map: the rating buttons it "
-                    "sends work only if the bot shares it (pass replies=/storage=/buttons=, or "
-                    "set REDIS_URL)"
-                )
-        replies = ReplySender(StorageButtonStore(storage, bot.id), RateLimiter())
+    button map and rate limits), else one over a button map the bot process shares (the
+    database's, `desk.buttons.DeskButtonStore`, or the Redis FSM storage), so that the bot
+    finds the rating buttons' payloads; `app.runners` picks it."""
     sender = TelegramNoticeSender(bot, replies, lookups, engine=engine)
     worker = OutboxWorker(
         runtime.sessions,
@@ -231,13 +198,9 @@ async def run_outbox_worker(
         poll_interval=poll_interval,
         clock=runtime.clock,
     )
-    try:
-        async with listen(runtime.engine, worker.wake) as listening:
-            log.info(
-                "outbox worker started (%s)",
-                "NOTIFY wake-ups" if listening else f"polling every {poll_interval:g}s",
-            )
-            await worker.run_forever(stop)
-    finally:
-        if own_storage is not None:
-            await own_storage.close()
+    async with listen(runtime.engine, worker.wake) as listening:
+        log.info(
+            "outbox worker started (%s)",
+            "NOTIFY wake-ups" if listening else f"polling every {poll_interval:g}s",
+        )
+        await worker.run_forever(stop)

@@ -1,9 +1,10 @@
 """What the Telegram side needs from the rest of taxdesk, as Protocols.
 
 The bot's turn pipeline never imports the dialogue engine, the case backend or the document
-checks directly; the composition root passes objects that satisfy these Protocols (the desk's
-are in `app.adapters`). (`bot.notices`, the desk outbox's Telegram sender, is built on the
-outbox loop of `desk.outbox`; what it reads of the desk comes through `NoticeLookups`.)
+checks directly; the composition root (`app.container`) passes objects that satisfy these
+Protocols (the desk's are in `app.adapters`). (`bot.notices`, the desk outbox's Telegram
+sender, is built on the outbox loop of `desk.outbox`; what it reads of the desk comes through
+`NoticeLookups`.)
 In-memory implementations for tests and demos live in `bot.memory`.
 """
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from actions.channel import Button, InboundFile, InboundMessage, Reply
+from actions.channel import Button, Deliver, InboundFile, InboundMessage, Reply
+from taxrules.errors import UserFacingError
 
 if TYPE_CHECKING:
     from desk.outbox import OutboxItem
@@ -20,10 +22,12 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class Dialogue(Protocol):
-    """The channel-free dialogue: one inbound message in, the replies out."""
+    """The channel-free dialogue: one inbound message in, the replies out. It runs the turns
+    of one chat one at a time (`actions.engine.DialogueEngine` holds the per-chat lock)."""
 
-    async def handle(self, msg: InboundMessage) -> list[Reply]:
-        """Run one turn for `msg` and return what to send back (possibly nothing)."""
+    async def handle(self, msg: InboundMessage, *, deliver: Deliver | None = None) -> list[Reply]:
+        """Run one turn for `msg` and return what to send back (possibly nothing); await
+        `deliver(replies)` before the chat's next turn starts."""
         ...
 
 
@@ -45,12 +49,11 @@ class InboundStore(Protocol):
         ...
 
 
-class FileRejected(Exception):
+class FileRejected(UserFacingError):
     """A file the taxpayer sent was refused; `user_message` says why, in Chinese."""
 
     def __init__(self, user_message: str, *, reason: str = "rejected") -> None:
-        super().__init__(reason)
-        self.user_message = user_message
+        super().__init__(reason, user_message)
         self.reason = reason
 
 
@@ -61,8 +64,8 @@ class FileIntake(Protocol):
     async def accept(
         self, data: bytes, filename: str | None, declared_type: str | None
     ) -> InboundFile:
-        """Check and store `data`; raise an exception with a `.user_message` attribute
-        (e.g. `FileRejected` or `desk.documents.DocumentRejected`) when it is refused."""
+        """Check and store `data`; raise a `UserFacingError` (e.g. `FileRejected` or
+        `intake.documents.DocumentRejected`) when it is refused."""
         ...
 
 
@@ -120,6 +123,7 @@ __all__ = [
     "AttachmentLinker",
     "Button",
     "ButtonStore",
+    "Deliver",
     "Dialogue",
     "FileIntake",
     "FileRejected",

@@ -2,8 +2,10 @@
 
 Updates are handled concurrently (polling runs each in a task, the webhook too), but two
 messages of one taxpayer must reach the dialogue in order and their replies must not
-interleave. `TurnRunner` holds a per-chat lock around "dialogue, then send". Albums are
-collected before the lock is taken, so their items can still arrive in parallel.
+interleave. The dialogue holds the one per-chat lock of a turn (`DialogueEngine.handle`);
+`TurnRunner` hands it the sending as `deliver`, so "dialogue, then send" runs under that
+lock. Albums are collected before the turn starts, so their items can still arrive in
+parallel.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ import logging
 from aiogram import Bot
 from aiogram.types import Message
 
-from actions.channel import InboundMessage
-from actions.engine import KeyedLocks
+from actions.channel import InboundMessage, Reply
 from bot.ports import Dialogue, OutboundStore
 from bot.sender import ReplySender
 
@@ -33,13 +34,13 @@ class TurnRunner:
         self.dialogue = dialogue
         self.replies = replies
         self.outbound = outbound
-        self.locks = KeyedLocks()  # per chat, FIFO
 
     async def run(self, bot: Bot, inbound: InboundMessage) -> list[Message]:
         """One turn; the messages sent (recorded as outbound rows when there is a store)."""
-        async with self.locks.hold(inbound.chat_id):
-            out = await self.dialogue.handle(inbound)
-            sent = await self.replies.send(bot, int(inbound.chat_id), out)
+        sent: list[Message] = []
+
+        async def deliver(out: list[Reply]) -> None:
+            sent.extend(await self.replies.send(bot, int(inbound.chat_id), out))
             if self.outbound is not None and sent:
                 try:
                     await self.outbound.record_sent(
@@ -49,4 +50,6 @@ class TurnRunner:
                     )
                 except Exception:  # already sent: losing the copy must not fail the turn
                     log.exception("replies sent but not recorded")
-            return sent
+
+        await self.dialogue.handle(inbound, deliver=deliver)
+        return sent

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from taxrules.errors import InvalidTaxpayerIdError
+from taxrules.errors import InvalidTaxpayerIdError, UserFacingError
 
 
-class DeskError(Exception):
+class DeskError(UserFacingError):
     """Base class: a domain error with a user-facing Chinese message."""
 
     code: str = "desk_error"
 
     def __init__(self, message: str, user_message: str) -> None:
-        super().__init__(message)
-        self.user_message = user_message
+        super().__init__(message, user_message)
 
 
 class CaseTypesError(DeskError):

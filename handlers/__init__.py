@@ -7,7 +7,6 @@ from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message
 
 from bot.middlewares import TypingMiddleware
-from bot.settings import Settings
 from handlers import callbacks, errors, taxpayer, uploads
 
 # Filters are coroutines on purpose: aiogram runs synchronous filters (magic `F` included)
@@ -24,10 +23,10 @@ async def pressed_in_private_chat(query: CallbackQuery) -> bool:
     return query.message is not None and query.message.chat.type == ChatType.PRIVATE
 
 
-def get_routers(settings: Settings, *, typing_delay: float = 0.4) -> list[Router]:
+def get_routers(*, typing_delay: float = 0.4) -> list[Router]:
     """The routers of the bot, in order. Taxpayer features sit under one parent router that
-    only sees private chats and shows "typing…" while its handlers work."""
-    del settings  # staff/admin routers (later issues) depend on it
+    only sees private chats and shows "typing…" while its handlers work. Routers take what
+    they need as arguments (the application passes it; handlers never import `app`)."""
     taxpayer_chat = Router(name="taxpayer_chat")
     taxpayer_chat.message.filter(in_private_chat)
     taxpayer_chat.callback_query.filter(pressed_in_private_chat)

@@ -9,6 +9,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent, Update
 
 from bot.convert import pick
+from taxrules.errors import UserFacingError
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +24,18 @@ def _chat_and_language(update: Update) -> tuple[int | None, str | None]:
     return None, None
 
 
-async def _has_user_message(event: ErrorEvent) -> bool:
-    return isinstance(getattr(event.exception, "user_message", None), str)
+async def _is_user_facing(event: ErrorEvent) -> bool:
+    return isinstance(event.exception, UserFacingError)
 
 
 async def on_user_error(event: ErrorEvent, bot: Bot) -> None:
-    """An error that carries a `user_message` (FileTooLarge, DocumentRejected, domain
-    errors of the dialogue): tell the taxpayer, private chats only."""
+    """A `UserFacingError` (FileTooLarge, DocumentRejected, domain errors of the dialogue):
+    tell the taxpayer its `user_message`, private chats only."""
+    exc = event.exception
     chat_id, _ = _chat_and_language(event.update)
-    log.info("update %s: %s", event.update.update_id, type(event.exception).__name__)
-    if chat_id is not None and chat_id > 0:
-        await bot.send_message(chat_id, event.exception.user_message)  # type: ignore[attr-defined]
+    log.info("update %s: %s", event.update.update_id, type(exc).__name__)
+    if chat_id is not None and chat_id > 0 and isinstance(exc, UserFacingError):
+        await bot.send_message(chat_id, exc.user_message)
 
 
 async def on_unexpected(event: ErrorEvent, bot: Bot) -> None:
@@ -63,6 +65,6 @@ async def on_unexpected(event: ErrorEvent, bot: Bot) -> None:
 def build_router() -> Router:
     """Error handlers (they see errors of every router in the dispatcher)."""
     router = Router(name="errors")
-    router.errors.register(on_user_error, _has_user_message)
+    router.errors.register(on_user_error, _is_user_facing)
     router.errors.register(on_unexpected)
     return router

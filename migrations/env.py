@@ -20,7 +20,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from bot.settings import Settings
+    from app.settings import Settings
 
     return Settings().effective_database_url
 

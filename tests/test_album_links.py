@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from actions.testing import FakeInterpreter
-from bot.factory import BotOptions
+from app.container import Container as Services
+from app.container import build_container
+from app.runners import run_telegram
+from app.settings import Settings
 from bot.sender import RateLimiter
-from bot.settings import Settings
-from bot.wiring import Services, build_services, run_telegram
 from desk.migrate import upgrade
 from desk.models import Attachment, Message
 from tests.botapi_server import BotAPIServer
@@ -39,12 +40,12 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[BotAPIServer, Services]
         webhook_url=None,
         webhook_secret=None,
     )
-    options = BotOptions(
-        album_quiet=0.3, typing_delay=0.05, limiter=RateLimiter(chat_rate=50, chat_burst=50)
-    )
     stop = asyncio.Event()
-    async with build_services(settings, interpreter=FakeInterpreter()) as services:
-        task = asyncio.create_task(run_telegram(services, stop, worker=False, options=options))
+    async with build_container(settings, interpreter=FakeInterpreter()) as services:
+        services.album_quiet = 0.3
+        services.typing_delay = 0.05
+        services.limiter = RateLimiter(chat_rate=50, chat_burst=50)
+        task = asyncio.create_task(run_telegram(services, stop, worker=False))
         try:
             yield server, services
         finally:

@@ -15,14 +15,14 @@ from sqlalchemy import func, select
 
 from actions.testing import FakeInterpreter
 from app.adapters import DeskNoticeLookups
-from bot.app import TelegramService
-from bot.factory import BotOptions, TelegramDeps, create_bot
+from app.container import Container, build_container
+from app.runners import TelegramService
+from app.settings import Settings
+from app.telegram import create_bot
 from bot.keyboards import StorageButtonStore
 from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.notices import run_outbox_worker
-from bot.sender import RateLimiter
-from bot.settings import Settings
-from bot.wiring import build_services
+from bot.sender import RateLimiter, ReplySender
 from desk.buttons import DeskButtonStore
 from desk.migrate import upgrade
 from desk.models import ButtonPayload
@@ -78,14 +78,16 @@ class Process:
 
     def __init__(self, settings: Settings, runtime: DeskRuntime, *, in_db: bool) -> None:
         self.runtime = runtime
-        deps = TelegramDeps(
+        container = Container(
+            settings,
             EchoDialogue(),
             MemoryInboundStore(),
             MemoryFileIntake(),
             buttons=DeskButtonStore(runtime.sessions) if in_db else None,
+            typing_delay=0.05,
+            limiter=RateLimiter(chat_rate=50, chat_burst=50),
         )
-        options = BotOptions(typing_delay=0.05, limiter=RateLimiter(chat_rate=50, chat_burst=50))
-        self.service = TelegramService(settings, deps, options=options)
+        self.service = TelegramService(container)
         self.polling: asyncio.Task[None] | None = None
 
     @classmethod
@@ -177,12 +179,11 @@ async def test_rating_button_from_a_standalone_worker_works(
     stop = asyncio.Event()
     worker = asyncio.create_task(
         run_outbox_worker(
-            settings,
             worker_runtime,
             worker_bot,
+            ReplySender(DeskButtonStore(worker_runtime.sessions)),
             stop,
             lookups=DeskNoticeLookups(worker_runtime),
-            buttons=DeskButtonStore(worker_runtime.sessions),
             poll_interval=0.1,
         )
     )
@@ -221,11 +222,10 @@ async def test_wiring_picks_the_database_map_without_redis(tmp_path: Path) -> No
     url = f"sqlite+aiosqlite:///{tmp_path / 'w.sqlite3'}"
     await asyncio.to_thread(upgrade, url)
     base = Settings(_env_file=None, database_url=url, redis_url=None)  # type: ignore[call-arg]
-    async with build_services(base, interpreter=FakeInterpreter()) as services:
+    async with build_container(base, interpreter=FakeInterpreter()) as services:
         assert isinstance(services.buttons, DeskButtonStore)
-        assert services.telegram_deps().buttons is services.buttons
     with_redis = base.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"})
-    async with build_services(
+    async with build_container(
         with_redis, interpreter=FakeInterpreter(), redis_prefix="taxdesk:test:"
     ) as services:
         assert services.buttons is None  # the bot keeps the map in Redis (FSM storage)

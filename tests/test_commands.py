@@ -1,4 +1,4 @@
-"""`main.py bot` / `worker` entry points (`bot.commands`, `bot.wiring`): the bot with its
+"""`main.py bot` / `worker` entry points (`app.commands`, `app.runners`): the bot with its
 in-process outbox worker in polling and webhook mode, the worker alone, no token. Real desk
 services on SQLite (scripted NLU), the local Bot API server."""
 
@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from actions.testing import FakeInterpreter
-from bot.commands import cmd_bot, cmd_worker, register
-from bot.factory import BotOptions, create_bot
-from bot.sender import RateLimiter
-from bot.settings import Settings
-from bot.wiring import Services, build_services, run_outbox, run_telegram
+from app.commands import cmd_bot, cmd_worker, register
+from app.container import Container, build_container
+from app.runners import run_outbox, run_telegram
+from app.settings import Settings
+from app.telegram import create_bot
 from desk.migrate import upgrade
 from desk.models import Outbox
 from desk.runtime import DeskRuntime
@@ -44,8 +44,12 @@ def database(tmp_path: Path) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _services(settings: Settings) -> AsyncIterator[Services]:
-    async with build_services(settings, interpreter=FakeInterpreter()) as services:
+async def _services(settings: Settings) -> AsyncIterator[Container]:
+    """The real container (scripted NLU) with test tuning."""
+    async with build_container(settings, interpreter=FakeInterpreter()) as services:
+        services.album_quiet = 0.2
+        services.typing_delay = 0.05
+        services.outbox_poll_interval = 0.05
         yield services
 
 
@@ -72,12 +76,6 @@ async def _outbox_status(runtime: DeskRuntime) -> list[str]:
         return list((await s.execute(select(Outbox.status))).scalars())
 
 
-def _options() -> BotOptions:
-    return BotOptions(
-        album_quiet=0.2, typing_delay=0.05, limiter=RateLimiter(), outbox_poll_interval=0.05
-    )
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,7 +99,7 @@ async def _run_until_replied(server: BotAPIServer, settings: Settings) -> None:
     async with _services(settings) as services:
         number = await _staff_asks(services.runtime, "请确认销售额。")
         stop = asyncio.Event()
-        task = asyncio.create_task(run_telegram(services, stop, options=_options()))
+        task = asyncio.create_task(run_telegram(services, stop))
         try:
             (notice,) = await server.wait_for_messages(CHAT, 1)
             assert notice.text is not None and number in notice.text

@@ -750,6 +750,52 @@ async def test_one_conversation_never_interleaves() -> None:
     assert len(engine._locks) == 0
 
 
+async def test_deliver_runs_under_the_turn_so_replies_keep_chat_order() -> None:
+    """Two turns of one chat at once: the second is not parsed before the first one's
+    replies are delivered (the one per-chat lock covers "dialogue, then send"), even when
+    the first delivery is slow; another chat is not held up."""
+    log: list[str] = []
+    first_delivering = asyncio.Event()
+
+    class LoggingInterpreter(FakeInterpreter):
+        async def aparse(self, text: str) -> dict[str, Any]:
+            log.append(f"parse {text}")
+            return await super().aparse(text)
+
+    engine, _, _ = make_engine()
+    engine.interpreter = LoggingInterpreter(NLU)
+
+    def deliver(name: str, *, slow: bool = False) -> Any:
+        async def send(replies: list[Reply]) -> None:
+            log.append(f"send {name} start")
+            if slow:
+                first_delivering.set()
+                await asyncio.sleep(0.2)
+            assert replies
+            log.append(f"send {name} end")
+
+        return send
+
+    async def second(chat: str, text: str, name: str) -> list[Reply]:
+        await first_delivering.wait()
+        return await engine.handle(
+            InboundMessage("telegram", chat, "u", text=text), deliver=deliver(name)
+        )
+
+    first = engine.handle(
+        InboundMessage("telegram", "a", "u", text="你好"), deliver=deliver("a1", slow=True)
+    )
+    results = await asyncio.gather(
+        first, second("a", "谢谢", "a2"), second("b", "谢谢", "b1")
+    )
+    assert all(results)
+    in_a = [e for e in log if "a1" in e or "a2" in e or e in ("parse 你好",)]
+    assert log.index("send a1 end") < log.index("send a2 start")
+    assert in_a == ["parse 你好", "send a1 start", "send a1 end", "send a2 start", "send a2 end"]
+    assert log.index("send b1 end") < log.index("send a1 end")  # chat b did not wait
+    assert len(engine._locks) == 0
+
+
 async def test_gateway_error_is_told_and_state_kept() -> None:
     engine, gw, _ = make_engine()
     chat = Chat(engine)

@@ -1,4 +1,4 @@
-"""Tests for desk.documents: every fixture is generated here, in memory."""
+"""Tests for intake.documents: every fixture is generated here, in memory."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps
 from PIL.PngImagePlugin import PngInfo
 from pypdf import PdfWriter
 
-from desk.documents import (
+from intake.documents import (
     CheckedDocument,
     CorruptFile,
     DecompressionBomb,

@@ -6,6 +6,7 @@ CLI (`python main.py cases ...`) as a subprocess against the same database."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,13 +24,14 @@ import pytest
 from PIL import Image
 from pypdf import PdfWriter
 
-from bot.factory import BotOptions
+from app.container import Container as Services
+from app.container import build_container
+from app.runners import run_telegram
+from app.settings import Settings
 from bot.keyboards import payload_key
 from bot.sender import RateLimiter
-from bot.settings import Settings
-from bot.wiring import Services, build_services, run_telegram
 from desk.migrate import upgrade
-from desk.storage import LocalAttachmentStore
+from intake.storage import LocalAttachmentStore
 from tests.botapi_server import BotAPIServer, SentMessage
 from tests.desk.conftest import create_pg_database, drop_pg_database
 
@@ -139,13 +141,13 @@ class Harness:
                     "port": self.webhook_port,
                 }
             )
-        context = build_services(
+        context = build_container(
             settings, interpreter=self.interpreter, redis_prefix=self.redis_prefix
         )
-        services = await context.__aenter__()
+        services = _tuned(await context.__aenter__())
         stop = asyncio.Event()
         ready = asyncio.Event()
-        task = asyncio.create_task(run_telegram(services, stop, options=_options(), ready=ready))
+        task = asyncio.create_task(run_telegram(services, stop, ready=ready))
         waiter = asyncio.create_task(ready.wait())
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
@@ -213,8 +215,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _options() -> BotOptions:
-    return BotOptions(
+def _tuned(services: Services) -> Services:
+    """The test tuning of the bot (short album and typing delays, loose rate limits)."""
+    return dataclasses.replace(
+        services,
         album_quiet=0.3,
         typing_delay=0.05,
         limiter=RateLimiter(chat_rate=50, chat_burst=50),

@@ -26,12 +26,12 @@ from actions.ports import Requester
 from actions.stores import InMemoryTrackerStore
 from actions.testing import FakeGateway, FakeInterpreter, FakeNormalizers, parse
 from app.adapters import DeskNoticeLookups
-from bot.app import TelegramService
-from bot.factory import BotOptions, TelegramDeps
+from app.container import Container
+from app.runners import TelegramService
+from app.settings import Settings
 from bot.memory import MemoryFileIntake, MemoryInboundStore
-from bot.notices import NoticeOutbox, render_notice
+from bot.notices import render_notice
 from bot.sender import RateLimiter
-from bot.settings import Settings
 from desk.batch import WriteBatcher
 from desk.models import Base, Message, Outbox
 from desk.outbox import claim
@@ -116,11 +116,9 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await asyncio.to_thread(drop_pg_database, url)
 
 
-async def _start(
-    url: str, make: Callable[[DeskRuntime], tuple[Any, DialogueEngine | None]]
-) -> Env:
+async def _start(url: str, make: Callable[[DeskRuntime], Any]) -> Env:
     """The desk (schema created), the Bot API server and the bot service; `make` builds the
-    dialogue (and the engine the worker uses) over the runtime."""
+    dialogue over the runtime (the worker uses it too when it is a `DialogueEngine`)."""
     server = BotAPIServer()
     await server.start()
     runtime = await asyncio.to_thread(DeskRuntime.create, url)
@@ -128,25 +126,23 @@ async def _start(
         await conn.run_sync(Base.metadata.create_all)
     async with runtime.sessions() as s:
         staff = await runtime.desk(s).add_staff("王芳")
-    dialogue, engine = make(runtime)
-    deps = TelegramDeps(
-        dialogue,
+    container = Container(
+        _settings(server),
+        make(runtime),
         MemoryInboundStore(),
         MemoryFileIntake(),
-        NoticeOutbox(runtime, DeskNoticeLookups(runtime), engine),
-    )
-    options = BotOptions(
+        runtime=runtime,
         typing_delay=0.05,
         limiter=RateLimiter(chat_rate=50, chat_burst=50),
         outbox_poll_interval=0.1,
     )
-    service = TelegramService(_settings(server), deps, options=options)
+    service = TelegramService(container)
     return Env(server, runtime, url, service, asyncio.Event(), staff.id)
 
 
 @pytest.fixture
 async def env(database: str) -> AsyncIterator[Env]:
-    e = await _start(database, lambda _: (EchoDialogue(), None))
+    e = await _start(database, lambda _: EchoDialogue())
     polling = asyncio.create_task(e.service.run_polling())
     worker = asyncio.create_task(e.service.run_outbox(e.stop))
     try:
@@ -303,15 +299,14 @@ async def test_staff_question_then_the_reply_goes_to_the_case(database: str) -> 
     """The real dialogue engine (scripted NLU): the worker sends the desk's question and tells
     the engine; the taxpayer's next message answers the case (back to in_progress)."""
 
-    def make(runtime: DeskRuntime) -> tuple[DialogueEngine, DialogueEngine]:
-        engine = DialogueEngine(
+    def make(runtime: DeskRuntime) -> DialogueEngine:
+        return DialogueEngine(
             FakeInterpreter({"销售额是12万": parse("provide_info", 0.9)}),
             DeskAnswers(runtime),
             InMemoryTrackerStore(),
             Domain.load(ROOT / "data"),
             normalizers=FakeNormalizers(),
         )
-        return engine, engine
 
     env = await _start(database, make)
     polling = asyncio.create_task(env.service.run_polling())

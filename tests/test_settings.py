@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
+from app.settings import Settings
 
 
 def test_defaults_use_sqlite_under_data_dir(

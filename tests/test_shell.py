@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from bot.settings import Settings
-from bot.shell import ShellChannel
-from bot.wiring import build_services
+from app.container import build_container
+from app.settings import Settings
+from app.shell import ShellChannel
 from desk.migrate import upgrade
 from tests.botapi_server import BotAPIServer
 from tests.test_e2e_flow import GOOD_ID, REQUEST, ROOT, make_jpeg, make_pdf
@@ -51,7 +51,7 @@ async def test_shell_runs_the_flow_from_a_pipe(
         "/status",
     ]
     out = io.StringIO()
-    async with build_services(settings, interpreter=interpreter) as services:
+    async with build_container(settings, interpreter=interpreter) as services:
         shell = ShellChannel(services, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out)
         assert await shell.run() == 0
         text = out.getvalue()

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from desk import storage
-from desk.errors import DeskError
-from desk.storage import (
+from intake import storage
+from intake.storage import (
     AttachmentStore,
     BlobCorruptError,
     BlobNotFoundError,
@@ -24,6 +23,7 @@ from desk.storage import (
     sanitize_suffix,
     validate_key,
 )
+from taxrules.errors import UserFacingError
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40
 
@@ -174,7 +174,7 @@ async def test_traversal_and_malformed_keys_rejected(
     with pytest.raises(InvalidKeyError) as info:
         await store.get(key)
     assert info.value.user_message == "附件编号无效。"
-    assert isinstance(info.value, DeskError)
+    assert isinstance(info.value, UserFacingError)
     with pytest.raises(InvalidKeyError):
         await store.exists(key)
     with pytest.raises(InvalidKeyError):

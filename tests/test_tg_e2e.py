@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import pytest
 from aiohttp import ClientSession
 
-from bot.app import SECRET_HEADER, TelegramService
-from bot.factory import BotOptions, TelegramDeps
+from app.container import Container
+from app.runners import SECRET_HEADER, TelegramService
+from app.settings import Settings
 from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.sender import RateLimiter
-from bot.settings import Settings
 from tests.botapi_server import BotAPIServer
 from tests.tg_fakes import LONG_PAYLOAD, EchoDialogue, long_text
 
@@ -45,8 +45,13 @@ def _settings(server: BotAPIServer, **kw: object) -> Settings:
     )
 
 
-def _options() -> BotOptions:
-    return BotOptions(
+def _container(settings: Settings) -> Container:
+    """Fakes behind the real Telegram side, with test tuning."""
+    return Container(
+        settings,
+        EchoDialogue(),
+        MemoryInboundStore(),
+        MemoryFileIntake(),
         album_quiet=0.3,
         typing_delay=0.05,
         limiter=RateLimiter(chat_rate=50, chat_burst=50),
@@ -58,8 +63,8 @@ def _options() -> BotOptions:
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
     server = BotAPIServer()
     await server.start()
-    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
-    service = TelegramService(_settings(server), deps, options=_options())
+    deps = _container(_settings(server))
+    service = TelegramService(deps)
     task: asyncio.Task[None] | None = None
     if request.param == "polling":
         task = asyncio.create_task(service.run_polling())
@@ -70,7 +75,7 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
     env = Env(
         server,
         service,
-        deps.dialogue,  # type: ignore[arg-type]
+        deps.engine,  # type: ignore[arg-type]
         deps.inbound,  # type: ignore[arg-type]
         deps.intake,  # type: ignore[arg-type]
         request.param,
@@ -217,8 +222,8 @@ async def test_typing_while_the_dialogue_works(env: Env) -> None:
 async def test_webhook_secret_store_failure_and_retry() -> None:
     server = BotAPIServer(webhook_retry_delay=0.05)
     await server.start()
-    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
-    service = TelegramService(_settings(server), deps, options=_options())
+    deps = _container(_settings(server))
+    service = TelegramService(deps)
     try:
         port = await service.serve_webhook(host="127.0.0.1", port=0)
         url = f"http://127.0.0.1:{port}{service.webhook_path}"
@@ -234,7 +239,7 @@ async def test_webhook_secret_store_failure_and_retry() -> None:
             }
             async with http.post(url, json=body, headers={SECRET_HEADER: "wrong"}) as r:
                 assert r.status == 401
-        assert deps.dialogue.calls == []  # type: ignore[attr-defined]
+        assert deps.engine.calls == []  # type: ignore[attr-defined]
         inbound: MemoryInboundStore = deps.inbound  # type: ignore[assignment]
         inbound.fail_next = 2  # storage down for two deliveries
         await service.register_webhook(url)
@@ -242,7 +247,7 @@ async def test_webhook_secret_store_failure_and_retry() -> None:
         await server.wait_for_messages(CHAT, 1)
         statuses = [s for uid, s in server.webhook_deliveries if uid == update["update_id"]]
         assert statuses == [500, 500, 200]
-        assert deps.dialogue.texts() == ["存一下"]  # type: ignore[attr-defined]
+        assert deps.engine.texts() == ["存一下"]  # type: ignore[attr-defined]
     finally:
         await service.stop_webhook(unregister=True)
         await service.close()
@@ -252,9 +257,8 @@ async def test_webhook_secret_store_failure_and_retry() -> None:
 async def test_local_server_accepts_files_over_20mb() -> None:
     server = BotAPIServer(local_mode=True)
     await server.start()
-    deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
-    settings = _settings(server, telegram_api_local=True)
-    service = TelegramService(settings, deps, options=_options())
+    deps = _container(_settings(server, telegram_api_local=True))
+    service = TelegramService(deps)
     task = asyncio.create_task(service.run_polling())
     try:
         big = b"%PDF" + b"\0" * (21 * 1024 * 1024)

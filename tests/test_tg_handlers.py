@@ -19,10 +19,17 @@ from aiogram.methods import (
 )
 from aiogram.types import Update
 
-from bot.factory import BotOptions, TelegramDeps, create_dispatcher
+from actions.domain import Domain
+from actions.engine import DialogueEngine
+from actions.stores import InMemoryTrackerStore
+from actions.testing import FakeGateway, FakeInterpreter, FakeNormalizers, parse
+from app.container import Container
+from app.settings import Settings
+from app.telegram import create_dispatcher
 from bot.keyboards import ButtonCb, payload_key
 from bot.memory import MemoryFileIntake, MemoryInboundStore
-from bot.settings import Settings
+from desk.runtime import ROOT
+from taxrules.errors import UserFacingError
 from tests.mocked_bot import MockedBot
 from tests.tg_fakes import LONG_PAYLOAD, EchoDialogue
 
@@ -30,8 +37,15 @@ CHAT = 777
 _ids = itertools.count(1)
 
 
-class UserFacingError(Exception):
-    user_message = "这个操作现在做不了。"
+class NotNow(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__("not now", "这个操作现在做不了。")
+
+
+class LooksUserFacing(Exception):
+    """Has a `user_message` but is not a `UserFacingError`: not shown to the taxpayer."""
+
+    user_message = "内部信息"
 
 
 def _user(lang: str = "zh-hans") -> dict[str, Any]:
@@ -119,14 +133,10 @@ def inbound() -> MemoryInboundStore:
 @pytest.fixture
 def dp(bot: MockedBot, dialogue: EchoDialogue, inbound: MemoryInboundStore) -> Dispatcher:
     settings = Settings(_env_file=None, redis_url=None, telegram_api_url=None)  # type: ignore[call-arg]
-    deps = TelegramDeps(dialogue, inbound, MemoryFileIntake())
-    return create_dispatcher(
-        settings,
-        bot,
-        deps,
-        storage=MemoryStorage(),
-        options=BotOptions(album_quiet=0.1, typing_delay=0.05),
+    container = Container(
+        settings, dialogue, inbound, MemoryFileIntake(), album_quiet=0.1, typing_delay=0.05
     )
+    return create_dispatcher(container, bot, storage=MemoryStorage())
 
 
 def sent_texts(bot: MockedBot) -> list[str]:
@@ -274,9 +284,18 @@ async def test_no_typing_when_fast(dp: Dispatcher, bot: MockedBot) -> None:
 async def test_user_facing_error_is_told(
     dp: Dispatcher, bot: MockedBot, dialogue: EchoDialogue
 ) -> None:
-    dialogue.raise_next = UserFacingError()
+    dialogue.raise_next = NotNow()
     await dp.feed_update(bot, text_update("x"))
     assert sent_texts(bot) == ["这个操作现在做不了。"]
+
+
+async def test_only_user_facing_errors_are_told(
+    dp: Dispatcher, bot: MockedBot, dialogue: EchoDialogue
+) -> None:
+    dialogue.raise_next = LooksUserFacing()
+    await dp.feed_update(bot, text_update("x"))
+    (text,) = sent_texts(bot)
+    assert "抱歉" in text and "内部信息" not in text
 
 
 async def test_unexpected_error_apologises_and_logs_no_taxpayer_id(
@@ -305,5 +324,47 @@ async def test_one_chat_is_served_in_order_other_chats_in_parallel(
         later(text_update("别的聊天", chat_id=CHAT + 1)),
     )
     assert sent_texts(bot) == ["echo: 别的聊天", "echo: 慢的先来", "echo: 快的后到"]
-    turns = dp["turns"]
-    assert len(turns.locks) == 0  # nothing left behind
+    assert len(dialogue.locks) == 0  # nothing left behind
+
+
+async def test_real_engine_serialises_one_chat_and_sends_its_replies_in_order(
+    bot: MockedBot, inbound: MemoryInboundStore
+) -> None:
+    """The real `DialogueEngine` behind the Dispatcher: its per-chat lock is the only one a
+    turn takes, and it covers sending too, so a slow first send is not overtaken."""
+    engine = DialogueEngine(
+        FakeInterpreter({"你好": parse("greet"), "谢谢": parse("thank")}),
+        FakeGateway(),
+        InMemoryTrackerStore(),
+        Domain.load(ROOT / "data"),
+        normalizers=FakeNormalizers(),
+    )
+    settings = Settings(_env_file=None, redis_url=None, telegram_api_url=None)  # type: ignore[call-arg]
+    container = Container(settings, engine, inbound, MemoryFileIntake(), typing_delay=5.0)
+    dp = create_dispatcher(container, bot, storage=MemoryStorage())
+    replies = dp["replies"]
+    send = replies.send
+    first_sending = asyncio.Event()
+
+    async def slow_first_send(*args: Any, **kwargs: Any) -> Any:
+        if not first_sending.is_set():
+            first_sending.set()
+            await asyncio.sleep(0.2)
+        return await send(*args, **kwargs)
+
+    replies.send = slow_first_send
+
+    async def after_first_is_sending(update: Update) -> None:
+        await first_sending.wait()
+        await dp.feed_update(bot, update)
+
+    await asyncio.gather(
+        dp.feed_update(bot, text_update("你好")), after_first_is_sending(text_update("谢谢"))
+    )
+    tracker = await engine.tracker("telegram", str(CHAT))
+    assert tracker is not None
+    user_turns = [t["text"] for t in tracker.turns if t["role"] == "user"]
+    bot_turns = [t["text"] for t in tracker.turns if t["role"] == "bot"]
+    assert user_turns == ["你好", "谢谢"]
+    assert sent_texts(bot) == bot_turns  # the first turn's replies, then the second's
+    assert len(engine._locks) == 0

@@ -18,11 +18,11 @@ from app.adapters import (
     DeskInboundStore,
     DeskTrackerStore,
 )
-from bot.settings import Settings
-from bot.wiring import download_limit
-from desk.documents import DocumentRejected
+from app.container import download_limit
+from app.settings import Settings
 from desk.migrate import upgrade
 from desk.runtime import DeskRuntime
+from intake.documents import DocumentRejected
 from tests.test_e2e_flow import GOOD_ID, make_jpeg, make_pdf
 
 ALICE = Requester("telegram", "101", "101")

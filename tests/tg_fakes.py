@@ -5,24 +5,34 @@ from __future__ import annotations
 
 import asyncio
 
-from actions.channel import Button, InboundMessage, Reply
+from actions.channel import Button, Deliver, InboundMessage, Reply
+from actions.engine import KeyedLocks
 
 LONG_PAYLOAD = '/choose_case_type{"case_type":"return_correction","note":"' + "x" * 60 + '"}'
 
 
 class EchoDialogue:
-    """Replies `echo: <text>`; special texts ask for a long reply, buttons or a slow turn."""
+    """Replies `echo: <text>`; special texts ask for a long reply, buttons or a slow turn.
+    Like `DialogueEngine`, it runs one chat's turns (and their `deliver`) one at a time."""
 
     def __init__(self) -> None:
         self.calls: list[InboundMessage] = []
         self.delay = 0.0
         self.slow: dict[str, float] = {}  # text -> seconds this turn takes
         self.raise_next: Exception | None = None
+        self.locks = KeyedLocks()
 
     def texts(self) -> list[str | None]:
         return [c.text for c in self.calls]
 
-    async def handle(self, msg: InboundMessage) -> list[Reply]:
+    async def handle(self, msg: InboundMessage, *, deliver: Deliver | None = None) -> list[Reply]:
+        async with self.locks.hold(msg.chat_id):
+            replies = await self._replies(msg)
+            if deliver is not None:
+                await deliver(replies)
+            return replies
+
+    async def _replies(self, msg: InboundMessage) -> list[Reply]:
         self.calls.append(msg)
         if self.raise_next is not None:
             exc, self.raise_next = self.raise_next, None

@@ -29,7 +29,7 @@ from desk.errors import (
 from desk.models import Attachment, Case, CaseEvent, FollowUp, Rating, ReviewItem
 from desk.services.core import Actor, DeskCore, valid_tax_id
 from desk.states import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
-from desk.storage import AttachmentStore
+from intake.storage import AttachmentStore
 
 ALREADY_RATED = "这个案件您已经评价过了，谢谢！"
 
@@ -159,7 +159,7 @@ class TaxpayerCases(DeskCore):
         thumbnail_key: str | None = None,
         page_count: int | None = None,
     ) -> Attachment:
-        """Record a file already put in the attachment store (see `desk.storage`)."""
+        """Record a file already put in the attachment store (see `intake.storage`)."""
         att = Attachment(
             sha256=sha256,
             size=size,

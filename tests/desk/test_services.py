@@ -255,7 +255,7 @@ async def test_queue_filters_and_overdue(desk: Desk, clock) -> None:
 
 
 async def test_store_attachment_dedupes_and_links(desk: Desk, tmp_path) -> None:
-    from desk.storage import LocalAttachmentStore
+    from intake.storage import LocalAttachmentStore
 
     store = LocalAttachmentStore(tmp_path / "attachments")
     conv, case = await _chat_case(desk, "invoice", taxpayer_id=TAX_ID)

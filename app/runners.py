@@ -1,4 +1,5 @@
-"""Running the Telegram side: long polling or a webhook, and the outbox worker beside it.
+"""Service runners: the Telegram bot (long polling or a webhook) with the outbox worker
+beside it, or the outbox worker alone.
 
 Webhook: our own aiohttp handler checks the secret token, stores the update (message row)
 and answers 200 at once; the update is processed afterwards in a task. If storing fails it
@@ -20,11 +21,12 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import BotCommandScopeAllPrivateChats, Update
 from aiohttp import web
 
-from bot.factory import BotOptions, TelegramDeps, build_storage, create_bot, create_dispatcher
-from bot.middlewares import RECORDED_FLAG, record
+from app.container import Container
+from app.telegram import build_storage, create_bot, create_dispatcher
+from bot.keyboards import StorageButtonStore
+from bot.middlewares import RECORDED_FLAG, install_log_redaction, record
 from bot.notices import run_outbox_worker
-from bot.sender import ReplySender
-from bot.settings import Settings
+from bot.sender import RateLimiter, ReplySender
 from handlers.taxpayer import bot_commands
 
 log = logging.getLogger(__name__)
@@ -39,23 +41,19 @@ class TelegramService:
 
     def __init__(
         self,
-        settings: Settings,
-        deps: TelegramDeps,
+        container: Container,
         *,
         bot: Bot | None = None,
-        options: BotOptions | None = None,
         storage: BaseStorage | None = None,
     ) -> None:
-        """`storage`: the FSM storage (button map); by default built from `settings`."""
+        """`storage`: the FSM storage (button map); by default built from the settings."""
+        settings = container.settings
+        self.container = container
         self.settings = settings
-        self.deps = deps
-        self.options = options or BotOptions()
         self.bot = bot or create_bot(settings)
         self._own_storage = storage is None
         self.storage = storage or build_storage(settings)
-        self.dp: Dispatcher = create_dispatcher(
-            settings, self.bot, deps, storage=self.storage, options=self.options
-        )
+        self.dp: Dispatcher = create_dispatcher(container, self.bot, storage=self.storage)
         self.replies: ReplySender = self.dp["replies"]
         secret = settings.webhook_secret
         self.webhook_secret = (
@@ -107,7 +105,7 @@ class TelegramService:
         except ValueError:
             return web.Response(status=400, text="Bad Request")
         try:
-            is_new = await record(self.deps.inbound, update, raw)
+            is_new = await record(self.container.inbound, update, raw)
         except Exception:
             log.exception("update %s could not be stored; Telegram will retry", update.update_id)
             return web.Response(status=500, text="storage unavailable")
@@ -179,18 +177,18 @@ class TelegramService:
 
     async def run_outbox(self, stop: asyncio.Event) -> None:
         """The outbox worker beside this bot (`bot.notices`), sharing its button map and
-        rate limits; returns at once when `deps.outbox` is None."""
-        if self.deps.outbox is None:
+        rate limits; returns at once when the container has no desk (`runtime`)."""
+        container = self.container
+        if container.runtime is None:
             return
         await run_outbox_worker(
-            self.settings,
-            self.deps.outbox.runtime,
+            container.runtime,
             self.bot,
+            self.replies,
             stop,
-            lookups=self.deps.outbox.lookups,
-            engine=self.deps.outbox.engine,
-            replies=self.replies,
-            poll_interval=self.options.outbox_poll_interval,
+            lookups=container.notice_lookups(),
+            engine=container.dialogue_engine,
+            poll_interval=container.outbox_poll_interval,
         )
 
     async def close(self) -> None:
@@ -198,3 +196,84 @@ class TelegramService:
         if self._own_storage:
             await self.storage.close()
         await self.bot.session.close()
+
+
+async def run_outbox(container: Container, stop: asyncio.Event, *, bot: Bot | None = None) -> None:
+    """The outbox worker alone (`python main.py worker`) until `stop` is set, with its own
+    `Bot` unless one is given. The notices' buttons go to the database button map (or Redis),
+    where the bot process finds them; in the bot's process `run_telegram` runs the worker
+    beside the Dispatcher instead."""
+    settings = container.settings
+    if container.runtime is None:
+        raise ValueError("the outbox worker needs the desk (container.runtime)")
+    own = bot is None
+    bot = bot or create_bot(settings)
+    storage: BaseStorage | None = None
+    try:
+        buttons = container.buttons
+        if buttons is None:
+            storage = build_storage(settings)
+            if not settings.redis_url:
+                log.warning(
+                    "outbox worker with its own in-memory button map: the rating buttons it "
+                    "sends work only if the bot shares it (use the database map or set "
+                    "REDIS_URL)"
+                )
+            buttons = StorageButtonStore(storage, bot.id)
+        await run_outbox_worker(
+            container.runtime,
+            bot,
+            ReplySender(buttons, RateLimiter()),
+            stop,
+            lookups=container.notice_lookups(),
+            engine=container.dialogue_engine,
+            poll_interval=container.outbox_poll_interval,
+        )
+    finally:
+        if storage is not None:
+            await storage.close()
+        if own:
+            await bot.session.close()
+
+
+async def run_telegram(
+    container: Container,
+    stop: asyncio.Event,
+    *,
+    worker: bool = True,
+    bot: Bot | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """The bot (polling, or webhook when `WEBHOOK_URL` is set) and, unless `worker=False`,
+    the outbox worker in the same process; until `stop` is set."""
+    settings = container.settings
+    token = settings.telegram_bot_token
+    install_log_redaction([token.get_secret_value()] if token else [])
+    service = TelegramService(container, bot=bot)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        if worker:
+            tasks.append(asyncio.create_task(service.run_outbox(stop), name="outbox"))
+        if settings.webhook_url:
+            await service.start_webhook()
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            await service.stop_webhook()
+        else:
+            polling = asyncio.create_task(service.run_polling(), name="polling")
+            tasks.append(polling)
+            if ready is not None:
+                ready.set()
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait({polling, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            await service.stop_polling()
+            if polling.done() and not polling.cancelled() and polling.exception():
+                raise polling.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(t, timeout=5)
+        await service.close()

@@ -13,11 +13,12 @@ import logging
 import shlex
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO, runtime_checkable
 
 from actions.channel import Button, InboundFile, InboundMessage, Reply
-from bot.wiring import Services
+from app.container import Container
 from handlers.taxpayer import COMMANDS as MENU
+from taxrules.errors import UserFacingError
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +31,39 @@ HELP = (
 )
 
 
+@runtime_checkable
+class MessageRecorder(Protocol):
+    """An inbound store that records a message of any channel (`DeskInboundStore`)."""
+
+    async def record_message(
+        self,
+        channel: str,
+        chat_id: str,
+        user_id: str | None,
+        text: str | None,
+        *,
+        attachment_id: int | None = None,
+    ) -> bool:
+        """Store one inbound message; False for a repeat."""
+        ...
+
+
 class ShellChannel:
     """One taxpayer chat in the terminal (`chat_id` names the conversation)."""
 
     def __init__(
         self,
-        services: Services,
+        container: Container,
         *,
         chat_id: str = "terminal",
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
     ) -> None:
-        self.services = services
+        """`container.inbound` must record messages of any channel (the desk's store)."""
+        if not isinstance(container.inbound, MessageRecorder):
+            raise TypeError("the shell needs an inbound store with record_message()")
+        self.container = container
+        self.recorder: MessageRecorder = container.inbound
         self.chat_id = chat_id
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
@@ -82,18 +104,19 @@ class ShellChannel:
         msg = await self._inbound(line)
         if msg is None:
             return []
-        await self.services.inbound.record_message(
+        await self.recorder.record_message(
             CHANNEL,
             self.chat_id,
             self.chat_id,
             line,
             attachment_id=msg.files[0].attachment_id if msg.files else None,
         )
-        replies = await self.services.engine.handle(msg)
+        replies = await self.container.engine.handle(msg)
         self._show(replies)
-        if replies:
+        outbound = self.container.outbound
+        if replies and outbound is not None:
             try:
-                await self.services.outbound.record_sent(
+                await outbound.record_sent(
                     CHANNEL, self.chat_id, [(r.text, None) for r in replies]
                 )
             except Exception:
@@ -148,12 +171,9 @@ class ShellChannel:
         files: tuple[InboundFile, ...] = ()
         rejected: tuple[str, ...] = ()
         try:
-            files = (await self.services.intake.accept(data, path.name, None),)
-        except Exception as e:
-            reason = getattr(e, "user_message", None)
-            if not isinstance(reason, str):
-                raise
-            rejected = (reason,)
+            files = (await self.container.intake.accept(data, path.name, None),)
+        except UserFacingError as e:
+            rejected = (e.user_message,)
         return self._message(caption, files=files, rejected=rejected)
 
     def _show(self, replies: list[Reply]) -> None:

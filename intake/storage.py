@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from desk.errors import DeskError
+from taxrules.errors import UserFacingError
 
 __all__ = [
     "ALLOWED_SUFFIXES",
@@ -59,10 +59,13 @@ _TEMP_PREFIX = ".tmp-"
 _TEMP_SUFFIX = ".part"
 
 
-class StorageError(DeskError):
+class StorageError(UserFacingError):
     """Base class of attachment-store errors (``user_message`` is fit to show a user)."""
 
     code = "attachment_storage"
+
+    def __init__(self, message: str, user_message: str) -> None:
+        super().__init__(message, user_message)
 
 
 class InvalidKeyError(StorageError, ValueError):

@@ -30,6 +30,8 @@ from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import LimitReachedError
 
+from taxrules.errors import UserFacingError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -42,7 +44,7 @@ DocumentKind = Literal["pdf", "image"]
 # Errors
 
 
-class DocumentRejected(Exception):
+class DocumentRejected(UserFacingError):
     """A file the desk will not store. `code` is stable (for logs, metrics, response keys);
     `user_message` is the Simplified Chinese text for the taxpayer."""
 

@@ -1,7 +1,7 @@
 """`python main.py run | bot | worker | shell`: the long-running commands.
 
-Each builds the shared services (`bot.wiring.build_services`) once and runs what it needs
-until Ctrl-C / SIGTERM (or EOF for the shell).
+Each builds the container of shared dependencies (`app.container.build_container`) once and
+runs what it needs until Ctrl-C / SIGTERM (or EOF for the shell).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.settings import Settings
+from app.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.wiring import Services
+    from app.container import Container
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +83,15 @@ def _stdin_is_tty() -> bool:
         return False
 
 
-def _serve(settings: Settings, run: Callable[[Services, asyncio.Event], Awaitable[None]]) -> int:
-    """Build the shared services and `run(services, stop)` until SIGINT/SIGTERM sets `stop`."""
-    from bot.wiring import build_services
+def _serve(settings: Settings, run: Callable[[Container, asyncio.Event], Awaitable[None]]) -> int:
+    """Build the container and `run(container, stop)` until SIGINT/SIGTERM sets `stop`."""
+    from app.container import build_container
 
     async def main() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        async with build_services(settings) as services:
-            await run(services, stop)
+        async with build_container(settings) as container:
+            await run(container, stop)
 
     asyncio.run(main())
     return 0
@@ -102,8 +102,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     off and how to turn it on, then open the terminal shell when stdin is a terminal; else
     keep running until SIGTERM / Ctrl-C (a service manager would restart a process that
     exits at once; the web chat joins here in a later issue)."""
-    from bot.shell import ShellChannel
-    from bot.wiring import build_services, run_telegram
+    from app.container import build_container
+    from app.runners import run_telegram
+    from app.shell import ShellChannel
 
     _redact_logs(settings)
     if settings.telegram_bot_token is None:
@@ -112,8 +113,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             print(SHELL_INSTEAD, flush=True)
 
             async def shell() -> int:
-                async with build_services(settings) as services:
-                    return await ShellChannel(services).run()
+                async with build_container(settings) as container:
+                    return await ShellChannel(container).run()
 
             return asyncio.run(shell())
         print(WAITING, flush=True)
@@ -133,20 +134,21 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py bot [--no-worker]`."""
-    from bot.wiring import run_telegram
+    from app.runners import run_telegram
 
     if settings.telegram_bot_token is None:
         print(NO_TOKEN + " " + HOW_TO_TOKEN)
         return 2
 
     return _serve(
-        settings, lambda services, stop: run_telegram(services, stop, worker=not args.no_worker)
+        settings,
+        lambda container, stop: run_telegram(container, stop, worker=not args.no_worker),
     )
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py worker`: only the outbox worker."""
-    from bot.wiring import run_outbox
+    from app.runners import run_outbox
 
     if settings.telegram_bot_token is None:
         print(NO_TOKEN_WORKER + " " + HOW_TO_TOKEN)
@@ -158,13 +160,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_shell(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py shell [--chat NAME]`: the dialogue in the terminal (or a pipe)."""
-    from bot.shell import ShellChannel
-    from bot.wiring import build_services
+    from app.container import build_container
+    from app.shell import ShellChannel
 
     _redact_logs(settings)
 
     async def main() -> int:
-        async with build_services(settings) as services:
-            return await ShellChannel(services, chat_id=args.chat).run()
+        async with build_container(settings) as container:
+            return await ShellChannel(container, chat_id=args.chat).run()
 
     return asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Document intake: content checks of uploaded files and the attachment store."""
