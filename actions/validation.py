@@ -1,7 +1,7 @@
 """Slot normalisers for the forms: an adapter over `nlu.normalizers`.
 
 `nlu.normalizers` is imported when the adapter is built (not at import time of this module),
-so the dialogue can be tested with `actions.testing.FakeNormalizers` alone.
+so the dialogue can be tested with `testing.dialogue.FakeNormalizers` alone.
 """
 
 from __future__ import annotations

@@ -399,7 +399,7 @@ async def measure_echo(updates: int, chats: int) -> dict[str, Any]:
     from aiogram import Dispatcher, F
     from aiogram.types import Message
 
-    from tests.mocked_bot import MockedBot
+    from testing.mocked_bot import MockedBot
 
     bot = MockedBot()
     dp = Dispatcher()
@@ -440,9 +440,9 @@ def _memory_deps(interpreter: Any) -> Any:
     from actions.domain import Domain
     from actions.engine import DialogueEngine
     from actions.stores import InMemoryTrackerStore
-    from actions.testing import FakeGateway
     from bot.factory import TelegramDeps
-    from bot.memory import MemoryFileIntake, MemoryInboundStore
+    from testing.dialogue import FakeGateway
+    from testing.memory import MemoryFileIntake, MemoryInboundStore
 
     domain = Domain.load(ROOT / "data")
     engine = DialogueEngine(interpreter, FakeGateway(), InMemoryTrackerStore(), domain)
@@ -477,10 +477,10 @@ async def _fallback_deps(settings: Any, interpreter: Any) -> AsyncIterator[tuple
     from actions.domain import Domain
     from actions.engine import DialogueEngine
     from actions.stores import SqlTrackerStore
-    from actions.testing import FakeGateway
     from bot.factory import TelegramDeps
-    from bot.memory import MemoryFileIntake
     from desk.runtime import DeskRuntime
+    from testing.dialogue import FakeGateway
+    from testing.memory import MemoryFileIntake
 
     runtime = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
     store = SqlTrackerStore(runtime.engine)
@@ -533,7 +533,7 @@ async def measure_pipeline(
     from bot.factory import BotOptions, create_dispatcher
     from bot.sender import RateLimiter
     from bot.settings import Settings
-    from tests.mocked_bot import MockedBot
+    from testing.mocked_bot import MockedBot
 
     with tempfile.TemporaryDirectory(prefix="bench-inbound-") as data_dir:
         settings = Settings(

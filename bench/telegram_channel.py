@@ -33,11 +33,11 @@ from aiogram.types import Message
 
 from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps
-from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.sender import RateLimiter
 from bot.settings import Settings
-from tests.botapi_server import BotAPIServer
-from tests.tg_fakes import EchoDialogue
+from testing.botapi_server import BotAPIServer
+from testing.echo import EchoDialogue
+from testing.memory import MemoryFileIntake, MemoryInboundStore
 
 Runner = Callable[[BotAPIServer], Awaitable[Callable[[], Awaitable[None]]]]
 
@@ -148,7 +148,7 @@ async def measure_in_process(updates: int, chats: int, *, bare: bool) -> dict[st
     from aiogram.types import Update
 
     from bot.factory import create_dispatcher
-    from tests.mocked_bot import MockedBot
+    from testing.mocked_bot import MockedBot
 
     bot = MockedBot()
     if bare:

@@ -44,7 +44,7 @@ class MissingToken(Exception):
 
 @dataclass
 class TelegramDeps:
-    """The services the Telegram side uses (real adapters, or `bot.memory` fakes).
+    """The services the Telegram side uses (real adapters, or `testing.memory` fakes).
     `outbox`: the desk and dialogue the in-process outbox worker needs (None: no worker)."""
 
     dialogue: Dialogue

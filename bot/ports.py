@@ -3,7 +3,7 @@
 The bot's turn pipeline never imports the dialogue engine, the case backend or the document
 checks directly; the composition root (`main.py`) passes objects that satisfy these Protocols.
 (`bot.notices`, the desk outbox's Telegram sender, is the one part built on `desk` itself.)
-In-memory implementations for tests and demos live in `bot.memory`.
+In-memory implementations for tests and demos live in `testing.memory`.
 """
 
 from __future__ import annotations

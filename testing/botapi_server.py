@@ -29,13 +29,13 @@ import secrets
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiogram.client.telegram import TelegramAPIServer
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -469,17 +469,17 @@ class BotAPIServer:
             if ctype == "multipart/form-data":
                 reader = await request.multipart()
                 async for part in reader:
-                    if part.name is None or not hasattr(part, "read"):
+                    if not isinstance(part, BodyPartReader) or part.name is None:
                         continue
-                    if part.filename:  # type: ignore[union-attr]
-                        data = bytes(await part.read())  # type: ignore[union-attr]
+                    if part.filename:
+                        data = bytes(await part.read())
                         params[part.name] = {
                             "__upload__": True,
-                            "filename": part.filename,  # type: ignore[union-attr]
+                            "filename": part.filename,
                             "data": data,
                         }
                     else:
-                        params[part.name] = await part.text()  # type: ignore[union-attr]
+                        params[part.name] = await part.text()
             elif ctype == "application/x-www-form-urlencoded":
                 params.update(dict(await request.post()))
         return {k: self._coerce(k, v) for k, v in params.items()}
@@ -952,7 +952,7 @@ class BotAPIServer:
         else:
             chat = {"id": chat_id, "type": "supergroup", "title": f"Group {chat_id}"}
         self._chats.setdefault(chat_id, chat)
-        message = {
+        message: dict[str, Any] = {
             "message_id": next(self._message_ids[chat_id]),
             "date": int(time.time()),
             "chat": chat,
@@ -1031,3 +1031,7 @@ class BotAPIServer:
         if media_group_id:
             message["media_group_id"] = media_group_id
         return message
+
+
+MakeBotAPI = Callable[..., Awaitable[BotAPIServer]]
+"""The type of the `make_botapi` fixture: `await make_botapi(**options)` starts a server."""

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
+from actions.channel import InboundFile, InboundMessage, Reply
 from actions.ports import (
     CaseSummary,
     ConversationState,
@@ -278,3 +279,36 @@ class FakeGateway:
             if case.number == case_number:
                 case.status = "waiting_taxpayer"
                 case.staff_question = question
+
+
+class Chat:
+    """A taxpayer in one chat of a dialogue engine (`say`, `press`, `send_files`)."""
+
+    def __init__(self, engine: Any, chat_id: str = "100") -> None:
+        self.engine = engine
+        self.chat_id = chat_id
+        self.next_file = 1
+
+    async def say(self, text: str | None = None, **kw: Any) -> list[Reply]:
+        return list(
+            await self.engine.handle(
+                InboundMessage("telegram", self.chat_id, "u" + self.chat_id, text=text, **kw)
+            )
+        )
+
+    async def press(self, payload: str) -> list[Reply]:
+        return await self.say(payload, is_button=True)
+
+    def files(self, n: int, media_type: str = "image/jpeg") -> tuple[InboundFile, ...]:
+        out = []
+        for _ in range(n):
+            out.append(InboundFile(self.next_file, media_type, None, 1000))
+            self.next_file += 1
+        return tuple(out)
+
+    async def send_files(self, n: int, caption: str | None = None, **kw: Any) -> list[Reply]:
+        return await self.say(caption, files=self.files(n), **kw)
+
+
+def text_of(replies: Sequence[Reply]) -> str:
+    return "\n".join(r.text for r in replies)

@@ -47,11 +47,11 @@ class MockedSession(BaseSession):
             chat_id = int(method.chat_id)
             return Message(  # type: ignore[return-value]
                 message_id=next(self._ids),
-                date=int(time.time()),
+                date=int(time.time()),  # type: ignore[arg-type]  # pydantic converts it
                 chat=Chat(id=chat_id, type="private" if chat_id > 0 else "supergroup"),
                 from_user=User(id=bot.id, is_bot=True, first_name="bot"),
                 text=method.text,
-                reply_markup=method.reply_markup,
+                reply_markup=method.reply_markup,  # type: ignore[arg-type]
             )
         if isinstance(method, GetFile):
             data = self.files[method.file_id]

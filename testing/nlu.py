@@ -8,7 +8,7 @@ from nlu.config import load_config
 from nlu.pipeline import Pipeline
 from nlu.training_data import TrainingData, load_training_data
 
-FIXTURES = Path(__file__).parent / "fixtures" / "nlu"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nlu"
 FIXTURE_CONFIG = FIXTURES / "config.yml"
 
 

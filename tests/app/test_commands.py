@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from actions.testing import FakeInterpreter
 from bot.commands import cmd_bot, cmd_worker, register
 from bot.factory import BotOptions, create_bot
 from bot.sender import RateLimiter
@@ -23,17 +22,16 @@ from bot.wiring import Services, build_services, run_outbox, run_telegram
 from desk.migrate import upgrade
 from desk.models import Outbox
 from desk.runtime import DeskRuntime
-from tests.botapi_server import BotAPIServer
+from testing.botapi_server import BotAPIServer
+from testing.dialogue import FakeInterpreter
+from testing.waits import wait_for
 
 CHAT = 3003
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[BotAPIServer]:
-    srv = BotAPIServer()
-    await srv.start()
-    yield srv
-    await srv.close()
+def server(botapi: BotAPIServer) -> BotAPIServer:
+    return botapi
 
 
 @pytest.fixture
@@ -146,11 +144,11 @@ async def test_worker_alone_sends_notices(server: BotAPIServer, database: str) -
         task = asyncio.create_task(run_outbox(services, stop, bot=bot))
         try:
             await server.wait_for_messages(CHAT, 1)
-            for _ in range(100):
-                if await _outbox_status(services.runtime) == ["sent"]:
-                    break
-                await asyncio.sleep(0.05)
-            assert await _outbox_status(services.runtime) == ["sent"]
+
+            async def sent() -> bool:
+                return await _outbox_status(services.runtime) == ["sent"]
+
+            await wait_for(sent)
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)

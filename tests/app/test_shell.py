@@ -18,8 +18,13 @@ from bot.settings import Settings
 from bot.shell import ShellChannel
 from bot.wiring import build_services
 from desk.migrate import upgrade
-from tests.botapi_server import BotAPIServer
-from tests.test_e2e_flow import GOOD_ID, REQUEST, ROOT, make_jpeg, make_pdf
+from testing.botapi_server import BotAPIServer
+from testing.samples import GOOD_ID, REQUEST, make_jpeg, make_pdf
+from testing.waits import holds
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow  # `python main.py ...` in subprocesses
 
 
 def _settings(tmp_path: Path, models_dir: Path) -> Settings:
@@ -140,8 +145,7 @@ async def test_run_without_a_token_and_no_terminal_keeps_running(
         said = await _read_until(proc.stdout, "Waiting for SIGTERM")
         assert "Telegram is off" in said and "TELEGRAM_BOT_TOKEN" in said, said
         assert "@BotFather" in said and "Waiting for SIGTERM or Ctrl-C" in said, said
-        await asyncio.sleep(0.5)
-        assert proc.returncode is None  # still running
+        await holds(lambda: proc.returncode is None, during=0.5)  # still running
         proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
         assert proc.returncode == 0, err.decode()
@@ -192,12 +196,11 @@ async def test_run_without_a_token_on_a_terminal_opens_the_shell(
 
 @pytest.mark.parametrize("command", [["run"], ["bot", "--no-worker"]])
 async def test_main_runs_the_bot_until_sigterm(
-    tmp_path: Path, models_dir: Path, command: list[str]
+    tmp_path: Path, models_dir: Path, command: list[str], botapi: BotAPIServer
 ) -> None:
     """The composition root for real: `main.py run` / `bot` against the local Bot API server
     answers a taxpayer, then stops cleanly on SIGTERM."""
-    server = BotAPIServer()
-    await server.start()
+    server = botapi
     url = f"sqlite+aiosqlite:///{tmp_path / 'main.sqlite3'}"
     await asyncio.to_thread(upgrade, url)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
@@ -232,4 +235,3 @@ async def test_main_runs_the_bot_until_sigterm(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-        await server.close()

@@ -18,7 +18,7 @@ from bot.wiring import download_limit
 from desk.documents import DocumentRejected
 from desk.migrate import upgrade
 from desk.runtime import DeskRuntime
-from tests.test_e2e_flow import GOOD_ID, make_jpeg, make_pdf
+from testing.samples import GOOD_ID, make_jpeg, make_pdf
 
 ALICE = Requester("telegram", "101", "101")
 BOB = Requester("telegram", "202", "202")

@@ -11,7 +11,7 @@ import pytest
 
 from desk.calendar import CalendarDataError, DueState, WorkingCalendar, YearCalendar
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "calendar"
+DATA = Path(__file__).resolve().parents[2] / "data" / "calendar"
 SH = ZoneInfo("Asia/Shanghai")
 
 

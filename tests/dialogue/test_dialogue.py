@@ -19,12 +19,12 @@ from actions.engine import DialogueEngine, ScriptConverter
 from actions.policy import parse_payload
 from actions.ports import CaseGateway, Interpreter, TrackerStore
 from actions.stores import InMemoryTrackerStore
-from actions.testing import FakeGateway, FakeInterpreter, FakeNormalizers, parse
 from actions.tracker import SlotSet, Tracker
 from desk import notices as desk_notices
 from desk.case_types import load_case_types
+from testing.dialogue import FakeGateway, FakeInterpreter, FakeNormalizers, parse
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 27)  # a Friday
 GOOD_ID = "91650100MA78ABCD1A"
 BAD_ID = "91650100MA78ABCD1B"
@@ -661,18 +661,13 @@ def test_tracker_json_round_trip() -> None:
     assert len(again.turns) == 20 and again.turns[-1]["text"] == "m49"
 
 
-@pytest.mark.redis
-async def test_redis_tracker_store_restart() -> None:
-    redis_asyncio = pytest.importorskip("redis.asyncio")
+async def test_redis_tracker_store_restart(redis_url: str, key_prefix: str) -> None:
+    from redis.asyncio import Redis
+
     from actions.stores import RedisTrackerStore
 
-    prefix = f"test:{random.getrandbits(48):x}:"
-    client = redis_asyncio.Redis.from_url("redis://127.0.0.1:6379/0")
-    try:
-        await client.ping()
-    except Exception:
-        await client.aclose()
-        pytest.skip("no Redis at 127.0.0.1:6379")
+    prefix = key_prefix
+    client = Redis.from_url(redis_url)
     try:
         gw = FakeGateway(lambda: TODAY)
         engine1, _, _ = make_engine(store=RedisTrackerStore(client, prefix=prefix), gateway=gw)
@@ -906,16 +901,10 @@ async def test_files_for_a_case_type_without_documents(engine: DialogueEngine) -
 # ----------------------------------------------------------------------------- real NLU
 
 
-@pytest.fixture(scope="module")
-def real_nlu(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    model_store = pytest.importorskip("nlu.model_store")
-    from nlu.interpreter import Interpreter as NluInterpreter
-
-    if not (ROOT / "data" / "nlu.yml").exists():
-        pytest.skip("no NLU training data")
-    out = tmp_path_factory.mktemp("models")
-    result = model_store.train_model([ROOT / "data"], ROOT / "config.yml", out, force=True)
-    return NluInterpreter.from_model_dir(result.model_dir)
+@pytest.fixture
+def real_nlu(interpreter: Any) -> Any:
+    """The model trained once per run (tests/conftest.py)."""
+    return interpreter
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from desk.case_types import load_case_types
 from desk.errors import CaseTypesError
 from desk.runtime import DEFAULT_CASE_TYPES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _data_copy(tmp_path: Path) -> Path:

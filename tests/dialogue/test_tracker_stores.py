@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 import random
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from actions.domain import Domain
+from actions.engine import DialogueEngine
 from actions.stores import SqlTrackerStore
-from actions.testing import FakeGateway
 from actions.tracker import SlotSet, Tracker
-from tests.test_dialogue import GOOD_ID, TODAY, Chat, make_engine, text_of
+from testing.dialogue import Chat, FakeGateway, FakeInterpreter, FakeNormalizers, parse, text_of
+
+ROOT = Path(__file__).resolve().parents[2]
+TODAY = date(2026, 11, 27)
+GOOD_ID = "91650100MA78ABCD1A"
+NLU = {
+    "我想改一下申报数据": parse("request_correction"),
+    "个税，今年一季度": parse("provide_info", tax_type="iit", tax_period="2026-Q1"),
+    GOOD_ID: parse("provide_info", taxpayer_id=GOOD_ID),
+}
+
+
+def make_engine(store: Any, gateway: FakeGateway) -> tuple[DialogueEngine, None, None]:
+    engine = DialogueEngine(
+        FakeInterpreter(NLU),
+        gateway,
+        store,
+        Domain.load(ROOT / "data"),
+        today=lambda: TODAY,
+        normalizers=FakeNormalizers(),
+        rng=random.Random(7),
+    )
+    return engine, None, None
 
 
 async def _restart_flow(store_factory: Any) -> None:
@@ -53,18 +75,10 @@ async def test_sqlite_tracker_store(tmp_path: Path) -> None:
         await engine.dispose()
 
 
-@pytest.mark.postgres
-async def test_postgres_tracker_store() -> None:
-    asyncpg = pytest.importorskip("asyncpg")
+async def test_postgres_tracker_store(fresh_pg_database: str) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    name = f"test_trackers_{random.getrandbits(40):x}"
-    try:
-        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
-    except (OSError, asyncpg.PostgresError):
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    engine = create_async_engine(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
+    engine = create_async_engine(fresh_pg_database)
     try:
         store = SqlTrackerStore(engine)
         await store.create_table()
@@ -76,5 +90,3 @@ async def test_postgres_tracker_store() -> None:
         await _restart_flow(factory)
     finally:
         await engine.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()

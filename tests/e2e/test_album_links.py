@@ -10,23 +10,24 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from actions.testing import FakeInterpreter
 from bot.factory import BotOptions
 from bot.sender import RateLimiter
 from bot.settings import Settings
 from bot.wiring import Services, build_services, run_telegram
 from desk.migrate import upgrade
 from desk.models import Attachment, Message
-from tests.botapi_server import BotAPIServer
-from tests.test_e2e_flow import make_jpeg, make_pdf
+from testing.botapi_server import BotAPIServer
+from testing.dialogue import FakeInterpreter
+from testing.samples import make_jpeg, make_pdf
 
 CHAT = 7401
 
 
 @pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[tuple[BotAPIServer, Services]]:
-    server = BotAPIServer()
-    await server.start()
+async def running(
+    tmp_path: Path, botapi: BotAPIServer
+) -> AsyncIterator[tuple[BotAPIServer, Services]]:
+    server = botapi
     url = f"sqlite+aiosqlite:///{tmp_path / 'albums.sqlite3'}"
     await asyncio.to_thread(upgrade, url)
     settings = Settings(
@@ -50,7 +51,6 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[BotAPIServer, Services]
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)
-    await server.close()
 
 
 async def _inbound_rows(services: Services) -> list[Message]:

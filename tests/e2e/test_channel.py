@@ -12,11 +12,12 @@ from aiohttp import ClientSession
 
 from bot.app import SECRET_HEADER, TelegramService
 from bot.factory import BotOptions, TelegramDeps
-from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.sender import RateLimiter
 from bot.settings import Settings
-from tests.botapi_server import BotAPIServer
-from tests.tg_fakes import LONG_PAYLOAD, EchoDialogue, long_text
+from testing.botapi_server import BotAPIServer, MakeBotAPI
+from testing.echo import LONG_PAYLOAD, EchoDialogue, long_text
+from testing.memory import MemoryFileIntake, MemoryInboundStore
+from testing.waits import holds
 
 CHAT = 5001
 PDF = b"%PDF-1.4\n" + b"0" * 2000
@@ -55,9 +56,8 @@ def _options() -> BotOptions:
 
 
 @pytest.fixture(params=["polling", "webhook"])
-async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
-    server = BotAPIServer()
-    await server.start()
+async def env(request: pytest.FixtureRequest, botapi: BotAPIServer) -> AsyncIterator[Env]:
+    server = botapi
     deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
     service = TelegramService(_settings(server), deps, options=_options())
     task: asyncio.Task[None] | None = None
@@ -84,7 +84,6 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
         else:
             await service.stop_webhook(unregister=True)
         await service.close()
-        await server.close()
 
 
 async def test_text_gets_a_reply_and_commands_are_registered(env: Env) -> None:
@@ -121,8 +120,8 @@ async def test_album_is_one_dialogue_turn(env: Env) -> None:
     assert ack.text is not None and ack.text.startswith("收到 3 个文件")
     stored = {a.data for a in env.intake.attachments.values()}
     assert stored == {JPEG, JPEG + b"2", PDF}
-    await asyncio.sleep(0.4)  # nothing else arrives after the quiet period
-    assert len(env.server.sent_messages(CHAT)) == 1
+    # nothing else arrives after the quiet period
+    await holds(lambda: len(env.server.sent_messages(CHAT)) == 1, during=0.4)
 
 
 async def test_duplicate_update_is_processed_once(env: Env) -> None:
@@ -138,7 +137,7 @@ async def test_duplicate_update_is_processed_once(env: Env) -> None:
 async def test_long_reply_is_split_on_lines(env: Env) -> None:
     env.server.user_sends_text(CHAT, "long")
     await env.server.wait_for_messages(CHAT, 2)
-    await asyncio.sleep(0.1)
+    await holds(lambda: len(env.server.sent_messages(CHAT)) == 2, during=0.1)
     pieces = [m.text or "" for m in env.server.sent_messages(CHAT)]
     assert len(pieces) == 2
     assert all(len(p) <= 4096 for p in pieces)
@@ -214,9 +213,8 @@ async def test_typing_while_the_dialogue_works(env: Env) -> None:
     assert (CHAT, "typing") in env.server.chat_actions
 
 
-async def test_webhook_secret_store_failure_and_retry() -> None:
-    server = BotAPIServer(webhook_retry_delay=0.05)
-    await server.start()
+async def test_webhook_secret_store_failure_and_retry(make_botapi: MakeBotAPI) -> None:
+    server = await make_botapi(webhook_retry_delay=0.05)
     deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
     service = TelegramService(_settings(server), deps, options=_options())
     try:
@@ -246,12 +244,10 @@ async def test_webhook_secret_store_failure_and_retry() -> None:
     finally:
         await service.stop_webhook(unregister=True)
         await service.close()
-        await server.close()
 
 
-async def test_local_server_accepts_files_over_20mb() -> None:
-    server = BotAPIServer(local_mode=True)
-    await server.start()
+async def test_local_server_accepts_files_over_20mb(make_botapi: MakeBotAPI) -> None:
+    server = await make_botapi(local_mode=True)
     deps = TelegramDeps(EchoDialogue(), MemoryInboundStore(), MemoryFileIntake())
     settings = _settings(server, telegram_api_local=True)
     service = TelegramService(settings, deps, options=_options())
@@ -269,7 +265,6 @@ async def test_local_server_accepts_files_over_20mb() -> None:
         await service.stop_polling()
         await task
         await service.close()
-        await server.close()
 
 
 async def test_webhook_answers_before_the_turn_is_done(env: Env) -> None:

@@ -7,101 +7,36 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 import os
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
-from pypdf import PdfWriter
 
 from bot.factory import BotOptions
 from bot.keyboards import payload_key
 from bot.sender import RateLimiter
 from bot.settings import Settings
 from bot.wiring import Services, build_services, run_telegram
-from desk.migrate import upgrade
 from desk.storage import LocalAttachmentStore
-from tests.botapi_server import BotAPIServer, SentMessage
-from tests.desk.conftest import create_pg_database, drop_pg_database
+from testing.botapi_server import BotAPIServer, MakeBotAPI, SentMessage
+from testing.samples import BAD_ID, GOOD_ID, REQUEST, make_jpeg, make_pdf, png_bomb
+from testing.waits import holds
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHAT = 7001
 
-REQUEST = {
-    "hans": "3月我需要更正所属期为2019年12月的增值税申报表",
-    "hant": "3月我需要更正所屬期為2019年12月的增值稅申報表",
-}
-BAD_ID = "91650100MA78ABCD1B"
-GOOD_ID = "91650100MA78ABCD1A"
 LANG = {"hans": "zh-hans", "hant": "zh-hant"}
 
 
-# ---------------------------------------------------------------------- files
-
-
-def make_pdf(pages: int = 1, *, password: str | None = None) -> bytes:
-    """A real PDF (pypdf), optionally encrypted."""
-    writer = PdfWriter()
-    for _ in range(pages):
-        writer.add_blank_page(width=595, height=842)
-    if password is not None:
-        writer.encrypt(user_password=password, owner_password="owner", algorithm="RC4-128")
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
-def make_jpeg(width: int = 800, height: int = 600) -> bytes:
-    """A JPEG photo with some content."""
-    im = Image.new("RGB", (width, height), (200, 180, 160))
-    for x in range(0, width, 40):
-        for y in range(0, height, 40):
-            im.putpixel((x, y), (x % 255, y % 255, 90))
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
-    """A PNG that claims 900 megapixels and holds almost nothing."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + body))
-        return struct.pack(">I", len(body)) + kind + body + crc
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\0" * 64)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
 # ---------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated database of its own: a SQLite file, or a random PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'taxdesk.sqlite3'}"
-        upgrade(url)
-        yield url
-        return
-    url = create_pg_database()
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 @dataclass
@@ -224,15 +159,12 @@ def _options() -> BotOptions:
 
 @pytest.fixture
 async def harness_factory(
-    tmp_path: Path, database_url: str, interpreter: Any
+    tmp_path: Path, database_url: str, interpreter: Any, make_botapi: MakeBotAPI
 ) -> AsyncIterator[Any]:
-    servers: list[BotAPIServer] = []
     harnesses: list[Harness] = []
 
     async def make(mode: str) -> Harness:
-        server = BotAPIServer()
-        await server.start()
-        servers.append(server)
+        server = await make_botapi()
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             data_dir=tmp_path / "var",
@@ -253,8 +185,6 @@ async def harness_factory(
     finally:
         for h in harnesses:
             await h.halt()
-        for s in servers:
-            await s.close()
 
 
 async def cli(settings: Settings, *args: str) -> dict[str, Any]:
@@ -449,8 +379,8 @@ async def test_same_update_twice_is_processed_once(harness_factory: Any, mode: s
     h.server.push_duplicate(update)  # a polling replay / a webhook retry
     (refused,) = await h.say(BAD_ID, "zh-hans")  # the next message answers the first turn
     assert "校验" in (refused.text or "")
-    await asyncio.sleep(0.3)
-    assert len(h.server.sent_messages(CHAT)) == 2  # no second answer to the duplicate
+    # no second answer to the duplicate
+    await holds(lambda: len(h.server.sent_messages(CHAT)) == 2, during=0.3)
     assert await inbound_rows(h.services, update["update_id"]) == 1
     tracker = await h.services.engine.tracker("telegram", str(CHAT))
     assert tracker is not None
@@ -551,20 +481,21 @@ async def test_bad_files_are_refused_and_collected_files_stay(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_restart_with_redis_keeps_tracker_and_buttons(
-    tmp_path: Path, database_url: str, interpreter: Any
+    tmp_path: Path,
+    database_url: str,
+    interpreter: Any,
+    botapi: BotAPIServer,
+    redis_url: str,
+    key_prefix: str,
 ) -> None:
     """With `REDIS_URL`, trackers and button maps live in Redis: a button sent before the
     restart still works after it."""
-    import secrets
-
     from redis.asyncio import Redis
     from sqlalchemy import select
 
     from desk.models import Conversation
 
-    redis_url = "redis://127.0.0.1:6379/0"
-    server = BotAPIServer()
-    await server.start()
+    server = botapi
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "var",
@@ -575,7 +506,7 @@ async def test_restart_with_redis_keeps_tracker_and_buttons(
         webhook_url=None,
         webhook_secret=None,
     )
-    prefix = f"taxdesk-test-{secrets.token_hex(4)}:tracker:"
+    prefix = f"{key_prefix}tracker:"
     h = Harness(server, settings, interpreter, "polling", redis_prefix=prefix)
     redis = Redis.from_url(redis_url)
     try:
@@ -598,7 +529,6 @@ async def test_restart_with_redis_keeps_tracker_and_buttons(
         assert "已受理" in (accepted.text or "")
     finally:
         await h.halt()
-        await server.close()
         keys = [k async for k in redis.scan_iter(f"{prefix}*")]
         keys += [k async for k in redis.scan_iter(f"taxdesk:fsm:{server.bot_id}:{CHAT}:*")]
         if keys:
@@ -618,8 +548,8 @@ async def test_album_gets_one_acknowledgement(harness_factory: Any) -> None:
         caption="承诺书和发票",
     )
     (ack,) = await h.new_messages(before)
-    await asyncio.sleep(0.5)
-    assert len(h.server.sent_messages(CHAT)) == before + 1  # one acknowledgement
+    # one acknowledgement
+    await holds(lambda: len(h.server.sent_messages(CHAT)) == before + 1, during=0.5)
     assert "收到 3 个文件" in (ack.text or "") and "承诺书 ✓" in (ack.text or "")
     (accepted,) = await h.press(ack, "/submit_case")
     match = re.search(r"TX-\d{4}-\d{6}", accepted.text or "")

@@ -17,8 +17,7 @@ from nlu.errors import ConfigError
 from nlu.message import Message
 from nlu.pipeline import Pipeline
 from nlu.training_data import TrainingData
-
-from .nlu_helpers import fixture_data, train_fixture_pipeline
+from testing.nlu import fixture_data, train_fixture_pipeline
 
 TODAY = date(2026, 11, 27)
 

@@ -10,7 +10,7 @@ import pytest
 from nlu.errors import TrainingDataError
 from nlu.training_data import load_training_data, parse_annotated, training_data_to_yaml
 
-FIXTURES = Path(__file__).parent / "fixtures" / "nlu"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nlu"
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -13,8 +13,9 @@ from nlu import Interpreter
 from nlu.config import parse_config
 from nlu.errors import ConfigError, ModelLoadError, ModelNotFoundError
 from nlu.model_store import latest_model, list_models, prune_models, read_metadata, train_model
+from testing.nlu import FIXTURE_CONFIG, FIXTURES
 
-from .nlu_helpers import FIXTURE_CONFIG, FIXTURES
+pytestmark = pytest.mark.slow  # trains fixture models
 
 TEXTS = [
     "我要更正2019年12月的增值稅申報表",

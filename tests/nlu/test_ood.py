@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 
-from nlu.config import load_config
 from nlu.evaluation import evaluate
 from nlu.pipeline import Pipeline
 from nlu.training_data import TrainingData, load_training_data
 
-ROOT = Path(__file__).resolve().parent.parent
-HELD_OUT = Path(__file__).parent / "fixtures" / "nlu_ood.yml"
+ROOT = Path(__file__).resolve().parents[2]
+HELD_OUT = Path(__file__).resolve().parents[1] / "fixtures" / "nlu_ood.yml"
 FALLBACK = "nlu_fallback"
 OUT_OF_SCOPE = "out_of_scope"
 
@@ -27,9 +26,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def project_pipeline() -> Pipeline:
-    data = load_training_data([ROOT / "data"])
-    return Pipeline.from_config(load_config(ROOT / "config.yml")).train(data)
+def project_pipeline(interpreter: Any) -> Pipeline:
+    """The pipeline of the model trained once per run from data/ and config.yml."""
+    pipeline: Pipeline = interpreter.pipeline
+    return pipeline
 
 
 @pytest.fixture(scope="session")

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from actions.testing import FakeInterpreter
 from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps, create_bot
 from bot.keyboards import StorageButtonStore
-from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.notices import run_outbox_worker
 from bot.sender import RateLimiter
 from bot.settings import Settings
@@ -26,37 +23,25 @@ from desk.buttons import DeskButtonStore
 from desk.migrate import upgrade
 from desk.models import ButtonPayload
 from desk.runtime import DeskRuntime
-from tests.botapi_server import BotAPIServer
-from tests.desk.conftest import Clock, create_pg_database, drop_pg_database
-from tests.tg_fakes import LONG_PAYLOAD, EchoDialogue
+from testing.botapi_server import BotAPIServer
+from testing.clock import Clock
+from testing.dialogue import FakeInterpreter
+from testing.echo import LONG_PAYLOAD, EchoDialogue
+from testing.memory import MemoryFileIntake, MemoryInboundStore
 
 TAX_ID = "91310115MA1K3YJ12G"
 CHAT = 7301
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        u = f"sqlite+aiosqlite:///{tmp_path / 'desk.sqlite3'}"
-        await asyncio.to_thread(upgrade, u)
-        yield u
-        return
-    u = await asyncio.to_thread(create_pg_database)
-    try:
-        await asyncio.to_thread(upgrade, u)
-        yield u
-    finally:
-        await asyncio.to_thread(drop_pg_database, u)
+@pytest.fixture
+def url(database_url: str) -> str:
+    """A migrated database: SQLite, then PostgreSQL (tests/conftest.py)."""
+    return database_url
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[BotAPIServer]:
-    s = BotAPIServer()
-    await s.start()
-    try:
-        yield s
-    finally:
-        await s.close()
+def server(botapi: BotAPIServer) -> BotAPIServer:
+    return botapi
 
 
 def _settings(server: BotAPIServer, url: str) -> Settings:
@@ -159,7 +144,8 @@ async def test_memory_map_is_what_used_to_forget(url: str, server: BotAPIServer)
     second = await Process.start(settings, in_db=False)
     try:
         server.user_presses(CHAT, question.message_id, question.button_data()[0])
-        await asyncio.sleep(0.5)
+        sent = await server.wait_for_messages(CHAT, 2)
+        assert "已过期" in (sent[1].text or "")
         texts = [m.text for m in server.sent_messages(CHAT)]
         assert f"pressed: {LONG_PAYLOAD}" not in texts
     finally:

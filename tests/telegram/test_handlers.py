@@ -21,10 +21,10 @@ from aiogram.types import Update
 
 from bot.factory import BotOptions, TelegramDeps, create_dispatcher
 from bot.keyboards import ButtonCb, payload_key
-from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.settings import Settings
-from tests.mocked_bot import MockedBot
-from tests.tg_fakes import LONG_PAYLOAD, EchoDialogue
+from testing.echo import LONG_PAYLOAD, EchoDialogue
+from testing.memory import MemoryFileIntake, MemoryInboundStore
+from testing.mocked_bot import MockedBot
 
 CHAT = 777
 _ids = itertools.count(1)

@@ -24,21 +24,21 @@ from actions.domain import Domain
 from actions.engine import DialogueEngine
 from actions.ports import Requester
 from actions.stores import InMemoryTrackerStore
-from actions.testing import FakeGateway, FakeInterpreter, FakeNormalizers, parse
 from bot.app import TelegramService
 from bot.factory import BotOptions, TelegramDeps
-from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.notices import NoticeOutbox, render_notice
 from bot.sender import RateLimiter
 from bot.settings import Settings
-from desk.models import Base, Message, Outbox
+from desk.models import Base, Message, Outbox, utcnow
 from desk.outbox import claim
 from desk.runtime import DeskRuntime
-from tests.botapi_server import BotAPIServer
-from tests.desk.conftest import create_pg_database, drop_pg_database
-from tests.tg_fakes import EchoDialogue
+from testing.botapi_server import BotAPIServer
+from testing.dialogue import FakeGateway, FakeInterpreter, FakeNormalizers, parse
+from testing.echo import EchoDialogue
+from testing.memory import MemoryFileIntake, MemoryInboundStore
+from testing.waits import wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TAX_ID = "91310115MA1K3YJ12G"
 CHAT = 7001
 
@@ -51,6 +51,7 @@ class Env:
     service: TelegramService
     stop: asyncio.Event
     staff_id: int
+    worker: asyncio.Task[None] | None = None
 
     async def rows(self) -> list[Outbox]:
         async with self.runtime.sessions() as s:
@@ -64,6 +65,11 @@ class Env:
             if all(r.status != "sending" for r in rows) or time.monotonic() > deadline:
                 return rows
             await asyncio.sleep(0.05)
+
+    async def lease_expired(self) -> bool:
+        """True once no row is leased any more (a `sending` row's lease ran out)."""
+        now = utcnow()
+        return all(r.locked_until is None or r.locked_until < now for r in await self.rows())
 
     async def open_case(self, chat: int = CHAT, *, first_words: str | None = None) -> str:
         """A taxpayer in `chat` with a submitted, claimed case (its queued notice sent)."""
@@ -99,25 +105,19 @@ def _settings(server: BotAPIServer) -> Settings:
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'desk.sqlite3'}"
-        return
-    url = await asyncio.to_thread(create_pg_database)
-    try:
-        yield url
-    finally:
-        await asyncio.to_thread(drop_pg_database, url)
+@pytest.fixture
+def database(database_url: str) -> str:
+    """A migrated database: SQLite, then PostgreSQL (tests/conftest.py)."""
+    return database_url
 
 
 async def _start(
-    url: str, make: Callable[[DeskRuntime], tuple[Any, DialogueEngine | None]]
+    server: BotAPIServer,
+    url: str,
+    make: Callable[[DeskRuntime], tuple[Any, DialogueEngine | None]],
 ) -> Env:
-    """The desk (schema created), the Bot API server and the bot service; `make` builds the
+    """The desk (schema created) and the bot service on the Bot API server; `make` builds the
     dialogue (and the engine the worker uses) over the runtime."""
-    server = BotAPIServer()
-    await server.start()
     runtime = await asyncio.to_thread(DeskRuntime.create, url)
     async with runtime.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
@@ -137,10 +137,11 @@ async def _start(
 
 
 @pytest.fixture
-async def env(database: str) -> AsyncIterator[Env]:
-    e = await _start(database, lambda _: (EchoDialogue(), None))
+async def env(database: str, botapi: BotAPIServer) -> AsyncIterator[Env]:
+    e = await _start(botapi, database, lambda _: (EchoDialogue(), None))
     polling = asyncio.create_task(e.service.run_polling())
     worker = asyncio.create_task(e.service.run_outbox(e.stop))
+    e.worker = worker
     try:
         yield e
     finally:
@@ -149,7 +150,6 @@ async def env(database: str) -> AsyncIterator[Env]:
         await asyncio.wait_for(asyncio.gather(polling, worker), 10)
         await e.service.close()
         await e.runtime.close()
-        await e.server.close()
 
 
 async def test_completion_arrives_with_rating_buttons_that_work(env: Env) -> None:
@@ -230,7 +230,8 @@ async def test_row_of_a_crashed_worker_is_shown_once(env: Env) -> None:
     once. And a worker that sent it but could not record it (database down) does not send it
     again when the row comes back."""
     env.stop.set()  # the service's worker stops; we drive one by hand
-    await asyncio.sleep(0.3)
+    assert env.worker is not None
+    await asyncio.wait_for(asyncio.shield(env.worker), 10)
     number = await env.open_case()
     await env.staff("complete", number, "已办好。")
     async with env.runtime.sessions() as s:
@@ -243,7 +244,7 @@ async def test_row_of_a_crashed_worker_is_shown_once(env: Env) -> None:
         env.runtime.sessions, sender, channel="telegram", lease_seconds=0.2
     )
     assert await worker.run_once() == 0  # still leased to the dead worker
-    await asyncio.sleep(1.1)
+    await wait_for(env.lease_expired)
     real = outbox_module.mark_delivered
     failures = 1
 
@@ -257,7 +258,7 @@ async def test_row_of_a_crashed_worker_is_shown_once(env: Env) -> None:
     outbox_module.mark_delivered = flaky  # type: ignore[assignment]
     try:
         assert await worker.run_once() == 1  # sent, not recorded
-        await asyncio.sleep(0.3)
+        await wait_for(env.lease_expired)
         assert await worker.run_once() == 1  # claimed again: recorded, not sent
     finally:
         outbox_module.mark_delivered = real  # type: ignore[assignment]
@@ -289,7 +290,9 @@ class DeskAnswers(FakeGateway):
             await self.runtime.desk(s).answer(case_number, text)
 
 
-async def test_staff_question_then_the_reply_goes_to_the_case(database: str) -> None:
+async def test_staff_question_then_the_reply_goes_to_the_case(
+    database: str, botapi: BotAPIServer
+) -> None:
     """The real dialogue engine (scripted NLU): the worker sends the desk's question and tells
     the engine; the taxpayer's next message answers the case (back to in_progress)."""
 
@@ -303,7 +306,7 @@ async def test_staff_question_then_the_reply_goes_to_the_case(database: str) -> 
         )
         return engine, engine
 
-    env = await _start(database, make)
+    env = await _start(botapi, database, make)
     polling = asyncio.create_task(env.service.run_polling())
     worker = asyncio.create_task(env.service.run_outbox(env.stop))
     try:
@@ -325,9 +328,9 @@ async def test_staff_question_then_the_reply_goes_to_the_case(database: str) -> 
         await asyncio.wait_for(asyncio.gather(polling, worker), 10)
         await env.service.close()
         await env.runtime.close()
-        await env.server.close()
 
 
+@pytest.mark.slow  # `python main.py cases complete` in a subprocess
 async def test_completion_from_another_process_arrives_quickly(env: Env) -> None:
     """`python main.py cases complete` in another process; the worker here sends it (NOTIFY
     wakes it on PostgreSQL, polling finds it on SQLite). Timing printed, not asserted."""

@@ -108,8 +108,8 @@ async def test_album_collector_gives_the_album_to_the_first_handler() -> None:
 
 @pytest.mark.parametrize("size", [0])
 async def test_memory_intake_refuses_empty(size: int) -> None:
-    from bot.memory import MemoryFileIntake
     from bot.ports import FileRejected
+    from testing.memory import MemoryFileIntake
 
     with pytest.raises(FileRejected) as e:
         await MemoryFileIntake().accept(b"" * size, "a.pdf", "application/pdf")

@@ -25,15 +25,12 @@ from aiogram.types import (
 )
 from aiohttp import ClientSession, web
 
-from tests.botapi_server import BotAPIServer
+from testing.botapi_server import BotAPIServer, MakeBotAPI
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[BotAPIServer]:
-    srv = BotAPIServer()
-    await srv.start()
-    yield srv
-    await srv.close()
+def server(botapi: BotAPIServer) -> BotAPIServer:
+    return botapi
 
 
 @pytest.fixture
@@ -155,9 +152,8 @@ async def test_user_files_and_download_limit(server: BotAPIServer, bot: Bot) -> 
     assert len(server.downloads) == 1
 
 
-async def test_local_mode_serves_large_files_by_path() -> None:
-    srv = BotAPIServer(local_mode=True)
-    await srv.start()
+async def test_local_mode_serves_large_files_by_path(make_botapi: MakeBotAPI) -> None:
+    srv = await make_botapi(local_mode=True)
     bot = Bot(srv.token, session=AiohttpSession(api=srv.api_server()))
     try:
         big = b"\1" * (20 * 1024 * 1024 + 10)
@@ -170,7 +166,6 @@ async def test_local_mode_serves_large_files_by_path() -> None:
         assert data is not None and data.read() == big
     finally:
         await bot.session.close()
-        await srv.close()
 
 
 async def test_album_shares_group_and_caption_on_first(server: BotAPIServer, bot: Bot) -> None:
