@@ -3,8 +3,12 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# pytest-xdist workers; 2 on the 2-core reference machine (`make test PYTEST_WORKERS=auto`)
+PYTEST_WORKERS ?= 2
+# what `make test-fast` leaves out (markers set in tests/conftest.py and on the slow tests)
+FAST_MARKERS := not (postgres or redis or model or botapi or slow)
 
-.PHONY: setup run test lint typecheck train migrate bench services clean
+.PHONY: setup run test test-fast lint typecheck train migrate bench services clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,9 +40,13 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-## test: everything the tests need, then ruff, mypy and pytest
+## test: everything the tests need, then ruff, mypy and pytest (in $(PYTEST_WORKERS) workers)
 test: setup services lint typecheck
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+
+## test-fast: unit tests only: no services, no trained model, no Bot API server, no subprocesses
+test-fast: setup
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "$(FAST_MARKERS)"
 
 train: setup
 	$(PY) main.py train
