@@ -133,11 +133,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py bot [--no-worker]`."""
-    from bot.wiring import run_telegram
-
     if settings.telegram_bot_token is None:
         print(NO_TOKEN + " " + HOW_TO_TOKEN)
         return 2
+    from bot.wiring import run_telegram  # after the check: importing aiogram takes seconds
 
     return _serve(
         settings, lambda services, stop: run_telegram(services, stop, worker=not args.no_worker)
@@ -146,11 +145,10 @@ def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py worker`: only the outbox worker."""
-    from bot.wiring import run_outbox
-
     if settings.telegram_bot_token is None:
         print(NO_TOKEN_WORKER + " " + HOW_TO_TOKEN)
         return 2
+    from bot.wiring import run_outbox  # after the check: importing aiogram takes seconds
     _redact_logs(settings)
 
     return _serve(settings, run_outbox)

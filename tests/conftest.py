@@ -16,7 +16,11 @@ from typing import Any
 
 import pytest
 
+from bot.settings import Settings
+from bot.wiring import Services, build_services
+from testing.app import MakeServices
 from testing.botapi_server import BotAPIServer, MakeBotAPI
+from testing.dialogue import FakeInterpreter
 from testing.services import (
     REDIS_URL,
     check_redis,
@@ -146,6 +150,23 @@ async def make_botapi() -> AsyncIterator[MakeBotAPI]:
 async def botapi(make_botapi: MakeBotAPI) -> BotAPIServer:
     """A started local Bot API server with the default options."""
     return await make_botapi()
+
+
+# ---------------------------------------------------------------------- the application's services
+
+
+@pytest.fixture
+async def make_services() -> AsyncIterator[MakeServices]:
+    """`await make_services(settings, interpreter=...)`: the application's services (the
+    scripted `FakeInterpreter` unless given), closed after the test."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def make(settings: Settings, *, interpreter: Any = None, **kw: Any) -> Services:
+            interpreter = interpreter if interpreter is not None else FakeInterpreter()
+            context = build_services(settings, interpreter=interpreter, **kw)
+            return await stack.enter_async_context(context)
+
+        yield make
 
 
 # ---------------------------------------------------------------------- databases and Redis

@@ -22,6 +22,7 @@ from bot.wiring import Services, build_services, run_outbox, run_telegram
 from desk.migrate import upgrade
 from desk.models import Outbox
 from desk.runtime import DeskRuntime
+from testing.app import bot_settings
 from testing.botapi_server import BotAPIServer
 from testing.dialogue import FakeInterpreter
 from testing.waits import wait_for
@@ -83,16 +84,7 @@ def _free_port() -> int:
 
 
 def _settings(server: BotAPIServer, database: str, **kw: object) -> Settings:
-    base: dict[str, object] = {
-        "database_url": database,
-        "telegram_bot_token": server.token,
-        "telegram_api_url": server.url,
-        "redis_url": None,
-        "webhook_url": None,
-        "webhook_secret": None,
-    }
-    base.update(kw)
-    return Settings(_env_file=None, **base)  # type: ignore[call-arg]
+    return bot_settings(server, database_url=database, **kw)
 
 
 async def _run_until_replied(server: BotAPIServer, settings: Settings) -> None:

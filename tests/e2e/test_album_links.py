@@ -12,12 +12,11 @@ from sqlalchemy import select
 
 from bot.factory import BotOptions
 from bot.sender import RateLimiter
-from bot.settings import Settings
-from bot.wiring import Services, build_services, run_telegram
+from bot.wiring import Services, run_telegram
 from desk.migrate import upgrade
 from desk.models import Attachment, Message
+from testing.app import MakeServices, bot_settings
 from testing.botapi_server import BotAPIServer
-from testing.dialogue import FakeInterpreter
 from testing.samples import make_jpeg, make_pdf
 
 CHAT = 7401
@@ -25,32 +24,23 @@ CHAT = 7401
 
 @pytest.fixture
 async def running(
-    tmp_path: Path, botapi: BotAPIServer
+    tmp_path: Path, botapi: BotAPIServer, make_services: MakeServices
 ) -> AsyncIterator[tuple[BotAPIServer, Services]]:
     server = botapi
     url = f"sqlite+aiosqlite:///{tmp_path / 'albums.sqlite3'}"
     await asyncio.to_thread(upgrade, url)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_bot_token=server.token,
-        telegram_api_url=server.url,
-        database_url=url,
-        data_dir=tmp_path / "var",
-        redis_url=None,
-        webhook_url=None,
-        webhook_secret=None,
-    )
+    settings = bot_settings(server, database_url=url, data_dir=tmp_path / "var")
     options = BotOptions(
         album_quiet=0.3, typing_delay=0.05, limiter=RateLimiter(chat_rate=50, chat_burst=50)
     )
     stop = asyncio.Event()
-    async with build_services(settings, interpreter=FakeInterpreter()) as services:
-        task = asyncio.create_task(run_telegram(services, stop, worker=False, options=options))
-        try:
-            yield server, services
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)
+    services = await make_services(settings)
+    task = asyncio.create_task(run_telegram(services, stop, worker=False, options=options))
+    try:
+        yield server, services
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
 
 
 async def _inbound_rows(services: Services) -> list[Message]:

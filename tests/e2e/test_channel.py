@@ -14,6 +14,7 @@ from bot.app import SECRET_HEADER, TelegramService
 from bot.factory import BotOptions, TelegramDeps
 from bot.sender import RateLimiter
 from bot.settings import Settings
+from testing.app import bot_settings
 from testing.botapi_server import BotAPIServer, MakeBotAPI
 from testing.echo import LONG_PAYLOAD, EchoDialogue, long_text
 from testing.memory import MemoryFileIntake, MemoryInboundStore
@@ -35,15 +36,7 @@ class Env:
 
 
 def _settings(server: BotAPIServer, **kw: object) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_bot_token=server.token,
-        telegram_api_url=server.url,
-        redis_url=None,
-        webhook_url=None,
-        webhook_secret=None,
-        **kw,
-    )
+    return bot_settings(server, **kw)
 
 
 def _options() -> BotOptions:

@@ -26,6 +26,7 @@ from bot.sender import RateLimiter
 from bot.settings import Settings
 from bot.wiring import Services, build_services, run_telegram
 from desk.storage import LocalAttachmentStore
+from testing.app import bot_settings
 from testing.botapi_server import BotAPIServer, MakeBotAPI, SentMessage
 from testing.samples import BAD_ID, GOOD_ID, REQUEST, make_jpeg, make_pdf, png_bomb
 from testing.waits import holds
@@ -165,16 +166,7 @@ async def harness_factory(
 
     async def make(mode: str) -> Harness:
         server = await make_botapi()
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            data_dir=tmp_path / "var",
-            database_url=database_url,
-            redis_url=None,
-            telegram_bot_token=server.token,
-            telegram_api_url=server.url,
-            webhook_url=None,
-            webhook_secret=None,
-        )
+        settings = bot_settings(server, data_dir=tmp_path / "var", database_url=database_url)
         h = Harness(server, settings, interpreter, mode)
         harnesses.append(h)
         await h.start()
@@ -496,15 +488,8 @@ async def test_restart_with_redis_keeps_tracker_and_buttons(
     from desk.models import Conversation
 
     server = botapi
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=tmp_path / "var",
-        database_url=database_url,
-        redis_url=redis_url,
-        telegram_bot_token=server.token,
-        telegram_api_url=server.url,
-        webhook_url=None,
-        webhook_secret=None,
+    settings = bot_settings(
+        server, data_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url
     )
     prefix = f"{key_prefix}tracker:"
     h = Harness(server, settings, interpreter, "polling", redis_prefix=prefix)

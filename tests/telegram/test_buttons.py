@@ -23,6 +23,7 @@ from desk.buttons import DeskButtonStore
 from desk.migrate import upgrade
 from desk.models import ButtonPayload
 from desk.runtime import DeskRuntime
+from testing.app import bot_settings
 from testing.botapi_server import BotAPIServer
 from testing.clock import Clock
 from testing.dialogue import FakeInterpreter
@@ -45,15 +46,7 @@ def server(botapi: BotAPIServer) -> BotAPIServer:
 
 
 def _settings(server: BotAPIServer, url: str) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_bot_token=server.token,
-        telegram_api_url=server.url,
-        database_url=url,
-        redis_url=None,
-        webhook_url=None,
-        webhook_secret=None,
-    )
+    return bot_settings(server, database_url=url)
 
 
 class Process:

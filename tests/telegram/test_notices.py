@@ -32,6 +32,7 @@ from bot.settings import Settings
 from desk.models import Base, Message, Outbox, utcnow
 from desk.outbox import claim
 from desk.runtime import DeskRuntime
+from testing.app import bot_settings
 from testing.botapi_server import BotAPIServer
 from testing.dialogue import FakeGateway, FakeInterpreter, FakeNormalizers, parse
 from testing.echo import EchoDialogue
@@ -95,14 +96,7 @@ class Env:
 
 
 def _settings(server: BotAPIServer) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_bot_token=server.token,
-        telegram_api_url=server.url,
-        redis_url=None,
-        webhook_url=None,
-        webhook_secret=None,
-    )
+    return bot_settings(server)
 
 
 @pytest.fixture
