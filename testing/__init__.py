@@ -6,6 +6,7 @@
 - `testing.botapi_server`: a local Telegram Bot API server (aiohttp)
 - `testing.mocked_bot`: an aiogram `Bot` whose session answers from a queue
 - `testing.nlu`: the small NLU fixture data and pipeline
+- `testing.app`: `bot_settings` (Settings for tests) and the `make_services` fixture type
 - `testing.samples`: sample files (PDF, JPEG, PNG bomb) and sample taxpayer messages
 - `testing.services`: PostgreSQL databases and Redis for tests (fail in CI when down)
 - `testing.clock`: a settable clock
