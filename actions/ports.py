@@ -3,7 +3,7 @@
 The dialogue never imports the NLU engine, the case backend or a database driver. The
 composition root (`main.py`) passes objects that satisfy these protocols: an adapter over
 `nlu.Interpreter`, an adapter over the desk services, a tracker store. Tests pass the fakes
-from `actions.testing`.
+from `testing.dialogue`.
 """
 
 from __future__ import annotations

@@ -134,11 +134,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py bot [--no-worker]`."""
-    from app.runners import run_telegram
-
     if settings.telegram_bot_token is None:
         print(NO_TOKEN + " " + HOW_TO_TOKEN)
         return 2
+    from app.runners import run_telegram  # after the check: importing aiogram takes seconds
 
     return _serve(
         settings,
@@ -148,11 +147,10 @@ def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """`main.py worker`: only the outbox worker."""
-    from app.runners import run_outbox
-
     if settings.telegram_bot_token is None:
         print(NO_TOKEN_WORKER + " " + HOW_TO_TOKEN)
         return 2
+    from app.runners import run_outbox  # after the check: importing aiogram takes seconds
     _redact_logs(settings)
 
     return _serve(settings, run_outbox)

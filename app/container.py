@@ -2,7 +2,7 @@
 
 settings → desk runtime → NLU → dialogue engine → adapters → `Container`. The channels and
 runners (`app.telegram`, `app.runners`, `app.shell`) take the container and nothing else;
-tests build one over fakes (`bot.memory`, an echo dialogue) or with `build_container`.
+tests build one over fakes (`testing.memory`, an echo dialogue) or with `build_container`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from actions.channel import InboundFile, InboundMessage
 from actions.domain import Domain
 from actions.engine import DialogueEngine
 from actions.stores import InMemoryTrackerStore
-from actions.testing import FakeGateway, FakeInterpreter, FakeNormalizers, parse
+from testing.dialogue import FakeGateway, FakeInterpreter, FakeNormalizers, parse
 
 GOOD_ID = "91650100MA78ABCD1A"
 SCRIPT: dict[str, dict[str, Any]] = {

@@ -398,7 +398,7 @@ async def measure_echo(updates: int, chats: int) -> dict[str, Any]:
     from aiogram import Dispatcher, F
     from aiogram.types import Message
 
-    from tests.mocked_bot import MockedBot
+    from testing.mocked_bot import MockedBot
 
     bot = MockedBot()
     dp = Dispatcher()
@@ -435,9 +435,9 @@ def _memory_deps(settings: Any, interpreter: Any) -> Any:
     from actions.domain import Domain
     from actions.engine import DialogueEngine
     from actions.stores import InMemoryTrackerStore
-    from actions.testing import FakeGateway
     from app.container import Container
-    from bot.memory import MemoryFileIntake, MemoryInboundStore
+    from testing.dialogue import FakeGateway
+    from testing.memory import MemoryFileIntake, MemoryInboundStore
 
     domain = Domain.load(ROOT / "data")
     engine = DialogueEngine(interpreter, FakeGateway(), InMemoryTrackerStore(), domain)
@@ -478,7 +478,7 @@ async def measure_pipeline(
     from app.settings import Settings
     from app.telegram import create_dispatcher
     from bot.sender import RateLimiter
-    from tests.mocked_bot import MockedBot
+    from testing.mocked_bot import MockedBot
 
     with tempfile.TemporaryDirectory(prefix="bench-inbound-") as data_dir:
         settings = Settings(

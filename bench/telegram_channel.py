@@ -34,10 +34,10 @@ from aiogram.types import Message
 from app.container import Container
 from app.runners import TelegramService
 from app.settings import Settings
-from bot.memory import MemoryFileIntake, MemoryInboundStore
 from bot.sender import RateLimiter
-from tests.botapi_server import BotAPIServer
-from tests.tg_fakes import EchoDialogue
+from testing.botapi_server import BotAPIServer
+from testing.echo import EchoDialogue
+from testing.memory import MemoryFileIntake, MemoryInboundStore
 
 Runner = Callable[[BotAPIServer], Awaitable[Callable[[], Awaitable[None]]]]
 
@@ -152,7 +152,7 @@ async def measure_in_process(updates: int, chats: int, *, bare: bool) -> dict[st
     from aiogram.types import Update
 
     from app.telegram import create_dispatcher
-    from tests.mocked_bot import MockedBot
+    from testing.mocked_bot import MockedBot
 
     bot = MockedBot()
     if bare:

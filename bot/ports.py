@@ -5,7 +5,7 @@ checks directly; the composition root (`app.container`) passes objects that sati
 Protocols (the desk's are in `app.adapters`). (`bot.notices`, the desk outbox's Telegram
 sender, is built on the outbox loop of `desk.outbox`; what it reads of the desk comes through
 `NoticeLookups`.)
-In-memory implementations for tests and demos live in `bot.memory`.
+In-memory implementations for tests and demos live in `testing.memory`.
 """
 
 from __future__ import annotations

@@ -4,15 +4,12 @@ dropped at the end) and a fresh schema per test inside it."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -22,60 +19,9 @@ from desk.case_types import CaseTypeCatalog, load_case_types
 from desk.db import create_engine, session_factory
 from desk.models import Base
 from desk.services import Desk
+from testing.clock import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-PG_BASE = "postgresql+asyncpg://postgres@127.0.0.1:5432"
-
-
-async def _pg_admin(*statements: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        for sql in statements:
-            await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def _run(coro_fn, *args: str) -> None:  # type: ignore[no-untyped-def]
-    """Run an admin coroutine to completion, also from inside a running event loop."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(lambda: asyncio.run(coro_fn(*args))).result()
-
-
-def create_pg_database() -> str:
-    """Create a database with a random name; returns its SQLAlchemy URL."""
-    name = f"desk_test_{secrets.token_hex(6)}"
-    _run(_pg_admin, f'CREATE DATABASE "{name}"')
-    return f"{PG_BASE}/{name}"
-
-
-def drop_pg_database(url: str) -> None:
-    """Drop a database made by `create_pg_database`."""
-    name = url.rsplit("/", 1)[1]
-    _run(_pg_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
-
-
-@dataclass
-class Clock:
-    """A settable clock (aware UTC)."""
-
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
 
 
 @pytest.fixture

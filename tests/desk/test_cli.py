@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.desk.conftest import create_pg_database, drop_pg_database
+from testing.services import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow  # a dozen `python main.py ...` subprocesses
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 
 from desk.migrate import alembic_config, downgrade, upgrade
 from desk.models import Base
-from tests.desk.conftest import create_pg_database, drop_pg_database
+from testing.services import create_pg_database, drop_pg_database
 
 
 async def _check(url: str, check_fn):  # type: ignore[no-untyped-def]

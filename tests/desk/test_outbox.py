@@ -10,6 +10,7 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from desk.models import Message, Outbox, utcnow
@@ -22,6 +23,7 @@ from desk.outbox import (
     claim,
 )
 from desk.services import Desk
+from testing.waits import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TAX_ID = "91310115MA1K3YJ12G"
@@ -246,6 +248,7 @@ WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # two worker subprocesses
 async def test_worker_killed_mid_way_loses_nothing_and_sends_nothing_twice(
     db, desk: Desk, sessions, tmp_path: Path
 ) -> None:
@@ -270,7 +273,12 @@ async def test_worker_killed_mid_way_loses_nothing_and_sends_nothing_twice(
     assert [r.status for r in rows].count("sent") == 2  # the third was sent, not marked
     # the third was delivered and the fourth claimed (batch of 2), neither marked
     assert [r.status for r in rows].count("sending") == 2
-    await asyncio.sleep(0.6)  # the dead worker's lease expires
+    now = utcnow  # the dead worker's lease expires
+
+    async def lease_expired() -> bool:
+        return all(r.locked_until is None or r.locked_until < now() for r in await _rows(sessions))
+
+    await wait_for(lease_expired)
     env["KILL_AFTER"] = "0"
     second = await asyncio.to_thread(
         subprocess.run, [sys.executable, str(script)], env=env, capture_output=True, timeout=120

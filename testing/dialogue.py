@@ -1,0 +1,310 @@
+"""In-memory fakes of the dialogue's ports, for tests and for running the dialogue without a
+trained model or a database (never used by the composition root in production)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+from actions.channel import InboundFile, InboundMessage, Reply
+from actions.ports import (
+    CaseSummary,
+    ConversationState,
+    GatewayError,
+    IdCheck,
+    Requester,
+    SubmittedCase,
+)
+from taxrules.errors import InvalidTaxpayerIdError
+from taxrules.ids import clean_taxpayer_id, validate_taxpayer_id
+from taxrules.masking import mask_taxpayer_id
+
+
+def parse(
+    intent: str, confidence: float = 0.95, text: str = "", **entities: Any
+) -> dict[str, Any]:
+    """A Rasa-shaped parse dict. Entity values may be a value or a dict of entity fields
+    (e.g. `taxpayer_id={"value": "9165…1B", "invalid": True, "reason": "…"}`)."""
+    ents = []
+    for name, value in entities.items():
+        ent = {"entity": name, "extractor": "fake"}
+        ent.update(value if isinstance(value, dict) else {"value": value})
+        ents.append(ent)
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": [{"name": intent, "confidence": confidence}],
+        "entities": ents,
+    }
+
+
+class FakeInterpreter:
+    """Scripted NLU: exact (Simplified) text → parse dict; unknown text → nlu_fallback."""
+
+    def __init__(
+        self,
+        script: Mapping[str, dict[str, Any]] | None = None,
+        default: Callable[[str], dict[str, Any]] | None = None,
+    ) -> None:
+        self.script = dict(script or {})
+        self.default = default
+        self.seen: list[str] = []
+
+    async def aparse(self, text: str) -> dict[str, Any]:
+        """The scripted parse of `text`."""
+        self.seen.append(text)
+        if text in self.script:
+            result = dict(self.script[text])
+        elif self.default is not None:
+            result = self.default(text)
+        else:
+            result = parse("nlu_fallback", 0.2)
+        result["text"] = text
+        return result
+
+
+class FakeNormalizers:
+    """Small normalisers for tests (the real ones live in `taxrules`): the real taxpayer-ID
+    check and mask, numeric periods and a few relative ones, a short tax-type list."""
+
+    TAX_WORDS: Mapping[str, str] = {
+        "增值税": "vat",
+        "企业所得税": "cit",
+        "个税": "iit",
+        "个人所得税": "iit",
+        "印花税": "stamp",
+    }
+
+    def tax_period(self, text: str, today: date) -> str | None:
+        """`2019年12月`/`2019-12`, `2020年第一季度`, `今年一季度`, `上个月`, `2021年`."""
+        m = re.search(r"(\d{4})\s*(?:年|-)\s*(\d{1,2})\s*月?", text)
+        if m and 1 <= int(m.group(2)) <= 12:
+            return f"{m.group(1)}-{int(m.group(2)):02d}"
+        quarters = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+        m = re.search(r"(\d{4}年|今年|去年)?第?([一二三四1-4])季度", text)
+        if m:
+            year = today.year
+            if m.group(1) == "去年":
+                year -= 1
+            elif m.group(1) and m.group(1)[0].isdigit():
+                year = int(m.group(1)[:4])
+            return f"{year}-Q{quarters[m.group(2)]}"
+        if "上个月" in text:
+            first = today.replace(day=1) - timedelta(days=1)
+            return f"{first.year}-{first.month:02d}"
+        m = re.search(r"(\d{4})年", text)
+        return m.group(1) if m else None
+
+    def taxpayer_id(self, code: str) -> IdCheck:
+        """`taxrules.ids.validate_taxpayer_id`."""
+        try:
+            return IdCheck(True, validate_taxpayer_id(code), None)
+        except InvalidTaxpayerIdError as exc:
+            return IdCheck(False, clean_taxpayer_id(code), exc.user_message)
+
+    def tax_type(self, text: str) -> str | None:
+        """A few tax words."""
+        return next((k for w, k in self.TAX_WORDS.items() if w in text), None)
+
+    def amount(self, text: str) -> Decimal | None:
+        """`3000元`, `1.25万`."""
+        m = re.search(r"(\d+(?:\.\d+)?)\s*(万)?", text.replace(",", ""))
+        if not m:
+            return None
+        try:
+            value = Decimal(m.group(1))
+        except InvalidOperation:
+            return None
+        return value * 10000 if m.group(2) else value
+
+    def mask(self, code: str) -> str:
+        """`taxrules.masking.mask_taxpayer_id`."""
+        return mask_taxpayer_id(code)
+
+
+def add_working_days(start: date, days: int) -> date:
+    """Weekdays only (the desk also knows holidays and 调休)."""
+    day = start
+    while days > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days -= 1
+    return day
+
+
+@dataclass
+class FakeCase:
+    """A case held by `FakeGateway`."""
+
+    case_id: str
+    requester: Requester
+    case_type: str
+    status: str = "draft"
+    slots: dict[str, str] = field(default_factory=dict)
+    files: dict[str, list[int]] = field(default_factory=dict)
+    number: str | None = None
+    deadline: date | None = None
+    staff_question: str | None = None
+    answers: list[tuple[str, list[int]]] = field(default_factory=list)
+    rating: str | None = None
+
+
+class FakeGateway:
+    """The case backend in memory; records every call in `calls`."""
+
+    SLA: ClassVar[Mapping[str, int]] = {
+        "return_correction": 1,
+        "tax_certificate": 1,
+        "invoice": 2,
+        "refund": 5,
+        "registration_change": 3,
+    }
+
+    def __init__(self, today: Callable[[], date] = date.today, first_number: int = 123) -> None:
+        self.today = today
+        self.cases: dict[str, FakeCase] = {}
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.states: dict[str, ConversationState] = {}
+        self.review: list[tuple[str, str]] = []
+        self._next = first_number
+        self.fail_next: str | None = None
+
+    def _call(self, name: str, *args: Any) -> None:
+        self.calls.append((name, args))
+        if self.fail_next == name:
+            self.fail_next = None
+            raise GatewayError("系统暂时无法处理，请稍后再试。")
+
+    def called(self, name: str) -> list[tuple[Any, ...]]:
+        """Arguments of every call of `name`."""
+        return [args for n, args in self.calls if n == name]
+
+    async def open_draft(
+        self, requester: Requester, case_type: str, slots: Mapping[str, str]
+    ) -> str:
+        self._call("open_draft", requester, case_type, dict(slots))
+        if not slots.get("taxpayer_id"):
+            raise AssertionError("the desk needs the taxpayer ID to open a case")
+        case_id = f"draft-{len(self.cases) + 1}"
+        self.cases[case_id] = FakeCase(case_id, requester, case_type, slots=dict(slots))
+        return case_id
+
+    async def set_slots(self, case_id: str, slots: Mapping[str, str]) -> None:
+        self._call("set_slots", case_id, dict(slots))
+        self.cases[case_id].slots.update(slots)
+
+    async def attach_file(self, case_id: str, attachment_id: int, checklist_item: str) -> None:
+        self._call("attach_file", case_id, attachment_id, checklist_item)
+        self.cases[case_id].files.setdefault(checklist_item, []).append(attachment_id)
+
+    async def submit(self, case_id: str) -> SubmittedCase:
+        self._call("submit", case_id)
+        case = self.cases[case_id]
+        case.status = "queued"
+        case.number = f"TX-{self.today().year}-{self._next:06d}"
+        self._next += 1
+        case.deadline = add_working_days(self.today(), self.SLA.get(case.case_type, 1))
+        return SubmittedCase(case.number, case.deadline)
+
+    async def cancel(self, case_id: str) -> None:
+        self._call("cancel", case_id)
+        self.cases[case_id].status = "cancelled"
+
+    async def list_open_cases(
+        self, requester: Requester, *, taxpayer_id: str | None
+    ) -> Sequence[CaseSummary]:
+        self._call("list_open_cases", requester)
+        open_cases = [
+            c
+            for c in self.cases.values()
+            if c.requester.conversation_key == requester.conversation_key
+            and c.number
+            and c.status not in ("draft", "cancelled", "done", "rejected")
+        ]
+        return [
+            CaseSummary(c.number or "", c.case_type, c.status, c.deadline, c.staff_question)
+            for c in sorted(open_cases, key=lambda c: c.number or "", reverse=True)
+        ]
+
+    async def answer_question(
+        self,
+        requester: Requester,
+        case_number: str,
+        text: str,
+        attachment_ids: Sequence[int],
+        *,
+        taxpayer_id: str | None,
+    ) -> None:
+        self._call("answer_question", requester, case_number, text, list(attachment_ids))
+        for case in self.cases.values():
+            if case.number == case_number:
+                case.answers.append((text, list(attachment_ids)))
+                case.status = "in_progress"
+                case.staff_question = None
+
+    async def rate(
+        self, requester: Requester, case_number: str, level: str, *, taxpayer_id: str | None
+    ) -> None:
+        self._call("rate", requester, case_number, level)
+        for case in self.cases.values():
+            if case.number == case_number:
+                case.rating = level
+
+    async def hand_over(self, requester: Requester, reason: str) -> None:
+        self._call("hand_over", requester, reason)
+        self.states[requester.conversation_key] = "human"
+
+    async def conversation_state(self, requester: Requester) -> ConversationState:
+        self._call("conversation_state", requester)
+        return self.states.get(requester.conversation_key, "bot")
+
+    async def add_review_item(
+        self, requester: Requester, text: str, parse: Mapping[str, Any], *, reason: str
+    ) -> None:
+        self._call("add_review_item", requester, text, reason)
+        self.review.append((requester.conversation_key, text))
+
+    # test helpers (what staff do at the desk)
+    def ask(self, case_number: str, question: str) -> None:
+        """Staff ask the taxpayer a question."""
+        for case in self.cases.values():
+            if case.number == case_number:
+                case.status = "waiting_taxpayer"
+                case.staff_question = question
+
+
+class Chat:
+    """A taxpayer in one chat of a dialogue engine (`say`, `press`, `send_files`)."""
+
+    def __init__(self, engine: Any, chat_id: str = "100") -> None:
+        self.engine = engine
+        self.chat_id = chat_id
+        self.next_file = 1
+
+    async def say(self, text: str | None = None, **kw: Any) -> list[Reply]:
+        return list(
+            await self.engine.handle(
+                InboundMessage("telegram", self.chat_id, "u" + self.chat_id, text=text, **kw)
+            )
+        )
+
+    async def press(self, payload: str) -> list[Reply]:
+        return await self.say(payload, is_button=True)
+
+    def files(self, n: int, media_type: str = "image/jpeg") -> tuple[InboundFile, ...]:
+        out = []
+        for _ in range(n):
+            out.append(InboundFile(self.next_file, media_type, None, 1000))
+            self.next_file += 1
+        return tuple(out)
+
+    async def send_files(self, n: int, caption: str | None = None, **kw: Any) -> list[Reply]:
+        return await self.say(caption, files=self.files(n), **kw)
+
+
+def text_of(replies: Sequence[Reply]) -> str:
+    return "\n".join(r.text for r in replies)

@@ -1,0 +1,81 @@
+"""PostgreSQL and Redis for tests: a fresh database per caller, a key prefix per caller.
+
+When a service is down the test is skipped on a developer's machine, but FAILS when the `CI`
+environment variable is set: in CI a missing service must not pass as a green run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NoReturn
+
+import asyncpg
+import pytest
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+PG_BASE = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def service_down(reason: str) -> NoReturn:
+    """Skip locally; fail in CI."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set: the services the tests need must be up)")
+    pytest.skip(reason)
+
+
+async def _pg_admin(*statements: str) -> None:
+    try:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+    except (OSError, asyncpg.PostgresError) as exc:
+        service_down(f"no PostgreSQL at 127.0.0.1:5432 ({exc.__class__.__name__})")
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _run(coro_fn: Callable[..., Coroutine[Any, Any, Any]], *args: str) -> None:
+    """Run an admin coroutine to completion, also from inside a running event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(coro_fn(*args))).result()
+
+
+def create_pg_database() -> str:
+    """Create a database with a random name; returns its SQLAlchemy URL."""
+    name = f"desk_test_{secrets.token_hex(6)}"
+    _run(_pg_admin, f'CREATE DATABASE "{name}"')
+    return f"{PG_BASE}/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    """Drop a database made by `create_pg_database`."""
+    name = url.rsplit("/", 1)[1]
+    _run(_pg_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_prefix() -> str:
+    """A key prefix of its own (tests and xdist workers share one Redis)."""
+    return f"taxdesk-test-{secrets.token_hex(4)}:"
+
+
+async def check_redis(url: str = REDIS_URL) -> None:
+    """Skip (locally) or fail (in CI) unless Redis answers a PING."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(url)
+    try:
+        await client.ping()
+    except (OSError, RedisError) as exc:
+        service_down(f"no Redis at 127.0.0.1:6379 ({exc.__class__.__name__})")
+    finally:
+        await client.aclose()

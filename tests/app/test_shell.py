@@ -1,0 +1,237 @@
+"""The terminal channel and the entry points without a token: the same dialogue and the same
+database as the bot, a real NLU model, SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.container import build_container
+from app.settings import Settings
+from app.shell import ShellChannel
+from desk.migrate import upgrade
+from testing.botapi_server import BotAPIServer
+from testing.samples import GOOD_ID, REQUEST, make_jpeg, make_pdf
+from testing.waits import holds
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow  # `python main.py ...` in subprocesses
+
+
+def _settings(tmp_path: Path, models_dir: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "var",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'shell.sqlite3'}",
+        models_dir=models_dir,
+        redis_url=None,
+        telegram_bot_token=None,
+    )
+
+
+async def test_shell_runs_the_flow_from_a_pipe(
+    tmp_path: Path, models_dir: Path, interpreter: Any
+) -> None:
+    settings = _settings(tmp_path, models_dir)
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    (tmp_path / "letter.pdf").write_bytes(make_pdf())
+    (tmp_path / "bad.docx").write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    (tmp_path / "photo.jpg").write_bytes(make_jpeg())
+    lines = [
+        REQUEST["hans"],
+        GOOD_ID,
+        f"/upload {tmp_path / 'bad.docx'}",
+        f"/upload {tmp_path / 'letter.pdf'} 承诺书",
+        f"/upload {tmp_path / 'photo.jpg'} 发票",
+        "1",  # the [提交] button
+        "/status",
+    ]
+    out = io.StringIO()
+    async with build_container(settings, interpreter=interpreter) as services:
+        shell = ShellChannel(services, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out)
+        assert await shell.run() == 0
+        text = out.getvalue()
+        print(text)
+        assert "纳税人识别号" in text
+        assert "暂不支持这种文件" in text
+        assert "[1] 提交" in text
+        assert "已受理，案件编号 TX-" in text
+        assert "您有 1 个在办事项" in text
+        number = text.split("案件编号 ")[1].split("，")[0]
+        async with services.runtime.sessions() as session:
+            detail = await services.runtime.desk(session).case_detail(number)
+        assert detail.case.status == "queued"
+        assert sorted(a.document_key or "" for a in detail.attachments) == [
+            "commitment_letter",
+            "supporting",
+        ]
+        tracker = await services.engine.tracker("shell", "terminal")
+        assert tracker is not None and tracker.active_form is None
+
+
+def _main(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
+    env.update(TAXDESK_DATA_DIR=str(tmp_path / "var"), TAXDESK_LOG_LEVEL="WARNING")
+    env.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        cwd=str(tmp_path),
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_bot_and_worker_without_a_token_refuse(tmp_path: Path) -> None:
+    for cmd in (["bot"], ["bot", "--no-worker"], ["worker"]):
+        result = _main(tmp_path, *cmd)
+        assert result.returncode == 2, (cmd, result.stderr)
+        assert "TELEGRAM_BOT_TOKEN" in result.stdout and "@BotFather" in result.stdout
+
+
+def _no_token_env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
+    env.update(
+        TAXDESK_DATA_DIR=str(tmp_path / "var"),
+        TAXDESK_MODELS_DIR=str(models_dir),
+        TAXDESK_LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    return env
+
+
+async def _read_until(stream: asyncio.StreamReader, marker: str, timeout: float = 60) -> str:  # noqa: ASYNC109
+    """What `stream` printed up to and including the line containing `marker`."""
+    seen = ""
+    async with asyncio.timeout(timeout):
+        while marker not in seen:
+            line = await stream.readline()
+            if not line:
+                break
+            seen += line.decode(errors="replace")
+    return seen
+
+
+async def test_run_without_a_token_and_no_terminal_keeps_running(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """`main.py run` under a service manager (stdin not a terminal): it says Telegram is off
+    and how to turn it on, keeps running (no crash loop), and stops cleanly on SIGTERM."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "main.py"),
+        "run",
+        cwd=str(tmp_path),
+        env=_no_token_env(tmp_path, models_dir),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        said = await _read_until(proc.stdout, "Waiting for SIGTERM")
+        assert "Telegram is off" in said and "TELEGRAM_BOT_TOKEN" in said, said
+        assert "@BotFather" in said and "Waiting for SIGTERM or Ctrl-C" in said, said
+        await holds(lambda: proc.returncode is None, during=0.5)  # still running
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0, err.decode()
+        assert "stopped" in out.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_run_without_a_token_on_a_terminal_opens_the_shell(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """With stdin a terminal (a pty), `main.py run` without a token opens the shell, which
+    answers a taxpayer from the real model and quits on /exit."""
+    import pty
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'taxdesk.sqlite3'}"
+    await asyncio.to_thread(upgrade, url)
+    master, slave = pty.openpty()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "main.py"),
+            "run",
+            cwd=str(tmp_path),
+            env=_no_token_env(tmp_path, models_dir),
+            stdin=slave,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert proc.stdout is not None
+            said = await _read_until(proc.stdout, "terminal shell")
+            assert "Telegram is off" in said and "opening the terminal shell" in said, said
+            os.write(master, (REQUEST["hans"] + "\n/exit\n").encode())
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+            assert proc.returncode == 0, err.decode()[-2000:]
+            assert "纳税人识别号" in out.decode(), out.decode()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.parametrize("command", [["run"], ["bot", "--no-worker"]])
+async def test_main_runs_the_bot_until_sigterm(
+    tmp_path: Path, models_dir: Path, command: list[str], botapi: BotAPIServer
+) -> None:
+    """The composition root for real: `main.py run` / `bot` against the local Bot API server
+    answers a taxpayer, then stops cleanly on SIGTERM."""
+    server = botapi
+    url = f"sqlite+aiosqlite:///{tmp_path / 'main.sqlite3'}"
+    await asyncio.to_thread(upgrade, url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
+    env.update(
+        TAXDESK_DATA_DIR=str(tmp_path / "var"),
+        DATABASE_URL=url,
+        TAXDESK_MODELS_DIR=str(models_dir),
+        TELEGRAM_BOT_TOKEN=server.token,
+        TELEGRAM_API_URL=server.url,
+        TAXDESK_LOG_LEVEL="WARNING",
+    )
+    env.pop("REDIS_URL", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "main.py"),
+        *command,
+        cwd=str(ROOT),
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await server.wait_until(lambda: bool(server.calls_of("getUpdates")), timeout=60)
+        server.user_sends_text(4242, REQUEST["hans"])
+        (reply,) = await server.wait_for_messages(4242, 1, timeout=30)
+        assert "纳税人识别号" in (reply.text or "")
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0, err.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
