@@ -14,10 +14,14 @@ FAST_MARKERS := not (postgres or redis or model or botapi or slow)
 
 .PHONY: setup run test test-fast pytest lint typecheck train migrate bench services clean
 
+# uv installs the pinned requirements (bytecode compiled in parallel): 24 s instead of pip's
+# 60 s on a fresh clone here, which is a third of `make test`.
+UV_VERSION ?= 0.13.8
+
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 ## setup: create .venv and install the pinned dependencies
