@@ -305,6 +305,12 @@ class Chat:
     async def send_files(self, n: int, caption: str | None = None, **kw: Any) -> list[Reply]:
         return await self.say(caption, files=self.files(n), **kw)
 
+    async def tracker(self) -> Any:
+        """The chat's tracker as the engine keeps it."""
+        tracker = await self.engine.tracker("telegram", self.chat_id)
+        assert tracker is not None
+        return tracker
+
 
 def text_of(replies: Sequence[Reply]) -> str:
     return "\n".join(r.text for r in replies)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from actions.channel import InboundFile, InboundMessage, Reply
+from actions.channel import InboundMessage, Reply
 from actions.domain import Domain
 from actions.engine import DialogueEngine, ScriptConverter
 from actions.policy import parse_payload
@@ -22,7 +22,7 @@ from actions.stores import InMemoryTrackerStore
 from actions.tracker import SlotSet, Tracker
 from desk import notices as desk_notices
 from desk.case_types import load_case_types
-from testing.dialogue import FakeGateway, FakeInterpreter, FakeNormalizers, parse
+from testing.dialogue import Chat, FakeGateway, FakeInterpreter, FakeNormalizers, parse, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 27)  # a Friday
@@ -81,42 +81,6 @@ def make_engine(
         rng=random.Random(7),
     )
     return engine, gw, interp
-
-
-class Chat:
-    """A taxpayer in one chat."""
-
-    def __init__(self, engine: DialogueEngine, chat_id: str = "100") -> None:
-        self.engine = engine
-        self.chat_id = chat_id
-        self.next_file = 1
-
-    async def say(self, text: str | None = None, **kw: Any) -> list[Reply]:
-        return await self.engine.handle(
-            InboundMessage("telegram", self.chat_id, "u" + self.chat_id, text=text, **kw)
-        )
-
-    async def press(self, payload: str) -> list[Reply]:
-        return await self.say(payload, is_button=True)
-
-    def files(self, n: int, media_type: str = "image/jpeg") -> tuple[InboundFile, ...]:
-        out = []
-        for _ in range(n):
-            out.append(InboundFile(self.next_file, media_type, None, 1000))
-            self.next_file += 1
-        return tuple(out)
-
-    async def send_files(self, n: int, caption: str | None = None, **kw: Any) -> list[Reply]:
-        return await self.say(caption, files=self.files(n), **kw)
-
-    async def tracker(self) -> Tracker:
-        tracker = await self.engine.tracker("telegram", self.chat_id)
-        assert tracker is not None
-        return tracker
-
-
-def text_of(replies: list[Reply]) -> str:
-    return "\n".join(r.text for r in replies)
 
 
 def payloads(replies: list[Reply]) -> list[str]:
