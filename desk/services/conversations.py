@@ -109,7 +109,7 @@ class Conversations(DeskCore):
     ) -> list[tuple[int, datetime]]:
         """Conversations handed to staff (`human`) in which nothing happened for `idle`: no
         message either way (the taxpayer's, the bot's, staff's relayed ones) and no change of
-        the conversation row since `now - idle`. Returns `(id, last activity)`, oldest first."""
+        the conversation row for at least `idle`. Returns `(id, last activity)`, oldest first."""
         cutoff = self.now() - idle
         last_message = (
             select(func.max(Message.created_at))
@@ -119,7 +119,7 @@ class Conversations(DeskCore):
         rows = (
             await self.session.execute(
                 select(Conversation.id, Conversation.updated_at, last_message)
-                .where(Conversation.state == "human", Conversation.updated_at < cutoff)
+                .where(Conversation.state == "human", Conversation.updated_at <= cutoff)
                 .order_by(Conversation.updated_at, Conversation.id)
             )
         ).all()
@@ -127,7 +127,7 @@ class Conversations(DeskCore):
         out: list[tuple[int, datetime]] = []
         for conv_id, updated, latest in rows:
             last = max(updated, latest) if latest is not None else updated
-            if last < cutoff:
+            if last <= cutoff:
                 out.append((int(conv_id), last))
             if len(out) >= limit:
                 break
@@ -153,7 +153,7 @@ class Conversations(DeskCore):
         cutoff = now - idle
         newer = (
             select(Message.id)
-            .where(Message.conversation_id == conv_id, Message.created_at >= cutoff)
+            .where(Message.conversation_id == conv_id, Message.created_at > cutoff)
             .exists()
         )
         result = await self.session.execute(
@@ -161,7 +161,7 @@ class Conversations(DeskCore):
             .where(
                 Conversation.id == conv_id,
                 Conversation.state == "human",
-                Conversation.updated_at < cutoff,
+                Conversation.updated_at <= cutoff,
                 ~newer,
             )
             .values(state="bot", updated_at=now)
