@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from desk.calendar import WorkingCalendar
 from desk.notices import OFFICE_TZ
 from desk.office_hours import OfficeHours, OfficeHoursDataError
-from desk.runtime import DEFAULT_OFFICE_HOURS
+from desk.runtime import DEFAULT_OFFICE_HOURS, ROOT
 
 
 def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -20,9 +21,29 @@ def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=OFFICE_TZ)
 
 
-@pytest.fixture(scope="module")
-def hours(calendar: WorkingCalendar) -> OfficeHours:
-    return OfficeHours.load(DEFAULT_OFFICE_HOURS, calendar)
+LUNCH_BREAK = """\
+timezone: Asia/Shanghai
+sessions:
+  - {from: "09:00", to: "12:00"}
+  - {from: "13:30", to: "17:30"}
+"""
+
+
+@pytest.fixture
+def hours(tmp_path: Path, calendar: WorkingCalendar) -> OfficeHours:
+    """Hours with a lunch break (the shipped file has one session)."""
+    path = tmp_path / "office_hours.yml"
+    path.write_text(LUNCH_BREAK, encoding="utf-8")
+    return OfficeHours.load(path, calendar)
+
+
+def test_the_shipped_hours_load_and_agree_with_the_faq(calendar: WorkingCalendar) -> None:
+    shipped = OfficeHours.load(DEFAULT_OFFICE_HOURS, calendar)
+    faq = yaml.safe_load((ROOT / "data" / "faq.yml").read_text(encoding="utf-8"))
+    hall_hours = " ".join(a["text"] for a in faq["faq"]["faq_office_hours"])
+    for session in shipped.sessions:
+        assert session.label() in hall_hours, (session.label(), hall_hours)
+    assert shipped.is_open(at(11, 27, 10, 0)) and not shipped.is_open(at(11, 28, 10, 0))
 
 
 @pytest.mark.parametrize(
