@@ -282,20 +282,21 @@ class DeskCaseGateway:
     async def hand_over(self, requester: Requester, reason: str) -> Handoff:
         """The conversation's state becomes `human`; the answer says whether a staff chat is
         configured and whether the office is open now (else when it opens)."""
-        async with self.conversations.desk() as desk:
-            conv = await self._conv(desk, requester)
-            await desk.set_conversation_state(conv.id, "human")
-            log.info("conversation %s handed to staff (%s)", conv.id, reason)
         runtime = self.conversations.runtime
         hours = runtime.hours()
         now = runtime.clock()
         open_now = hours.is_open(now)
-        return Handoff(
+        handoff = Handoff(  # first: should the hours fail, the conversation is not silenced
             staff_chat=self.staff_chat,
             open_now=open_now,
             next_opening=None if open_now else hours.next_opening(now),
             hours=hours.describe(),
         )
+        async with self.conversations.desk() as desk:
+            conv = await self._conv(desk, requester)
+            await desk.set_conversation_state(conv.id, "human")
+            log.info("conversation %s handed to staff (%s)", conv.id, reason)
+        return handoff
 
     async def conversation_state(self, requester: Requester) -> ConversationState:
         """`human` while staff own the conversation, else `bot`."""
