@@ -4,7 +4,7 @@ submit, status, cancel, hand-over, FAQ, fallback, answering a staff question, ra
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from actions.base import Action, ActionContext, FormValidationAction, UtterAction, requester_of
@@ -21,7 +21,7 @@ from actions.forms import (
     next_step,
 )
 from actions.policy import payload
-from actions.ports import RATING_ALIASES, RATING_LEVELS, GatewayError
+from actions.ports import RATING_ALIASES, RATING_LEVELS, GatewayError, Handoff
 from actions.tracker import (
     Awaiting,
     ConversationStateSet,
@@ -37,11 +37,41 @@ from actions.validation import CaseFormValidation
 # Slots kept after a case is submitted (the same company usually asks again).
 KEPT_AFTER_SUBMIT: tuple[str, ...] = ("taxpayer_id",)
 FALLBACKS_BEFORE_HUMAN = 2
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
 def month_day(day: date) -> str:
     """`11月30日`."""
     return f"{day.month}月{day.day}日"
+
+
+def opening_time(at: datetime) -> str:
+    """`12月7日（周一）9:00` (in the time zone `at` carries: the office's)."""
+    return f"{month_day(at.date())}（{WEEKDAYS[at.weekday()]}）{at.hour}:{at.minute:02d}"
+
+
+def utter_handoff(dispatcher: CollectingDispatcher, handoff: Handoff) -> None:
+    """The reply to a hand-over, promising only what stands behind it: with a staff chat a
+    person has been asked; without one, staff answer here within office hours. Out of hours
+    it says when."""
+    who = "staff" if handoff.staff_chat else "no_staff"
+    if handoff.open_now or handoff.next_opening is None:
+        dispatcher.utter_message(response=f"utter_handed_over_{who}_open", hours=handoff.hours)
+    else:
+        dispatcher.utter_message(
+            response=f"utter_handed_over_{who}_closed",
+            hours=handoff.hours,
+            next_opening=opening_time(handoff.next_opening),
+        )
+
+
+async def hand_over(
+    ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
+) -> list[Event]:
+    """Flip the conversation to staff and say honestly what happens next."""
+    handoff = await ctx.gateway.hand_over(requester_of(tracker), reason)
+    utter_handoff(dispatcher, handoff)
+    return [ConversationStateSet("human"), Awaiting(None), FallbackCounted(reset=True)]
 
 
 def human_buttons() -> list[Button]:
@@ -155,7 +185,8 @@ class ActionCancel(Action):
 
 
 class ActionHandOver(Action):
-    """Hand the conversation to staff; from now on the bot stays quiet (§7)."""
+    """Hand the conversation to staff (转人工, or a complaint); from now on the bot stays
+    quiet until staff or the idle timeout hand it back (§7)."""
 
     def name(self) -> str:
         return "action_hand_over"
@@ -164,9 +195,11 @@ class ActionHandOver(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> list[Event]:
         reason = str(tracker.latest_intent or "request_human")
-        await self.ctx.gateway.hand_over(requester_of(tracker), reason)
-        dispatcher.utter_message(response="utter_handed_over")
-        return [ConversationStateSet("human"), Awaiting(None), FallbackCounted(reset=True)]
+        if reason == "complaint":
+            dispatcher.utter_message(response="utter_complaint")
+        elif reason != "request_human":  # e.g. [转人工] after an offer: affirm
+            reason = "request_human"
+        return await hand_over(self.ctx, dispatcher, tracker, reason)
 
 
 class ActionDecline(Action):
@@ -226,8 +259,8 @@ class ActionFaq(Action):
 
 
 class ActionDefaultFallback(Action):
-    """Not understood (§8): ask to rephrase; after two in a row offer a person. Every such
-    message goes to the admins' review inbox."""
+    """Not understood (§8): ask to rephrase; after two in a row the conversation goes to
+    staff. Every such message goes to the admins' review inbox."""
 
     def name(self) -> str:
         return "action_default_fallback"
@@ -246,8 +279,8 @@ class ActionDefaultFallback(Action):
         count = tracker.fallback_count + 1
         events: list[Event] = [FallbackCounted()]
         if count >= FALLBACKS_BEFORE_HUMAN:
-            dispatcher.utter_message(response="utter_offer_human", buttons=human_buttons())
-            return [*events, Awaiting("offer_human")]
+            dispatcher.utter_message(response="utter_fallback_to_human")
+            return [*events, *await hand_over(self.ctx, dispatcher, tracker, "fallback")]
         if tracker.active_form:
             dispatcher.utter_message(response="utter_form_not_understood")
             return [*events, FollowupAction("case_form_reprompt")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -67,6 +67,17 @@ class CaseSummary:
     status: str  # e.g. "queued", "in_progress", "waiting_taxpayer"
     deadline: date | None = None
     staff_question: str | None = None  # the last question staff asked, when waiting
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """What the desk answers when a conversation is handed to staff, so that the reply
+    promises only what stands behind it."""
+
+    staff_chat: bool  # a staff chat is configured: a person there has been asked to reply
+    open_now: bool  # inside office hours
+    next_opening: datetime | None  # when closed: the next opening, in the office's time zone
+    hours: str  # the office hours in words (Simplified), e.g. "工作日 9:00–12:00…"
 
 
 class GatewayError(UserFacingError):
@@ -145,8 +156,10 @@ class CaseGateway(Protocol):
         """Record a 好差评 rating; `level` is one of `RATING_LEVELS`."""
         ...
 
-    async def hand_over(self, requester: Requester, reason: str) -> None:
-        """Hand the conversation to staff: its state becomes `human`."""
+    async def hand_over(self, requester: Requester, reason: str) -> Handoff:
+        """Hand the conversation to staff: its state becomes `human` (`reason`: the intent,
+        "request_human", "complaint", or "fallback"). Returns whether a staff chat exists
+        and the office hours at this moment."""
         ...
 
     async def conversation_state(self, requester: Requester) -> ConversationState:

@@ -34,6 +34,7 @@ from actions.ports import (
     CaseSummary,
     ConversationState,
     GatewayError,
+    Handoff,
     Requester,
     SubmittedCase,
     conversation_key,
@@ -144,8 +145,11 @@ def _user_error(exc: DeskError) -> GatewayError:
 class DeskCaseGateway:
     """`actions.ports.CaseGateway` over the desk services (mapping in `actions/README.md`)."""
 
-    def __init__(self, conversations: DeskConversations) -> None:
+    def __init__(self, conversations: DeskConversations, *, staff_chat: bool = False) -> None:
+        """`staff_chat`: a staff chat is configured (`STAFF_CHAT_ID`), so a hand-over reaches
+        a person there; without one the reply only promises an answer within office hours."""
         self.conversations = conversations
+        self.staff_chat = staff_chat
 
     async def _conv(self, desk: Desk, requester: Requester) -> ConversationRef:
         return await self.conversations.ensure(
@@ -275,12 +279,24 @@ class DeskCaseGateway:
             except DeskError as exc:
                 raise _user_error(exc) from exc
 
-    async def hand_over(self, requester: Requester, reason: str) -> None:
-        """The conversation's state becomes `human`."""
+    async def hand_over(self, requester: Requester, reason: str) -> Handoff:
+        """The conversation's state becomes `human`; the answer says whether a staff chat is
+        configured and whether the office is open now (else when it opens)."""
+        runtime = self.conversations.runtime
+        hours = runtime.hours()
+        now = runtime.clock()
+        open_now = hours.is_open(now)
+        handoff = Handoff(  # first: should the hours fail, the conversation is not silenced
+            staff_chat=self.staff_chat,
+            open_now=open_now,
+            next_opening=None if open_now else hours.next_opening(now),
+            hours=hours.describe(),
+        )
         async with self.conversations.desk() as desk:
             conv = await self._conv(desk, requester)
             await desk.set_conversation_state(conv.id, "human")
             log.info("conversation %s handed to staff (%s)", conv.id, reason)
+        return handoff
 
     async def conversation_state(self, requester: Requester) -> ConversationState:
         """`human` while staff own the conversation, else `bot`."""

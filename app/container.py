@@ -137,7 +137,11 @@ async def build_container(
         else:
             store = DeskTrackerStore(conversations)
         engine = DialogueEngine(
-            interpreter, DeskCaseGateway(conversations), store, domain, today=today
+            interpreter,
+            DeskCaseGateway(conversations, staff_chat=settings.staff_chat_id is not None),
+            store,
+            domain,
+            today=today,
         )
         yield Container(
             settings=settings,

@@ -1,5 +1,7 @@
 """Service runners: the Telegram bot (long polling or a webhook) with the outbox worker
-beside it, or the outbox worker alone.
+beside it, or the outbox worker alone. Beside every outbox worker runs the hand-over sweep
+(`run_handoff_sweep`): conversations handed to staff that stay idle for
+`HANDOFF_IDLE_MINUTES` go back to the bot, and the taxpayer is told through the outbox.
 
 Webhook: our own aiohttp handler checks the secret token, stores the update (message row)
 and answers 200 at once; the update is processed afterwards in a task. If storing fails it
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -27,6 +30,7 @@ from bot.keyboards import StorageButtonStore
 from bot.middlewares import RECORDED_FLAG, install_log_redaction, record
 from bot.notices import run_outbox_worker
 from bot.sender import RateLimiter, ReplySender
+from desk.runtime import DeskRuntime
 from handlers.taxpayer import bot_commands
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,32 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_SWEEP_INTERVAL = 30.0  # seconds between two hand-over sweeps, at most
+
+
+async def run_handoff_sweep(
+    runtime: DeskRuntime,
+    idle_minutes: float,
+    stop: asyncio.Event,
+    *,
+    interval: float | None = None,
+) -> None:
+    """Until `stop` is set, give conversations handed to staff and idle for `idle_minutes`
+    back to the bot (`Desk.return_idle_to_bot`: the state and the taxpayer's notice in one
+    transaction). Runs every `interval` seconds (default: a quarter of the idle time, at
+    most `MAX_SWEEP_INTERVAL`); several sweepers (processes) may run at once."""
+    idle = timedelta(minutes=idle_minutes)
+    every = interval or min(MAX_SWEEP_INTERVAL, idle.total_seconds() / 4)
+    while not stop.is_set():
+        try:
+            async with runtime.sessions() as session:
+                flipped = await runtime.desk(session).return_idle_to_bot(idle)
+            if flipped:
+                log.info("hand-over sweep: %d conversation(s) back to the bot", len(flipped))
+        except Exception:
+            log.exception("hand-over sweep failed; trying again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
 
 
 class TelegramService:
@@ -181,21 +211,34 @@ class TelegramService:
         container = self.container
         if container.runtime is None:
             return
-        await run_outbox_worker(
-            container.runtime,
-            self.bot,
-            self.replies,
-            stop,
-            lookups=container.notice_lookups(),
-            engine=container.dialogue_engine,
-            poll_interval=container.outbox_poll_interval,
+        sweep = asyncio.create_task(
+            run_handoff_sweep(container.runtime, container.settings.handoff_idle_minutes, stop),
+            name="handoff-sweep",
         )
+        try:
+            await run_outbox_worker(
+                container.runtime,
+                self.bot,
+                self.replies,
+                stop,
+                lookups=container.notice_lookups(),
+                engine=container.dialogue_engine,
+                poll_interval=container.outbox_poll_interval,
+            )
+        finally:
+            await _end(sweep)
 
     async def close(self) -> None:
         """Close the storage (unless it was given) and the bot's HTTP session."""
         if self._own_storage:
             await self.storage.close()
         await self.bot.session.close()
+
+
+async def _end(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
 
 
 async def run_outbox(container: Container, stop: asyncio.Event, *, bot: Bot | None = None) -> None:
@@ -220,15 +263,22 @@ async def run_outbox(container: Container, stop: asyncio.Event, *, bot: Bot | No
                     "REDIS_URL)"
                 )
             buttons = StorageButtonStore(storage, bot.id)
-        await run_outbox_worker(
-            container.runtime,
-            bot,
-            ReplySender(buttons, RateLimiter()),
-            stop,
-            lookups=container.notice_lookups(),
-            engine=container.dialogue_engine,
-            poll_interval=container.outbox_poll_interval,
+        sweep = asyncio.create_task(
+            run_handoff_sweep(container.runtime, settings.handoff_idle_minutes, stop),
+            name="handoff-sweep",
         )
+        try:
+            await run_outbox_worker(
+                container.runtime,
+                bot,
+                ReplySender(buttons, RateLimiter()),
+                stop,
+                lookups=container.notice_lookups(),
+                engine=container.dialogue_engine,
+                poll_interval=container.outbox_poll_interval,
+            )
+        finally:
+            await _end(sweep)
     finally:
         if storage is not None:
             await storage.close()

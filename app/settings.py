@@ -53,6 +53,19 @@ class Settings(BaseSettings):
     models_dir: Path = Field(
         default=Path("models"), validation_alias=AliasChoices("TAXDESK_MODELS_DIR", "models_dir")
     )
+    staff_chat_id: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STAFF_CHAT_ID", "staff_chat_id"),
+        description="The staff forum supergroup's chat id (negative, -100…). Unset: no staff "
+        "chat; a hand-over then promises an answer within office hours, not a transfer.",
+    )
+    handoff_idle_minutes: float = Field(
+        default=30,
+        gt=0,
+        validation_alias=AliasChoices("HANDOFF_IDLE_MINUTES", "handoff_idle_minutes"),
+        description="A conversation handed to staff returns to the bot (and the taxpayer is "
+        "told) after this many minutes without a message from staff or taxpayer.",
+    )
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("TAXDESK_LOG_LEVEL", "log_level")
     )

@@ -130,3 +130,27 @@ def case_reopened(number: str, ct: CaseType, deadline: datetime) -> dict[str, An
         f"您的案件 {number}（{ct.title.zh_hant}）已重新辦理，我們將在 {d} 前答覆您。",
         deadline=deadline.isoformat(),
     )
+
+
+#: `reason` of a `conversation_back_to_bot` notice: staff wrote `/bot`, or nobody wrote.
+BACK_TO_BOT_REASONS = ("staff", "idle")
+
+
+def back_to_bot(reason: str, *, idle_minutes: int | None = None) -> dict[str, Any]:
+    """The conversation is the bot's again (kind `conversation_back_to_bot`): staff handed it
+    back (`reason="staff"`) or nobody wrote for `idle_minutes` (`reason="idle"`)."""
+    if reason not in BACK_TO_BOT_REASONS:
+        raise ValueError(f"reason must be one of {BACK_TO_BOT_REASONS}, not {reason!r}")
+    if reason == "idle":
+        hans = f"人工服务已结束（{idle_minutes} 分钟内没有新消息）。"
+        hant = f"人工服務已結束（{idle_minutes} 分鐘內沒有新訊息）。"
+    else:
+        hans, hant = "人工服务已结束。", "人工服務已結束。"
+    return {
+        "text": {
+            "zh_hans": hans + "有其他问题可以继续问我，需要时再说“转人工”。",
+            "zh_hant": hant + "有其他問題可以繼續問我，需要時再說「轉人工」。",
+        },
+        "buttons": [],
+        "reason": reason,
+    }

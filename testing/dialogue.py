@@ -15,6 +15,7 @@ from actions.ports import (
     CaseSummary,
     ConversationState,
     GatewayError,
+    Handoff,
     IdCheck,
     Requester,
     SubmittedCase,
@@ -153,6 +154,9 @@ class FakeCase:
     rating: str | None = None
 
 
+FAKE_OFFICE_HOURS = "工作日 9:00–12:00、13:30–17:30，法定节假日除外"
+
+
 class FakeGateway:
     """The case backend in memory; records every call in `calls`."""
 
@@ -172,6 +176,10 @@ class FakeGateway:
         self.review: list[tuple[str, str]] = []
         self._next = first_number
         self.fail_next: str | None = None
+        # what `hand_over` answers: no staff chat, open now (tests set others)
+        self.handoff = Handoff(
+            staff_chat=False, open_now=True, next_opening=None, hours=FAKE_OFFICE_HOURS
+        )
 
     def _call(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -254,9 +262,10 @@ class FakeGateway:
             if case.number == case_number:
                 case.rating = level
 
-    async def hand_over(self, requester: Requester, reason: str) -> None:
+    async def hand_over(self, requester: Requester, reason: str) -> Handoff:
         self._call("hand_over", requester, reason)
         self.states[requester.conversation_key] = "human"
+        return self.handoff
 
     async def conversation_state(self, requester: Requester) -> ConversationState:
         self._call("conversation_state", requester)

@@ -4,14 +4,16 @@ staff), what the taxpayer wrote in it, and the taxpayer IDs taxpayers used."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from desk import notices
 from desk import repositories as repo
 from desk.errors import NotFound
-from desk.models import ChannelIdentity, Conversation, Message, Taxpayer
-from desk.outbox import OutboxItem, conversation_of
+from desk.models import ChannelIdentity, Conversation, Message, Outbox, Taxpayer
+from desk.outbox import NOTIFY_CHANNEL, OutboxItem, conversation_of
 from desk.services.core import ConversationState, DeskCore, valid_tax_id
 from taxrules.masking import mask_taxpayer_id
 
@@ -101,6 +103,95 @@ class Conversations(DeskCore):
         conv.updated_at = self.now()
         await self._commit()
         return conv
+
+    async def idle_human_conversations(
+        self, idle: timedelta, *, limit: int = 100
+    ) -> list[tuple[int, datetime]]:
+        """Conversations handed to staff (`human`) in which nothing happened for `idle`: no
+        message either way (the taxpayer's, the bot's, staff's relayed ones) and no change of
+        the conversation row for at least `idle`. Returns `(id, last activity)`, oldest first."""
+        cutoff = self.now() - idle
+        last_message = (
+            select(func.max(Message.created_at))
+            .where(Message.conversation_id == Conversation.id)
+            .scalar_subquery()
+        )
+        rows = (
+            await self.session.execute(
+                select(Conversation.id, Conversation.updated_at, last_message)
+                .where(Conversation.state == "human", Conversation.updated_at <= cutoff)
+                .order_by(Conversation.updated_at, Conversation.id)
+            )
+        ).all()
+        await self._commit()
+        out: list[tuple[int, datetime]] = []
+        for conv_id, updated, latest in rows:
+            last = max(updated, latest) if latest is not None else updated
+            if last <= cutoff:
+                out.append((int(conv_id), last))
+            if len(out) >= limit:
+                break
+        return out
+
+    async def return_idle_to_bot(self, idle: timedelta, *, limit: int = 100) -> list[int]:
+        """Give every conversation idle for `idle` (see `idle_human_conversations`) back to
+        the bot: its state becomes `bot` and a `conversation_back_to_bot` notice for the
+        taxpayer is queued in the outbox, in one transaction per conversation. A
+        conversation that changed meanwhile (a message, staff, another sweeper) is left
+        alone, so two sweepers never send the notice twice. Returns the ids flipped."""
+        minutes = max(1, round(idle.total_seconds() / 60))
+        flipped: list[int] = []
+        for conv_id, last in await self.idle_human_conversations(idle, limit=limit):
+            if await self._back_to_bot_if_idle(conv_id, last, idle, minutes):
+                flipped.append(conv_id)
+        return flipped
+
+    async def _back_to_bot_if_idle(
+        self, conv_id: int, last: datetime, idle: timedelta, minutes: int
+    ) -> bool:
+        now = self.now()
+        cutoff = now - idle
+        newer = (
+            select(Message.id)
+            .where(Message.conversation_id == conv_id, Message.created_at > cutoff)
+            .exists()
+        )
+        result = await self.session.execute(
+            update(Conversation)
+            .where(
+                Conversation.id == conv_id,
+                Conversation.state == "human",
+                Conversation.updated_at <= cutoff,
+                ~newer,
+            )
+            .values(state="bot", updated_at=now)
+            .returning(Conversation.channel, Conversation.chat_id)
+            .execution_options(synchronize_session=False)
+        )
+        row = result.first()
+        if row is None:  # written to, handed back or swept meanwhile
+            await self._commit()
+            return False
+        channel, chat_id = row
+        self.session.add(
+            Outbox(
+                kind="conversation_back_to_bot",
+                payload=notices.back_to_bot("idle", idle_minutes=minutes),
+                channel=channel,
+                chat_id=chat_id,
+                idempotency_key=f"conversation:{conv_id}:back_to_bot:{last.isoformat()}",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        await self.session.flush()
+        if self._dialect() == "postgresql":  # wakes outbox workers when this commits
+            await self.session.execute(
+                text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL}
+            )
+        await self._commit()
+        log.info("conversation %s back to the bot after %s idle minutes", conv_id, minutes)
+        return True
 
     async def recent_inbound_texts(self, item: OutboxItem, *, limit: int = 10) -> list[str | None]:
         """The latest texts (newest first) the taxpayer sent in the conversation an outbox

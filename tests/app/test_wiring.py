@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,34 @@ async def test_only_private_chats_become_conversations(conversations: DeskConver
     }
     assert await store.record_update("telegram", 8, "101", "101", "/submit_case", private)
     assert not await store.record_update("telegram", 8, "101", "101", "/submit_case", private)
+
+
+@pytest.mark.parametrize("staff_chat", [False, True])
+async def test_hand_over_answers_staff_chat_and_office_hours(
+    conversations: DeskConversations, staff_chat: bool
+) -> None:
+    runtime = conversations.runtime
+    gateway = DeskCaseGateway(conversations, staff_chat=staff_chat)
+    # 国庆节 2026-10-01 10:00 Beijing: closed until Thursday 10-08 09:00
+    runtime.clock = lambda: datetime(2026, 10, 1, 2, 0, tzinfo=UTC)
+    handoff = await gateway.hand_over(ALICE, "request_human")
+    assert await gateway.conversation_state(ALICE) == "human"
+    assert (handoff.staff_chat, handoff.open_now) == (staff_chat, False)
+    assert handoff.next_opening is not None
+    assert (handoff.next_opening.date(), handoff.next_opening.hour) == (date(2026, 10, 8), 9)
+    assert handoff.next_opening.utcoffset() == timedelta(hours=8)
+    assert handoff.hours == runtime.hours().describe()
+    # the 调休 working Saturday 2026-10-10, 10:00 Beijing: open
+    runtime.clock = lambda: datetime(2026, 10, 10, 2, 0, tzinfo=UTC)
+    handoff = await gateway.hand_over(BOB, "complaint")
+    assert (handoff.open_now, handoff.next_opening) == (True, None)
+
+
+def test_staff_chat_and_idle_minutes_settings() -> None:
+    settings = Settings(_env_file=None, STAFF_CHAT_ID="-1001234567890", HANDOFF_IDLE_MINUTES="5")  # type: ignore[call-arg]
+    assert settings.staff_chat_id == -1001234567890
+    assert settings.handoff_idle_minutes == 5
+    defaults = Settings(_env_file=None, staff_chat_id=None)  # type: ignore[call-arg]
+    assert defaults.handoff_idle_minutes == 30
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, HANDOFF_IDLE_MINUTES="0")  # type: ignore[call-arg]

@@ -508,7 +508,7 @@ async def test_s7_hand_over_silence_and_back() -> None:
     engine, gw, _ = make_engine()
     chat = Chat(engine)
     text = text_of(await chat.say("转人工"))
-    assert "已为您转接工作人员" in text and "9:30–18:00" in text
+    assert "工作人员会在办公时间内" in text and "9:00–12:00" in text
     assert len(gw.called("hand_over")) == 1
     assert await chat.say("你好") == []
     assert await chat.send_files(1) == []
@@ -542,21 +542,26 @@ async def test_s8_two_fallbacks_offer_a_person() -> None:
     chat = Chat(engine)
     text = text_of(await chat.say("那个啥 就是上回那个东西"))
     assert "没" in text and "转人工" in text
+    assert gw.called("hand_over") == []
     replies = await chat.say("哎呀说不清")
-    assert "转接工作人员" in text_of(replies)
-    assert titles(replies) == ["转人工", "不用了"]
+    text = text_of(replies)
+    assert "交由工作人员处理" in text and "已记录您的人工服务请求" in text
+    assert [call[1] for call in gw.called("hand_over")] == ["fallback"]
     assert [t for _, t in gw.review] == ["那个啥 就是上回那个东西", "哎呀说不清"]
-    replies = await chat.press("/deny")
-    assert (await chat.tracker()).fallback_count == 0
-    # an understood message in between resets the count
+    tracker = await chat.tracker()
+    assert tracker.state == "human" and tracker.fallback_count == 0
+    assert await chat.say("喂？") == []  # staff have it now
+
+
+async def test_s8_an_understood_message_resets_the_fallback_count() -> None:
+    engine, gw, _ = make_engine()
+    chat = Chat(engine)
     await chat.say("那个啥 就是上回那个东西")
     await chat.say("你好")
     replies = await chat.say("哎呀说不清")
-    assert "转接工作人员" not in text_of(replies)
-    # accepting the offer by button hands over
-    await chat.say("那个啥 就是上回那个东西")
-    replies = await chat.press("/request_human")
-    assert "已为您转接" in text_of(replies)
+    assert "工作人员处理" not in text_of(replies)
+    assert gw.called("hand_over") == []
+    assert (await chat.tracker()).fallback_count == 1
 
 
 async def test_s8_fallback_inside_form_reasks() -> None:
@@ -1036,8 +1041,8 @@ async def test_s1_with_a_wrong_id_keeps_the_rest_and_asks_again() -> None:
     assert "承诺书" in text_of(await chat.say(GOOD_ID))
 
 
-async def test_hand_over_traditional_uses_its_own_text() -> None:
+async def test_hand_over_in_traditional() -> None:
     engine, gw, _ = make_engine()
     text = text_of(await Chat(engine).say("轉人工"))
-    assert text.startswith("已為您轉接工作人員") and "服務時間" in text
+    assert text.startswith("已記錄您的人工服務請求") and "辦公時間" in text
     assert len(gw.called("hand_over")) == 1
