@@ -110,8 +110,7 @@ class StaffRequired(DeskError):
     def __init__(self, number: str, action: str) -> None:
         super().__init__(
             f"case {number}: no assignee; name the acting staff member",
-            f"案件 {number} 还没有承办人：{action}时请写明由谁办理（--staff 姓名），"
-            "或先认领。",
+            f"案件 {number} 还没有承办人：{action}时请写明由谁办理（--staff 姓名），或先认领。",
         )
         self.number = number
 
