@@ -83,6 +83,13 @@ class StaffWork(DeskCore):
             raise await self._fail(StaffNotFound(name))
         return member
 
+    async def staff_by_telegram(self, telegram_user_id: int) -> StaffMember | None:
+        """The active staff member linked to this Telegram user id, or None (anyone else in
+        the staff group)."""
+        member = await repo.staff_by_telegram_id(self.session, telegram_user_id)
+        await self._commit()
+        return member if member is not None and member.active else None
+
     async def allowed_actions(self, number: str, staff_id: int) -> list[str]:
         """The actions of `PERMISSIONS` this staff member may take on this case now (the
         rule lets them and the case's state allows it), in button order. The surfaces show

@@ -237,3 +237,10 @@ async def test_a_state_refusal_still_names_the_state(desk: Desk) -> None:
         await desk.complete(number, boss, "x")  # the boss may, but it is not claimed yet
     with pytest.raises(PermissionDenied):
         await desk.close_follow_up(1, a, "x")
+
+
+async def test_staff_by_telegram_finds_only_linked_staff(desk: Desk) -> None:
+    member = await desk.add_staff("王芳", telegram_user_id=4242)
+    found = await desk.staff_by_telegram(4242)
+    assert found is not None and found.id == member.id
+    assert await desk.staff_by_telegram(9999) is None  # anyone else in the group
