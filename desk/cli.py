@@ -309,7 +309,7 @@ def detail_json(d: CaseDetail, desk: Desk) -> dict[str, Any]:
                     "action": e.action,
                     "from": e.from_status,
                     "to": e.to_status,
-                    "data": e.data,
+                    "data": _masked_data(e.data),
                 }
                 for e in d.events
             ],
@@ -361,6 +361,13 @@ def _masked_slots(slots: dict[str, Any]) -> dict[str, Any]:
     return {**slots, "taxpayer_id": mask_taxpayer_id(str(tid))} if tid else dict(slots)
 
 
+def _masked_data(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An event's data with taxpayer IDs masked in its texts (a question, an answer)."""
+    if not data:
+        return data
+    return {k: redact_taxpayer_ids(v) if isinstance(v, str) else v for k, v in data.items()}
+
+
 def _who(actor: dict[str, Any] | None) -> str:
     if not actor:
         return "-"
@@ -368,6 +375,8 @@ def _who(actor: dict[str, Any] | None) -> str:
         return str(actor["name"])
     if actor["kind"] == "taxpayer":
         return "纳税人"
+    if actor["kind"] == "system":
+        return "系统（命令行）" if actor["id"] == "cli" else f"系统（{actor['id']}）"
     return f"{actor['kind']}:{actor['id']}"
 
 

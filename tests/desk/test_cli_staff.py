@@ -130,8 +130,13 @@ def test_staff_work_from_the_command_line(
     assert code == 1 and "由 王芳 承办" in err
 
     # ask, the actions a member may take, a supervisor completes
-    asked = ok_json(capsys, "cases", "ask", first, "--question", "需要哪一年度的？")
+    question = f"识别号 {TAX_ID} 需要哪一年度的？"
+    asked = ok_json(capsys, "cases", "ask", first, "--question", question)
     assert isinstance(asked, dict) and asked["status"] == "waiting_taxpayer"
+    history = ok(capsys, "cases", "show", first) + ok(capsys, "cases", "show", first, "--json")
+    assert TAX_ID not in history  # the CLI never prints a full taxpayer ID
+    assert "王芳  向纳税人提问  办理中 -> 等待纳税人补充  识别号 9131****12G 需要" in history
+    assert "系统（命令行）  提交" in history
     acts = ok_json(capsys, "cases", "actions", first, "--staff", "李四")
     assert acts == {"number": first, "actions": ["note"]}
     ok(capsys, "cases", "claim", second, "--staff", "王芳")
