@@ -9,6 +9,9 @@ Rules
   if it is Monday..Friday and not listed as a holiday.
 * Years with no data file fall back to "weekends off, everything else working", and a warning
   is logged once per year per calendar instance.
+* A year marked ``provisional: true`` (published before the State Council's notice) is only
+  warned about when a computed deadline falls in it, once per year per calendar instance
+  (loading it logs at DEBUG), so commands that do not touch that year stay quiet.
 * SLA deadline (:meth:`WorkingCalendar.add_working_days`): the close of the office day
   (18:00 Asia/Shanghai by default) on the *n*-th working day strictly after the local date of
   the start.  A case opened on a working day therefore gets the rest of that day for free;
@@ -268,6 +271,7 @@ class WorkingCalendar:
             self._holidays.update(yc.holidays)
             self._workdays.update(yc.workdays)
         self._warned: set[int] = set()
+        self._warned_provisional: set[int] = set()
 
     @classmethod
     def load(
@@ -292,12 +296,8 @@ class WorkingCalendar:
         years = [_Parser(path).parse() for path in files]
         calendar = cls(years, timezone=timezone, office_close=office_close)
         for yc in years:
-            if yc.provisional:
-                logger.warning(
-                    "calendar %s is provisional (%s); replace it with the official notice",
-                    yc.year,
-                    yc.path,
-                )
+            if yc.provisional:  # warned about when a deadline falls in it (add_working_days)
+                logger.debug("calendar %s is provisional (%s)", yc.year, yc.path)
         return calendar
 
     @property
@@ -358,11 +358,26 @@ class WorkingCalendar:
             day = self.next_working_day(local.date(), include=True)
             if self.office_close_at(day) <= local:
                 day = self.next_working_day(day)
-            return self.office_close_at(day)
+            return self._provisional_check(self.office_close_at(day))
         day = local.date()
         for _ in range(n):
             day = self.next_working_day(day)
-        return self.office_close_at(day)
+        return self._provisional_check(self.office_close_at(day))
+
+    def _provisional_check(self, deadline: datetime) -> datetime:
+        """Warn (once per year and process) when a deadline falls in a provisional year:
+        only then does the provisional calendar matter."""
+        yc = self._years.get(deadline.year)
+        if yc is not None and yc.provisional and yc.year not in self._warned_provisional:
+            self._warned_provisional.add(yc.year)
+            logger.warning(
+                "deadline %s falls in %s, whose calendar is provisional (%s); "
+                "replace it with the official notice",
+                deadline.date(),
+                yc.year,
+                yc.path,
+            )
+        return deadline
 
     def working_days_between(self, a: date, b: date) -> int:
         """Working days ``d`` with ``a < d <= b``; negative if ``b < a``.

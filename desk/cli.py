@@ -1,9 +1,13 @@
 """Command line for the case backend: `migrate`, `cases ...`, `staff ...`.
 
 The JSON printed with `--json` is a stable interface (documented in `desk/README.md`):
-keys are only ever added, never renamed or removed. Times are ISO 8601 in UTC. On a domain
-error the command prints the user-facing Chinese message (with `--json`: an
-`{"error": {"code", "message"}}` object on stdout) and exits with status 1.
+keys are only ever added, never renamed or removed. Times are ISO 8601 in UTC in JSON, and
+Beijing time (Asia/Shanghai, "2026-12-03 18:00") in text. On a domain error the command prints
+the user-facing Chinese message (with `--json`: an `{"error": {"code", "message"}}` object on
+stdout) and exits with status 1; a wrong argument (an unknown `--status`) exits with 2.
+
+The staff steps are thin calls of `desk.services.Desk` (`StaffWork`), where the permission rule
+of each action lives; nothing here decides who may do what.
 """
 
 from __future__ import annotations
@@ -13,14 +17,22 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from desk.states import STATUS_LABELS
-from taxrules.masking import mask_taxpayer_id
+from desk.case_types import slot_label
+from desk.notices import OFFICE_TZ, RATING_LEVELS
+from desk.states import ACTION_LABELS, CaseStatus
+from desk.states import STATUS_LABELS as _TAXPAYER_STATUS_LABELS
+from taxrules.masking import mask_taxpayer_id, redact_taxpayer_ids
+from taxrules.tax_types import TAX_TYPES
+
+#: Status labels for staff (the taxpayer's labels say "您").
+STATUS_LABELS = {**_TAXPAYER_STATUS_LABELS, "waiting_taxpayer": "等待纳税人补充"}
 
 if TYPE_CHECKING:  # the heavy imports wait until a command runs (keeps `--help` fast)
-    from desk.models import Case
+    from desk.models import Case, CaseEvent, FollowUp, ReviewItem
     from desk.runtime import DeskRuntime
     from desk.services import CaseDetail, Desk
 
@@ -31,11 +43,17 @@ def register(sub: Any) -> None:
     mig.add_argument("--revision", default="head", help="target revision (default: head)")
     mig.set_defaults(handler=_cmd_migrate)
 
-    cases = sub.add_parser("cases", help="the case queue: list, show, open, claim, complete")
+    cases = sub.add_parser(
+        "cases", help="the case queue: list, show, open, claim, ask, complete, reject, ..."
+    )
     csub = cases.add_subparsers(dest="cases_command", required=True, metavar="ACTION")
 
     p = csub.add_parser("list", help="list cases (default: active ones), by deadline")
-    p.add_argument("--status", help="collecting|queued|in_progress|waiting_taxpayer|done|...")
+    p.add_argument(
+        "--status",
+        choices=[str(s) for s in CaseStatus],
+        help="one status (default: the active ones: queued, in_progress, waiting_taxpayer)",
+    )
     p.add_argument("--type", dest="case_type", help="case type key")
     p.add_argument("--assignee", help="staff name")
     p.add_argument("--overdue", action="store_true", help="only overdue cases")
@@ -77,6 +95,71 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_run(_cases_reject))
 
+    p = csub.add_parser("ask", help="ask the taxpayer a question (case waits for the answer)")
+    p.add_argument("number")
+    p.add_argument("--question", required=True)
+    p.add_argument("--staff", help="acting staff name (default: the assignee)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_cases_ask))
+
+    p = csub.add_parser("release", help="give a claimed case back to the queue")
+    p.add_argument("number")
+    p.add_argument("--staff", help="acting staff name (default: the assignee)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_cases_release))
+
+    p = csub.add_parser("assign", help="a supervisor gives a case to a staff member")
+    p.add_argument("number")
+    p.add_argument("--to", required=True, help="staff name of the new assignee")
+    p.add_argument("--staff", required=True, help="acting supervisor name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_cases_assign))
+
+    p = csub.add_parser("cancel", help="cancel an open case (the taxpayer is told)")
+    p.add_argument("number")
+    p.add_argument("--reason", help="told to the taxpayer")
+    p.add_argument("--staff", help="acting staff name (default: the assignee)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_cases_cancel))
+
+    p = csub.add_parser("reopen", help="a supervisor reopens a done or rejected case")
+    p.add_argument("number")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--staff", required=True, help="acting supervisor name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_cases_reopen))
+
+    p = csub.add_parser("note", help="an internal note on a case (never sent to the taxpayer)")
+    p.add_argument("number")
+    p.add_argument("--text", required=True)
+    p.add_argument("--staff", required=True, help="staff name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_cases_note))
+
+    p = csub.add_parser("actions", help="what a staff member may do with a case now")
+    p.add_argument("number")
+    p.add_argument("--staff", required=True, help="staff name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_cases_actions))
+
+    p = csub.add_parser("follow-ups", help="open follow-ups of bad ratings, oldest first")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_follow_ups))
+
+    p = csub.add_parser("follow-up-close", help="a supervisor closes a follow-up with a note")
+    p.add_argument("follow_up_id", type=int, metavar="ID")
+    p.add_argument("--note", required=True)
+    p.add_argument("--staff", required=True, help="acting supervisor name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_follow_up_close))
+
+    review = sub.add_parser("review", help="the review inbox: messages the NLU was unsure of")
+    rsub = review.add_subparsers(dest="review_command", required=True, metavar="ACTION")
+    p = rsub.add_parser("list", help="open review items, oldest first")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_review_list))
+
     staff = sub.add_parser("staff", help="staff members")
     ssub = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
     p = ssub.add_parser("add", help="add a staff member")
@@ -103,6 +186,14 @@ def _cmd_migrate(args: argparse.Namespace, settings: Any) -> int:
 Command = Callable[[argparse.Namespace, "Desk", "DeskRuntime"], Awaitable[Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What a command returns when its text differs from a rendering of its JSON."""
+
+    data: Any
+    text: str
+
+
 def _run(fn: Command) -> Callable[[argparse.Namespace, Any], int]:
     def handler(args: argparse.Namespace, settings: Any) -> int:
         return asyncio.run(_main(fn, args, settings))
@@ -126,10 +217,11 @@ async def _main(fn: Command, args: argparse.Namespace, settings: Any) -> int:
         return 1
     finally:
         await rt.close()
+    data, text = (result.data, result.text) if isinstance(result, Output) else (result, None)
     if getattr(args, "json", False):
-        _print_json(result)
+        _print_json(data)
     else:
-        print(_human(result))
+        print(text if text is not None else _human(data))
     return 0
 
 
@@ -141,9 +233,34 @@ def _t(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def case_json(case: Case, desk: Desk, assignee: str | None) -> dict[str, Any]:
+def local_time(value: datetime | str | None) -> str:
+    """A time for people: Beijing time, to the minute ("2026-12-03 18:00"); "-" for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def tax_type_label(key: str | None) -> str:
+    """The Chinese name of a tax type key ("vat" -> "增值税"); unknown keys as they are."""
+    if not key:
+        return "-"
+    words = TAX_TYPES.get(str(key))
+    return words[0] if words else str(key)
+
+
+CLOSER_LABELS = {"done": "办结人", "rejected": "不予受理经办人", "cancelled": "取消人"}
+DUE_LABELS = {"ok": "", "due_soon": "即将到期", "overdue": "已超期"}
+EVENT_LABELS = {**ACTION_LABELS, "open": "登记", "set_slots": "填写信息", "attach": "上传材料"}
+
+
+def case_json(
+    case: Case, desk: Desk, assignee: str | None, *, closed_by: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The stable summary of a case (see desk/README.md)."""
-    tid = (case.slots or {}).get("taxpayer_id")
+    slots = case.slots or {}
+    tid = slots.get("taxpayer_id")
     return {
         "number": case.number,
         "case_type": case.case_type,
@@ -155,13 +272,30 @@ def case_json(case: Case, desk: Desk, assignee: str | None) -> dict[str, Any]:
         "deadline_at": _t(case.deadline_at),
         "closed_at": _t(case.closed_at),
         "due": desk.due_state(case),
+        "tax_type": slots.get("tax_type"),
+        "tax_period": slots.get("tax_period"),
+        "closed_by": closed_by,
+    }
+
+
+def _actor(e: CaseEvent, names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "kind": e.actor_kind,
+        "id": e.actor_id,
+        "name": names.get(e.actor_id or "") if e.actor_kind == "staff" else None,
     }
 
 
 def detail_json(d: CaseDetail, desk: Desk) -> dict[str, Any]:
     """The stable full view of a case (see desk/README.md)."""
     c = d.case
-    out = case_json(c, desk, d.staff_names.get(str(c.assignee_id)) if c.assignee_id else None)
+    closer = d.closed_by
+    out = case_json(
+        c,
+        desk,
+        d.staff_names.get(str(c.assignee_id)) if c.assignee_id else None,
+        closed_by=_actor(closer, d.staff_names) if closer else None,
+    )
     out.update(
         {
             "title": desk.catalog.get(c.case_type).title.zh_hans,
@@ -171,17 +305,11 @@ def detail_json(d: CaseDetail, desk: Desk) -> dict[str, Any]:
             "events": [
                 {
                     "at": _t(e.at),
-                    "actor": {
-                        "kind": e.actor_kind,
-                        "id": e.actor_id,
-                        "name": d.staff_names.get(e.actor_id or "")
-                        if e.actor_kind == "staff"
-                        else None,
-                    },
+                    "actor": _actor(e, d.staff_names),
                     "action": e.action,
                     "from": e.from_status,
                     "to": e.to_status,
-                    "data": e.data,
+                    "data": _masked_data(e.data),
                 }
                 for e in d.events
             ],
@@ -233,40 +361,98 @@ def _masked_slots(slots: dict[str, Any]) -> dict[str, Any]:
     return {**slots, "taxpayer_id": mask_taxpayer_id(str(tid))} if tid else dict(slots)
 
 
+def _masked_data(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An event's data with taxpayer IDs masked in its texts (a question, an answer)."""
+    if not data:
+        return data
+    return {k: redact_taxpayer_ids(v) if isinstance(v, str) else v for k, v in data.items()}
+
+
+def _who(actor: dict[str, Any] | None) -> str:
+    if not actor:
+        return "-"
+    if actor["name"]:
+        return str(actor["name"])
+    if actor["kind"] == "taxpayer":
+        return "纳税人"
+    if actor["kind"] == "system":
+        return "系统（命令行）" if actor["id"] == "cli" else f"系统（{actor['id']}）"
+    return f"{actor['kind']}:{actor['id']}"
+
+
+def _case_line(c: dict[str, Any]) -> str:
+    """One case on one line: number, type, tax type and period, masked ID, status, deadline."""
+    status = STATUS_LABELS.get(c["status"], c["status"])
+    parts = [
+        c["number"],
+        c["case_type"],
+        tax_type_label(c.get("tax_type")) if c.get("tax_type") else "",
+        c.get("tax_period") or "",
+        c["taxpayer_id_masked"] or "-",
+        status,
+        f"截止 {local_time(c['deadline_at'])}",
+        DUE_LABELS.get(c["due"] or "", c["due"] or ""),
+        c["assignee"] or "",
+    ]
+    return "  ".join(p for p in parts if p)
+
+
+def _detail_text(d: dict[str, Any], slot_keys: list[str]) -> str:
+    lines = [
+        f"{d['number']}  {d['title']}  {STATUS_LABELS.get(d['status'], d['status'])}",
+        f"  承办 {d['assignee'] or '-'}"
+        + (
+            f"  {CLOSER_LABELS.get(d['status'], '结案')} {_who(d['closed_by'])}"
+            if d["closed_by"]
+            else ""
+        ),
+        f"  登记 {local_time(d['opened_at'])}  提交 {local_time(d['submitted_at'])}"
+        f"  截止 {local_time(d['deadline_at'])}"
+        + (f"  结案 {local_time(d['closed_at'])}" if d["closed_at"] else "")
+        + (f"  {DUE_LABELS[d['due']]}" if DUE_LABELS.get(d["due"] or "") else ""),
+    ]
+    slots = d["slots"]
+    for key in [*slot_keys, *[k for k in slots if k not in slot_keys]]:
+        value = slots.get(key)
+        if key == "tax_type" and value:
+            value = f"{tax_type_label(value)}（{value}）"
+        lines.append(f"  {slot_label(key)}：{value if value not in (None, '') else '-'}")
+    if d["note"]:
+        lines.append(f"  办结说明：{d['note']}")
+    if d["reason"]:
+        lines.append(f"  原因：{d['reason']}")
+    if d["rating"]:
+        lines.append(
+            f"  评价：{RATING_LEVELS.get(d['rating']['level'], (d['rating']['level'],))[0]}"
+            + (f"（{d['rating']['comment']}）" if d["rating"]["comment"] else "")
+        )
+    lines.append("  历史：")
+    for e in d["events"]:
+        data = e["data"] or {}
+        said = next((data[k] for k in ("question", "note", "reason", "text") if data.get(k)), "")
+        if e["action"] == "assign" or data.get("assigned_by"):
+            said = f"分派给 {data.get('assignee', '')}"
+        frm = STATUS_LABELS.get(e["from"] or "", e["from"] or "")
+        to = STATUS_LABELS.get(e["to"] or "", e["to"] or "")
+        step = f"{frm} -> {to}" if frm and frm != to else to
+        lines.append(
+            f"    {local_time(e['at'])}  {_who(e['actor'])}  "
+            f"{EVENT_LABELS.get(e['action'], e['action'])}  {step}" + (f"  {said}" if said else "")
+        )
+    for a in d["attachments"]:
+        lines.append(f"  附件 {a['document_key']}: {a['original_name']} ({a['size']} B)")
+    for o in d["outbox"]:
+        lines.append(f"  通知 {o['kind']}: {o['status']} ({o['channel']} {o['chat_id']})")
+    return "\n".join(lines)
+
+
 def _human(result: Any) -> str:
     if isinstance(result, list):
         if not result:
             return "（没有案件）"
-        lines = []
-        for c in result:
-            status = STATUS_LABELS.get(c["status"], c["status"])
-            lines.append(
-                f"{c['number']}  {c['case_type']:<20} {status}"
-                f"  截止 {c['deadline_at'] or '-'}  {c['due'] or ''}  {c['assignee'] or ''}"
-            )
-        return "\n".join(lines)
-    if isinstance(result, dict) and "events" in result:
-        lines = [
-            f"{result['number']}  {result['title']}  "
-            f"{STATUS_LABELS.get(result['status'], result['status'])}",
-            f"  纳税人识别号 {result['taxpayer_id_masked'] or '-'}"
-            f"  承办 {result['assignee'] or '-'}"
-            f"  截止 {result['deadline_at'] or '-'}",
-        ]
-        for e in result["events"]:
-            who = e["actor"]["name"] or f"{e['actor']['kind']}:{e['actor']['id']}"
-            lines.append(f"  {e['at']}  {who:<12} {e['action']:<10} {e['from']} -> {e['to']}")
-        for a in result["attachments"]:
-            lines.append(f"  附件 {a['document_key']}: {a['original_name']} ({a['size']} B)")
-        for o in result["outbox"]:
-            lines.append(f"  通知 {o['kind']}: {o['status']} ({o['channel']} {o['chat_id']})")
-        return "\n".join(lines)
+        return "\n".join(_case_line(c) for c in result)
     if isinstance(result, dict) and "number" in result:
-        return (
-            f"{result['number']}  {result['case_type']}  "
-            f"{STATUS_LABELS.get(result['status'], result['status'])}"
-            f"  截止 {result['deadline_at'] or '-'}"
-        )
+        return _case_line(result)
     if isinstance(result, dict) and "role" in result:
         return f"staff {result['name']} ({result['role']}) id={result['id']}"
     return json.dumps(result, ensure_ascii=False)
@@ -274,21 +460,24 @@ def _human(result: Any) -> str:
 
 async def _summary(desk: Desk, case: Case) -> dict[str, Any]:
     detail = await desk.case_detail(case.number)
+    closer = detail.closed_by
     return case_json(
         detail.case,
         desk,
         detail.staff_names.get(str(case.assignee_id)) if case.assignee_id else None,
+        closed_by=_actor(closer, detail.staff_names) if closer else None,
     )
 
 
-async def _acting_staff(desk: Desk, number: str, name: str | None) -> int:
+async def _acting_staff(desk: Desk, number: str, name: str | None, action: str) -> int:
+    """The staff member named by `--staff`, or else the case's assignee."""
     if name:
         return (await desk.staff_named(name)).id
     detail = await desk.case_detail(number)
     if detail.case.assignee_id is None:
-        from desk.errors import IllegalTransition
+        from desk.errors import StaffRequired
 
-        raise IllegalTransition(detail.case.number, detail.case.status, "complete")
+        raise StaffRequired(detail.case.number, action)
     return detail.case.assignee_id
 
 
@@ -314,7 +503,9 @@ async def _cases_list(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> 
 
 
 async def _cases_show(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
-    return detail_json(await desk.case_detail(args.number), desk)
+    detail = await desk.case_detail(args.number)
+    data = detail_json(detail, desk)
+    return Output(data, _detail_text(data, list(desk.catalog.get(detail.case.case_type).slots)))
 
 
 def _parse_slots(pairs: list[str]) -> dict[str, str]:
@@ -341,15 +532,14 @@ async def _cases_open(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> 
     from desk import repositories as repo
 
     conv = await repo.latest_conversation(desk.session, taxpayer.id)
-    case = await desk.open_case(
+    opener = desk.open_case if args.draft else desk.open_and_submit
+    case = await opener(
         ct.key,
         taxpayer_id=taxpayer.id,
         conversation_id=conv.id if conv else None,
         slots=slots,
         actor=actor,
     )
-    if not args.draft:
-        case = await desk.submit(case.number, actor=actor)
     return await _summary(desk, case)
 
 
@@ -359,13 +549,120 @@ async def _cases_claim(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) ->
 
 
 async def _cases_complete(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
-    staff_id = await _acting_staff(desk, args.number, args.staff)
+    staff_id = await _acting_staff(desk, args.number, args.staff, "办结")
     return await _summary(desk, await desk.complete(args.number, staff_id, args.note))
 
 
 async def _cases_reject(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
-    staff_id = await _acting_staff(desk, args.number, args.staff)
+    staff_id = await _acting_staff(desk, args.number, args.staff, "不予受理")
     return await _summary(desk, await desk.reject(args.number, staff_id, args.reason))
+
+
+async def _cases_ask(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    staff_id = await _acting_staff(desk, args.number, args.staff, "提问")
+    return await _summary(desk, await desk.ask_taxpayer(args.number, staff_id, args.question))
+
+
+async def _cases_release(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    staff_id = await _acting_staff(desk, args.number, args.staff, "退回队列")
+    return await _summary(desk, await desk.release(args.number, staff_id))
+
+
+async def _cases_assign(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    boss = await desk.staff_named(args.staff)
+    target = await desk.staff_named(args.to)
+    return await _summary(desk, await desk.assign(args.number, boss.id, target.id))
+
+
+async def _cases_cancel(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    from desk.services import Actor
+
+    staff_id = await _acting_staff(desk, args.number, args.staff, "取消")
+    reason = (args.reason or "").strip() or None
+    case = await desk.cancel(args.number, actor=Actor.staff(staff_id), reason=reason)
+    return await _summary(desk, case)
+
+
+async def _cases_reopen(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    boss = await desk.staff_named(args.staff)
+    return await _summary(desk, await desk.reopen(args.number, boss.id, args.reason))
+
+
+async def _cases_note(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    staff = await desk.staff_named(args.staff)
+    return await _summary(desk, await desk.add_note(args.number, staff.id, args.text))
+
+
+async def _cases_actions(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    from desk.services import PERMISSIONS
+
+    staff = await desk.staff_named(args.staff)
+    actions = await desk.allowed_actions(args.number, staff.id)
+    labels = [f"{a}（{PERMISSIONS[a].label}）" for a in actions]
+    text = "、".join(labels) if labels else f"{staff.name} 现在不能对这个案件做任何操作。"
+    return Output({"number": args.number.strip().upper(), "actions": actions}, text)
+
+
+def _follow_up_json(f: FollowUp) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "kind": f.kind,
+        "case_id": f.case_id,
+        "status": f.status,
+        "note": f.note,
+        "created_at": _t(f.created_at),
+        "closed_at": _t(f.closed_at),
+    }
+
+
+async def _follow_ups(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    from desk.models import Case as CaseRow
+
+    rows = await desk.open_follow_ups()
+    out = []
+    for f in rows:
+        item = _follow_up_json(f)
+        case = await desk.session.get(CaseRow, f.case_id) if f.case_id else None
+        item["case_number"] = case.number if case else None
+        out.append(item)
+    await desk.session.commit()
+    text = (
+        "\n".join(
+            f"#{i['id']}  {i['case_number'] or '-'}  {i['kind']}  {local_time(i['created_at'])}"
+            for i in out
+        )
+        or "（没有待处理的回访）"
+    )
+    return Output(out, text)
+
+
+async def _follow_up_close(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    boss = await desk.staff_named(args.staff)
+    f = await desk.close_follow_up(args.follow_up_id, boss.id, args.note)
+    data = _follow_up_json(f)
+    return Output(data, f"回访 #{f.id} 已关闭：{f.note}")
+
+
+def _review_json(r: ReviewItem) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "text": redact_taxpayer_ids(r.text),
+        "reason": r.reason,
+        "status": r.status,
+        "conversation_id": r.conversation_id,
+        "created_at": _t(r.created_at),
+    }
+
+
+async def _review_list(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    out = [_review_json(r) for r in await desk.review_items(limit=args.limit)]
+    text = (
+        "\n".join(
+            f"#{r['id']}  {local_time(r['created_at'])}  {r['reason']}  {r['text']}" for r in out
+        )
+        or "（没有待复核的消息）"
+    )
+    return Output(out, text)
 
 
 async def _staff_add(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:

@@ -77,15 +77,56 @@ class StaffExists(DeskError):
 
 
 class PermissionDenied(DeskError):
-    """The actor's role does not allow the action."""
+    """The actor may not take this action on this case (role, or not the case's assignee).
+
+    `reason` is the Chinese sentence saying why and what to do; without it a generic one."""
 
     code = "permission_denied"
 
-    def __init__(self, who: str, action: str) -> None:
+    def __init__(self, who: str, action: str, reason: str | None = None) -> None:
         super().__init__(
-            f"{who} may not {action}", f"您没有权限执行此操作（{action}），请联系主管。"
+            f"{who} may not {action}",
+            reason or f"您没有权限执行此操作（{action}），请联系主管。",
         )
+        self.who = who
         self.action = action
+
+
+class MissingText(DeskError):
+    """A reason, note or question that must be given was empty or blank."""
+
+    code = "missing_text"
+
+    def __init__(self, field: str, label: str) -> None:
+        super().__init__(f"{field} must not be empty", f"请填写{label}，不能为空。")
+        self.field = field
+
+
+class StaffRequired(DeskError):
+    """A staff step on a case without an assignee, and no acting staff member was named."""
+
+    code = "staff_required"
+
+    def __init__(self, number: str, action: str) -> None:
+        super().__init__(
+            f"case {number}: no assignee; name the acting staff member",
+            f"案件 {number} 还没有承办人：{action}时请写明由谁办理（--staff 姓名），或先认领。",
+        )
+        self.number = number
+
+
+class UnknownStatus(DeskError):
+    """A case status filter that is not one of the case statuses."""
+
+    code = "unknown_status"
+
+    def __init__(self, status: str, valid: Sequence[str]) -> None:
+        super().__init__(
+            f"unknown case status {status!r}",
+            f"没有这种案件状态：{status}。可用的状态：{'、'.join(valid)}。",
+        )
+        self.status = status
+        self.valid = list(valid)
 
 
 class IllegalTransition(DeskError):

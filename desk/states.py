@@ -72,6 +72,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "reject": (frozenset({S.QUEUED, S.IN_PROGRESS, S.WAITING_TAXPAYER}), S.REJECTED),
     "cancel": (OPEN_STATUSES, S.CANCELLED),
     "reopen": (frozenset({S.DONE, S.REJECTED}), S.QUEUED),
+    # an internal staff note: an event in any state, no state change
+    "note": (frozenset(S), None),
 }
 
 STATUS_LABELS: dict[str, str] = {
@@ -103,7 +105,14 @@ ACTION_LABELS: dict[str, str] = {
     "reject": "不予受理",
     "cancel": "取消",
     "reopen": "重新打开",
+    "note": "内部备注",
 }
+
+
+def allowed_from(action: str, status: str) -> bool:
+    """True if the state machine allows `action` from `status`."""
+    sources = TRANSITIONS.get(action)
+    return sources is not None and status in sources[0]
 
 
 def check(action: str, status: str, number: str = "?") -> str:

@@ -18,7 +18,8 @@ The per-update rows (messages, trackers) do not come through here: `desk.batch.W
 from __future__ import annotations
 
 from desk.services.conversations import Conversations
-from desk.services.core import SUPERVISORS, Actor, ConversationState, DeskCore, WorkingDays
+from desk.services.core import Actor, ConversationState, DeskCore, WorkingDays
+from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, SUPERVISORS, Permission
 from desk.services.queries import CaseDetail, Queries
 from desk.services.staff import ROLES, StaffWork
 from desk.services.taxpayer_cases import ALREADY_RATED, CaseSummary, TaxpayerCases
@@ -31,7 +32,9 @@ class Desk(Conversations, TaxpayerCases, StaffWork, Queries):
 
 __all__ = [
     "ALREADY_RATED",
+    "CASE_ACTIONS",
     "CLOSED_STATUSES",
+    "PERMISSIONS",
     "ROLES",
     "SUPERVISORS",
     "Actor",
@@ -40,5 +43,6 @@ __all__ = [
     "ConversationState",
     "Desk",
     "DeskCore",
+    "Permission",
     "WorkingDays",
 ]

@@ -36,6 +36,7 @@ from desk.errors import (
 )
 from desk.models import Case, CaseCounter, CaseEvent, Outbox, StaffMember, TaxpayerTaxId, utcnow
 from desk.outbox import NOTIFY_CHANNEL as OUTBOX_NOTIFY_CHANNEL
+from desk.services.permissions import refusal
 from desk.states import check
 from taxrules.errors import InvalidTaxpayerIdError
 from taxrules.ids import validate_taxpayer_id
@@ -50,7 +51,7 @@ def valid_tax_id(code: str) -> str:
     except InvalidTaxpayerIdError as exc:
         raise InvalidTaxpayerId(exc) from None
 
-SUPERVISORS = frozenset({"supervisor", "admin"})
+
 ConversationState = Literal["bot", "human"]
 
 
@@ -231,11 +232,23 @@ class DeskCore:
         if case.conversation_id is not None and "conversation" in inspect(case).unloaded:
             await self.session.refresh(case, ["conversation"])
 
-    async def _require_owner_or_supervisor(
-        self, case: Case, member: StaffMember, action: str
-    ) -> None:
-        if case.assignee_id not in (None, member.id) and member.role not in SUPERVISORS:
-            raise await self._fail(PermissionDenied(member.name, action))
+    async def _authorize(self, member: StaffMember, action: str, case: Case | None = None) -> None:
+        """Raise `PermissionDenied` (saying why and what to do) unless the one rule of `action`
+        (`desk.services.permissions.PERMISSIONS`) lets `member` take it on `case`."""
+        assignee_name = None
+        if case is not None and case.assignee_id not in (None, member.id):
+            other = await self.session.get(StaffMember, case.assignee_id)
+            assignee_name = other.name if other else None
+        why = refusal(
+            action,
+            role=member.role,
+            staff_id=member.id,
+            number=case.number if case is not None else None,
+            assignee_id=case.assignee_id if case is not None else None,
+            assignee_name=assignee_name,
+        )
+        if why is not None:
+            raise await self._fail(PermissionDenied(member.name, action, why))
 
     async def _remember_tax_id(self, taxpayer_id: int, value: str) -> None:
         row = await repo.tax_id_row(self.session, taxpayer_id, value)

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from desk import repositories as repo
-from desk.models import Attachment, Case, CaseEvent, Outbox, Rating, StaffMember
+from desk.errors import UnknownStatus
+from desk.models import Attachment, Case, CaseEvent, Outbox, Rating, ReviewItem, StaffMember
 from desk.services.core import DeskCore
-from desk.states import ACTIVE_STATUSES
+from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES, CaseStatus
 
 
 @dataclass(slots=True)
@@ -24,6 +25,18 @@ class CaseDetail:
     rating: Rating | None
     staff_names: dict[str, str] = field(default_factory=dict)
     due: str | None = None
+
+    @property
+    def closed_by(self) -> CaseEvent | None:
+        """The event that closed the case (complete, reject or cancel) while it is closed: its
+        actor is who completed it, which may differ from the assignee (a supervisor
+        completing someone's case)."""
+        if self.case.status not in CLOSED_STATUSES:
+            return None
+        for e in reversed(self.events):
+            if e.to_status == self.case.status and e.from_status != e.to_status:
+                return e
+        return None
 
 
 class Queries(DeskCore):
@@ -41,7 +54,12 @@ class Queries(DeskCore):
         offset: int = 0,
     ) -> list[Case]:
         """The staff queue: filter by status (default: active), type, assignee, overdue;
-        ordered by deadline."""
+        ordered by deadline. An unknown status raises `UnknownStatus` (listing the valid ones)."""
+        wanted = [status] if isinstance(status, str) else list(status or [])
+        valid = [str(s) for s in CaseStatus]
+        for st in wanted:
+            if st not in valid:
+                raise await self._fail(UnknownStatus(st, valid))
         rows = await repo.queue(
             self.session,
             status=status,
@@ -85,3 +103,9 @@ class Queries(DeskCore):
         )
         await self._commit()
         return detail
+
+    async def review_items(self, *, limit: int = 100) -> list[ReviewItem]:
+        """The admins' review inbox (messages the NLU was unsure of), oldest first."""
+        rows = list(await repo.open_review_items(self.session, limit=limit))
+        await self._commit()
+        return rows

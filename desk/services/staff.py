@@ -1,6 +1,10 @@
 """The desk's services for staff work: staff members, claiming and assigning, the steps that
-tell the taxpayer something (ask, complete, reject, reopen), and follow-ups of bad ratings.
-`staff_id` is `StaffMember.id`; roles staff < supervisor, admin."""
+tell the taxpayer something (ask, complete, reject, reopen), internal notes, and follow-ups of
+bad ratings. `staff_id` is `StaffMember.id`; roles staff < supervisor, admin.
+
+Every action asks the ONE rule of `desk.services.permissions.PERMISSIONS` (a refusal is a
+`PermissionDenied` saying why and what to do); `allowed_actions` says which actions a staff
+member may take on a case now. The CLI, the staff topics and the console all come here."""
 
 from __future__ import annotations
 
@@ -16,14 +20,15 @@ from desk.case_types import CaseType
 from desk.errors import (
     AlreadyClaimed,
     ConcurrentUpdate,
+    MissingText,
     NotFound,
-    PermissionDenied,
     StaffExists,
     StaffNotFound,
 )
 from desk.models import Case, FollowUp, StaffMember
-from desk.services.core import SUPERVISORS, Actor, DeskCore
-from desk.states import CaseStatus
+from desk.services.core import Actor, DeskCore
+from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, refusal
+from desk.states import CaseStatus, allowed_from
 
 ROLES = ("staff", "supervisor", "admin")
 
@@ -78,11 +83,47 @@ class StaffWork(DeskCore):
             raise await self._fail(StaffNotFound(name))
         return member
 
+    async def staff_by_telegram(self, telegram_user_id: int) -> StaffMember | None:
+        """The active staff member linked to this Telegram user id, or None (anyone else in
+        the staff group)."""
+        member = await repo.staff_by_telegram_id(self.session, telegram_user_id)
+        await self._commit()
+        return member if member is not None and member.active else None
+
+    async def allowed_actions(self, number: str, staff_id: int) -> list[str]:
+        """The actions of `PERMISSIONS` this staff member may take on this case now (the
+        rule lets them and the case's state allows it), in button order. The surfaces show
+        only these buttons."""
+        member = await self._staff(staff_id)
+        case = await self._case(number)
+        out = []
+        for action in CASE_ACTIONS:
+            step = PERMISSIONS[action].step
+            assert step is not None
+            if not allowed_from(step, case.status):
+                continue
+            if action == "claim" and case.assignee_id is not None:
+                continue
+            if action == "release" and case.assignee_id is None:
+                continue
+            why = refusal(
+                action,
+                role=member.role,
+                staff_id=member.id,
+                number=case.number,
+                assignee_id=case.assignee_id,
+            )
+            if why is None:
+                out.append(action)
+        await self._commit()
+        return out
+
     async def claim(self, number: str, staff_id: int) -> Case:
         """A staff member takes a queued case. Exactly one of two racing claims wins; the
         other gets `AlreadyClaimed`."""
         member = await self._staff(staff_id)
         case = await self._case(number)
+        await self._authorize(member, "claim", case)
         number = case.number
         if case.status != CaseStatus.QUEUED and case.assignee_id is not None:
             other = await self.session.get(StaffMember, case.assignee_id)
@@ -104,8 +145,7 @@ class StaffWork(DeskCore):
     async def assign(self, number: str, staff_id: int, assignee_id: int) -> Case:
         """A supervisor gives a case to a staff member (queued -> in progress, or re-assign)."""
         member = await self._staff(staff_id)
-        if member.role not in SUPERVISORS:
-            raise await self._fail(PermissionDenied(member.name, "assign"))
+        await self._authorize(member, "assign")
         target = await self._staff(assignee_id)
         case = await self._case(number)
         action = "claim" if case.status == CaseStatus.QUEUED else "assign"
@@ -119,14 +159,22 @@ class StaffWork(DeskCore):
         return case
 
     async def release(self, number: str, staff_id: int) -> Case:
-        """Give a claimed case back to the queue."""
+        """Give a claimed case back to the queue (its assignee, or a supervisor)."""
         member = await self._staff(staff_id)
         case = await self._case(number)
-        await self._require_owner_or_supervisor(case, member, "release")
+        await self._authorize(member, "release", case)
         await self._transition(
             case, "release", Actor.staff(member.id), changes={"assignee_id": None}
         )
         return case
+
+    async def _text(self, value: str | None, field: str, label: str) -> str:
+        """The stripped text; blank or missing raises `MissingText` (a notice must never
+        read "原因：" and nothing)."""
+        text = (value or "").strip()
+        if not text:
+            raise await self._fail(MissingText(field, label))
+        return text
 
     async def _staff_step(
         self,
@@ -139,16 +187,19 @@ class StaffWork(DeskCore):
         changes: dict[str, Any] | None = None,
     ) -> Case:
         """A step by the case's assignee (or a supervisor) that tells the taxpayer something:
-        the audit event and the notice are written in the same transaction."""
+        the audit event and the notice are written in the same transaction. `action` is the
+        name in `PERMISSIONS`."""
         member = await self._staff(staff_id)
         case = await self._case(number)
-        await self._require_owner_or_supervisor(case, member, action)
+        await self._authorize(member, action, case)
         ct = self.catalog.get(case.case_type)
         await self._load_conversation(case)
         kind, render = notice
+        step = PERMISSIONS[action].step
+        assert step is not None
         await self._transition(
             case,
-            action,
+            step,
             Actor.staff(member.id),
             data=data,
             notice=(kind, render(case, ct)),
@@ -157,17 +208,21 @@ class StaffWork(DeskCore):
         return case
 
     async def ask_taxpayer(self, number: str, staff_id: int, question: str) -> Case:
-        """Staff ask the taxpayer a question (relayed into the chat): -> waiting_taxpayer."""
+        """Staff ask the taxpayer a question (relayed into the chat): -> waiting_taxpayer.
+        A blank question raises `MissingText`."""
+        question = await self._text(question, "question", "要问纳税人的问题")
         return await self._staff_step(
             number,
             staff_id,
-            "ask",
+            "ask_taxpayer",
             data={"question": question},
             notice=("case_question", lambda c, ct: notices.case_question(c.number, ct, question)),
         )
 
     async def complete(self, number: str, staff_id: int, note: str) -> Case:
-        """Done, with a note for the taxpayer; the notice asks for a rating."""
+        """Done, with a note for the taxpayer; the notice asks for a rating. The event
+        records who completed it (`CaseDetail.closed_by`). A blank note raises `MissingText`."""
+        note = await self._text(note, "note", "办结说明（纳税人会收到这段话）")
         return await self._staff_step(
             number,
             staff_id,
@@ -178,7 +233,9 @@ class StaffWork(DeskCore):
         )
 
     async def reject(self, number: str, staff_id: int, reason: str) -> Case:
-        """Rejected, with the reason told to the taxpayer."""
+        """Rejected, with the reason told to the taxpayer. A blank reason raises
+        `MissingText`."""
+        reason = await self._text(reason, "reason", "不予受理的原因（纳税人会收到这段话）")
         return await self._staff_step(
             number,
             staff_id,
@@ -188,11 +245,21 @@ class StaffWork(DeskCore):
             changes={"reason": reason, "closed_at": self.now()},
         )
 
+    async def add_note(self, number: str, staff_id: int, text: str) -> Case:
+        """An internal note on the case (any staff member; never sent to the taxpayer): a
+        `note` event, no state change."""
+        text = await self._text(text, "text", "备注内容")
+        member = await self._staff(staff_id)
+        case = await self._case(number)
+        await self._authorize(member, "note", case)
+        await self._transition(case, "note", Actor.staff(member.id), data={"text": text})
+        return case
+
     async def reopen(self, number: str, staff_id: int, reason: str) -> Case:
         """A supervisor reopens a done or rejected case: back to the queue, fresh deadline."""
+        reason = await self._text(reason, "reason", "重新打开的原因")
         member = await self._staff(staff_id)
-        if member.role not in SUPERVISORS:
-            raise await self._fail(PermissionDenied(member.name, "reopen"))
+        await self._authorize(member, "reopen")
         case = await self._case(number)
         ct = self.catalog.get(case.case_type)
         now = self.now()
@@ -216,9 +283,9 @@ class StaffWork(DeskCore):
 
     async def close_follow_up(self, follow_up_id: int, staff_id: int, note: str) -> FollowUp:
         """A supervisor closes a follow-up with a note."""
+        note = await self._text(note, "note", "回访结论")
         member = await self._staff(staff_id)
-        if member.role not in SUPERVISORS:
-            raise await self._fail(PermissionDenied(member.name, "close_follow_up"))
+        await self._authorize(member, "close_follow_up")
         fu = await self.session.get(FollowUp, follow_up_id)
         if fu is None:
             raise await self._fail(NotFound(f"follow-up {follow_up_id}"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -110,6 +111,45 @@ class TaxpayerCases(DeskCore):
         )
         await self._commit()
         return case
+
+    async def open_and_submit(
+        self,
+        case_type: str,
+        *,
+        taxpayer_id: int,
+        conversation_id: int | None = None,
+        slots: Mapping[str, Any] | None = None,
+        actor: Actor | None = None,
+        notify: bool = True,
+    ) -> Case:
+        """Open a case and submit it at once (a request taken by phone). All or nothing: when
+        it cannot be submitted (`MissingSlots`, `MissingDocuments`, ...) no draft is left."""
+        try:
+            ct = self.catalog.get(case_type)
+            clean = self._clean_slots(ct, slots or {})
+        except DeskError as exc:
+            raise await self._fail(exc) from None
+        missing = [s for s in ct.slots if clean.get(s) in (None, "", [], {})]
+        if missing:
+            raise await self._fail(MissingSlots("（新案件）", missing))
+        if ct.required_documents:  # a new case has no files yet
+            docs = [d.key for d in ct.required_documents]
+            titles = [d.title.zh_hans for d in ct.required_documents]
+            raise await self._fail(MissingDocuments("（新案件）", docs, titles))
+        case = await self.open_case(
+            ct.key,
+            taxpayer_id=taxpayer_id,
+            conversation_id=conversation_id,
+            slots=clean,
+            actor=actor,
+        )
+        case_id = case.id
+        try:
+            return await self.submit(case.number, actor=actor, notify=notify)
+        except DeskError:
+            await self.session.execute(delete(Case).where(Case.id == case_id))
+            await self._commit()
+            raise
 
     async def set_slots(
         self, number: str, slots: Mapping[str, Any], *, actor: Actor | None = None
@@ -299,7 +339,7 @@ class TaxpayerCases(DeskCore):
         case = await self._case(number)
         if actor.kind == "staff":
             member = await self._staff(int(str(actor.id)))
-            await self._require_owner_or_supervisor(case, member, "cancel")
+            await self._authorize(member, "cancel", case)
         ct = self.catalog.get(case.case_type)
         if notify is None:
             notify = actor.kind != "taxpayer"

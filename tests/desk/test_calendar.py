@@ -220,6 +220,24 @@ def test_uncovered_year_falls_back_to_weekends_and_warns_once(
     assert len(warnings) == 1
 
 
+def test_provisional_year_warns_only_when_a_deadline_falls_in_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Loading the 2027 projection is quiet (every CLI call loads it); a deadline in 2027
+    warns, once per calendar (so once per process)."""
+    with caplog.at_level(logging.INFO, logger="desk.calendar"):
+        c = WorkingCalendar.load(DATA)
+        c.add_working_days(at(2026, 12, 1), 3)
+    assert not [r for r in caplog.records if "provisional" in r.getMessage()]
+    with caplog.at_level(logging.WARNING, logger="desk.calendar"):
+        c.add_working_days(at(2026, 12, 30), 5)  # into January 2027
+        c.add_working_days(at(2027, 3, 1), 1)
+        c.add_working_days(at(2027, 3, 1), 0)
+    warned = [r for r in caplog.records if "provisional" in r.getMessage()]
+    assert len(warned) == 1 and "2027" in warned[0].getMessage()
+    assert warned[0].levelno == logging.WARNING
+
+
 def test_empty_calendar_is_weekends_only() -> None:
     c = WorkingCalendar()
     assert c.is_working_day(date(2026, 10, 1)) is True

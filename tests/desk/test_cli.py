@@ -138,6 +138,6 @@ def test_cli_walk(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert shown["slots"]["taxpayer_id"] == "9131****12G"  # CLI output never shows a full ID
 
     text = _run(cli_env, "cases", "show", number).stdout
-    assert number in text and "complete" in text
+    assert number in text and "办结" in text
     rejected = _run(cli_env, "cases", "reject", number, "--reason", "x", ok=False)
     assert rejected.returncode == 1

@@ -134,7 +134,7 @@ async def test_outbox_row_is_in_the_same_transaction(desk: Desk, make_desk) -> N
     """A failing transition leaves neither an event nor an outbox row behind."""
     _conv, case = await _chat_case(desk, "tax_certificate", tax_period="2025", taxpayer_id=TAX_ID)
     await desk.submit(case.number)
-    staff = await desk.add_staff("李明")
+    staff = await desk.add_staff("李明", "supervisor")  # may act; the state refuses
     with pytest.raises(IllegalTransition) as exc:
         await desk.complete(case.number, staff.id, "x")  # queued: must be claimed first
     assert "不能办结" in exc.value.user_message

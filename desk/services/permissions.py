@@ -1,0 +1,74 @@
+"""Who may take which staff action: ONE rule per action, for the CLI, the staff topics and the
+console alike (they all go through `desk.services.staff.StaffWork`, which asks `refusal`).
+
+Rules (roles come from the staff table: staff < supervisor, admin):
+- `any_staff` — every active staff member;
+- `owner` — the case's assignee; supervisors and admins may act on any case. A plain staff
+  member must claim an unassigned case first;
+- `supervisor` — supervisors and admins only.
+
+The state machine (`desk.states`) is checked separately: an action may be permitted and still
+not possible in the case's state (`IllegalTransition`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SUPERVISORS = frozenset({"supervisor", "admin"})
+
+Rule = Literal["any_staff", "owner", "supervisor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """The rule of one staff action, the state-machine step it takes (None: no case step)
+    and its Chinese label for messages."""
+
+    rule: Rule
+    step: str | None
+    label: str
+
+
+#: action (the `StaffWork` method name) -> its one rule. The order is the order of buttons.
+PERMISSIONS: dict[str, Permission] = {
+    "claim": Permission("any_staff", "claim", "认领"),
+    "assign": Permission("supervisor", "assign", "分派"),
+    "ask_taxpayer": Permission("owner", "ask", "向纳税人提问"),
+    "complete": Permission("owner", "complete", "办结"),
+    "reject": Permission("owner", "reject", "作不予受理处理"),
+    "release": Permission("owner", "release", "退回队列"),
+    "cancel": Permission("owner", "cancel", "取消"),
+    "reopen": Permission("supervisor", "reopen", "重新打开"),
+    "note": Permission("any_staff", "note", "添加内部备注"),
+    "close_follow_up": Permission("supervisor", None, "关闭回访"),
+}
+
+#: The actions on a case (what `allowed_actions` chooses from).
+CASE_ACTIONS: tuple[str, ...] = tuple(a for a, p in PERMISSIONS.items() if p.step is not None)
+
+
+def refusal(
+    action: str,
+    *,
+    role: str,
+    staff_id: int,
+    number: str | None = None,
+    assignee_id: int | None = None,
+    assignee_name: str | None = None,
+) -> str | None:
+    """None if a staff member with `role` (and id `staff_id`) may take `action` on a case
+    assigned to `assignee_id`; else the Chinese sentence saying why and what to do."""
+    perm = PERMISSIONS[action]
+    if perm.rule == "any_staff" or role in SUPERVISORS:
+        return None
+    if perm.rule == "supervisor":
+        return f"只有主管或管理员可以{perm.label}。请联系主管处理。"
+    if assignee_id == staff_id:
+        return None
+    case = f"案件 {number} " if number else "该案件"
+    if assignee_id is None:
+        return f"{case}还没有人认领：请先认领，再{perm.label}；或请主管处理。"
+    who = assignee_name or "其他同事"
+    return f"{case}由 {who} 承办，只有承办人或主管可以{perm.label}。如需接手，请主管分派给您。"
