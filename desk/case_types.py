@@ -23,7 +23,7 @@ ACCEPT_KINDS = frozenset({"pdf", "image"})
 
 #: Chinese labels of the slots the case types use (unknown slots are shown by key).
 SLOT_LABELS: dict[str, str] = {
-    "taxpayer_id": "纳税人识别号（统一社会信用代码）",
+    "taxpayer_id": "纳税人识别号（统一社会信用代码或身份证号）",
     "tax_type": "税种",
     "tax_period": "所属期",
     "amount": "金额",
