@@ -11,7 +11,8 @@ error the session is rolled back and can be used again.
 - `conversations.Conversations` — chats, their state, what the taxpayer wrote, taxpayer IDs;
 - `taxpayer_cases.TaxpayerCases` — the taxpayer's side of cases;
 - `staff.StaffWork` — staff members and their steps on cases;
-- `queries.Queries` — the staff queue and the case view.
+- `queries.Queries` — the staff queue and the case view;
+- `topics.StaffTopics` — the staff supergroup's topics and the relay to and from them.
 The per-update rows (messages, trackers) do not come through here: `desk.batch.WriteBatcher`.
 """
 
@@ -22,10 +23,11 @@ from desk.services.core import SUPERVISORS, Actor, ConversationState, DeskCore, 
 from desk.services.queries import CaseDetail, Queries
 from desk.services.staff import ROLES, StaffWork
 from desk.services.taxpayer_cases import ALREADY_RATED, CaseSummary, TaxpayerCases
+from desk.services.topics import STAFF_CHANNEL, StaffTopics, TopicCard
 from desk.states import CLOSED_STATUSES
 
 
-class Desk(Conversations, TaxpayerCases, StaffWork, Queries):
+class Desk(Conversations, TaxpayerCases, StaffWork, Queries, StaffTopics):
     """Services over one session. See the package docstring."""
 
 
@@ -33,6 +35,7 @@ __all__ = [
     "ALREADY_RATED",
     "CLOSED_STATUSES",
     "ROLES",
+    "STAFF_CHANNEL",
     "SUPERVISORS",
     "Actor",
     "CaseDetail",
@@ -40,5 +43,7 @@ __all__ = [
     "ConversationState",
     "Desk",
     "DeskCore",
+    "StaffTopics",
+    "TopicCard",
     "WorkingDays",
 ]

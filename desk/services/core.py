@@ -50,6 +50,7 @@ def valid_tax_id(code: str) -> str:
     except InvalidTaxpayerIdError as exc:
         raise InvalidTaxpayerId(exc) from None
 
+
 SUPERVISORS = frozenset({"supervisor", "admin"})
 ConversationState = Literal["bot", "human"]
 
