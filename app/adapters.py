@@ -39,6 +39,7 @@ from actions.ports import (
     conversation_key,
 )
 from actions.tracker import Tracker
+from bot.ports import StaffIdentity, TopicCase, TopicFacts
 from desk.batch import WriteBatcher
 from desk.errors import DeskError
 from desk.models import Conversation
@@ -141,11 +142,96 @@ def _user_error(exc: DeskError) -> GatewayError:
     return GatewayError(exc.user_message)
 
 
-class DeskCaseGateway:
-    """`actions.ports.CaseGateway` over the desk services (mapping in `actions/README.md`)."""
+class DeskStaffTopics:
+    """The staff supergroup's view of the desk: `bot.ports.TopicStore` (topic mapping, card,
+    relayed messages), `bot.ports.StaffDesk` (the staff handlers) and `bot.ports.StaffRelay`
+    (taxpayer messages into the topic while staff own the conversation)."""
 
     def __init__(self, conversations: DeskConversations) -> None:
         self.conversations = conversations
+
+    async def topic(self, conversation_id: int) -> int | None:
+        async with self.conversations.desk() as desk:
+            return await desk.staff_topic(conversation_id)
+
+    async def save_topic(self, conversation_id: int, staff_chat_id: int, thread_id: int) -> int:
+        async with self.conversations.desk() as desk:
+            return await desk.save_staff_topic(conversation_id, staff_chat_id, thread_id)
+
+    async def forget_topic(self, conversation_id: int, thread_id: int) -> None:
+        async with self.conversations.desk() as desk:
+            await desk.forget_staff_topic(conversation_id, thread_id)
+
+    async def facts(self, conversation_id: int) -> TopicFacts:
+        async with self.conversations.desk() as desk:
+            card = await desk.topic_card(conversation_id)
+        return TopicFacts(
+            conversation_id=card.conversation_id,
+            display_name=card.display_name,
+            masked_tax_id=card.masked_tax_id,
+            state=card.state,
+            cases=tuple(TopicCase(c.number, c.title, c.status, c.deadline_at) for c in card.cases),
+        )
+
+    async def record_relay(
+        self,
+        conversation_id: int,
+        direction: str,
+        taxpayer_message_id: int,
+        staff_chat_id: int,
+        staff_message_id: int,
+    ) -> None:
+        async with self.conversations.desk() as desk:
+            await desk.record_relay(
+                conversation_id, direction, taxpayer_message_id, staff_chat_id, staff_message_id
+            )
+
+    async def staff_member(self, telegram_user_id: int) -> StaffIdentity | None:
+        async with self.conversations.desk() as desk:
+            member = await desk.staff_by_telegram_id(telegram_user_id)
+        if member is None:
+            return None
+        return StaffIdentity(member.id, member.name, member.role)
+
+    async def conversation_of_topic(self, staff_chat_id: int, thread_id: int) -> int | None:
+        async with self.conversations.desk() as desk:
+            return await desk.conversation_of_topic(staff_chat_id, thread_id)
+
+    async def relay_to_taxpayer(
+        self, conversation_id: int, staff_chat_id: int, message_id: int, staff_id: int
+    ) -> None:
+        async with self.conversations.desk() as desk:
+            await desk.relay_to_taxpayer(conversation_id, staff_chat_id, message_id, staff_id)
+
+    async def hand_back(self, conversation_id: int, staff_id: int) -> bool:
+        async with self.conversations.desk() as desk:
+            return await desk.hand_back_to_bot(conversation_id, staff_id)
+
+    async def queue(self) -> list[tuple[TopicCase, str | None]]:
+        async with self.conversations.desk() as desk:
+            cases = await desk.queue(limit=50)
+            return [
+                (
+                    TopicCase(c.number, desk.case_title(c.case_type), c.status, c.deadline_at),
+                    desk.due_state(c),
+                )
+                for c in cases
+            ]
+
+    async def relay_to_staff(
+        self, channel: str, chat_id: str, messages: list[tuple[int, str | None]]
+    ) -> int:
+        async with self.conversations.desk() as desk:
+            return await desk.relay_to_staff(channel, chat_id, messages)
+
+
+class DeskCaseGateway:
+    """`actions.ports.CaseGateway` over the desk services (mapping in `actions/README.md`)."""
+
+    def __init__(self, conversations: DeskConversations, *, staff_alerts: bool = False) -> None:
+        """`staff_alerts`: a staff supergroup is set up; a hand-over alerts its topic."""
+        self.conversations = conversations
+        self.staff_alerts = staff_alerts
 
     async def _conv(self, desk: Desk, requester: Requester) -> ConversationRef:
         return await self.conversations.ensure(
@@ -279,7 +365,9 @@ class DeskCaseGateway:
         """The conversation's state becomes `human`."""
         async with self.conversations.desk() as desk:
             conv = await self._conv(desk, requester)
-            await desk.set_conversation_state(conv.id, "human")
+            await desk.set_conversation_state(
+                conv.id, "human", alert_staff=self.staff_alerts, reason=reason
+            )
             log.info("conversation %s handed to staff (%s)", conv.id, reason)
 
     async def conversation_state(self, requester: Requester) -> ConversationState:

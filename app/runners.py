@@ -27,6 +27,7 @@ from bot.keyboards import StorageButtonStore
 from bot.middlewares import RECORDED_FLAG, install_log_redaction, record
 from bot.notices import run_outbox_worker
 from bot.sender import RateLimiter, ReplySender
+from bot.topics import TopicRateLimit, run_staff_outbox_worker
 from handlers.taxpayer import bot_commands
 
 log = logging.getLogger(__name__)
@@ -181,14 +182,18 @@ class TelegramService:
         container = self.container
         if container.runtime is None:
             return
-        await run_outbox_worker(
-            container.runtime,
-            self.bot,
-            self.replies,
-            stop,
-            lookups=container.notice_lookups(),
-            engine=container.dialogue_engine,
-            poll_interval=container.outbox_poll_interval,
+        await asyncio.gather(
+            run_outbox_worker(
+                container.runtime,
+                self.bot,
+                self.replies,
+                stop,
+                lookups=container.notice_lookups(),
+                engine=container.dialogue_engine,
+                poll_interval=container.outbox_poll_interval,
+                topics=container.staff if container.settings.staff_chat_id else None,
+            ),
+            run_staff_worker(container, self.bot, stop),
         )
 
     async def close(self) -> None:
@@ -196,6 +201,23 @@ class TelegramService:
         if self._own_storage:
             await self.storage.close()
         await self.bot.session.close()
+
+
+async def run_staff_worker(container: Container, bot: Bot, stop: asyncio.Event) -> None:
+    """The staff supergroup's outbox worker (`bot.topics`) when `STAFF_CHAT_ID` is set;
+    returns at once otherwise."""
+    chat = container.settings.staff_chat_id
+    if chat is None or container.runtime is None or container.staff is None:
+        return
+    await run_staff_outbox_worker(
+        container.runtime,
+        bot,
+        chat,
+        container.staff,
+        stop,
+        poll_interval=container.outbox_poll_interval,
+        limit=TopicRateLimit(container.topics_per_minute),
+    )
 
 
 async def run_outbox(container: Container, stop: asyncio.Event, *, bot: Bot | None = None) -> None:
@@ -220,14 +242,18 @@ async def run_outbox(container: Container, stop: asyncio.Event, *, bot: Bot | No
                     "REDIS_URL)"
                 )
             buttons = StorageButtonStore(storage, bot.id)
-        await run_outbox_worker(
-            container.runtime,
-            bot,
-            ReplySender(buttons, RateLimiter()),
-            stop,
-            lookups=container.notice_lookups(),
-            engine=container.dialogue_engine,
-            poll_interval=container.outbox_poll_interval,
+        await asyncio.gather(
+            run_outbox_worker(
+                container.runtime,
+                bot,
+                ReplySender(buttons, RateLimiter()),
+                stop,
+                lookups=container.notice_lookups(),
+                engine=container.dialogue_engine,
+                poll_interval=container.outbox_poll_interval,
+                topics=container.staff if settings.staff_chat_id else None,
+            ),
+            run_staff_worker(container, bot, stop),
         )
     finally:
         if storage is not None:

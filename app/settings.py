@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("WEBHOOK_SECRET", "webhook_secret")
     )
+    staff_chat_id: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STAFF_CHAT_ID", "staff_chat_id"),
+        description="The staff supergroup (forum-enabled, the bot an admin that may manage "
+        "topics and pin messages): one topic per taxpayer conversation, the handoff relay.",
+    )
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("TAXDESK_HOST", "host"))
     port: int = Field(default=8080, validation_alias=AliasChoices("TAXDESK_PORT", "port"))
     nlu_config: Path = Field(

@@ -172,14 +172,15 @@ class StaffTopics(DeskCore):
             masked_tax_id=mask_taxpayer_id(tax_id) if tax_id else None,
             state=conv.state,
             cases=[
-                CardCase(c.number, self._case_title(c.case_type), c.status, c.deadline_at)
+                CardCase(c.number, self.case_title(c.case_type), c.status, c.deadline_at)
                 for c in cases
             ],
         )
         await self._commit()
         return card
 
-    def _case_title(self, case_type: str) -> str:
+    def case_title(self, case_type: str) -> str:
+        """The case type's title (Simplified), or its key when the catalog lacks it."""
         try:
             return self.catalog.get(case_type).title.zh_hans
         except Exception:
@@ -189,7 +190,8 @@ class StaffTopics(DeskCore):
         self, channel: str, chat_id: str, messages: list[tuple[int, str | None]]
     ) -> int:
         """While the chat's conversation is with staff, queue its messages (`(message id,
-        text or caption)`) to be copied into its topic; returns how many were queued."""
+        caption of a photo or document, or None)`) to be copied into its topic; returns how
+        many were queued."""
         conv = await self.session.scalar(
             select(Conversation)
             .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
@@ -199,12 +201,12 @@ class StaffTopics(DeskCore):
         if conv is None or conv.state != "human":
             await self._commit()
             return 0
-        for message_id, text in messages:
+        for message_id, caption in messages:
             self.session.add(
                 staff_row(
                     conv.id,
                     "staff_relay",
-                    {"from_chat_id": chat_id, "message_id": message_id, "text": text},
+                    {"from_chat_id": chat_id, "message_id": message_id, "caption": caption},
                     self.now(),
                     key=f"staff:{conv.id}:relay:{message_id}",
                 )
