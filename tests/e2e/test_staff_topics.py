@@ -1,0 +1,225 @@
+"""End to end: the staff supergroup. The real bot (polling) against the local Bot API server
+with a forum-enabled staff group, the real dialogue engine (scripted NLU; 转人工 is a
+shortcut), the real desk on SQLite and PostgreSQL, the outbox workers for the taxpayers and
+for the staff group."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from app.container import Container
+from app.runners import run_telegram
+from bot.sender import RateLimiter
+from testing.app import MakeContainer, bot_settings
+from testing.botapi_server import BotAPIServer, MakeBotAPI
+from testing.samples import make_jpeg
+from testing.waits import holds, wait_for
+
+STAFF = -100777
+OFFICER = {"id": 5001, "is_bot": False, "first_name": "王科员"}
+STRANGER = {"id": 5999, "is_bot": False, "first_name": "路人"}
+
+
+@dataclass
+class Staffed:
+    server: BotAPIServer
+    container: Container
+
+    async def add_officer(self, name: str = "王科员", telegram_id: int = 5001) -> int:
+        assert self.container.runtime is not None
+        async with self.container.runtime.sessions() as session:
+            member = await self.container.runtime.desk(session).add_staff(
+                name, telegram_user_id=telegram_id
+            )
+            return member.id
+
+    async def state(self, chat: int) -> str:
+        assert self.container.runtime is not None
+        async with self.container.runtime.sessions() as session:
+            desk = self.container.runtime.desk(session)
+            conv = await desk.find_conversation("telegram", str(chat))
+            assert conv is not None
+            return await desk.conversation_state(conv.id)
+
+    def topics(self) -> dict[int, str]:
+        return self.server.live_topics(STAFF)
+
+    async def hand_over(self, chat: int) -> int:
+        """The taxpayer asks for a person; returns the topic the alert reached."""
+        before = len(self.server.sent_messages(chat))
+        self.server.user_sends_text(chat, "转人工")
+        await self.server.wait_for_messages(chat, before + 1, timeout=10)
+        return await self.alerted_topic(chat)
+
+    async def alerted_topic(self, chat: int, timeout: float = 10) -> int:  # noqa: ASYNC109
+        name = f"User{chat}"
+
+        def found() -> int | None:
+            for thread, topic in self.server.topics[STAFF].items():
+                if topic["name"].startswith(name) and not topic["deleted"]:
+                    if any(
+                        "请求人工服务" in (m.text or "")
+                        for m in self.server.in_topic(STAFF, thread)
+                    ):
+                        return thread
+            return None
+
+        return await wait_for(found, timeout, message=f"handoff alert of {chat}")
+
+
+@pytest.fixture
+async def staffed(
+    tmp_path: Path,
+    database_url: str,
+    make_botapi: MakeBotAPI,
+    make_container: MakeContainer,
+) -> AsyncIterator[Staffed]:
+    server = await make_botapi()
+    server.make_forum(STAFF)
+    settings = bot_settings(
+        server, data_dir=tmp_path / "var", database_url=database_url, staff_chat_id=STAFF
+    )
+    container = dataclasses.replace(
+        await make_container(settings),
+        album_quiet=0.3,
+        typing_delay=0.05,
+        limiter=RateLimiter(chat_rate=50, chat_burst=50, group_rate=50, group_burst=50),
+        outbox_poll_interval=0.05,
+        topics_per_minute=1000,  # the server's simulated limit is what these tests exercise
+    )
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    task = asyncio.create_task(run_telegram(container, stop, ready=ready))
+    await asyncio.wait(
+        {task, asyncio.create_task(ready.wait())}, return_when=asyncio.FIRST_COMPLETED
+    )
+    if task.done():
+        task.result()
+    try:
+        yield Staffed(server, container)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=15)
+
+
+async def test_handoff_both_ways_with_text_and_photo_note_and_bot(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7101
+    await staffed.add_officer()
+    server.user_sends_text(chat, "/start")
+    await server.wait_for_messages(chat, 1)
+    await holds(lambda: not server.topics[STAFF], 0.3, message="/start made a topic")
+
+    thread = await staffed.hand_over(chat)
+    assert await staffed.state(chat) == "human"
+    pinned = [m for c, m in server.pinned if c == STAFF]
+    card = server.in_topic(STAFF, thread)[0]
+    assert card.message_id in pinned and "纳税人：User7101" in (card.text or "")
+    assert "人工服务中" in (card.text or "")
+
+    # taxpayer -> topic: text and photo (with caption), by copy, not forward
+    server.user_sends_text(chat, "我的发票开错了")
+    photo = make_jpeg()
+    server.user_sends_photo(chat, photo, caption="这是发票照片")
+    copies = lambda: [m for m in server.in_topic(STAFF, thread) if m.method == "copyMessage"]  # noqa: E731
+    await wait_for(lambda: len(copies()) >= 3, 10)
+    texts = [m.text for m in copies()]
+    assert "我的发票开错了" in texts and "这是发票照片" in texts
+    assert any("photo" in m.message for m in copies())
+    assert all("forward_origin" not in m.message for m in copies())
+
+    # topic -> taxpayer: text and photo; /note stays inside
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, "您好，请把正确的抬头发给我", user=OFFICER, thread_id=thread)
+    server.user_sends_text(STAFF, "/note 这位纳税人上周来过", user=OFFICER, thread_id=thread)
+    server.user_sends_photo(STAFF, make_jpeg(), caption="示例", user=OFFICER, thread_id=thread)
+    got = await server.wait_for_messages(chat, before + 2, timeout=10)
+    new = got[before:]
+    assert [m.text for m in new[:2]] == ["您好，请把正确的抬头发给我", "示例"]
+    assert "photo" in new[1].message
+    await holds(
+        lambda: all("上周来过" not in (m.text or "") for m in server.sent_messages(chat)), 0.5
+    )
+
+    # /bot: back to the bot, the taxpayer is told
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, "/bot", user=OFFICER, thread_id=thread)
+    told = await server.wait_for_messages(chat, before + 1, timeout=10)
+    assert "智能助手" in (told[before].text or "")
+    assert await staffed.state(chat) == "bot"
+    relayed = len(copies())
+    server.user_sends_text(chat, "你好")
+    await server.wait_for_messages(chat, before + 2, timeout=10)
+    await holds(lambda: len(copies()) == relayed, 0.3, message="relayed after /bot")
+
+
+async def test_strangers_are_refused_and_nothing_changes(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7102
+    await staffed.add_officer()
+    thread = await staffed.hand_over(chat)
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, "我来回复一下", user=STRANGER, thread_id=thread)
+    server.user_sends_text(STAFF, "/bot", user=STRANGER, thread_id=thread)
+    await wait_for(
+        lambda: (
+            sum("只有已登记的工作人员" in (m.text or "") for m in server.in_topic(STAFF, thread))
+            == 2
+        ),
+        10,
+    )
+    await holds(lambda: len(server.sent_messages(chat)) == before, 0.3)
+    assert await staffed.state(chat) == "human"
+
+
+async def test_two_first_messages_at_once_make_one_topic(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7103
+    # the hand-over and two more messages at once, before any topic exists
+    server.user_sends_text(chat, "转人工")
+    server.user_sends_text(chat, "在吗")
+    server.user_sends_text(chat, "有人吗")
+    thread = await staffed.alerted_topic(chat)
+    await wait_for(
+        lambda: len([m for m in server.in_topic(STAFF, thread) if m.method == "copyMessage"]) >= 3,
+        10,
+    )
+    assert len(server.calls_of("createForumTopic")) == 1
+    assert list(staffed.topics()) == [thread]
+
+
+async def test_a_topic_deleted_by_hand_is_recreated(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7104
+    thread = await staffed.hand_over(chat)
+    server.delete_topic(STAFF, thread)
+    server.user_sends_text(chat, "还在处理吗")
+    new = await wait_for(lambda: [t for t in staffed.topics() if t != thread], 10)
+    assert len(new) == 1
+    await wait_for(lambda: any(m.text == "还在处理吗" for m in server.in_topic(STAFF, new[0])), 10)
+    assert len(server.calls_of("createForumTopic")) == 2
+
+
+async def test_25_topics_inside_a_minute_none_dropped(staffed: Staffed) -> None:
+    server = staffed.server
+    server.limit_topics(per_window=20, window=2.0, retry_after=1)
+    chats = [7200 + i for i in range(25)]
+    for chat in chats:
+        server.user_sends_text(chat, "转人工")
+    for chat in chats:
+        await staffed.alerted_topic(chat, timeout=30)
+    assert len(staffed.topics()) == 25
+    assert len(server.calls_of("createForumTopic")) > 25  # some were told to wait
+
+
+async def test_queue_in_general(staffed: Staffed) -> None:
+    server = staffed.server
+    await staffed.add_officer()
+    server.user_sends_text(STAFF, "/queue", user=OFFICER)
+    got = await server.wait_for_messages(STAFF, 1, timeout=10)
+    assert "案件队列" in (got[-1].text or "")
+    server.user_sends_text(STAFF, "/queue", user=STRANGER)
+    got = await server.wait_for_messages(STAFF, 2, timeout=10)
+    assert "只有已登记的工作人员" in (got[-1].text or "")
