@@ -207,6 +207,25 @@ class DeskStaffTopics:
         async with self.conversations.desk() as desk:
             return await desk.hand_back_to_bot(conversation_id, staff_id)
 
+    async def case_step(self, action: str, number: str, staff_id: int, text: str = "") -> str:
+        async with self.conversations.desk() as desk:
+            if action == "claim":
+                case = await desk.claim(number, staff_id)
+                return f"案件 {case.number} 已由您认领。"
+            if action == "release":
+                case = await desk.release(number, staff_id)
+                return f"案件 {case.number} 已放回队列。"
+            if action == "complete":
+                case = await desk.complete(number, staff_id, text)
+                return f"案件 {case.number} 已办结，已通知纳税人。"
+            if action == "reject":
+                case = await desk.reject(number, staff_id, text)
+                return f"案件 {case.number} 已退回，已通知纳税人。"
+            if action == "ask":
+                case = await desk.ask_taxpayer(number, staff_id, text)
+                return f"已向纳税人发出补充询问（案件 {case.number}）。"
+        raise ValueError(f"unknown staff step {action!r}")
+
     async def queue(self) -> list[tuple[TopicCase, str | None]]:
         async with self.conversations.desk() as desk:
             cases = await desk.queue(limit=50)
@@ -279,6 +298,11 @@ class DeskCaseGateway:
             except DeskError as exc:
                 raise _user_error(exc) from exc
             assert case.deadline_at is not None
+            if self.staff_alerts:  # the new case is announced in its staff topic
+                try:
+                    await desk.announce_case(case.number)
+                except Exception:  # the case is queued; staff see it in /queue
+                    log.exception("case %s not announced to staff", case.number)
             return SubmittedCase(case.number, case.deadline_at.astimezone(OFFICE_TZ).date())
 
     async def cancel(self, case_id: str) -> None:

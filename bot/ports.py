@@ -206,6 +206,12 @@ class StaffDesk(Protocol):
         """`/bot`: the bot answers again and the taxpayer is told; False if it already did."""
         ...
 
+    async def case_step(self, action: str, number: str, staff_id: int, text: str = "") -> str:
+        """A staff step on a case (claim, release, complete, reject, ask) through the desk's
+        one set of staff operations; returns what to show. Raises `UserFacingError` (e.g.
+        the desk's `AlreadyClaimed`, naming who has it) when the step is refused."""
+        ...
+
     async def queue(self) -> list[tuple[TopicCase, str | None]]:
         """The active cases by deadline, each with its due state (ok / due_soon / overdue)."""
         ...

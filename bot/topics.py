@@ -40,6 +40,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 
+from bot.keyboards import staff_case_keyboard
 from bot.ports import TopicCase, TopicFacts, TopicStore
 from desk.outbox import Delivered, OutboxItem, RetryLater, Undeliverable
 
@@ -216,6 +217,8 @@ class StaffTopicSender:
         try:
             if row.kind == "staff_handoff":
                 await self.topics.in_topic(conversation_id, self._alert(row))
+            elif row.kind == "staff_case":
+                await self.topics.in_topic(conversation_id, self._case(row))
             elif row.kind == "staff_relay":
                 await self.topics.in_topic(conversation_id, self._relay(row, conversation_id))
             else:
@@ -235,6 +238,22 @@ class StaffTopicSender:
 
         async def send(thread: int) -> object:
             return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
+
+        return send
+
+    def _case(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
+        number = str(row.payload.get("case_number") or "")
+        text = f"🆕 新案件 {number} {row.payload.get('title') or ''}"
+        deadline = row.payload.get("deadline_at")
+        if deadline:
+            text += f"\n截止：{format_deadline(datetime.fromisoformat(deadline))}（北京时间）"
+        text += "\n认领后可用 /complete、/reject、/ask 加案件号办理。"
+        markup = staff_case_keyboard(number)
+
+        async def send(thread: int) -> object:
+            return await self.bot.send_message(
+                self.chat_id, text, message_thread_id=thread, reply_markup=markup
+            )
 
         return send
 

@@ -377,7 +377,7 @@ class RelayedMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"))
-    direction: Mapped[str] = mapped_column(String(8))  # "to_staff" | "to_taxpayer"
+    direction: Mapped[str] = mapped_column(String(16))  # "to_staff" | "to_taxpayer"
     taxpayer_message_id: Mapped[int] = mapped_column(BigInteger)
     staff_chat_id: Mapped[int] = mapped_column(BigInteger)
     staff_message_id: Mapped[int] = mapped_column(BigInteger)

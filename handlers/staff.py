@@ -9,14 +9,23 @@ internal; `/bot` hands the conversation back to the bot (the taxpayer is told). 
 
 from __future__ import annotations
 
-from aiogram import Router
-from aiogram.types import Message
+import asyncio
 
+from aiogram import Router
+from aiogram.types import CallbackQuery, Message
+
+from bot.keyboards import StaffCaseCb
 from bot.ports import StaffDesk
 from bot.topics import render_queue
+from taxrules.errors import UserFacingError
 
 NOT_STAFF = "抱歉，只有已登记的工作人员可以在这里处理纳税人的会话。如需开通，请联系管理员。"
-STAFF_COMMANDS = frozenset({"/note", "/bot", "/queue"})
+CASE_COMMANDS = {"/complete": "complete", "/reject": "reject", "/ask": "ask"}
+USAGE = {
+    "complete": "用法：/complete 案件号 办结说明",
+    "reject": "用法：/reject 案件号 退回原因",
+    "ask": "用法：/ask 案件号 要问纳税人的问题",
+}
 
 
 def _command(message: Message) -> str | None:
@@ -45,6 +54,8 @@ async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
         await message.reply(render_queue(await staff_desk.queue()))
     elif command == "/note":
         return  # internal: never reaches the taxpayer
+    elif command in CASE_COMMANDS:
+        await _case_command(message, staff_desk, CASE_COMMANDS[command], member.staff_id)
     elif conversation is None:
         await message.reply("请在纳税人的话题中使用此命令。")
     elif command == "/bot":
@@ -53,11 +64,46 @@ async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
         else:
             await message.reply("该会话目前由智能助手接待。")
     elif command is not None:
-        await message.reply("未知命令。可用：/note 内部备注，/bot 交还智能助手，/queue 案件队列。")
+        await message.reply(
+            "未知命令。可用：/note 内部备注，/bot 交还智能助手，/queue 案件队列，"
+            "/complete、/reject、/ask 加案件号。"
+        )
     else:
         await staff_desk.relay_to_taxpayer(
             conversation, message.chat.id, message.message_id, member.staff_id
         )
+
+
+async def _case_command(message: Message, desk: StaffDesk, action: str, staff_id: int) -> None:
+    parts = (message.text or "").split(maxsplit=2)
+    if len(parts) < 3 or not parts[2].strip():
+        await message.reply(USAGE[action])
+        return
+    try:
+        done = await desk.case_step(action, parts[1], staff_id, parts[2].strip())
+    except UserFacingError as e:
+        await message.reply(e.user_message)
+        return
+    await message.reply(done)
+
+
+async def on_case_button(
+    query: CallbackQuery, callback_data: StaffCaseCb, staff_desk: StaffDesk
+) -> None:
+    """认领 / 放回队列 under an announced case: only registered staff; a lost race is told
+    who has the case."""
+    member = await staff_desk.staff_member(query.from_user.id)
+    if member is None:
+        await query.answer(NOT_STAFF, show_alert=True)
+        return
+    try:
+        done = await staff_desk.case_step(callback_data.a, callback_data.n, member.staff_id)
+    except UserFacingError as e:
+        await query.answer(e.user_message, show_alert=True)
+        return
+    await query.answer(done)
+    if query.message is not None and isinstance(query.message, Message):
+        await query.message.reply(f"{member.name}：{done}")
 
 
 def build_router(staff_chat_id: int) -> Router:
@@ -66,7 +112,22 @@ def build_router(staff_chat_id: int) -> Router:
     async def in_staff_chat(message: Message) -> bool:
         return message.chat.id == staff_chat_id
 
+    async def pressed_in_staff_chat(query: CallbackQuery) -> bool:
+        return query.message is not None and query.message.chat.id == staff_chat_id
+
+    # Updates are handled concurrently; the messages of one topic must reach the taxpayer in
+    # the order staff wrote them. The lock is taken before the first await (asyncio locks
+    # are FIFO), so each topic's messages queue their relay in arrival order.
+    locks: dict[int, asyncio.Lock] = {}
+
+    async def in_order(message: Message, staff_desk: StaffDesk) -> None:
+        lock = locks.setdefault(message.message_thread_id or 0, asyncio.Lock())
+        async with lock:
+            await on_staff_message(message, staff_desk)
+
     router = Router(name="staff")
     router.message.filter(in_staff_chat)
-    router.message.register(on_staff_message)
+    router.callback_query.filter(pressed_in_staff_chat)
+    router.message.register(in_order)
+    router.callback_query.register(on_case_button, StaffCaseCb.filter())
     return router

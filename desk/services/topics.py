@@ -271,6 +271,34 @@ class StaffTopics(DeskCore):
         await self._commit()
         return True
 
+    async def announce_case(self, number: str) -> bool:
+        """Queue the announcement of a submitted case in its conversation's staff topic (with
+        claim / release buttons); False when the case has no conversation."""
+        case = await self.session.scalar(select(Case).where(Case.number == number))
+        if case is None:
+            raise await self._fail(NotFound(f"case {number}"))
+        if case.conversation_id is None:
+            await self._commit()
+            return False
+        self.session.add(
+            staff_row(
+                case.conversation_id,
+                "staff_case",
+                {
+                    "case_number": case.number,
+                    "title": self.case_title(case.case_type),
+                    "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None,
+                },
+                self.now(),
+                key=f"staff:case:{case.number}:announced",
+            )
+        )
+        try:
+            await self._commit()
+        except IntegrityError:  # announced before
+            return False
+        return True
+
     async def record_relay(
         self,
         conversation_id: int,

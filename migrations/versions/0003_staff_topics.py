@@ -38,7 +38,7 @@ def upgrade() -> None:
         "relayed_message",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("conversation_id", sa.Integer(), nullable=False),
-        sa.Column("direction", sa.String(length=8), nullable=False),
+        sa.Column("direction", sa.String(length=16), nullable=False),
         sa.Column("taxpayer_message_id", sa.BigInteger(), nullable=False),
         sa.Column("staff_chat_id", sa.BigInteger(), nullable=False),
         sa.Column("staff_message_id", sa.BigInteger(), nullable=False),
