@@ -305,10 +305,11 @@ class BotAPIServer:
         media_group_id: str | None = None,
         *,
         user: dict[str, Any] | None = None,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
         """The user sends a file as a document."""
         message = self._document_message(
-            chat_id, data, filename, mime, caption, media_group_id, user
+            chat_id, data, filename, mime, caption, media_group_id, user, thread_id
         )
         return self.push_update({"message": message})
 
@@ -1221,8 +1222,9 @@ class BotAPIServer:
         caption: str | None,
         media_group_id: str | None,
         user: dict[str, Any] | None,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
-        message = self._user_message(chat_id, user)
+        message = self._user_message(chat_id, user, thread_id=thread_id)
         stored = self._store_file(data, "documents", filename)
         message["document"] = {
             "file_id": stored.file_id,

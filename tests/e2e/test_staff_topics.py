@@ -19,7 +19,7 @@ from app.runners import run_telegram
 from bot.sender import RateLimiter
 from testing.app import MakeContainer, bot_settings
 from testing.botapi_server import BotAPIServer, MakeBotAPI
-from testing.samples import GOOD_ID, make_jpeg
+from testing.samples import GOOD_ID, make_jpeg, make_pdf
 from testing.waits import holds, wait_for
 
 STAFF = -100777
@@ -275,3 +275,35 @@ async def test_case_announced_two_claims_at_once_and_a_stranger(staffed: Staffed
         detail = await staffed.container.runtime.desk(session).case_detail(number)
     assert detail.case.status == "in_progress"
     assert detail.case.assignee_id is not None
+
+
+async def test_album_document_and_a_long_caption_reach_the_topic(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7105
+    await staffed.add_officer()
+    thread = await staffed.hand_over(chat)
+    long_caption = "发票抬头应为某某有限公司。" * 100  # 1,300 characters
+    server.user_sends_album(chat, [make_jpeg(), make_jpeg()], caption="两张发票")
+    server.user_sends_document(chat, make_pdf(), "申请表.pdf", "application/pdf")
+    server.user_sends_photo(chat, make_jpeg(), caption=long_caption)
+
+    def copies() -> list[Any]:
+        return [m for m in server.in_topic(STAFF, thread) if m.method == "copyMessage"]
+
+    await wait_for(lambda: len(copies()) >= 5, 15)  # 转人工, two album items, pdf, photo
+    kinds = [("photo" in m.message, "document" in m.message) for m in copies()]
+    assert kinds.count((True, False)) >= 3 and kinds.count((False, True)) == 1
+    assert "两张发票" in [m.text for m in copies()]
+    cut = next(m for m in copies() if (m.text or "").startswith("发票抬头"))
+    rest = await wait_for(
+        lambda: [m for m in server.in_topic(STAFF, thread) if "续上条说明" in (m.text or "")], 10
+    )
+    shown = (cut.text or "") + (rest[0].text or "").removeprefix("（续上条说明）")
+    assert shown == long_caption
+
+    # a document from staff reaches the taxpayer
+    before = len(server.sent_messages(chat))
+    server.user_sends_document(
+        STAFF, make_pdf(), "回执.pdf", "application/pdf", user=OFFICER, thread_id=thread
+    )
+    got = await server.wait_for_messages(chat, before + 1, timeout=10)
+    assert got[before].message["document"]["file_name"] == "回执.pdf"
