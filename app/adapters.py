@@ -198,10 +198,23 @@ class DeskStaffTopics:
             return await desk.conversation_of_topic(staff_chat_id, thread_id)
 
     async def relay_to_taxpayer(
-        self, conversation_id: int, staff_chat_id: int, message_id: int, staff_id: int
+        self,
+        conversation_id: int,
+        staff_chat_id: int,
+        message_id: int,
+        staff_id: int,
+        *,
+        reply_to: int | None = None,
+        text: str | None = None,
     ) -> None:
         async with self.conversations.desk() as desk:
-            await desk.relay_to_taxpayer(conversation_id, staff_chat_id, message_id, staff_id)
+            await desk.relay_to_taxpayer(
+                conversation_id, staff_chat_id, message_id, staff_id, reply_to=reply_to, text=text
+            )
+
+    async def relay_edit(self, staff_chat_id: int, message_id: int, text: str) -> bool:
+        async with self.conversations.desk() as desk:
+            return await desk.relay_edit_to_taxpayer(staff_chat_id, message_id, text)
 
     async def hand_back(self, conversation_id: int, staff_id: int) -> bool:
         async with self.conversations.desk() as desk:

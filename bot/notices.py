@@ -38,6 +38,7 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
+from aiogram.types import ReplyParameters
 
 from actions.channel import Button, Reply
 from bot.convert import CHANNEL
@@ -117,6 +118,8 @@ class TelegramNoticeSender:
             raise Undeliverable(f"not a Telegram chat id: {row.chat_id!r}") from None
         if row.kind == "staff_copy":
             return await self._copy_from_staff(row, chat_id)
+        if row.kind == "staff_edit":
+            return await self._edit_from_staff(row, chat_id)  # type: ignore[return-value]
         reply = render_notice(row.payload, await self.script_of(row))
         if row.kind == "case_question":
             await self._note_question(row)
@@ -135,8 +138,16 @@ class TelegramNoticeSender:
         """A staff member's message in the conversation's topic, copied to the taxpayer."""
         from_chat = int(row.payload["from_chat_id"])
         message_id = int(row.payload["message_id"])
+        quoted = row.payload.get("reply_to")
+        reply = (
+            ReplyParameters(message_id=int(quoted), allow_sending_without_reply=True)
+            if quoted
+            else None
+        )
         try:
-            copied = await self.bot.copy_message(chat_id, from_chat, message_id)
+            copied = await self.bot.copy_message(
+                chat_id, from_chat, message_id, reply_parameters=reply
+            )
         except TelegramRetryAfter as e:
             raise RetryLater(float(e.retry_after), "Telegram flood control") from e
         except (TelegramForbiddenError, TelegramNotFound) as e:
@@ -154,7 +165,23 @@ class TelegramNoticeSender:
                 )
             except Exception:
                 log.exception("outbox %s: staff copy not recorded", row.id)
-        return Delivered(channel_message_id=str(copied.message_id), text="（工作人员消息）")
+        text = row.payload.get("text") or "（工作人员发送的文件）"
+        return Delivered(channel_message_id=str(copied.message_id), text=str(text))
+
+    async def _edit_from_staff(self, row: OutboxItem, chat_id: int) -> Delivered | None:
+        """A staff member edited a relayed message: the taxpayer's copy changes too."""
+        text = str(row.payload.get("text") or "")
+        try:
+            await self.bot.edit_message_text(
+                text=text, chat_id=chat_id, message_id=int(row.payload["message_id"])
+            )
+        except TelegramRetryAfter as e:
+            raise RetryLater(float(e.retry_after), "Telegram flood control") from e
+        except TelegramBadRequest as e:
+            if "not modified" in e.message:
+                return None
+            raise Undeliverable(f"bad request: {e.message}") from e
+        return None
 
     async def _note_question(self, row: OutboxItem) -> None:
         number = str(row.payload.get("case_number") or "")

@@ -197,9 +197,21 @@ class StaffDesk(Protocol):
         ...
 
     async def relay_to_taxpayer(
-        self, conversation_id: int, staff_chat_id: int, message_id: int, staff_id: int
+        self,
+        conversation_id: int,
+        staff_chat_id: int,
+        message_id: int,
+        staff_id: int,
+        *,
+        reply_to: int | None = None,
+        text: str | None = None,
     ) -> None:
-        """Queue a staff message to be copied to the taxpayer (outbox)."""
+        """Queue a staff message to be copied to the taxpayer (outbox); `reply_to`: the
+        topic message it quotes (followed to the taxpayer's side when it was relayed)."""
+        ...
+
+    async def relay_edit(self, staff_chat_id: int, message_id: int, text: str) -> bool:
+        """A relayed staff message was edited: edit the taxpayer's copy (outbox)."""
         ...
 
     async def hand_back(self, conversation_id: int, staff_id: int) -> bool:

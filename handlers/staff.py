@@ -69,9 +69,24 @@ async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
             "/complete、/reject、/ask 加案件号。"
         )
     else:
+        quoted = message.reply_to_message
         await staff_desk.relay_to_taxpayer(
-            conversation, message.chat.id, message.message_id, member.staff_id
+            conversation,
+            message.chat.id,
+            message.message_id,
+            member.staff_id,
+            reply_to=quoted.message_id if quoted is not None else None,
+            text=message.text or message.caption,
         )
+
+
+async def on_staff_edit(message: Message, staff_desk: StaffDesk) -> None:
+    """A staff member edited a message already copied to a taxpayer: edit the copy."""
+    if message.from_user is None or message.text is None or message.text.startswith("/"):
+        return
+    if await staff_desk.staff_member(message.from_user.id) is None:
+        return
+    await staff_desk.relay_edit(message.chat.id, message.message_id, message.text)
 
 
 async def _case_command(message: Message, desk: StaffDesk, action: str, staff_id: int) -> None:
@@ -129,5 +144,7 @@ def build_router(staff_chat_id: int) -> Router:
     router.message.filter(in_staff_chat)
     router.callback_query.filter(pressed_in_staff_chat)
     router.message.register(in_order)
+    router.edited_message.filter(in_staff_chat)
+    router.edited_message.register(on_staff_edit)
     router.callback_query.register(on_case_button, StaffCaseCb.filter())
     return router

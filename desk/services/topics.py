@@ -218,13 +218,34 @@ class StaffTopics(DeskCore):
         return len(messages)
 
     async def relay_to_taxpayer(
-        self, conversation_id: int, staff_chat_id: int, message_id: int, staff_id: int
+        self,
+        conversation_id: int,
+        staff_chat_id: int,
+        message_id: int,
+        staff_id: int,
+        *,
+        reply_to: int | None = None,
+        text: str | None = None,
     ) -> None:
         """Queue a staff member's topic message to be copied to the taxpayer (the `telegram`
-        outbox; recorded as an outbound message of the conversation when delivered)."""
+        outbox; recorded as an outbound message of the conversation when delivered). A
+        quote-reply (`reply_to`, a topic message) follows the mapped message to the
+        taxpayer's side."""
         conv = await self.session.get(Conversation, conversation_id)
         if conv is None:
             raise await self._fail(NotFound(f"conversation {conversation_id}"))
+        quoted = None
+        if reply_to is not None:
+            quoted = await self.session.scalar(
+                select(RelayedMessage.taxpayer_message_id)
+                .where(
+                    RelayedMessage.conversation_id == conv.id,
+                    RelayedMessage.staff_chat_id == staff_chat_id,
+                    RelayedMessage.staff_message_id == reply_to,
+                )
+                .order_by(RelayedMessage.id.desc())
+                .limit(1)
+            )
         self.session.add(
             Outbox(
                 kind="staff_copy",
@@ -233,6 +254,8 @@ class StaffTopics(DeskCore):
                     "from_chat_id": staff_chat_id,
                     "message_id": message_id,
                     "staff_id": staff_id,
+                    "reply_to": int(quoted) if quoted is not None else None,
+                    "text": text,
                 },
                 channel=conv.channel,
                 chat_id=conv.chat_id,
@@ -245,6 +268,39 @@ class StaffTopics(DeskCore):
             await self._commit()
         except IntegrityError:  # the same staff message twice (a repeated update)
             return
+
+    async def relay_edit_to_taxpayer(self, staff_chat_id: int, message_id: int, text: str) -> bool:
+        """A staff member edited a relayed topic message: queue the same edit of its copy in
+        the taxpayer's chat; False when the message was never relayed."""
+        row = (
+            await self.session.execute(
+                select(RelayedMessage.conversation_id, RelayedMessage.taxpayer_message_id)
+                .where(
+                    RelayedMessage.staff_chat_id == staff_chat_id,
+                    RelayedMessage.staff_message_id == message_id,
+                    RelayedMessage.direction == "to_taxpayer",
+                )
+                .order_by(RelayedMessage.id.desc())
+                .limit(1)
+            )
+        ).first()
+        conv = await self.session.get(Conversation, row[0]) if row is not None else None
+        if row is None or conv is None:
+            await self._commit()
+            return False
+        self.session.add(
+            Outbox(
+                kind="staff_edit",
+                payload={"conversation_id": conv.id, "message_id": int(row[1]), "text": text},
+                channel=conv.channel,
+                chat_id=conv.chat_id,
+                idempotency_key=f"staff_edit:{staff_chat_id}:{message_id}:{uuid.uuid4().hex}",
+                next_attempt_at=self.now(),
+                created_at=self.now(),
+            )
+        )
+        await self._commit()
+        return True
 
     async def hand_back_to_bot(self, conversation_id: int, staff_id: int) -> bool:
         """Staff end the human service (`/bot`): the state becomes `bot` and the taxpayer is

@@ -307,3 +307,29 @@ async def test_album_document_and_a_long_caption_reach_the_topic(staffed: Staffe
     )
     got = await server.wait_for_messages(chat, before + 1, timeout=10)
     assert got[before].message["document"]["file_name"] == "回执.pdf"
+
+
+async def test_quote_reply_and_edit_follow_the_mapped_message(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7106
+    await staffed.add_officer()
+    thread = await staffed.hand_over(chat)
+    asked = server.user_sends_text(chat, "税号填错了怎么办")["message"]["message_id"]
+    copy = await wait_for(
+        lambda: next(
+            (m for m in server.in_topic(STAFF, thread) if m.text == "税号填错了怎么办"), None
+        ),
+        10,
+    )
+    before = len(server.sent_messages(chat))
+    sent = server.user_sends_text(
+        STAFF, "可以申请更正", user=OFFICER, thread_id=thread, reply_to=copy.message_id
+    )
+    got = await server.wait_for_messages(chat, before + 1, timeout=10)
+    answer = got[before]
+    assert answer.text == "可以申请更正"
+    assert answer.message["reply_to_message"]["message_id"] == asked
+
+    server.user_edits_text(STAFF, sent["message"]["message_id"], "可以在线申请更正")
+    await wait_for(lambda: answer.message.get("text") == "可以在线申请更正", 10)
+    assert answer.edits  # edited in place, not sent again
+    assert len(server.sent_messages(chat)) == before + 1
