@@ -212,6 +212,12 @@ class DeskStaffTopics:
                 conversation_id, staff_chat_id, message_id, staff_id, reply_to=reply_to, text=text
             )
 
+    async def relay_edit_to_staff(
+        self, channel: str, chat_id: str, message_id: int, text: str
+    ) -> bool:
+        async with self.conversations.desk() as desk:
+            return await desk.relay_edit_to_staff(channel, chat_id, message_id, text)
+
     async def relay_edit(self, staff_chat_id: int, message_id: int, text: str) -> bool:
         async with self.conversations.desk() as desk:
             return await desk.relay_edit_to_taxpayer(staff_chat_id, message_id, text)

@@ -83,6 +83,7 @@ def create_dispatcher(
     dp = Dispatcher(
         storage=storage,
         staff_desk=staff,
+        staff_relay=staff,
         dialogue=container.engine,
         inbound=container.inbound,
         uploads=UploadIntake(fetcher, container.intake, container.links),

@@ -241,6 +241,13 @@ class StaffRelay(Protocol):
         staff; returns how many were queued (0 while the bot answers)."""
         ...
 
+    async def relay_edit_to_staff(
+        self, channel: str, chat_id: str, message_id: int, text: str
+    ) -> bool:
+        """The taxpayer edited a message copied into the topic: the copy follows (outbox);
+        False when it was never relayed."""
+        ...
+
 
 __all__ = [
     "AttachmentLinker",

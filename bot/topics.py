@@ -219,6 +219,8 @@ class StaffTopicSender:
                 await self.topics.in_topic(conversation_id, self._alert(row))
             elif row.kind == "staff_case":
                 await self.topics.in_topic(conversation_id, self._case(row))
+            elif row.kind == "staff_edit":
+                await self._edit(row)
             elif row.kind == "staff_relay":
                 await self.topics.in_topic(conversation_id, self._relay(row, conversation_id))
             else:
@@ -240,6 +242,18 @@ class StaffTopicSender:
             return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
 
         return send
+
+    async def _edit(self, row: OutboxItem) -> None:
+        """The taxpayer edited a relayed text: edit its copy in the topic."""
+        try:
+            await self.bot.edit_message_text(
+                text=str(row.payload.get("text") or ""),
+                chat_id=self.chat_id,
+                message_id=int(row.payload["message_id"]),
+            )
+        except TelegramBadRequest as e:
+            if "not modified" not in e.message:
+                raise Undeliverable(f"edit of the topic copy: {e.message}") from e
 
     def _case(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
         number = str(row.payload.get("case_number") or "")

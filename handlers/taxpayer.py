@@ -6,7 +6,8 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BotCommand, Message
 
-from bot.convert import from_message, pick
+from bot.convert import CHANNEL, from_message, pick
+from bot.ports import StaffRelay
 from bot.turns import TurnRunner
 
 #: command -> (menu description, payload fed to the dialogue)
@@ -37,6 +38,14 @@ async def on_text(message: Message, bot: Bot, turns: TurnRunner) -> None:
     await turns.run(bot, from_message(message, text=message.text))
 
 
+async def on_edit(message: Message, staff_relay: StaffRelay | None = None) -> None:
+    """An edited text: with a staff group, its copy in the staff topic follows."""
+    if staff_relay is not None and message.text is not None:
+        await staff_relay.relay_edit_to_staff(
+            CHANNEL, str(message.chat.id), message.message_id, message.text
+        )
+
+
 async def on_other(message: Message) -> None:
     """Stickers, voice, locations…: say what the bot can read."""
     lang = message.from_user.language_code if message.from_user else None
@@ -60,4 +69,5 @@ def build_router() -> Router:
     router.message.register(on_command, Command(*COMMANDS, ignore_case=True))
     router.message.register(on_text, has_text)
     router.message.register(on_other)
+    router.edited_message.register(on_edit)
     return router

@@ -269,6 +269,38 @@ class StaffTopics(DeskCore):
         except IntegrityError:  # the same staff message twice (a repeated update)
             return
 
+    async def relay_edit_to_staff(
+        self, channel: str, chat_id: str, message_id: int, text: str
+    ) -> bool:
+        """The taxpayer edited a message that was copied into the staff topic: queue the same
+        edit of the copy; False when it was never relayed."""
+        conv = await self.session.scalar(
+            select(Conversation)
+            .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
+        copy = None
+        if conv is not None:
+            copy = await self.session.scalar(
+                select(RelayedMessage.staff_message_id)
+                .where(
+                    RelayedMessage.conversation_id == conv.id,
+                    RelayedMessage.taxpayer_message_id == message_id,
+                    RelayedMessage.direction == "to_staff",
+                )
+                .order_by(RelayedMessage.id.desc())
+                .limit(1)
+            )
+        if conv is None or copy is None:
+            await self._commit()
+            return False
+        self.session.add(
+            staff_row(conv.id, "staff_edit", {"message_id": int(copy), "text": text}, self.now())
+        )
+        await self._commit()
+        return True
+
     async def relay_edit_to_taxpayer(self, staff_chat_id: int, message_id: int, text: str) -> bool:
         """A staff member edited a relayed topic message: queue the same edit of its copy in
         the taxpayer's chat; False when the message was never relayed."""

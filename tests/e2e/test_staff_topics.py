@@ -333,3 +333,8 @@ async def test_quote_reply_and_edit_follow_the_mapped_message(staffed: Staffed) 
     await wait_for(lambda: answer.message.get("text") == "可以在线申请更正", 10)
     assert answer.edits  # edited in place, not sent again
     assert len(server.sent_messages(chat)) == before + 1
+
+    # the taxpayer edits: the copy in the topic follows
+    server.user_edits_text(chat, asked, "税号填错了，怎么更正？")
+    await wait_for(lambda: copy.message.get("text") == "税号填错了，怎么更正？", 10)
+    assert copy.edits
