@@ -257,7 +257,7 @@ class DeskStaffTopics:
             ]
 
     async def relay_to_staff(
-        self, channel: str, chat_id: str, messages: list[tuple[int, str | None]]
+        self, channel: str, chat_id: str, messages: list[tuple[int, str | None, int | None]]
     ) -> int:
         async with self.conversations.desk() as desk:
             return await desk.relay_to_staff(channel, chat_id, messages)

@@ -234,10 +234,10 @@ class StaffRelay(Protocol):
     """Where the taxpayer's messages go while staff own the conversation."""
 
     async def relay_to_staff(
-        self, channel: str, chat_id: str, messages: list[tuple[int, str | None]]
+        self, channel: str, chat_id: str, messages: list[tuple[int, str | None, int | None]]
     ) -> int:
-        """Queue `(message id, caption of a photo/document or None)` for the conversation's
-        topic when it is with
+        """Queue `(message id, caption of a photo/document or None, the message id it quotes
+        or None)` for the conversation's topic when it is with
         staff; returns how many were queued (0 while the bot answers)."""
         ...
 

@@ -39,6 +39,7 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
+from aiogram.types import ReplyParameters
 
 from bot.keyboards import staff_case_keyboard
 from bot.ports import TopicCase, TopicFacts, TopicStore
@@ -275,13 +276,24 @@ class StaffTopicSender:
         from_chat = int(row.payload["from_chat_id"])
         message_id = int(row.payload["message_id"])
         text = row.payload.get("caption") or ""
+        quoted = row.payload.get("reply_to")
+        reply = (
+            ReplyParameters(message_id=int(quoted), allow_sending_without_reply=True)
+            if quoted
+            else None
+        )
         long_caption = len(text.encode("utf-16-le")) // 2 > CAPTION_LIMIT
 
         async def send(thread: int) -> object:
             if long_caption:  # a photo's or document's caption over the limit: cut, not lost
                 head, rest = _split_caption(text)
                 copied = await self.bot.copy_message(
-                    self.chat_id, from_chat, message_id, message_thread_id=thread, caption=head
+                    self.chat_id,
+                    from_chat,
+                    message_id,
+                    message_thread_id=thread,
+                    caption=head,
+                    reply_parameters=reply,
                 )
                 await self.bot.send_message(
                     self.chat_id,
@@ -291,7 +303,11 @@ class StaffTopicSender:
                 )
             else:
                 copied = await self.bot.copy_message(
-                    self.chat_id, from_chat, message_id, message_thread_id=thread
+                    self.chat_id,
+                    from_chat,
+                    message_id,
+                    message_thread_id=thread,
+                    reply_parameters=reply,
                 )
             try:
                 await self.topics.store.record_relay(

@@ -44,11 +44,12 @@ class TurnRunner:
         bot: Bot,
         inbound: InboundMessage,
         *,
-        originals: list[tuple[int, str | None]] | None = None,
+        originals: list[tuple[int, str | None, int | None]] | None = None,
     ) -> list[Message]:
         """One turn; the messages sent (recorded as outbound rows when there is a store).
         `originals`: the Telegram messages of the turn, `(message id, caption of a photo or
-        document)` (an album has several); by default the inbound message itself."""
+        document, the message id it quotes)` (an album has several); by default the
+        inbound message itself."""
         sent: list[Message] = []
 
         async def deliver(out: list[Reply]) -> None:
@@ -69,13 +70,13 @@ class TurnRunner:
         return sent
 
     async def _relay(
-        self, inbound: InboundMessage, originals: list[tuple[int, str | None]] | None
+        self, inbound: InboundMessage, originals: list[tuple[int, str | None, int | None]] | None
     ) -> None:
         assert self.relay is not None
         if originals is None:
             if inbound.message_id is None or inbound.is_button:
                 return
-            originals = [(int(inbound.message_id), None)]
+            originals = [(int(inbound.message_id), None, None)]
         try:
             await self.relay.relay_to_staff(inbound.channel, inbound.chat_id, originals)
         except Exception:  # the message is stored; staff see it in the desk

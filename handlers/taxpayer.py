@@ -30,12 +30,18 @@ async def on_command(
 ) -> None:
     """A menu command becomes its dialogue payload (`/status` -> `/check_status`)."""
     payload = COMMANDS[command.command.lower()][1]
-    await turns.run(bot, from_message(message, text=payload))
+    await turns.run(bot, from_message(message, text=payload), originals=_original(message))
 
 
 async def on_text(message: Message, bot: Bot, turns: TurnRunner) -> None:
     """Free text goes to the dialogue as it is."""
-    await turns.run(bot, from_message(message, text=message.text))
+    await turns.run(bot, from_message(message, text=message.text), originals=_original(message))
+
+
+def _original(message: Message) -> list[tuple[int, str | None, int | None]]:
+    """The message for the staff relay: its id and the id of the message it quotes."""
+    quoted = message.reply_to_message
+    return [(message.message_id, None, quoted.message_id if quoted is not None else None)]
 
 
 async def on_edit(message: Message, staff_relay: StaffRelay | None = None) -> None:

@@ -187,11 +187,12 @@ class StaffTopics(DeskCore):
             return case_type
 
     async def relay_to_staff(
-        self, channel: str, chat_id: str, messages: list[tuple[int, str | None]]
+        self, channel: str, chat_id: str, messages: list[tuple[int, str | None, int | None]]
     ) -> int:
         """While the chat's conversation is with staff, queue its messages (`(message id,
-        caption of a photo or document, or None)`) to be copied into its topic; returns how
-        many were queued."""
+        caption of a photo or document or None, the message id it quotes or None)`) to be
+        copied into its topic (a quote follows the mapped message); returns how many were
+        queued."""
         conv = await self.session.scalar(
             select(Conversation)
             .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
@@ -201,12 +202,28 @@ class StaffTopics(DeskCore):
         if conv is None or conv.state != "human":
             await self._commit()
             return 0
-        for message_id, caption in messages:
+        for message_id, caption, quoted in messages:
+            quoted_copy = None
+            if quoted is not None:
+                quoted_copy = await self.session.scalar(
+                    select(RelayedMessage.staff_message_id)
+                    .where(
+                        RelayedMessage.conversation_id == conv.id,
+                        RelayedMessage.taxpayer_message_id == quoted,
+                    )
+                    .order_by(RelayedMessage.id.desc())
+                    .limit(1)
+                )
             self.session.add(
                 staff_row(
                     conv.id,
                     "staff_relay",
-                    {"from_chat_id": chat_id, "message_id": message_id, "caption": caption},
+                    {
+                        "from_chat_id": chat_id,
+                        "message_id": message_id,
+                        "caption": caption,
+                        "reply_to": int(quoted_copy) if quoted_copy is not None else None,
+                    },
                     self.now(),
                     key=f"staff:{conv.id}:relay:{message_id}",
                 )

@@ -37,11 +37,11 @@ async def test_topic_first_saved_wins_and_is_forgotten(desk: Desk) -> None:
 
 async def test_handover_alert_relay_and_hand_back(desk: Desk) -> None:
     conv_id = (await desk.ensure_conversation("telegram", "43", "43")).id
-    assert await desk.relay_to_staff("telegram", "43", [(1, None)]) == 0  # bot: not relayed
+    assert await desk.relay_to_staff("telegram", "43", [(1, None, None)]) == 0  # bot: not relayed
     await desk.set_conversation_state(conv_id, "human", alert_staff=True, reason="request_human")
     await desk.set_conversation_state(conv_id, "human", alert_staff=True)  # no second alert
-    assert await desk.relay_to_staff("telegram", "43", [(2, None), (3, "说明")]) == 2
-    assert await desk.relay_to_staff("telegram", "43", [(2, None)]) == 0  # a repeated update
+    assert await desk.relay_to_staff("telegram", "43", [(2, None, None), (3, "说明", None)]) == 2
+    assert await desk.relay_to_staff("telegram", "43", [(2, None, None)]) == 0  # a repeated update
     rows = await _rows(desk, STAFF_CHANNEL)
     assert [r.kind for r in rows] == ["staff_handoff", "staff_relay", "staff_relay"]
     assert {r.chat_id for r in rows} == {str(conv_id)}

@@ -338,3 +338,11 @@ async def test_quote_reply_and_edit_follow_the_mapped_message(staffed: Staffed) 
     server.user_edits_text(chat, asked, "税号填错了，怎么更正？")
     await wait_for(lambda: copy.message.get("text") == "税号填错了，怎么更正？", 10)
     assert copy.edits
+
+    # the taxpayer quotes the staff answer: the copy in the topic quotes the staff original
+    server.user_sends_text(chat, "好的，谢谢", reply_to=answer.message_id)
+    thanks = await wait_for(
+        lambda: next((m for m in server.in_topic(STAFF, thread) if m.text == "好的，谢谢"), None),
+        10,
+    )
+    assert thanks.message["reply_to_message"]["message_id"] == sent["message"]["message_id"]
