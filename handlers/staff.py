@@ -29,7 +29,7 @@ USAGE = {
 
 
 def _command(message: Message) -> str | None:
-    text = message.text or ""
+    text = message.text or message.caption or ""  # a photo captioned "/note …" stays inside
     if not text.startswith("/"):
         return None
     return text.split(maxsplit=1)[0].split("@", 1)[0].lower()

@@ -138,6 +138,9 @@ async def test_handoff_both_ways_with_text_and_photo_note_and_bot(staffed: Staff
     before = len(server.sent_messages(chat))
     server.user_sends_text(STAFF, "您好，请把正确的抬头发给我", user=OFFICER, thread_id=thread)
     server.user_sends_text(STAFF, "/note 这位纳税人上周来过", user=OFFICER, thread_id=thread)
+    server.user_sends_photo(
+        STAFF, make_jpeg(), caption="/note 上周来过的照片", user=OFFICER, thread_id=thread
+    )
     server.user_sends_photo(STAFF, make_jpeg(), caption="示例", user=OFFICER, thread_id=thread)
     got = await server.wait_for_messages(chat, before + 2, timeout=10)
     new = got[before:]
