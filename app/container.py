@@ -75,6 +75,7 @@ class Container:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     outbox_poll_interval: float = POLL_INTERVAL
     topics_per_minute: int = 20  # new staff topics a minute (Telegram allows about 20)
+    staff_messages_per_minute: int = 20  # messages into the staff group (20/min per group)
 
     @property
     def dialogue_engine(self) -> DialogueEngine | None:

@@ -217,6 +217,7 @@ async def run_staff_worker(container: Container, bot: Bot, stop: asyncio.Event) 
         stop,
         poll_interval=container.outbox_poll_interval,
         limit=TopicRateLimit(container.topics_per_minute),
+        messages=TopicRateLimit(container.staff_messages_per_minute),
     )
 
 

@@ -144,6 +144,7 @@ class TelegramNoticeSender:
             if quoted
             else None
         )
+        await self.replies.limiter.acquire(chat_id)
         try:
             copied = await self.bot.copy_message(
                 chat_id, from_chat, message_id, reply_parameters=reply
@@ -171,6 +172,7 @@ class TelegramNoticeSender:
     async def _edit_from_staff(self, row: OutboxItem, chat_id: int) -> Delivered | None:
         """A staff member edited a relayed message: the taxpayer's copy changes too."""
         text = str(row.payload.get("text") or "")
+        await self.replies.limiter.acquire(chat_id)
         try:
             await self.bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=int(row.payload["message_id"])

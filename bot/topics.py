@@ -55,6 +55,7 @@ OFFICE_TZ = ZoneInfo("Asia/Shanghai")
 CAPTION_LIMIT = 1024
 TOPIC_NAME_LIMIT = 128
 TOPICS_PER_MINUTE = 20
+GROUP_MESSAGES_PER_MINUTE = 20
 STATE_TEXT = {"bot": "智能助手接待中", "human": "人工服务中"}
 STATUS_TEXT = {
     "collecting": "填写中",
@@ -196,10 +197,14 @@ class TopicManager:
 
 
 class StaffTopicSender:
-    """`desk.outbox.Sender` for rows of the `telegram_staff` channel."""
+    """`desk.outbox.Sender` for rows of the `telegram_staff` channel. `limit`: messages a
+    minute into the staff group (Telegram allows 20 a minute per group); a row over it waits
+    (`RetryLater`) instead of being sent into a 429. One slot per row (a new topic's card
+    and a long caption's second part ride along; a 429 for those is still obeyed)."""
 
-    def __init__(self, topics: TopicManager) -> None:
+    def __init__(self, topics: TopicManager, *, limit: TopicRateLimit | None = None) -> None:
         self.topics = topics
+        self.limit = limit or TopicRateLimit(GROUP_MESSAGES_PER_MINUTE)
 
     @property
     def bot(self) -> Bot:
@@ -215,6 +220,9 @@ class StaffTopicSender:
             conversation_id = int(row.payload["conversation_id"])
         except (KeyError, TypeError, ValueError):
             raise Undeliverable(f"staff row without a conversation: {row.id}") from None
+        wait = self.limit.wait()
+        if wait > 0:
+            raise RetryLater(wait, "staff group message limit")
         try:
             if row.kind == "staff_handoff":
                 await self.topics.in_topic(conversation_id, self._alert(row))
@@ -337,12 +345,14 @@ async def run_staff_outbox_worker(
     poll_interval: float = 0.5,
     batch_size: int = 30,
     limit: TopicRateLimit | None = None,
+    messages: TopicRateLimit | None = None,
 ) -> None:
-    """Send the desk's `telegram_staff` outbox rows into the staff supergroup until `stop`."""
+    """Send the desk's `telegram_staff` outbox rows into the staff supergroup until `stop`.
+    `limit`: new topics a minute; `messages`: messages a minute into the group."""
     from desk.outbox import OutboxWorker, listen
     from desk.services import STAFF_CHANNEL
 
-    sender = StaffTopicSender(TopicManager(bot, staff_chat_id, store, limit=limit))
+    sender = StaffTopicSender(TopicManager(bot, staff_chat_id, store, limit=limit), limit=messages)
     worker = OutboxWorker(
         runtime.sessions,
         sender,

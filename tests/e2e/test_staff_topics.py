@@ -93,6 +93,7 @@ async def staffed(
         limiter=RateLimiter(chat_rate=50, chat_burst=50, group_rate=50, group_burst=50),
         outbox_poll_interval=0.05,
         topics_per_minute=1000,  # the server's simulated limit is what these tests exercise
+        staff_messages_per_minute=1000,
     )
     stop = asyncio.Event()
     ready = asyncio.Event()

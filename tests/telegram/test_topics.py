@@ -16,6 +16,7 @@ from aiogram.exceptions import TelegramBadRequest
 from bot.ports import TopicCase, TopicFacts
 from bot.topics import (
     CAPTION_LIMIT,
+    StaffTopicSender,
     TopicManager,
     TopicRateLimit,
     _split_caption,
@@ -23,7 +24,7 @@ from bot.topics import (
     render_queue,
     topic_name,
 )
-from desk.outbox import RetryLater
+from desk.outbox import OutboxItem, RetryLater
 from testing.botapi_server import BotAPIServer
 
 STAFF = -100555
@@ -148,3 +149,25 @@ def test_card_name_queue_and_caption() -> None:
     text = "说明" * 700
     head, rest = _split_caption(text)
     assert len(head) <= CAPTION_LIMIT and head + rest == text and rest
+
+
+async def test_the_staff_group_message_limit_makes_rows_wait(
+    bot: Bot, botapi: BotAPIServer
+) -> None:
+    from desk.outbox import OutboxItem
+
+    store = MemoryTopics()
+    sender = StaffTopicSender(TopicManager(bot, STAFF, store), limit=TopicRateLimit(1))
+
+    def row(i: int) -> OutboxItem:
+        return OutboxItem(
+            i, "staff_handoff", {"conversation_id": 5}, "telegram_staff", "5", f"k{i}", 1, None
+        )
+
+    await sender.send(row(1))
+    with pytest.raises(RetryLater):
+        await sender.send(row(2))
+    alerts = [
+        m for m in botapi.in_topic(STAFF, store.topics[5]) if "请求人工服务" in (m.text or "")
+    ]
+    assert len(alerts) == 1
