@@ -158,6 +158,14 @@ class DeskStaffTopics:
         async with self.conversations.desk() as desk:
             return await desk.save_staff_topic(conversation_id, staff_chat_id, thread_id)
 
+    async def save_card(self, conversation_id: int, message_id: int) -> None:
+        async with self.conversations.desk() as desk:
+            await desk.set_topic_card(conversation_id, message_id)
+
+    async def card(self, conversation_id: int) -> int | None:
+        async with self.conversations.desk() as desk:
+            return await desk.topic_card_message(conversation_id)
+
     async def forget_topic(self, conversation_id: int, thread_id: int) -> None:
         async with self.conversations.desk() as desk:
             await desk.forget_staff_topic(conversation_id, thread_id)

@@ -164,6 +164,14 @@ class TopicStore(Protocol):
         """Remember a new topic; returns the one the conversation keeps (first saved wins)."""
         ...
 
+    async def save_card(self, conversation_id: int, message_id: int) -> None:
+        """Remember the topic's pinned card."""
+        ...
+
+    async def card(self, conversation_id: int) -> int | None:
+        """The pinned card's message id, or None."""
+        ...
+
     async def forget_topic(self, conversation_id: int, thread_id: int) -> None:
         """The topic is gone: the next need creates a new one."""
         ...

@@ -172,6 +172,7 @@ class TopicManager:
             card = await self.bot.send_message(
                 self.staff_chat_id, render_card(facts), message_thread_id=thread
             )
+            await self.store.save_card(conversation_id, card.message_id)
             await self.bot.pin_chat_message(
                 self.staff_chat_id, card.message_id, disable_notification=True
             )
@@ -181,6 +182,19 @@ class TopicManager:
             log.warning("staff topic %s: card not sent or pinned: %s", thread, e.message)
         log.info("staff topic %s created for conversation %s", thread, conversation_id)
         return thread
+
+    async def refresh_card(self, conversation_id: int) -> None:
+        """Show the conversation's current state and cases on its pinned card."""
+        card = await self.store.card(conversation_id)
+        if card is None:
+            return
+        facts = await self.store.facts(conversation_id)
+        try:
+            await self.bot.edit_message_text(
+                text=render_card(facts), chat_id=self.staff_chat_id, message_id=card
+            )
+        except TelegramBadRequest as e:  # unchanged, or the card was deleted by hand
+            log.debug("card of conversation %s not refreshed: %s", conversation_id, e.message)
 
     async def in_topic(self, conversation_id: int, send: Callable[[int], Awaitable[T]]) -> T:
         """Run `send(thread_id)` in the conversation's topic; recreate the topic once if it
@@ -226,6 +240,9 @@ class StaffTopicSender:
         try:
             if row.kind == "staff_handoff":
                 await self.topics.in_topic(conversation_id, self._alert(row))
+                await self.topics.refresh_card(conversation_id)
+            elif row.kind == "staff_card":
+                await self.topics.refresh_card(conversation_id)
             elif row.kind == "staff_case":
                 await self.topics.in_topic(conversation_id, self._case(row))
             elif row.kind == "staff_edit":

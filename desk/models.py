@@ -362,6 +362,7 @@ class StaffTopic(Base):
     )
     staff_chat_id: Mapped[int] = mapped_column(BigInteger)
     thread_id: Mapped[int] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)  # the pinned card
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

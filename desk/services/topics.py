@@ -126,6 +126,21 @@ class StaffTopics(DeskCore):
             raise NotFound(f"conversation {conversation_id}")
         return int(kept)
 
+    async def set_topic_card(self, conversation_id: int, message_id: int) -> None:
+        """Remember the pinned card of the conversation's topic (to refresh it later)."""
+        topic = await self.session.get(StaffTopic, conversation_id)
+        if topic is not None:
+            topic.card_message_id = message_id
+        await self._commit()
+
+    async def topic_card_message(self, conversation_id: int) -> int | None:
+        """The pinned card's message id, or None."""
+        found = await self.session.scalar(
+            select(StaffTopic.card_message_id).where(StaffTopic.conversation_id == conversation_id)
+        )
+        await self._commit()
+        return int(found) if found is not None else None
+
     async def forget_staff_topic(self, conversation_id: int, thread_id: int) -> None:
         """The topic is gone (deleted or closed by hand): the next need creates a new one."""
         await self.session.execute(
@@ -362,6 +377,7 @@ class StaffTopics(DeskCore):
             return False
         conv.state = "bot"
         conv.updated_at = self.now()
+        self.session.add(staff_row(conv.id, "staff_card", {}, self.now()))  # the card's state
         self.session.add(
             Outbox(
                 kind="handed_back",

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.Integer(), nullable=False),
         sa.Column("staff_chat_id", sa.BigInteger(), nullable=False),
         sa.Column("thread_id", sa.BigInteger(), nullable=False),
+        sa.Column("card_message_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", desk.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["conversation_id"],

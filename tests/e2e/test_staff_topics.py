@@ -157,6 +157,7 @@ async def test_handoff_both_ways_with_text_and_photo_note_and_bot(staffed: Staff
     told = await server.wait_for_messages(chat, before + 1, timeout=10)
     assert "智能助手" in (told[before].text or "")
     assert await staffed.state(chat) == "bot"
+    await wait_for(lambda: "智能助手接待中" in (card.message.get("text") or ""), 10)
     relayed = len(copies())
     server.user_sends_text(chat, "你好")
     await server.wait_for_messages(chat, before + 2, timeout=10)

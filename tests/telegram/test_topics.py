@@ -37,6 +37,7 @@ class MemoryTopics:
     def __init__(self) -> None:
         self.topics: dict[int, int] = {}
         self.relays: list[tuple[int, str, int, int, int]] = []
+        self.cards: dict[int, int] = {}
 
     async def topic(self, conversation_id: int) -> int | None:
         await asyncio.sleep(0)
@@ -45,6 +46,12 @@ class MemoryTopics:
     async def save_topic(self, conversation_id: int, staff_chat_id: int, thread_id: int) -> int:
         await asyncio.sleep(0)
         return self.topics.setdefault(conversation_id, thread_id)
+
+    async def save_card(self, conversation_id: int, message_id: int) -> None:
+        self.cards[conversation_id] = message_id
+
+    async def card(self, conversation_id: int) -> int | None:
+        return self.cards.get(conversation_id)
 
     async def forget_topic(self, conversation_id: int, thread_id: int) -> None:
         if self.topics.get(conversation_id) == thread_id:
