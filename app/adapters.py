@@ -40,6 +40,7 @@ from actions.ports import (
     conversation_key,
 )
 from actions.tracker import Tracker
+from bot.ports import StaffIdentity, TopicCase, TopicFacts
 from desk.batch import WriteBatcher
 from desk.errors import DeskError
 from desk.models import Conversation
@@ -142,12 +143,142 @@ def _user_error(exc: DeskError) -> GatewayError:
     return GatewayError(exc.user_message)
 
 
+class DeskStaffTopics:
+    """The staff supergroup's view of the desk: `bot.ports.TopicStore` (topic mapping, card,
+    relayed messages), `bot.ports.StaffDesk` (the staff handlers) and `bot.ports.StaffRelay`
+    (taxpayer messages into the topic while staff own the conversation)."""
+
+    def __init__(self, conversations: DeskConversations) -> None:
+        self.conversations = conversations
+
+    async def topic(self, conversation_id: int) -> int | None:
+        async with self.conversations.desk() as desk:
+            return await desk.staff_topic(conversation_id)
+
+    async def save_topic(self, conversation_id: int, staff_chat_id: int, thread_id: int) -> int:
+        async with self.conversations.desk() as desk:
+            return await desk.save_staff_topic(conversation_id, staff_chat_id, thread_id)
+
+    async def save_card(self, conversation_id: int, message_id: int) -> None:
+        async with self.conversations.desk() as desk:
+            await desk.set_topic_card(conversation_id, message_id)
+
+    async def card(self, conversation_id: int) -> int | None:
+        async with self.conversations.desk() as desk:
+            return await desk.topic_card_message(conversation_id)
+
+    async def forget_topic(self, conversation_id: int, thread_id: int) -> None:
+        async with self.conversations.desk() as desk:
+            await desk.forget_staff_topic(conversation_id, thread_id)
+
+    async def facts(self, conversation_id: int) -> TopicFacts:
+        async with self.conversations.desk() as desk:
+            card = await desk.topic_card(conversation_id)
+        return TopicFacts(
+            conversation_id=card.conversation_id,
+            display_name=card.display_name,
+            masked_tax_id=card.masked_tax_id,
+            state=card.state,
+            cases=tuple(TopicCase(c.number, c.title, c.status, c.deadline_at) for c in card.cases),
+        )
+
+    async def record_relay(
+        self,
+        conversation_id: int,
+        direction: str,
+        taxpayer_message_id: int,
+        staff_chat_id: int,
+        staff_message_id: int,
+    ) -> None:
+        async with self.conversations.desk() as desk:
+            await desk.record_relay(
+                conversation_id, direction, taxpayer_message_id, staff_chat_id, staff_message_id
+            )
+
+    async def staff_member(self, telegram_user_id: int) -> StaffIdentity | None:
+        async with self.conversations.desk() as desk:
+            member = await desk.staff_by_telegram_id(telegram_user_id)
+        if member is None:
+            return None
+        return StaffIdentity(member.id, member.name, member.role)
+
+    async def conversation_of_topic(self, staff_chat_id: int, thread_id: int) -> int | None:
+        async with self.conversations.desk() as desk:
+            return await desk.conversation_of_topic(staff_chat_id, thread_id)
+
+    async def relay_to_taxpayer(
+        self,
+        conversation_id: int,
+        staff_chat_id: int,
+        message_id: int,
+        staff_id: int,
+        *,
+        reply_to: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        async with self.conversations.desk() as desk:
+            await desk.relay_to_taxpayer(
+                conversation_id, staff_chat_id, message_id, staff_id, reply_to=reply_to, text=text
+            )
+
+    async def relay_edit_to_staff(
+        self, channel: str, chat_id: str, message_id: int, text: str
+    ) -> bool:
+        async with self.conversations.desk() as desk:
+            return await desk.relay_edit_to_staff(channel, chat_id, message_id, text)
+
+    async def relay_edit(self, staff_chat_id: int, message_id: int, text: str) -> bool:
+        async with self.conversations.desk() as desk:
+            return await desk.relay_edit_to_taxpayer(staff_chat_id, message_id, text)
+
+    async def hand_back(self, conversation_id: int, staff_id: int) -> bool:
+        async with self.conversations.desk() as desk:
+            return await desk.hand_back_to_bot(conversation_id, staff_id)
+
+    async def case_step(self, action: str, number: str, staff_id: int, text: str = "") -> str:
+        async with self.conversations.desk() as desk:
+            if action == "claim":
+                case = await desk.claim(number, staff_id)
+                return f"案件 {case.number} 已由您认领。"
+            if action == "release":
+                case = await desk.release(number, staff_id)
+                return f"案件 {case.number} 已放回队列。"
+            if action == "complete":
+                case = await desk.complete(number, staff_id, text)
+                return f"案件 {case.number} 已办结，已通知纳税人。"
+            if action == "reject":
+                case = await desk.reject(number, staff_id, text)
+                return f"案件 {case.number} 已退回，已通知纳税人。"
+            if action == "ask":
+                case = await desk.ask_taxpayer(number, staff_id, text)
+                return f"已向纳税人发出补充询问（案件 {case.number}）。"
+        raise ValueError(f"unknown staff step {action!r}")
+
+    async def queue(self) -> list[tuple[TopicCase, str | None]]:
+        async with self.conversations.desk() as desk:
+            cases = await desk.queue(limit=50)
+            return [
+                (
+                    TopicCase(c.number, desk.case_title(c.case_type), c.status, c.deadline_at),
+                    desk.due_state(c),
+                )
+                for c in cases
+            ]
+
+    async def relay_to_staff(
+        self, channel: str, chat_id: str, messages: list[tuple[int, str | None, int | None]]
+    ) -> int:
+        async with self.conversations.desk() as desk:
+            return await desk.relay_to_staff(channel, chat_id, messages)
+
+
 class DeskCaseGateway:
     """`actions.ports.CaseGateway` over the desk services (mapping in `actions/README.md`)."""
 
     def __init__(self, conversations: DeskConversations, *, staff_chat: bool = False) -> None:
-        """`staff_chat`: a staff chat is configured (`STAFF_CHAT_ID`), so a hand-over reaches
-        a person there; without one the reply only promises an answer within office hours."""
+        """`staff_chat`: a staff supergroup is configured (`STAFF_CHAT_ID`): a hand-over
+        alerts the conversation's topic there and new cases are announced in it; without one
+        the hand-over reply only promises an answer within office hours."""
         self.conversations = conversations
         self.staff_chat = staff_chat
 
@@ -197,6 +328,11 @@ class DeskCaseGateway:
             except DeskError as exc:
                 raise _user_error(exc) from exc
             assert case.deadline_at is not None
+            if self.staff_chat:  # the new case is announced in its staff topic
+                try:
+                    await desk.announce_case(case.number)
+                except Exception:  # the case is queued; staff see it in /queue
+                    log.exception("case %s not announced to staff", case.number)
             return SubmittedCase(case.number, case.deadline_at.astimezone(OFFICE_TZ).date())
 
     async def cancel(self, case_id: str) -> None:
@@ -294,7 +430,9 @@ class DeskCaseGateway:
         )
         async with self.conversations.desk() as desk:
             conv = await self._conv(desk, requester)
-            await desk.set_conversation_state(conv.id, "human")
+            await desk.set_conversation_state(
+                conv.id, "human", alert_staff=self.staff_chat, reason=reason
+            )
             log.info("conversation %s handed to staff (%s)", conv.id, reason)
         return handoff
 

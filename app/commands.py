@@ -151,6 +151,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         print(NO_TOKEN_WORKER + " " + HOW_TO_TOKEN)
         return 2
     from app.runners import run_outbox  # after the check: importing aiogram takes seconds
+
     _redact_logs(settings)
 
     return _serve(settings, run_outbox)

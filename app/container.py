@@ -26,6 +26,7 @@ from app.adapters import (
     DeskInboundStore,
     DeskNoticeLookups,
     DeskOutboundStore,
+    DeskStaffTopics,
     DeskTrackerStore,
 )
 from app.settings import Settings
@@ -68,10 +69,13 @@ class Container:
     links: AttachmentLinker | None = None  # files onto their message rows (None: not linked)
     runtime: DeskRuntime | None = None
     lookups: NoticeLookups | None = None  # what the notice sender reads (default: of `runtime`)
+    staff: DeskStaffTopics | None = None  # the staff supergroup's desk (with `STAFF_CHAT_ID`)
     album_quiet: float = 0.8  # seconds without a new album item before the album is done
     typing_delay: float = 0.4  # seconds before "typing…" is shown
     limiter: RateLimiter = field(default_factory=RateLimiter)
     outbox_poll_interval: float = POLL_INTERVAL
+    topics_per_minute: int = 20  # new staff topics a minute (Telegram allows about 20)
+    staff_messages_per_minute: int = 20  # messages into the staff group (20/min per group)
 
     @property
     def dialogue_engine(self) -> DialogueEngine | None:
@@ -157,6 +161,7 @@ async def build_container(
             links=DeskAttachmentLinker(runtime.sessions),
             runtime=runtime,
             lookups=DeskNoticeLookups(runtime),
+            staff=DeskStaffTopics(conversations),
         )
     finally:
         for close in reversed(closers):

@@ -30,12 +30,13 @@ from bot.keyboards import StorageButtonStore
 from bot.middlewares import RECORDED_FLAG, install_log_redaction, record
 from bot.notices import run_outbox_worker
 from bot.sender import RateLimiter, ReplySender
+from bot.topics import TopicRateLimit, run_staff_outbox_worker
 from desk.runtime import DeskRuntime
 from handlers.taxpayer import bot_commands
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_SWEEP_INTERVAL = 30.0  # seconds between two hand-over sweeps, at most
@@ -216,14 +217,18 @@ class TelegramService:
             name="handoff-sweep",
         )
         try:
-            await run_outbox_worker(
-                container.runtime,
-                self.bot,
-                self.replies,
-                stop,
-                lookups=container.notice_lookups(),
-                engine=container.dialogue_engine,
-                poll_interval=container.outbox_poll_interval,
+            await asyncio.gather(
+                run_outbox_worker(
+                    container.runtime,
+                    self.bot,
+                    self.replies,
+                    stop,
+                    lookups=container.notice_lookups(),
+                    engine=container.dialogue_engine,
+                    poll_interval=container.outbox_poll_interval,
+                    topics=container.staff if container.settings.staff_chat_id else None,
+                ),
+                run_staff_worker(container, self.bot, stop),
             )
         finally:
             await _end(sweep)
@@ -239,6 +244,24 @@ async def _end(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
+
+
+async def run_staff_worker(container: Container, bot: Bot, stop: asyncio.Event) -> None:
+    """The staff supergroup's outbox worker (`bot.topics`) when `STAFF_CHAT_ID` is set;
+    returns at once otherwise."""
+    chat = container.settings.staff_chat_id
+    if chat is None or container.runtime is None or container.staff is None:
+        return
+    await run_staff_outbox_worker(
+        container.runtime,
+        bot,
+        chat,
+        container.staff,
+        stop,
+        poll_interval=container.outbox_poll_interval,
+        limit=TopicRateLimit(container.topics_per_minute),
+        messages=TopicRateLimit(container.staff_messages_per_minute),
+    )
 
 
 async def run_outbox(container: Container, stop: asyncio.Event, *, bot: Bot | None = None) -> None:
@@ -268,14 +291,18 @@ async def run_outbox(container: Container, stop: asyncio.Event, *, bot: Bot | No
             name="handoff-sweep",
         )
         try:
-            await run_outbox_worker(
-                container.runtime,
-                bot,
-                ReplySender(buttons, RateLimiter()),
-                stop,
-                lookups=container.notice_lookups(),
-                engine=container.dialogue_engine,
-                poll_interval=container.outbox_poll_interval,
+            await asyncio.gather(
+                run_outbox_worker(
+                    container.runtime,
+                    bot,
+                    ReplySender(buttons, RateLimiter()),
+                    stop,
+                    lookups=container.notice_lookups(),
+                    engine=container.dialogue_engine,
+                    poll_interval=container.outbox_poll_interval,
+                    topics=container.staff if settings.staff_chat_id else None,
+                ),
+                run_staff_worker(container, bot, stop),
             )
         finally:
             await _end(sweep)

@@ -56,8 +56,10 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = Field(
         default=None,
         validation_alias=AliasChoices("STAFF_CHAT_ID", "staff_chat_id"),
-        description="The staff forum supergroup's chat id (negative, -100…). Unset: no staff "
-        "chat; a hand-over then promises an answer within office hours, not a transfer.",
+        description="The staff forum supergroup's chat id (negative, -100…; the bot an admin "
+        "that may manage topics and pin messages): one topic per taxpayer conversation, the "
+        "hand-over relay. Unset: no staff chat; a hand-over then promises an answer within "
+        "office hours, not a transfer.",
     )
     handoff_idle_minutes: float = Field(
         default=30,

@@ -79,16 +79,24 @@ def create_dispatcher(
     fetcher = TelegramFileFetcher(
         local_server=bool(settings.telegram_api_url and settings.telegram_api_local)
     )
+    staff = container.staff if settings.staff_chat_id is not None else None
     dp = Dispatcher(
         storage=storage,
+        staff_desk=staff,
+        staff_relay=staff,
         dialogue=container.engine,
         inbound=container.inbound,
         uploads=UploadIntake(fetcher, container.intake, container.links),
         albums=AlbumCollector(quiet=container.album_quiet),
         buttons=buttons,
         replies=replies,
-        turns=TurnRunner(container.engine, replies, container.outbound),
+        turns=TurnRunner(container.engine, replies, container.outbound, relay=staff),
     )
     dp.update.outer_middleware(InboundStoreMiddleware(container.inbound))
-    dp.include_routers(*get_routers(typing_delay=container.typing_delay))
+    dp.include_routers(
+        *get_routers(
+            typing_delay=container.typing_delay,
+            staff_chat_id=settings.staff_chat_id if staff is not None else None,
+        )
+    )
     return dp

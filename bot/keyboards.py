@@ -98,3 +98,26 @@ class StorageButtonStore:
         data = await self._storage.get_data(self._key(chat_id))
         value = data.get(key)
         return value if isinstance(value, str) else None
+
+
+class StaffCaseCb(CallbackData, prefix="sc"):
+    """A button under a case announced in the staff group: `a` is claim or release."""
+
+    a: str
+    n: str
+
+
+def staff_case_keyboard(number: str) -> InlineKeyboardMarkup:
+    """认领 / 放回队列 buttons under a case announced in its staff topic."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text="认领", callback_data=StaffCaseCb(a="claim", n=number).pack()
+                ),
+                InlineKeyboardButton(
+                    text="放回队列", callback_data=StaffCaseCb(a="release", n=number).pack()
+                ),
+            ]
+        ]
+    )

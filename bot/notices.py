@@ -38,10 +38,11 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
+from aiogram.types import ReplyParameters
 
 from actions.channel import Button, Reply
 from bot.convert import CHANNEL
-from bot.ports import NoticeLookups
+from bot.ports import NoticeLookups, TopicStore
 from bot.sender import ReplySender
 from desk.outbox import (
     Delivered,
@@ -97,10 +98,13 @@ class TelegramNoticeSender:
         *,
         engine: DialogueEngine | None = None,
         scripts: ScriptConverter | None = None,
+        topics: TopicStore | None = None,
     ) -> None:
         """`lookups`: the desk's, to read the conversation's texts for its script;
-        `engine`: the dialogue of this process (scripts, staff questions)."""
+        `engine`: the dialogue of this process (scripts, staff questions); `topics`: where
+        a staff message copied to the taxpayer (`staff_copy`) is remembered."""
         self.bot = bot
+        self.topics = topics
         self.replies = replies
         self.lookups = lookups
         self.engine = engine
@@ -112,6 +116,10 @@ class TelegramNoticeSender:
             chat_id = int(row.chat_id or "")
         except ValueError:
             raise Undeliverable(f"not a Telegram chat id: {row.chat_id!r}") from None
+        if row.kind == "staff_copy":
+            return await self._copy_from_staff(row, chat_id)
+        if row.kind == "staff_edit":
+            return await self._edit_from_staff(row, chat_id)  # type: ignore[return-value]
         reply = render_notice(row.payload, await self.script_of(row))
         if row.kind == "case_question":
             await self._note_question(row)
@@ -125,6 +133,57 @@ class TelegramNoticeSender:
             raise Undeliverable(f"bad request: {e.message}") from e
         message_id = str(sent[-1].message_id) if sent else None
         return Delivered(channel_message_id=message_id, text=reply.text)
+
+    async def _copy_from_staff(self, row: OutboxItem, chat_id: int) -> Delivered:
+        """A staff member's message in the conversation's topic, copied to the taxpayer."""
+        from_chat = int(row.payload["from_chat_id"])
+        message_id = int(row.payload["message_id"])
+        quoted = row.payload.get("reply_to")
+        reply = (
+            ReplyParameters(message_id=int(quoted), allow_sending_without_reply=True)
+            if quoted
+            else None
+        )
+        await self.replies.limiter.acquire(chat_id)
+        try:
+            copied = await self.bot.copy_message(
+                chat_id, from_chat, message_id, reply_parameters=reply
+            )
+        except TelegramRetryAfter as e:
+            raise RetryLater(float(e.retry_after), "Telegram flood control") from e
+        except (TelegramForbiddenError, TelegramNotFound) as e:
+            raise Undeliverable(f"{type(e).__name__}: {e.message}") from e
+        except TelegramBadRequest as e:
+            raise Undeliverable(f"bad request: {e.message}") from e
+        if self.topics is not None:
+            try:
+                await self.topics.record_relay(
+                    int(row.payload["conversation_id"]),
+                    "to_taxpayer",
+                    copied.message_id,
+                    from_chat,
+                    message_id,
+                )
+            except Exception:
+                log.exception("outbox %s: staff copy not recorded", row.id)
+        text = row.payload.get("text") or "（工作人员发送的文件）"
+        return Delivered(channel_message_id=str(copied.message_id), text=str(text))
+
+    async def _edit_from_staff(self, row: OutboxItem, chat_id: int) -> Delivered | None:
+        """A staff member edited a relayed message: the taxpayer's copy changes too."""
+        text = str(row.payload.get("text") or "")
+        await self.replies.limiter.acquire(chat_id)
+        try:
+            await self.bot.edit_message_text(
+                text=text, chat_id=chat_id, message_id=int(row.payload["message_id"])
+            )
+        except TelegramRetryAfter as e:
+            raise RetryLater(float(e.retry_after), "Telegram flood control") from e
+        except TelegramBadRequest as e:
+            if "not modified" in e.message:
+                return None
+            raise Undeliverable(f"bad request: {e.message}") from e
+        return None
 
     async def _note_question(self, row: OutboxItem) -> None:
         number = str(row.payload.get("case_number") or "")
@@ -181,6 +240,7 @@ async def run_outbox_worker(
     engine: DialogueEngine | None = None,
     poll_interval: float = POLL_INTERVAL,
     batch_size: int = 30,
+    topics: TopicStore | None = None,
 ) -> None:
     """Send the desk's `telegram` outbox rows until `stop` is set. `lookups`: what the
     sender reads of the desk (`app.adapters.DeskNoticeLookups`).
@@ -189,7 +249,7 @@ async def run_outbox_worker(
     button map and rate limits), else one over a button map the bot process shares (the
     database's, `desk.buttons.DeskButtonStore`, or the Redis FSM storage), so that the bot
     finds the rating buttons' payloads; `app.runners` picks it."""
-    sender = TelegramNoticeSender(bot, replies, lookups, engine=engine)
+    sender = TelegramNoticeSender(bot, replies, lookups, engine=engine, topics=topics)
     worker = OutboxWorker(
         runtime.sessions,
         sender,

@@ -11,6 +11,8 @@ In-memory implementations for tests and demos live in `testing.memory`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from actions.channel import Button, Deliver, InboundFile, InboundMessage, Reply
@@ -119,6 +121,142 @@ class NoticeLookups(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class TopicCase:
+    """An open case as the topic card shows it."""
+
+    number: str
+    title: str
+    status: str
+    deadline_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicFacts:
+    """What a conversation's staff topic is named with and its pinned card shows."""
+
+    conversation_id: int
+    display_name: str
+    masked_tax_id: str | None
+    state: str  # "bot" | "human"
+    cases: tuple[TopicCase, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StaffIdentity:
+    """A registered staff member, found by their Telegram user id."""
+
+    staff_id: int
+    name: str
+    role: str
+
+
+@runtime_checkable
+class TopicStore(Protocol):
+    """What `bot.topics` keeps in the desk: the conversation ↔ topic mapping, the card's
+    facts and the message mapping of the relay."""
+
+    async def topic(self, conversation_id: int) -> int | None:
+        """The conversation's topic (thread id), or None."""
+        ...
+
+    async def save_topic(self, conversation_id: int, staff_chat_id: int, thread_id: int) -> int:
+        """Remember a new topic; returns the one the conversation keeps (first saved wins)."""
+        ...
+
+    async def save_card(self, conversation_id: int, message_id: int) -> None:
+        """Remember the topic's pinned card."""
+        ...
+
+    async def card(self, conversation_id: int) -> int | None:
+        """The pinned card's message id, or None."""
+        ...
+
+    async def forget_topic(self, conversation_id: int, thread_id: int) -> None:
+        """The topic is gone: the next need creates a new one."""
+        ...
+
+    async def facts(self, conversation_id: int) -> TopicFacts:
+        """The card's facts."""
+        ...
+
+    async def record_relay(
+        self,
+        conversation_id: int,
+        direction: str,
+        taxpayer_message_id: int,
+        staff_chat_id: int,
+        staff_message_id: int,
+    ) -> None:
+        """Remember a copied message (`to_staff` / `to_taxpayer`)."""
+        ...
+
+
+@runtime_checkable
+class StaffDesk(Protocol):
+    """What the staff supergroup's handlers ask of the desk."""
+
+    async def staff_member(self, telegram_user_id: int) -> StaffIdentity | None:
+        """The registered, active staff member with this Telegram id, or None."""
+        ...
+
+    async def conversation_of_topic(self, staff_chat_id: int, thread_id: int) -> int | None:
+        """The conversation whose topic this is, or None (General, unknown topics)."""
+        ...
+
+    async def relay_to_taxpayer(
+        self,
+        conversation_id: int,
+        staff_chat_id: int,
+        message_id: int,
+        staff_id: int,
+        *,
+        reply_to: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        """Queue a staff message to be copied to the taxpayer (outbox); `reply_to`: the
+        topic message it quotes (followed to the taxpayer's side when it was relayed)."""
+        ...
+
+    async def relay_edit(self, staff_chat_id: int, message_id: int, text: str) -> bool:
+        """A relayed staff message was edited: edit the taxpayer's copy (outbox)."""
+        ...
+
+    async def hand_back(self, conversation_id: int, staff_id: int) -> bool:
+        """`/bot`: the bot answers again and the taxpayer is told; False if it already did."""
+        ...
+
+    async def case_step(self, action: str, number: str, staff_id: int, text: str = "") -> str:
+        """A staff step on a case (claim, release, complete, reject, ask) through the desk's
+        one set of staff operations; returns what to show. Raises `UserFacingError` (e.g.
+        the desk's `AlreadyClaimed`, naming who has it) when the step is refused."""
+        ...
+
+    async def queue(self) -> list[tuple[TopicCase, str | None]]:
+        """The active cases by deadline, each with its due state (ok / due_soon / overdue)."""
+        ...
+
+
+@runtime_checkable
+class StaffRelay(Protocol):
+    """Where the taxpayer's messages go while staff own the conversation."""
+
+    async def relay_to_staff(
+        self, channel: str, chat_id: str, messages: list[tuple[int, str | None, int | None]]
+    ) -> int:
+        """Queue `(message id, caption of a photo/document or None, the message id it quotes
+        or None)` for the conversation's topic when it is with
+        staff; returns how many were queued (0 while the bot answers)."""
+        ...
+
+    async def relay_edit_to_staff(
+        self, channel: str, chat_id: str, message_id: int, text: str
+    ) -> bool:
+        """The taxpayer edited a message copied into the topic: the copy follows (outbox);
+        False when it was never relayed."""
+        ...
+
+
 __all__ = [
     "AttachmentLinker",
     "Button",
@@ -133,4 +271,10 @@ __all__ = [
     "NoticeLookups",
     "OutboundStore",
     "Reply",
+    "StaffDesk",
+    "StaffIdentity",
+    "StaffRelay",
+    "TopicCase",
+    "TopicFacts",
+    "TopicStore",
 ]

@@ -16,7 +16,7 @@ from aiogram import Bot
 from aiogram.types import Message
 
 from actions.channel import InboundMessage, Reply
-from bot.ports import Dialogue, OutboundStore
+from bot.ports import Dialogue, OutboundStore, StaffRelay
 from bot.sender import ReplySender
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,26 @@ class TurnRunner:
         dialogue: Dialogue,
         replies: ReplySender,
         outbound: OutboundStore | None = None,
+        relay: StaffRelay | None = None,
     ) -> None:
+        """`relay`: with a staff supergroup, where the taxpayer's messages go while staff
+        own the conversation (queued still under the chat's turn, so in order)."""
         self.dialogue = dialogue
         self.replies = replies
         self.outbound = outbound
+        self.relay = relay
 
-    async def run(self, bot: Bot, inbound: InboundMessage) -> list[Message]:
-        """One turn; the messages sent (recorded as outbound rows when there is a store)."""
+    async def run(
+        self,
+        bot: Bot,
+        inbound: InboundMessage,
+        *,
+        originals: list[tuple[int, str | None, int | None]] | None = None,
+    ) -> list[Message]:
+        """One turn; the messages sent (recorded as outbound rows when there is a store).
+        `originals`: the Telegram messages of the turn, `(message id, caption of a photo or
+        document, the message id it quotes)` (an album has several); by default the
+        inbound message itself."""
         sent: list[Message] = []
 
         async def deliver(out: list[Reply]) -> None:
@@ -50,6 +63,21 @@ class TurnRunner:
                     )
                 except Exception:  # already sent: losing the copy must not fail the turn
                     log.exception("replies sent but not recorded")
+            if self.relay is not None:
+                await self._relay(inbound, originals)
 
         await self.dialogue.handle(inbound, deliver=deliver)
         return sent
+
+    async def _relay(
+        self, inbound: InboundMessage, originals: list[tuple[int, str | None, int | None]] | None
+    ) -> None:
+        assert self.relay is not None
+        if originals is None:
+            if inbound.message_id is None or inbound.is_button:
+                return
+            originals = [(int(inbound.message_id), None, None)]
+        try:
+            await self.relay.relay_to_staff(inbound.channel, inbound.chat_id, originals)
+        except Exception:  # the message is stored; staff see it in the desk
+            log.exception("message of %s not relayed to the staff topic", inbound.channel)

@@ -347,3 +347,39 @@ class ButtonPayload(Base):
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StaffTopic(Base):
+    """The forum topic of a conversation in the staff supergroup. One per conversation
+    (unique): two first messages at once cannot both keep a topic. Deleted when Telegram says
+    the topic is gone, so that the next need creates a new one."""
+
+    __tablename__ = "staff_topic"
+    __table_args__ = (UniqueConstraint("staff_chat_id", "thread_id"),)
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversation.id", ondelete="CASCADE"), primary_key=True
+    )
+    staff_chat_id: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[int] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)  # the pinned card
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RelayedMessage(Base):
+    """A message copied between the taxpayer's chat and the staff topic (either way), so that
+    quote-replies and edits can follow it to the other side."""
+
+    __tablename__ = "relayed_message"
+    __table_args__ = (
+        Index("ix_relayed_message_taxpayer", "conversation_id", "taxpayer_message_id"),
+        Index("ix_relayed_message_staff", "staff_chat_id", "staff_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(16))  # "to_staff" | "to_taxpayer"
+    taxpayer_message_id: Mapped[int] = mapped_column(BigInteger)
+    staff_chat_id: Mapped[int] = mapped_column(BigInteger)
+    staff_message_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

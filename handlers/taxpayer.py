@@ -6,7 +6,8 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BotCommand, Message
 
-from bot.convert import from_message, pick
+from bot.convert import CHANNEL, from_message, pick
+from bot.ports import StaffRelay
 from bot.turns import TurnRunner
 
 #: command -> (menu description, payload fed to the dialogue)
@@ -29,12 +30,26 @@ async def on_command(
 ) -> None:
     """A menu command becomes its dialogue payload (`/status` -> `/check_status`)."""
     payload = COMMANDS[command.command.lower()][1]
-    await turns.run(bot, from_message(message, text=payload))
+    await turns.run(bot, from_message(message, text=payload), originals=_original(message))
 
 
 async def on_text(message: Message, bot: Bot, turns: TurnRunner) -> None:
     """Free text goes to the dialogue as it is."""
-    await turns.run(bot, from_message(message, text=message.text))
+    await turns.run(bot, from_message(message, text=message.text), originals=_original(message))
+
+
+def _original(message: Message) -> list[tuple[int, str | None, int | None]]:
+    """The message for the staff relay: its id and the id of the message it quotes."""
+    quoted = message.reply_to_message
+    return [(message.message_id, None, quoted.message_id if quoted is not None else None)]
+
+
+async def on_edit(message: Message, staff_relay: StaffRelay | None = None) -> None:
+    """An edited text: with a staff group, its copy in the staff topic follows."""
+    if staff_relay is not None and message.text is not None:
+        await staff_relay.relay_edit_to_staff(
+            CHANNEL, str(message.chat.id), message.message_id, message.text
+        )
 
 
 async def on_other(message: Message) -> None:
@@ -60,4 +75,5 @@ def build_router() -> Router:
     router.message.register(on_command, Command(*COMMANDS, ignore_case=True))
     router.message.register(on_text, has_text)
     router.message.register(on_other)
+    router.edited_message.register(on_edit)
     return router

@@ -24,7 +24,15 @@ async def on_upload(
         return
     files, rejected = await uploads.collect(bot, parts)
     caption = next((m.caption for m in parts if m.caption), None)
-    await turns.run(bot, from_message(parts[0], text=caption, files=files, rejected=rejected))
+    originals = [
+        (m.message_id, m.caption, m.reply_to_message.message_id if m.reply_to_message else None)
+        for m in parts
+    ]
+    await turns.run(
+        bot,
+        from_message(parts[0], text=caption, files=files, rejected=rejected),
+        originals=originals,
+    )
 
 
 async def has_file(message: Message) -> bool:

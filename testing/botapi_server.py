@@ -53,6 +53,7 @@ _JSON_FIELDS = {
     "link_preview_options",
     "reply_parameters",
     "media",
+    "message_ids",
 }
 _BOOL_FIELDS = {
     "drop_pending_updates",
@@ -71,6 +72,8 @@ _INT_FIELDS = {
     "cache_time",
     "reply_to_message_id",
     "message_thread_id",
+    "from_chat_id",
+    "icon_color",
 }
 
 
@@ -179,6 +182,11 @@ class BotAPIServer:
         self._user_messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._chats: dict[int, dict[str, Any]] = {}
         self._faults: dict[str, Fault] = {}
+        # forum topics: chat id -> thread id -> {"name", "closed", "deleted"}
+        self.topics: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
+        self.pinned: list[tuple[int, int]] = []  # (chat id, message id)
+        self._topic_limit: tuple[int, float, int] | None = None
+        self._topic_times: list[float] = []
         self._new_update = asyncio.Event()
         self._new_message = asyncio.Event()
         self._webhook: dict[str, Any] | None = None
@@ -205,6 +213,14 @@ class BotAPIServer:
             "getmycommands": self._get_my_commands,
             "deletemycommands": self._delete_my_commands,
             "deletemessage": self._delete_message,
+            "createforumtopic": self._create_forum_topic,
+            "editforumtopic": self._edit_forum_topic,
+            "closeforumtopic": self._close_forum_topic,
+            "reopenforumtopic": self._reopen_forum_topic,
+            "deleteforumtopic": self._delete_forum_topic,
+            "pinchatmessage": self._pin_chat_message,
+            "copymessage": self._copy_message,
+            "copymessages": self._copy_messages,
             "close": self._close_method,
             "logout": self._close_method,
         }
@@ -247,10 +263,15 @@ class BotAPIServer:
         *,
         user: dict[str, Any] | None = None,
         language_code: str = "zh-hans",
+        thread_id: int | None = None,
+        reply_to: int | None = None,
     ) -> dict[str, Any]:
-        """The user writes `text` in `chat_id`; returns the queued update."""
-        message = self._user_message(chat_id, user, language_code)
+        """The user writes `text` in `chat_id` (in forum topic `thread_id`, as a reply to
+        message `reply_to`); returns the queued update."""
+        message = self._user_message(chat_id, user, language_code, thread_id=thread_id)
         message["text"] = text
+        if reply_to is not None:
+            message["reply_to_message"] = copy.deepcopy(self._any_message(chat_id, reply_to))
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -266,9 +287,12 @@ class BotAPIServer:
         user: dict[str, Any] | None = None,
         width: int = 1280,
         height: int = 960,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
         """The user sends a photo (Telegram gives a small and a full size)."""
-        message = self._photo_message(chat_id, data, caption, media_group_id, user, width, height)
+        message = self._photo_message(
+            chat_id, data, caption, media_group_id, user, width, height, thread_id
+        )
         return self.push_update({"message": message})
 
     def user_sends_document(
@@ -281,10 +305,11 @@ class BotAPIServer:
         media_group_id: str | None = None,
         *,
         user: dict[str, Any] | None = None,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
         """The user sends a file as a document."""
         message = self._document_message(
-            chat_id, data, filename, mime, caption, media_group_id, user
+            chat_id, data, filename, mime, caption, media_group_id, user, thread_id
         )
         return self.push_update({"message": message})
 
@@ -333,6 +358,62 @@ class BotAPIServer:
             "data": callback_data,
         }
         return self.push_update({"callback_query": query})
+
+    # ------------------------------------------------------------------ test-side API: forums
+
+    def make_forum(self, chat_id: int, title: str = "税务大厅工作群") -> None:
+        """Make `chat_id` (negative) a forum-enabled supergroup (topics allowed)."""
+        self._chats[chat_id] = {
+            "id": chat_id,
+            "type": "supergroup",
+            "title": title,
+            "is_forum": True,
+        }
+
+    def limit_topics(
+        self, per_window: int = 20, window: float = 60.0, retry_after: int = 1
+    ) -> None:
+        """Simulate Telegram's limit on new topics: more than `per_window` createForumTopic
+        calls within `window` seconds are answered 429 with `retry_after`."""
+        self._topic_limit = (per_window, window, retry_after)
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """A person deletes the topic by hand: later sends to it fail."""
+        self.topics[chat_id][thread_id]["deleted"] = True
+
+    def close_topic(self, chat_id: int, thread_id: int) -> None:
+        """A person closes the topic by hand."""
+        self.topics[chat_id][thread_id]["closed"] = True
+
+    def live_topics(self, chat_id: int) -> dict[int, str]:
+        """Thread id -> name of the topics that are neither deleted nor closed."""
+        return {
+            t: v["name"]
+            for t, v in self.topics[chat_id].items()
+            if not v["deleted"] and not v["closed"]
+        }
+
+    def in_topic(self, chat_id: int, thread_id: int) -> list[SentMessage]:
+        """What the bot sent into one topic of a forum, oldest first."""
+        return [
+            m
+            for m in self.sent_messages(chat_id)
+            if m.message.get("message_thread_id") == thread_id
+        ]
+
+    def user_edits_text(
+        self, chat_id: int, message_id: int, text: str, *, user: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The user edits one of their text messages: an `edited_message` update."""
+        original = self._user_messages.get((chat_id, message_id))
+        if original is None:
+            raise KeyError(f"no user message {message_id} in chat {chat_id}")
+        original["text"] = text
+        edited = copy.deepcopy(original)
+        edited["edit_date"] = int(time.time())
+        if user is not None:
+            edited["from"] = user
+        return self.push_update({"edited_message": edited})
 
     def push_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Queue an update (an `update_id` is assigned unless present)."""
@@ -703,11 +784,127 @@ class BotAPIServer:
                 "username": "taxdesk_test_bot",
             },
         }
+        thread = params.get("message_thread_id")
+        if thread is not None:
+            self._check_thread(chat["id"], int(thread))
+            msg["message_thread_id"] = int(thread)
+            msg["is_topic_message"] = True
+        reply = params.get("reply_parameters") or {}
+        reply_id = reply.get("message_id") or params.get("reply_to_message_id")
+        if reply_id:
+            msg["reply_to_message"] = copy.deepcopy(self._any_message(chat["id"], int(reply_id)))
         markup = params.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             self._check_inline_keyboard(markup)
             msg["reply_markup"] = markup
         return msg
+
+    def _check_thread(self, chat_id: int, thread_id: int) -> None:
+        topic = self.topics[chat_id].get(thread_id)
+        if topic is None or topic["deleted"]:
+            raise ApiError(400, "Bad Request: message thread not found")
+        if topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_CLOSED")
+
+    def _any_message(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        sent = self._find_sent(chat_id, message_id)
+        if sent is not None:
+            return sent.message
+        found = self._user_messages.get((chat_id, message_id))
+        if found is None:
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        return found
+
+    # ------------------------------------------------------------------ methods: forums
+
+    def _forum(self, chat_id: Any) -> dict[str, Any]:
+        chat = self._chat(chat_id)
+        if not chat.get("is_forum"):
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        return chat
+
+    def _create_forum_topic(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._forum(params.get("chat_id"))
+        name = str(params.get("name") or "")
+        if not 1 <= len(name) <= 128:
+            raise ApiError(400, "Bad Request: TOPIC_NAME_INVALID")
+        if self._topic_limit is not None:
+            per_window, window, retry_after = self._topic_limit
+            now = time.monotonic()
+            self._topic_times = [t for t in self._topic_times if now - t < window]
+            if len(self._topic_times) >= per_window:
+                raise ApiError(
+                    429,
+                    f"Too Many Requests: retry after {retry_after}",
+                    {"retry_after": retry_after},
+                )
+            self._topic_times.append(now)
+        thread_id = next(self._message_ids[chat["id"]])  # the topic's service message
+        self.topics[chat["id"]][thread_id] = {"name": name, "closed": False, "deleted": False}
+        return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
+
+    def _topic(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._forum(params.get("chat_id"))
+        topic = self.topics[chat["id"]].get(int(params.get("message_thread_id") or 0))
+        if topic is None or topic["deleted"]:
+            raise ApiError(400, "Bad Request: message thread not found")
+        return topic
+
+    def _edit_forum_topic(self, params: dict[str, Any]) -> bool:
+        topic = self._topic(params)
+        if params.get("name"):
+            topic["name"] = str(params["name"])
+        return True
+
+    def _close_forum_topic(self, params: dict[str, Any]) -> bool:
+        self._topic(params)["closed"] = True
+        return True
+
+    def _reopen_forum_topic(self, params: dict[str, Any]) -> bool:
+        self._topic(params)["closed"] = False
+        return True
+
+    def _delete_forum_topic(self, params: dict[str, Any]) -> bool:
+        self._topic(params)["deleted"] = True
+        return True
+
+    def _pin_chat_message(self, params: dict[str, Any]) -> bool:
+        chat = self._chat(params.get("chat_id"))
+        if self._find_sent(chat["id"], params.get("message_id")) is None:
+            raise ApiError(400, "Bad Request: message to pin not found")
+        self.pinned.append((int(chat["id"]), int(params["message_id"])))
+        return True
+
+    def _copy_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        source = self._any_message(
+            int(params.get("from_chat_id") or 0), int(params.get("message_id") or 0)
+        )
+        msg = self._bot_message(params.get("chat_id"), params)
+        for key in ("text", "photo", "document", "entities", "caption_entities"):
+            if key in source:
+                msg[key] = copy.deepcopy(source[key])
+        if "caption" in params:
+            if params["caption"]:
+                msg["caption"] = params["caption"]
+        elif source.get("caption"):
+            msg["caption"] = source["caption"]
+        if msg.get("caption") and self._utf16_len(str(msg["caption"])) > CAPTION_LIMIT:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        if not any(k in msg for k in ("text", "photo", "document")):
+            raise ApiError(400, "Bad Request: message can't be copied")
+        self._record_sent("copyMessage", msg, params)
+        return {"message_id": msg["message_id"]}
+
+    def _copy_messages(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        ids = params.get("message_ids")
+        if isinstance(ids, str):
+            ids = json.loads(ids)
+        if not isinstance(ids, list) or not ids:
+            raise ApiError(400, "Bad Request: message identifiers are not specified")
+        return [
+            self._copy_message({**params, "message_id": int(i)})
+            for i in sorted(int(i) for i in ids)
+        ]
 
     @staticmethod
     def _check_inline_keyboard(markup: dict[str, Any]) -> None:
@@ -941,7 +1138,12 @@ class BotAPIServer:
         }
 
     def _user_message(
-        self, chat_id: int, user: dict[str, Any] | None, language_code: str = "zh-hans"
+        self,
+        chat_id: int,
+        user: dict[str, Any] | None,
+        language_code: str = "zh-hans",
+        *,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
         if user is None:
             if chat_id < 0:
@@ -951,13 +1153,16 @@ class BotAPIServer:
             chat = {"id": chat_id, "type": "private", "first_name": user.get("first_name", "")}
         else:
             chat = {"id": chat_id, "type": "supergroup", "title": f"Group {chat_id}"}
-        self._chats.setdefault(chat_id, chat)
+        chat = self._chats.setdefault(chat_id, chat)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids[chat_id]),
             "date": int(time.time()),
             "chat": chat,
             "from": user,
         }
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         self._user_messages[(chat_id, message["message_id"])] = message
         return message
 
@@ -993,8 +1198,9 @@ class BotAPIServer:
         user: dict[str, Any] | None,
         width: int,
         height: int,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
-        message = self._user_message(chat_id, user)
+        message = self._user_message(chat_id, user, thread_id=thread_id)
         full = self._store_file(data, "photos", "photo.jpg")
         thumb = self._store_file(data[: max(1, len(data) // 8)], "thumbnails", "thumb.jpg")
         message["photo"] = [
@@ -1016,8 +1222,9 @@ class BotAPIServer:
         caption: str | None,
         media_group_id: str | None,
         user: dict[str, Any] | None,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
-        message = self._user_message(chat_id, user)
+        message = self._user_message(chat_id, user, thread_id=thread_id)
         stored = self._store_file(data, "documents", filename)
         message["document"] = {
             "file_id": stored.file_id,

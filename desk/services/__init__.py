@@ -11,7 +11,8 @@ error the session is rolled back and can be used again.
 - `conversations.Conversations` — chats, their state, what the taxpayer wrote, taxpayer IDs;
 - `taxpayer_cases.TaxpayerCases` — the taxpayer's side of cases;
 - `staff.StaffWork` — staff members and their steps on cases;
-- `queries.Queries` — the staff queue and the case view.
+- `queries.Queries` — the staff queue and the case view;
+- `topics.StaffTopics` — the staff supergroup's topics and the relay to and from them.
 The per-update rows (messages, trackers) do not come through here: `desk.batch.WriteBatcher`.
 """
 
@@ -23,10 +24,11 @@ from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, SUPERVISORS, Pe
 from desk.services.queries import CaseDetail, Queries
 from desk.services.staff import ROLES, StaffWork
 from desk.services.taxpayer_cases import ALREADY_RATED, CaseSummary, TaxpayerCases
+from desk.services.topics import STAFF_CHANNEL, StaffTopics, TopicCard
 from desk.states import CLOSED_STATUSES
 
 
-class Desk(Conversations, TaxpayerCases, StaffWork, Queries):
+class Desk(Conversations, TaxpayerCases, StaffWork, Queries, StaffTopics):
     """Services over one session. See the package docstring."""
 
 
@@ -36,6 +38,7 @@ __all__ = [
     "CLOSED_STATUSES",
     "PERMISSIONS",
     "ROLES",
+    "STAFF_CHANNEL",
     "SUPERVISORS",
     "Actor",
     "CaseDetail",
@@ -44,5 +47,7 @@ __all__ = [
     "Desk",
     "DeskCore",
     "Permission",
+    "StaffTopics",
+    "TopicCard",
     "WorkingDays",
 ]

@@ -15,6 +15,7 @@ from desk.errors import NotFound
 from desk.models import ChannelIdentity, Conversation, Message, Outbox, Taxpayer
 from desk.outbox import NOTIFY_CHANNEL, OutboxItem, conversation_of
 from desk.services.core import ConversationState, DeskCore, valid_tax_id
+from desk.services.topics import staff_row
 from taxrules.masking import mask_taxpayer_id
 
 log = logging.getLogger(__name__)
@@ -89,14 +90,26 @@ class Conversations(DeskCore):
         return "human" if state == "human" else "bot"
 
     async def set_conversation_state(
-        self, conversation_id: int, state: ConversationState, *, thread_id: str | None = None
+        self,
+        conversation_id: int,
+        state: ConversationState,
+        *,
+        thread_id: str | None = None,
+        alert_staff: bool = False,
+        reason: str | None = None,
     ) -> Conversation:
-        """Hand the conversation to staff (`human`) or back to the bot (`bot`)."""
+        """Hand the conversation to staff (`human`) or back to the bot (`bot`). With
+        `alert_staff` (a staff supergroup is set up), a hand-over also writes, in the same
+        transaction, the alert for the conversation's staff topic (`desk.services.topics`)."""
         if state not in ("bot", "human"):
             raise ValueError(f"conversation state must be bot or human, not {state!r}")
         conv = await self.session.get(Conversation, conversation_id)
         if conv is None:
             raise NotFound(f"conversation {conversation_id}")
+        if alert_staff and state == "human" and conv.state != "human":
+            self.session.add(
+                staff_row(conv.id, "staff_handoff", {"reason": reason or ""}, self.now())
+            )
         conv.state = state
         if thread_id is not None:
             conv.staff_thread_id = thread_id

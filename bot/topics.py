@@ -1,0 +1,404 @@
+"""The staff supergroup: one forum topic per taxpayer conversation, and the outbox sender
+that delivers the desk's `telegram_staff` rows into those topics.
+
+* `TopicManager.ensure(conversation_id)` returns the conversation's topic, creating it on
+  first need: named with the taxpayer's display name and open case number, opened by a
+  pinned card (taxpayer, masked taxpayer ID, open cases with deadlines in Beijing time, the
+  state). Creation holds a per-conversation lock, and the desk keeps one topic per
+  conversation (unique), so two first messages at once make one topic; a topic another
+  process saved first wins and ours is deleted.
+* Telegram allows about 20 new topics a minute: `TopicRateLimit` keeps below it, and a 429
+  becomes `desk.outbox.RetryLater(retry_after)`; either way the outbox row waits and is sent
+  later, nothing is dropped.
+* A topic deleted or closed by hand: the send fails with "message thread not found" (or
+  TOPIC_CLOSED); the sender forgets the topic, creates a new one and sends again, once. A
+  second failure is an ordinary error (the outbox backs off): never a loop.
+* The rows: `staff_handoff` (the alert when a conversation is handed to staff) and
+  `staff_relay` (a taxpayer message copied into the topic with copyMessage; a caption longer
+  than Telegram's 1,024 characters is cut there and the rest follows as text).
+
+Messages go straight through the `Bot` (not `ReplySender`): the outbox already sends one
+row at a time per conversation, and Telegram's 429s become `RetryLater`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.types import ReplyParameters
+
+from bot.keyboards import staff_case_keyboard
+from bot.ports import TopicCase, TopicFacts, TopicStore
+from desk.outbox import Delivered, OutboxItem, RetryLater, Undeliverable
+
+if TYPE_CHECKING:
+    from desk.runtime import DeskRuntime
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+OFFICE_TZ = ZoneInfo("Asia/Shanghai")
+CAPTION_LIMIT = 1024
+TOPIC_NAME_LIMIT = 128
+TOPICS_PER_MINUTE = 20
+GROUP_MESSAGES_PER_MINUTE = 20
+STATE_TEXT = {"bot": "智能助手接待中", "human": "人工服务中"}
+STATUS_TEXT = {
+    "collecting": "填写中",
+    "queued": "待受理",
+    "in_progress": "办理中",
+    "waiting_taxpayer": "等待纳税人",
+}
+
+
+def format_deadline(at: datetime) -> str:
+    """`12月3日 18:00` in Beijing time."""
+    local = at.astimezone(OFFICE_TZ)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def topic_name(facts: TopicFacts) -> str:
+    """The taxpayer's display name and the first open case's number."""
+    name = facts.display_name.strip() or f"纳税人 {facts.conversation_id}"
+    if facts.cases:
+        name = f"{name} · {facts.cases[0].number}"
+    return name[:TOPIC_NAME_LIMIT]
+
+
+def render_card(facts: TopicFacts) -> str:
+    """The card pinned at the top of the topic."""
+    lines = [f"👤 纳税人：{facts.display_name}"]
+    lines.append(f"🆔 纳税人识别号：{facts.masked_tax_id or '（未提供）'}")
+    lines.append(f"💬 会话状态：{STATE_TEXT.get(facts.state, facts.state)}")
+    if facts.cases:
+        lines.append("📂 未结案件：")
+        for c in facts.cases:
+            due = f"，截止 {format_deadline(c.deadline_at)}（北京时间）" if c.deadline_at else ""
+            lines.append(f"  · {c.number} {c.title}（{STATUS_TEXT.get(c.status, c.status)}{due}）")
+    else:
+        lines.append("📂 未结案件：无")
+    lines.append("在本话题直接回复即发给纳税人；/note 开头为内部备注；/bot 交还智能助手。")
+    return "\n".join(lines)
+
+
+class TopicRateLimit:
+    """At most `per_minute` new topics in any 60 seconds (Telegram's limit is about 20)."""
+
+    def __init__(self, per_minute: int = TOPICS_PER_MINUTE, *, window: float = 60.0) -> None:
+        self.per_minute = per_minute
+        self.window = window
+        self._times: list[float] = []
+
+    def wait(self) -> float:
+        """0 and a slot taken when a topic may be created now, else the seconds to wait."""
+        now = time.monotonic()
+        self._times = [t for t in self._times if now - t < self.window]
+        if len(self._times) < self.per_minute:
+            self._times.append(now)
+            return 0.0
+        return max(0.05, self.window - (now - self._times[0]))
+
+
+def topic_gone(exc: TelegramBadRequest) -> bool:
+    """Telegram's answer for a topic deleted or closed by hand."""
+    text = exc.message.lower()
+    return "thread not found" in text or "topic_closed" in text or "topic_deleted" in text
+
+
+class TopicManager:
+    """The conversation ↔ topic mapping on the Telegram side (see the module docstring)."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        staff_chat_id: int,
+        store: TopicStore,
+        *,
+        limit: TopicRateLimit | None = None,
+    ) -> None:
+        self.bot = bot
+        self.staff_chat_id = staff_chat_id
+        self.store = store
+        self.limit = limit or TopicRateLimit()
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def ensure(self, conversation_id: int) -> int:
+        """The conversation's topic, created (with its pinned card) when it has none.
+        Raises `RetryLater` when Telegram's topic limit says to wait."""
+        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        async with lock:
+            thread = await self.store.topic(conversation_id)
+            if thread is not None:
+                return thread
+            return await self._create(conversation_id)
+
+    async def forget(self, conversation_id: int, thread_id: int) -> None:
+        """The topic is gone (deleted or closed by hand)."""
+        log.info("staff topic %s of conversation %s is gone", thread_id, conversation_id)
+        await self.store.forget_topic(conversation_id, thread_id)
+
+    async def _create(self, conversation_id: int) -> int:
+        wait = self.limit.wait()
+        if wait > 0:
+            raise RetryLater(wait, "staff topic limit")
+        facts = await self.store.facts(conversation_id)
+        try:
+            topic = await self.bot.create_forum_topic(self.staff_chat_id, topic_name(facts))
+        except TelegramRetryAfter as e:
+            raise RetryLater(float(e.retry_after), "Telegram topic flood control") from e
+        thread = topic.message_thread_id
+        kept = await self.store.save_topic(conversation_id, self.staff_chat_id, thread)
+        if kept != thread:  # another process made one first: keep theirs
+            try:
+                await self.bot.delete_forum_topic(self.staff_chat_id, thread)
+            except TelegramAPIError:
+                log.warning("could not delete the duplicate staff topic %s", thread)
+            return kept
+        try:
+            card = await self.bot.send_message(
+                self.staff_chat_id, render_card(facts), message_thread_id=thread
+            )
+            await self.store.save_card(conversation_id, card.message_id)
+            await self.bot.pin_chat_message(
+                self.staff_chat_id, card.message_id, disable_notification=True
+            )
+        except TelegramRetryAfter:
+            log.warning("staff topic %s: card not sent (flood control)", thread)
+        except TelegramBadRequest as e:
+            log.warning("staff topic %s: card not sent or pinned: %s", thread, e.message)
+        log.info("staff topic %s created for conversation %s", thread, conversation_id)
+        return thread
+
+    async def refresh_card(self, conversation_id: int) -> None:
+        """Show the conversation's current state and cases on its pinned card."""
+        card = await self.store.card(conversation_id)
+        if card is None:
+            return
+        facts = await self.store.facts(conversation_id)
+        try:
+            await self.bot.edit_message_text(
+                text=render_card(facts), chat_id=self.staff_chat_id, message_id=card
+            )
+        except TelegramBadRequest as e:  # unchanged, or the card was deleted by hand
+            log.debug("card of conversation %s not refreshed: %s", conversation_id, e.message)
+
+    async def in_topic(self, conversation_id: int, send: Callable[[int], Awaitable[T]]) -> T:
+        """Run `send(thread_id)` in the conversation's topic; recreate the topic once if it
+        was deleted or closed by hand."""
+        thread = await self.ensure(conversation_id)
+        try:
+            return await send(thread)
+        except TelegramBadRequest as e:
+            if not topic_gone(e):
+                raise
+            await self.forget(conversation_id, thread)
+        thread = await self.ensure(conversation_id)
+        return await send(thread)  # a second failure goes to the outbox's back-off
+
+
+class StaffTopicSender:
+    """`desk.outbox.Sender` for rows of the `telegram_staff` channel. `limit`: messages a
+    minute into the staff group (Telegram allows 20 a minute per group); a row over it waits
+    (`RetryLater`) instead of being sent into a 429. One slot per row (a new topic's card
+    and a long caption's second part ride along; a 429 for those is still obeyed)."""
+
+    def __init__(self, topics: TopicManager, *, limit: TopicRateLimit | None = None) -> None:
+        self.topics = topics
+        self.limit = limit or TopicRateLimit(GROUP_MESSAGES_PER_MINUTE)
+
+    @property
+    def bot(self) -> Bot:
+        return self.topics.bot
+
+    @property
+    def chat_id(self) -> int:
+        return self.topics.staff_chat_id
+
+    async def send(self, row: OutboxItem) -> Delivered | None:
+        """Deliver one row into its topic (see the module docstring)."""
+        try:
+            conversation_id = int(row.payload["conversation_id"])
+        except (KeyError, TypeError, ValueError):
+            raise Undeliverable(f"staff row without a conversation: {row.id}") from None
+        wait = self.limit.wait()
+        if wait > 0:
+            raise RetryLater(wait, "staff group message limit")
+        try:
+            if row.kind == "staff_handoff":
+                await self.topics.in_topic(conversation_id, self._alert(row))
+                await self.topics.refresh_card(conversation_id)
+            elif row.kind == "staff_card":
+                await self.topics.refresh_card(conversation_id)
+            elif row.kind == "staff_case":
+                await self.topics.in_topic(conversation_id, self._case(row))
+            elif row.kind == "staff_edit":
+                await self._edit(row)
+            elif row.kind == "staff_relay":
+                await self.topics.in_topic(conversation_id, self._relay(row, conversation_id))
+            else:
+                raise Undeliverable(f"unknown staff row kind {row.kind!r}")
+        except TelegramRetryAfter as e:
+            raise RetryLater(float(e.retry_after), "Telegram flood control") from e
+        except (TelegramForbiddenError, TelegramNotFound) as e:
+            raise Undeliverable(f"staff group: {type(e).__name__}: {e.message}") from e
+        return None  # not a message of the taxpayer's conversation
+
+    def _alert(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
+        reason = str(row.payload.get("reason") or "")
+        text = "🔔 纳税人请求人工服务"
+        if reason:
+            text += f"（{reason}）"
+        text += "。请在本话题回复；/bot 交还智能助手。"
+
+        async def send(thread: int) -> object:
+            return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
+
+        return send
+
+    async def _edit(self, row: OutboxItem) -> None:
+        """The taxpayer edited a relayed text: edit its copy in the topic."""
+        try:
+            await self.bot.edit_message_text(
+                text=str(row.payload.get("text") or ""),
+                chat_id=self.chat_id,
+                message_id=int(row.payload["message_id"]),
+            )
+        except TelegramBadRequest as e:
+            if "not modified" not in e.message:
+                raise Undeliverable(f"edit of the topic copy: {e.message}") from e
+
+    def _case(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
+        number = str(row.payload.get("case_number") or "")
+        text = f"🆕 新案件 {number} {row.payload.get('title') or ''}"
+        deadline = row.payload.get("deadline_at")
+        if deadline:
+            text += f"\n截止：{format_deadline(datetime.fromisoformat(deadline))}（北京时间）"
+        text += "\n认领后可用 /complete、/reject、/ask 加案件号办理。"
+        markup = staff_case_keyboard(number)
+
+        async def send(thread: int) -> object:
+            return await self.bot.send_message(
+                self.chat_id, text, message_thread_id=thread, reply_markup=markup
+            )
+
+        return send
+
+    def _relay(self, row: OutboxItem, conversation_id: int) -> Callable[[int], Awaitable[object]]:
+        from_chat = int(row.payload["from_chat_id"])
+        message_id = int(row.payload["message_id"])
+        text = row.payload.get("caption") or ""
+        quoted = row.payload.get("reply_to")
+        reply = (
+            ReplyParameters(message_id=int(quoted), allow_sending_without_reply=True)
+            if quoted
+            else None
+        )
+        long_caption = len(text.encode("utf-16-le")) // 2 > CAPTION_LIMIT
+
+        async def send(thread: int) -> object:
+            if long_caption:  # a photo's or document's caption over the limit: cut, not lost
+                head, rest = _split_caption(text)
+                copied = await self.bot.copy_message(
+                    self.chat_id,
+                    from_chat,
+                    message_id,
+                    message_thread_id=thread,
+                    caption=head,
+                    reply_parameters=reply,
+                )
+                await self.bot.send_message(
+                    self.chat_id,
+                    f"（续上条说明）{rest}",
+                    message_thread_id=thread,
+                    reply_to_message_id=copied.message_id,
+                )
+            else:
+                copied = await self.bot.copy_message(
+                    self.chat_id,
+                    from_chat,
+                    message_id,
+                    message_thread_id=thread,
+                    reply_parameters=reply,
+                )
+            try:
+                await self.topics.store.record_relay(
+                    conversation_id, "to_staff", message_id, self.chat_id, copied.message_id
+                )
+            except Exception:  # the copy is there; only replies/edits lose their link
+                log.exception("relay of message %s not recorded", message_id)
+            return copied
+
+        return send
+
+
+def _split_caption(text: str) -> tuple[str, str]:
+    head = text
+    while len(head.encode("utf-16-le")) // 2 > CAPTION_LIMIT:
+        head = head[: len(head) - max(1, (len(head.encode("utf-16-le")) // 2 - CAPTION_LIMIT))]
+    return head, text[len(head) :]
+
+
+async def run_staff_outbox_worker(
+    runtime: DeskRuntime,
+    bot: Bot,
+    staff_chat_id: int,
+    store: TopicStore,
+    stop: asyncio.Event,
+    *,
+    poll_interval: float = 0.5,
+    batch_size: int = 30,
+    limit: TopicRateLimit | None = None,
+    messages: TopicRateLimit | None = None,
+) -> None:
+    """Send the desk's `telegram_staff` outbox rows into the staff supergroup until `stop`.
+    `limit`: new topics a minute; `messages`: messages a minute into the group."""
+    from desk.outbox import OutboxWorker, listen
+    from desk.services import STAFF_CHANNEL
+
+    sender = StaffTopicSender(TopicManager(bot, staff_chat_id, store, limit=limit), limit=messages)
+    worker = OutboxWorker(
+        runtime.sessions,
+        sender,
+        channel=STAFF_CHANNEL,
+        batch_size=batch_size,
+        poll_interval=poll_interval,
+        clock=runtime.clock,
+    )
+    async with listen(runtime.engine, worker.wake):
+        log.info("staff outbox worker started (staff chat %s)", staff_chat_id)
+        await worker.run_forever(stop)
+
+
+def render_queue(cases: list[tuple[TopicCase, str | None]]) -> str:
+    """The queue digest for the General topic: new, due-soon and overdue cases with their
+    deadlines in Beijing time."""
+    new = [c for c, _ in cases if c.status == "queued"]
+    soon = [c for c, due in cases if due == "due_soon"]
+    overdue = [c for c, due in cases if due == "overdue"]
+    if not (new or soon or overdue):
+        return "📋 案件队列：没有待受理、即将到期或已超期的案件。"
+
+    def line(c: TopicCase) -> str:
+        due = f"，截止 {format_deadline(c.deadline_at)}" if c.deadline_at else ""
+        return f"  · {c.number} {c.title}（{STATUS_TEXT.get(c.status, c.status)}{due}）"
+
+    parts = ["📋 案件队列（北京时间）"]
+    for title, group in (("🔴 已超期", overdue), ("🟠 即将到期", soon), ("🆕 待受理", new)):
+        if group:
+            parts.append(f"{title}（{len(group)}）")
+            parts.extend(line(c) for c in group)
+    return "\n".join(parts)

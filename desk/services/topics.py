@@ -1,0 +1,470 @@
+"""The desk's side of the staff supergroup: which forum topic belongs to which conversation,
+the messages relayed between a taxpayer's chat and its topic, and the outbox rows that carry
+the relay (channel `telegram_staff`, one ordered stream per conversation).
+
+Rows of the staff channel are written in the same transaction as the change that causes them
+(the hand-over to staff, a relayed message); `bot.topics.StaffTopicSender` delivers them,
+creating the topic on first need. Staff are linked by their Telegram user id
+(`staff_member.telegram_user_id`, `main.py staff add NAME --telegram-id N`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from desk.errors import NotFound
+from desk.models import (
+    Case,
+    Conversation,
+    Outbox,
+    RelayedMessage,
+    StaffMember,
+    StaffTopic,
+    Taxpayer,
+    TaxpayerTaxId,
+)
+from desk.services.core import DeskCore
+from desk.states import CLOSED_STATUSES
+from taxrules.masking import mask_taxpayer_id
+
+#: The outbox channel of the staff supergroup; its rows' `chat_id` is the conversation id.
+STAFF_CHANNEL = "telegram_staff"
+HANDED_BACK = {
+    "zh_hans": "工作人员已结束人工服务，接下来由智能助手为您服务。"
+    "如需再次转人工，请发送「转人工」。",
+    "zh_hant": "工作人員已結束人工服務，接下來由智能助手為您服務。"
+    "如需再次轉人工，請發送「轉人工」。",
+}
+
+
+def staff_row(
+    conversation_id: int, kind: str, payload: dict[str, Any], now: datetime, key: str | None = None
+) -> Outbox:
+    """An outbox row for the conversation's staff topic (delivered in order per conversation)."""
+    return Outbox(
+        kind=kind,
+        payload={"conversation_id": conversation_id, **payload},
+        channel=STAFF_CHANNEL,
+        chat_id=str(conversation_id),
+        idempotency_key=key or f"staff:{conversation_id}:{kind}:{uuid.uuid4().hex}",
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CardCase:
+    """An open case on the topic's card."""
+
+    number: str
+    title: str
+    status: str
+    deadline_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicCard:
+    """What the pinned card at the top of a conversation's topic shows."""
+
+    conversation_id: int
+    display_name: str
+    masked_tax_id: str | None
+    state: str
+    cases: list[CardCase] = field(default_factory=list)
+
+
+class StaffTopics(DeskCore):
+    """Topics of the staff supergroup and the relay between them and the taxpayers' chats."""
+
+    async def staff_by_telegram_id(self, telegram_user_id: int) -> StaffMember | None:
+        """The active staff member linked to this Telegram user, or None."""
+        member = await self.session.scalar(
+            select(StaffMember).where(
+                StaffMember.telegram_user_id == telegram_user_id, StaffMember.active.is_(True)
+            )
+        )
+        await self._commit()
+        return member
+
+    async def staff_topic(self, conversation_id: int) -> int | None:
+        """The thread id of the conversation's topic, or None when it has none (yet)."""
+        thread = await self.session.scalar(
+            select(StaffTopic.thread_id).where(StaffTopic.conversation_id == conversation_id)
+        )
+        await self._commit()
+        return int(thread) if thread is not None else None
+
+    async def save_staff_topic(
+        self, conversation_id: int, staff_chat_id: int, thread_id: int
+    ) -> int:
+        """Remember the topic just created; returns the topic the conversation keeps (another
+        process may have saved one first: then that one, and the caller drops its own)."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(
+                    StaffTopic(
+                        conversation_id=conversation_id,
+                        staff_chat_id=staff_chat_id,
+                        thread_id=thread_id,
+                        created_at=self.now(),
+                    )
+                )
+                await self.session.flush()
+        except IntegrityError:
+            pass
+        kept = await self.session.scalar(
+            select(StaffTopic.thread_id).where(StaffTopic.conversation_id == conversation_id)
+        )
+        await self._commit()
+        if kept is None:
+            raise NotFound(f"conversation {conversation_id}")
+        return int(kept)
+
+    async def set_topic_card(self, conversation_id: int, message_id: int) -> None:
+        """Remember the pinned card of the conversation's topic (to refresh it later)."""
+        topic = await self.session.get(StaffTopic, conversation_id)
+        if topic is not None:
+            topic.card_message_id = message_id
+        await self._commit()
+
+    async def topic_card_message(self, conversation_id: int) -> int | None:
+        """The pinned card's message id, or None."""
+        found = await self.session.scalar(
+            select(StaffTopic.card_message_id).where(StaffTopic.conversation_id == conversation_id)
+        )
+        await self._commit()
+        return int(found) if found is not None else None
+
+    async def forget_staff_topic(self, conversation_id: int, thread_id: int) -> None:
+        """The topic is gone (deleted or closed by hand): the next need creates a new one."""
+        await self.session.execute(
+            delete(StaffTopic).where(
+                StaffTopic.conversation_id == conversation_id, StaffTopic.thread_id == thread_id
+            )
+        )
+        await self._commit()
+
+    async def conversation_of_topic(self, staff_chat_id: int, thread_id: int) -> int | None:
+        """The conversation whose topic this is, or None (the General topic, an unknown one)."""
+        conv = await self.session.scalar(
+            select(StaffTopic.conversation_id).where(
+                StaffTopic.staff_chat_id == staff_chat_id, StaffTopic.thread_id == thread_id
+            )
+        )
+        await self._commit()
+        return int(conv) if conv is not None else None
+
+    async def topic_card(self, conversation_id: int) -> TopicCard:
+        """The card of a conversation's topic: the taxpayer, the masked taxpayer ID last used,
+        the open cases with their deadlines, the state (bot / human)."""
+        conv = await self.session.get(Conversation, conversation_id)
+        if conv is None:
+            await self._commit()
+            raise NotFound(f"conversation {conversation_id}")
+        taxpayer = await self.session.get(Taxpayer, conv.taxpayer_id)
+        tax_id = await self.session.scalar(
+            select(TaxpayerTaxId.tax_id)
+            .where(TaxpayerTaxId.taxpayer_id == conv.taxpayer_id)
+            .order_by(TaxpayerTaxId.last_used_at.desc())
+            .limit(1)
+        )
+        cases = list(
+            await self.session.scalars(
+                select(Case)
+                .where(Case.taxpayer_id == conv.taxpayer_id, Case.status.not_in(CLOSED_STATUSES))
+                .order_by(Case.opened_at)
+            )
+        )
+        card = TopicCard(
+            conversation_id=conv.id,
+            display_name=(taxpayer.display_name if taxpayer else None) or f"纳税人 {conv.id}",
+            masked_tax_id=mask_taxpayer_id(tax_id) if tax_id else None,
+            state=conv.state,
+            cases=[
+                CardCase(c.number, self.case_title(c.case_type), c.status, c.deadline_at)
+                for c in cases
+            ],
+        )
+        await self._commit()
+        return card
+
+    def case_title(self, case_type: str) -> str:
+        """The case type's title (Simplified), or its key when the catalog lacks it."""
+        try:
+            return self.catalog.get(case_type).title.zh_hans
+        except Exception:
+            return case_type
+
+    async def relay_to_staff(
+        self, channel: str, chat_id: str, messages: list[tuple[int, str | None, int | None]]
+    ) -> int:
+        """While the chat's conversation is with staff, queue its messages (`(message id,
+        caption of a photo or document or None, the message id it quotes or None)`) to be
+        copied into its topic (a quote follows the mapped message); returns how many were
+        queued."""
+        conv = await self.session.scalar(
+            select(Conversation)
+            .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
+        if conv is None or conv.state != "human":
+            await self._commit()
+            return 0
+        for message_id, caption, quoted in messages:
+            quoted_copy = None
+            if quoted is not None:
+                quoted_copy = await self.session.scalar(
+                    select(RelayedMessage.staff_message_id)
+                    .where(
+                        RelayedMessage.conversation_id == conv.id,
+                        RelayedMessage.taxpayer_message_id == quoted,
+                    )
+                    .order_by(RelayedMessage.id.desc())
+                    .limit(1)
+                )
+            self.session.add(
+                staff_row(
+                    conv.id,
+                    "staff_relay",
+                    {
+                        "from_chat_id": chat_id,
+                        "message_id": message_id,
+                        "caption": caption,
+                        "reply_to": int(quoted_copy) if quoted_copy is not None else None,
+                    },
+                    self.now(),
+                    key=f"staff:{conv.id}:relay:{message_id}",
+                )
+            )
+        try:
+            await self._commit()
+        except IntegrityError:  # relayed before (a repeated update)
+            return 0
+        return len(messages)
+
+    async def relay_to_taxpayer(
+        self,
+        conversation_id: int,
+        staff_chat_id: int,
+        message_id: int,
+        staff_id: int,
+        *,
+        reply_to: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        """Queue a staff member's topic message to be copied to the taxpayer (the `telegram`
+        outbox; recorded as an outbound message of the conversation when delivered). A
+        quote-reply (`reply_to`, a topic message) follows the mapped message to the
+        taxpayer's side."""
+        conv = await self.session.get(Conversation, conversation_id)
+        if conv is None:
+            raise await self._fail(NotFound(f"conversation {conversation_id}"))
+        quoted = None
+        if reply_to is not None:
+            quoted = await self.session.scalar(
+                select(RelayedMessage.taxpayer_message_id)
+                .where(
+                    RelayedMessage.conversation_id == conv.id,
+                    RelayedMessage.staff_chat_id == staff_chat_id,
+                    RelayedMessage.staff_message_id == reply_to,
+                )
+                .order_by(RelayedMessage.id.desc())
+                .limit(1)
+            )
+        self.session.add(
+            Outbox(
+                kind="staff_copy",
+                payload={
+                    "conversation_id": conv.id,
+                    "from_chat_id": staff_chat_id,
+                    "message_id": message_id,
+                    "staff_id": staff_id,
+                    "reply_to": int(quoted) if quoted is not None else None,
+                    "text": text,
+                },
+                channel=conv.channel,
+                chat_id=conv.chat_id,
+                idempotency_key=f"staff_copy:{staff_chat_id}:{message_id}",
+                next_attempt_at=self.now(),
+                created_at=self.now(),
+            )
+        )
+        try:
+            await self._commit()
+        except IntegrityError:  # the same staff message twice (a repeated update)
+            return
+
+    async def relay_edit_to_staff(
+        self, channel: str, chat_id: str, message_id: int, text: str
+    ) -> bool:
+        """The taxpayer edited a message that was copied into the staff topic: queue the same
+        edit of the copy; False when it was never relayed."""
+        conv = await self.session.scalar(
+            select(Conversation)
+            .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
+        copy = None
+        if conv is not None:
+            copy = await self.session.scalar(
+                select(RelayedMessage.staff_message_id)
+                .where(
+                    RelayedMessage.conversation_id == conv.id,
+                    RelayedMessage.taxpayer_message_id == message_id,
+                    RelayedMessage.direction == "to_staff",
+                )
+                .order_by(RelayedMessage.id.desc())
+                .limit(1)
+            )
+        if conv is None or copy is None:
+            await self._commit()
+            return False
+        self.session.add(
+            staff_row(conv.id, "staff_edit", {"message_id": int(copy), "text": text}, self.now())
+        )
+        await self._commit()
+        return True
+
+    async def relay_edit_to_taxpayer(self, staff_chat_id: int, message_id: int, text: str) -> bool:
+        """A staff member edited a relayed topic message: queue the same edit of its copy in
+        the taxpayer's chat; False when the message was never relayed."""
+        row = (
+            await self.session.execute(
+                select(RelayedMessage.conversation_id, RelayedMessage.taxpayer_message_id)
+                .where(
+                    RelayedMessage.staff_chat_id == staff_chat_id,
+                    RelayedMessage.staff_message_id == message_id,
+                    RelayedMessage.direction == "to_taxpayer",
+                )
+                .order_by(RelayedMessage.id.desc())
+                .limit(1)
+            )
+        ).first()
+        conv = await self.session.get(Conversation, row[0]) if row is not None else None
+        if row is None or conv is None:
+            await self._commit()
+            return False
+        self.session.add(
+            Outbox(
+                kind="staff_edit",
+                payload={"conversation_id": conv.id, "message_id": int(row[1]), "text": text},
+                channel=conv.channel,
+                chat_id=conv.chat_id,
+                idempotency_key=f"staff_edit:{staff_chat_id}:{message_id}:{uuid.uuid4().hex}",
+                next_attempt_at=self.now(),
+                created_at=self.now(),
+            )
+        )
+        await self._commit()
+        return True
+
+    async def hand_back_to_bot(self, conversation_id: int, staff_id: int) -> bool:
+        """Staff end the human service (`/bot`): the state becomes `bot` and the taxpayer is
+        told (outbox). False when the conversation was not with staff."""
+        conv = await self.session.get(Conversation, conversation_id)
+        if conv is None:
+            raise await self._fail(NotFound(f"conversation {conversation_id}"))
+        if conv.state != "human":
+            await self._commit()
+            return False
+        conv.state = "bot"
+        conv.updated_at = self.now()
+        self.session.add(staff_row(conv.id, "staff_card", {}, self.now()))  # the card's state
+        self.session.add(
+            Outbox(
+                kind="handed_back",
+                payload={"text": dict(HANDED_BACK), "staff_id": staff_id},
+                channel=conv.channel,
+                chat_id=conv.chat_id,
+                idempotency_key=f"handed_back:{conv.id}:{uuid.uuid4().hex}",
+                next_attempt_at=self.now(),
+                created_at=self.now(),
+            )
+        )
+        await self._commit()
+        return True
+
+    async def announce_case(self, number: str) -> bool:
+        """Queue the announcement of a submitted case in its conversation's staff topic (with
+        claim / release buttons); False when the case has no conversation."""
+        case = await self.session.scalar(select(Case).where(Case.number == number))
+        if case is None:
+            raise await self._fail(NotFound(f"case {number}"))
+        if case.conversation_id is None:
+            await self._commit()
+            return False
+        self.session.add(
+            staff_row(
+                case.conversation_id,
+                "staff_case",
+                {
+                    "case_number": case.number,
+                    "title": self.case_title(case.case_type),
+                    "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None,
+                },
+                self.now(),
+                key=f"staff:case:{case.number}:announced",
+            )
+        )
+        try:
+            await self._commit()
+        except IntegrityError:  # announced before
+            return False
+        return True
+
+    async def record_relay(
+        self,
+        conversation_id: int,
+        direction: str,
+        taxpayer_message_id: int,
+        staff_chat_id: int,
+        staff_message_id: int,
+    ) -> None:
+        """Remember which message of one side is the copy of which on the other."""
+        self.session.add(
+            RelayedMessage(
+                conversation_id=conversation_id,
+                direction=direction,
+                taxpayer_message_id=taxpayer_message_id,
+                staff_chat_id=staff_chat_id,
+                staff_message_id=staff_message_id,
+                created_at=self.now(),
+            )
+        )
+        await self._commit()
+
+    async def staff_copy_of(self, conversation_id: int, taxpayer_message_id: int) -> int | None:
+        """The topic message that is the copy of (or the original of) a taxpayer message."""
+        found = await self.session.scalar(
+            select(RelayedMessage.staff_message_id)
+            .where(
+                RelayedMessage.conversation_id == conversation_id,
+                RelayedMessage.taxpayer_message_id == taxpayer_message_id,
+            )
+            .order_by(RelayedMessage.id.desc())
+            .limit(1)
+        )
+        await self._commit()
+        return int(found) if found is not None else None
+
+    async def taxpayer_copy_of(self, staff_chat_id: int, staff_message_id: int) -> int | None:
+        """The taxpayer-chat message that is the copy of (or the original of) a topic message."""
+        found = await self.session.scalar(
+            select(RelayedMessage.taxpayer_message_id)
+            .where(
+                RelayedMessage.staff_chat_id == staff_chat_id,
+                RelayedMessage.staff_message_id == staff_message_id,
+            )
+            .order_by(RelayedMessage.id.desc())
+            .limit(1)
+        )
+        await self._commit()
+        return int(found) if found is not None else None

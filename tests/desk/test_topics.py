@@ -1,0 +1,60 @@
+"""desk.services.topics: the staff topic of a conversation (first saved wins, forgotten when
+gone), the staff outbox rows (hand-over alert in the same transaction, relay only while
+human), /bot hand-back with its notice, and the relayed-message mapping."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from desk.models import Outbox
+from desk.services import STAFF_CHANNEL, Desk
+
+STAFF = -100123
+
+
+async def _rows(desk: Desk, channel: str) -> list[Outbox]:
+    rows = list(
+        await desk.session.scalars(
+            select(Outbox).where(Outbox.channel == channel).order_by(Outbox.id)
+        )
+    )
+    await desk.session.commit()
+    return rows
+
+
+async def test_topic_first_saved_wins_and_is_forgotten(desk: Desk) -> None:
+    conv = await desk.ensure_conversation("telegram", "42", "42", display_name="张三")
+    assert await desk.staff_topic(conv.id) is None
+    assert await desk.save_staff_topic(conv.id, STAFF, 10) == 10
+    assert await desk.save_staff_topic(conv.id, STAFF, 11) == 10  # a racing process lost
+    assert await desk.conversation_of_topic(STAFF, 10) == conv.id
+    assert await desk.conversation_of_topic(STAFF, 11) is None
+    await desk.forget_staff_topic(conv.id, 10)
+    assert await desk.staff_topic(conv.id) is None
+    card = await desk.topic_card(conv.id)
+    assert card.display_name == "张三" and card.state == "bot" and card.cases == []
+
+
+async def test_handover_alert_relay_and_hand_back(desk: Desk) -> None:
+    conv_id = (await desk.ensure_conversation("telegram", "43", "43")).id
+    assert await desk.relay_to_staff("telegram", "43", [(1, None, None)]) == 0  # bot: not relayed
+    await desk.set_conversation_state(conv_id, "human", alert_staff=True, reason="request_human")
+    await desk.set_conversation_state(conv_id, "human", alert_staff=True)  # no second alert
+    assert await desk.relay_to_staff("telegram", "43", [(2, None, None), (3, "说明", None)]) == 2
+    assert await desk.relay_to_staff("telegram", "43", [(2, None, None)]) == 0  # a repeated update
+    rows = await _rows(desk, STAFF_CHANNEL)
+    assert [r.kind for r in rows] == ["staff_handoff", "staff_relay", "staff_relay"]
+    assert {r.chat_id for r in rows} == {str(conv_id)}
+    assert rows[2].payload["caption"] == "说明"
+
+    await desk.relay_to_taxpayer(conv_id, STAFF, 77, staff_id=1, text="您好")
+    await desk.record_relay(conv_id, "to_taxpayer", 500, STAFF, 77)
+    assert await desk.relay_edit_to_taxpayer(STAFF, 77, "您好！")
+    assert not await desk.relay_edit_to_taxpayer(STAFF, 78, "?")
+    assert await desk.hand_back_to_bot(conv_id, staff_id=1)
+    assert not await desk.hand_back_to_bot(conv_id, staff_id=1)
+    assert await desk.conversation_state(conv_id) == "bot"
+    kinds = [r.kind for r in await _rows(desk, "telegram")]
+    assert kinds == ["staff_copy", "staff_edit", "handed_back"]
+    edit = (await _rows(desk, "telegram"))[1]
+    assert edit.payload["message_id"] == 500 and edit.payload["text"] == "您好！"

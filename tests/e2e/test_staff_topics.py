@@ -1,0 +1,353 @@
+"""End to end: the staff supergroup. The real bot (polling) against the local Bot API server
+with a forum-enabled staff group, the real dialogue engine (scripted NLU; 转人工 is a
+shortcut), the real desk on SQLite and PostgreSQL, the outbox workers for the taxpayers and
+for the staff group."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.container import Container
+from app.runners import run_telegram
+from bot.sender import RateLimiter
+from testing.app import MakeContainer, bot_settings
+from testing.botapi_server import BotAPIServer, MakeBotAPI
+from testing.samples import GOOD_ID, make_jpeg, make_pdf
+from testing.waits import holds, wait_for
+
+STAFF = -100777
+OFFICER = {"id": 5001, "is_bot": False, "first_name": "王科员"}
+STRANGER = {"id": 5999, "is_bot": False, "first_name": "路人"}
+
+
+@dataclass
+class Staffed:
+    server: BotAPIServer
+    container: Container
+
+    async def add_officer(self, name: str = "王科员", telegram_id: int = 5001) -> int:
+        assert self.container.runtime is not None
+        async with self.container.runtime.sessions() as session:
+            member = await self.container.runtime.desk(session).add_staff(
+                name, telegram_user_id=telegram_id
+            )
+            return member.id
+
+    async def state(self, chat: int) -> str:
+        assert self.container.runtime is not None
+        async with self.container.runtime.sessions() as session:
+            desk = self.container.runtime.desk(session)
+            conv = await desk.find_conversation("telegram", str(chat))
+            assert conv is not None
+            return await desk.conversation_state(conv.id)
+
+    def topics(self) -> dict[int, str]:
+        return self.server.live_topics(STAFF)
+
+    async def hand_over(self, chat: int) -> int:
+        """The taxpayer asks for a person; returns the topic the alert reached."""
+        before = len(self.server.sent_messages(chat))
+        self.server.user_sends_text(chat, "转人工")
+        await self.server.wait_for_messages(chat, before + 1, timeout=10)
+        return await self.alerted_topic(chat)
+
+    async def alerted_topic(self, chat: int, timeout: float = 10) -> int:  # noqa: ASYNC109
+        name = f"User{chat}"
+
+        def found() -> int | None:
+            for thread, topic in self.server.topics[STAFF].items():
+                if topic["name"].startswith(name) and not topic["deleted"]:
+                    if any(
+                        "请求人工服务" in (m.text or "")
+                        for m in self.server.in_topic(STAFF, thread)
+                    ):
+                        return thread
+            return None
+
+        return await wait_for(found, timeout, message=f"handoff alert of {chat}")
+
+
+@pytest.fixture
+async def staffed(
+    tmp_path: Path,
+    database_url: str,
+    make_botapi: MakeBotAPI,
+    make_container: MakeContainer,
+) -> AsyncIterator[Staffed]:
+    server = await make_botapi()
+    server.make_forum(STAFF)
+    settings = bot_settings(
+        server, data_dir=tmp_path / "var", database_url=database_url, staff_chat_id=STAFF
+    )
+    container = dataclasses.replace(
+        await make_container(settings),
+        album_quiet=0.3,
+        typing_delay=0.05,
+        limiter=RateLimiter(chat_rate=50, chat_burst=50, group_rate=50, group_burst=50),
+        outbox_poll_interval=0.05,
+        topics_per_minute=1000,  # the server's simulated limit is what these tests exercise
+        staff_messages_per_minute=1000,
+    )
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    task = asyncio.create_task(run_telegram(container, stop, ready=ready))
+    await asyncio.wait(
+        {task, asyncio.create_task(ready.wait())}, return_when=asyncio.FIRST_COMPLETED
+    )
+    if task.done():
+        task.result()
+    try:
+        yield Staffed(server, container)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=15)
+
+
+async def test_handoff_both_ways_with_text_and_photo_note_and_bot(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7101
+    await staffed.add_officer()
+    server.user_sends_text(chat, "/start")
+    await server.wait_for_messages(chat, 1)
+    await holds(lambda: not server.topics[STAFF], 0.3, message="/start made a topic")
+
+    thread = await staffed.hand_over(chat)
+    assert await staffed.state(chat) == "human"
+    pinned = [m for c, m in server.pinned if c == STAFF]
+    card = server.in_topic(STAFF, thread)[0]
+    assert card.message_id in pinned and "纳税人：User7101" in (card.text or "")
+    assert "人工服务中" in (card.text or "")
+
+    # taxpayer -> topic: text and photo (with caption), by copy, not forward
+    server.user_sends_text(chat, "我的发票开错了")
+    photo = make_jpeg()
+    server.user_sends_photo(chat, photo, caption="这是发票照片")
+    copies = lambda: [m for m in server.in_topic(STAFF, thread) if m.method == "copyMessage"]  # noqa: E731
+    await wait_for(lambda: len(copies()) >= 3, 10)
+    texts = [m.text for m in copies()]
+    assert "我的发票开错了" in texts and "这是发票照片" in texts
+    assert any("photo" in m.message for m in copies())
+    assert all("forward_origin" not in m.message for m in copies())
+
+    # topic -> taxpayer: text and photo; /note stays inside
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, "您好，请把正确的抬头发给我", user=OFFICER, thread_id=thread)
+    server.user_sends_text(STAFF, "/note 这位纳税人上周来过", user=OFFICER, thread_id=thread)
+    server.user_sends_photo(
+        STAFF, make_jpeg(), caption="/note 上周来过的照片", user=OFFICER, thread_id=thread
+    )
+    server.user_sends_photo(STAFF, make_jpeg(), caption="示例", user=OFFICER, thread_id=thread)
+    got = await server.wait_for_messages(chat, before + 2, timeout=10)
+    new = got[before:]
+    assert [m.text for m in new[:2]] == ["您好，请把正确的抬头发给我", "示例"]
+    assert "photo" in new[1].message
+    await holds(
+        lambda: all("上周来过" not in (m.text or "") for m in server.sent_messages(chat)), 0.5
+    )
+
+    # /bot: back to the bot, the taxpayer is told
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, "/bot", user=OFFICER, thread_id=thread)
+    told = await server.wait_for_messages(chat, before + 1, timeout=10)
+    assert "智能助手" in (told[before].text or "")
+    assert await staffed.state(chat) == "bot"
+    await wait_for(lambda: "智能助手接待中" in (card.message.get("text") or ""), 10)
+    relayed = len(copies())
+    server.user_sends_text(chat, "你好")
+    await server.wait_for_messages(chat, before + 2, timeout=10)
+    await holds(lambda: len(copies()) == relayed, 0.3, message="relayed after /bot")
+
+
+async def test_strangers_are_refused_and_nothing_changes(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7102
+    await staffed.add_officer()
+    thread = await staffed.hand_over(chat)
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, "我来回复一下", user=STRANGER, thread_id=thread)
+    server.user_sends_text(STAFF, "/bot", user=STRANGER, thread_id=thread)
+    await wait_for(
+        lambda: (
+            sum("只有已登记的工作人员" in (m.text or "") for m in server.in_topic(STAFF, thread))
+            == 2
+        ),
+        10,
+    )
+    await holds(lambda: len(server.sent_messages(chat)) == before, 0.3)
+    assert await staffed.state(chat) == "human"
+
+
+async def test_two_first_messages_at_once_make_one_topic(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7103
+    # the hand-over and two more messages at once, before any topic exists
+    server.user_sends_text(chat, "转人工")
+    server.user_sends_text(chat, "在吗")
+    server.user_sends_text(chat, "有人吗")
+    thread = await staffed.alerted_topic(chat)
+    # which of the three the dialogue sees first is up to the scheduler; whatever came from
+    # the hand-over on is copied into the one topic
+    await wait_for(
+        lambda: [m for m in server.in_topic(STAFF, thread) if m.method == "copyMessage"], 10
+    )
+    assert len(server.calls_of("createForumTopic")) == 1
+    assert list(staffed.topics()) == [thread]
+
+
+async def test_a_topic_deleted_by_hand_is_recreated(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7104
+    thread = await staffed.hand_over(chat)
+    server.delete_topic(STAFF, thread)
+    server.user_sends_text(chat, "还在处理吗")
+    new = await wait_for(lambda: [t for t in staffed.topics() if t != thread], 10)
+    assert len(new) == 1
+    await wait_for(lambda: any(m.text == "还在处理吗" for m in server.in_topic(STAFF, new[0])), 10)
+    assert len(server.calls_of("createForumTopic")) == 2
+
+
+async def test_25_topics_inside_a_minute_none_dropped(staffed: Staffed) -> None:
+    server = staffed.server
+    server.limit_topics(per_window=20, window=2.0, retry_after=1)
+    chats = [7200 + i for i in range(25)]
+    for chat in chats:
+        server.user_sends_text(chat, "转人工")
+    for chat in chats:
+        await staffed.alerted_topic(chat, timeout=30)
+    assert len(staffed.topics()) == 25
+    assert len(server.calls_of("createForumTopic")) > 25  # some were told to wait
+
+
+async def test_queue_in_general(staffed: Staffed) -> None:
+    server = staffed.server
+    await staffed.add_officer()
+    server.user_sends_text(STAFF, "/queue", user=OFFICER)
+    got = await server.wait_for_messages(STAFF, 1, timeout=10)
+    assert "案件队列" in (got[-1].text or "")
+    server.user_sends_text(STAFF, "/queue", user=STRANGER)
+    got = await server.wait_for_messages(STAFF, 2, timeout=10)
+    assert "只有已登记的工作人员" in (got[-1].text or "")
+
+
+async def _submitted_case(staffed: Staffed, chat: int) -> str:
+    """A tax-certificate case submitted in `chat` through the dialogue's gateway."""
+    from actions.ports import Requester
+
+    staffed.server.user_sends_text(chat, "/start")
+    await staffed.server.wait_for_messages(chat, 1)
+    gateway = staffed.container.engine.gateway  # type: ignore[attr-defined]
+    requester = Requester("telegram", str(chat), str(chat))
+    number = await gateway.open_draft(
+        requester, "tax_certificate", {"tax_period": "2026-10", "taxpayer_id": GOOD_ID}
+    )
+    await gateway.submit(number)
+    return str(number)
+
+
+async def test_case_announced_two_claims_at_once_and_a_stranger(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7301
+    await staffed.add_officer("王科员", 5001)
+    await staffed.add_officer("李科员", 5002)
+    number = await _submitted_case(staffed, chat)
+
+    def announced() -> Any:
+        return next(
+            (m for m in server.sent_messages(STAFF) if f"新案件 {number}" in (m.text or "")), None
+        )
+
+    card = await wait_for(announced, 10)
+    thread = card.message["message_thread_id"]
+    assert "截止" in (card.text or "") and thread in staffed.topics()
+    claim, _release = card.button_data()
+
+    server.user_presses(STAFF, card.message_id, claim, user=STRANGER)
+    await wait_for(lambda: len(server.answered_callbacks) == 1, 10)
+    assert "只有已登记的工作人员" in server.answered_callbacks[0]["text"]
+
+    server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
+    server.user_presses(
+        STAFF, card.message_id, claim, user={"id": 5002, "is_bot": False, "first_name": "李"}
+    )
+    await wait_for(lambda: len(server.answered_callbacks) == 3, 10)
+    answers = sorted(a["text"] for a in server.answered_callbacks[1:])
+    assert any("已由您认领" in a for a in answers), answers
+    assert any("已被" in a and "认领" in a for a in answers), answers
+    assert staffed.container.runtime is not None
+    async with staffed.container.runtime.sessions() as session:
+        detail = await staffed.container.runtime.desk(session).case_detail(number)
+    assert detail.case.status == "in_progress"
+    assert detail.case.assignee_id is not None
+
+
+async def test_album_document_and_a_long_caption_reach_the_topic(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7105
+    await staffed.add_officer()
+    thread = await staffed.hand_over(chat)
+    long_caption = "发票抬头应为某某有限公司。" * 100  # 1,300 characters
+    server.user_sends_album(chat, [make_jpeg(), make_jpeg()], caption="两张发票")
+    server.user_sends_document(chat, make_pdf(), "申请表.pdf", "application/pdf")
+    server.user_sends_photo(chat, make_jpeg(), caption=long_caption)
+
+    def copies() -> list[Any]:
+        return [m for m in server.in_topic(STAFF, thread) if m.method == "copyMessage"]
+
+    await wait_for(lambda: len(copies()) >= 5, 15)  # 转人工, two album items, pdf, photo
+    kinds = [("photo" in m.message, "document" in m.message) for m in copies()]
+    assert kinds.count((True, False)) >= 3 and kinds.count((False, True)) == 1
+    assert "两张发票" in [m.text for m in copies()]
+    cut = next(m for m in copies() if (m.text or "").startswith("发票抬头"))
+    rest = await wait_for(
+        lambda: [m for m in server.in_topic(STAFF, thread) if "续上条说明" in (m.text or "")], 10
+    )
+    shown = (cut.text or "") + (rest[0].text or "").removeprefix("（续上条说明）")
+    assert shown == long_caption
+
+    # a document from staff reaches the taxpayer
+    before = len(server.sent_messages(chat))
+    server.user_sends_document(
+        STAFF, make_pdf(), "回执.pdf", "application/pdf", user=OFFICER, thread_id=thread
+    )
+    got = await server.wait_for_messages(chat, before + 1, timeout=10)
+    assert got[before].message["document"]["file_name"] == "回执.pdf"
+
+
+async def test_quote_reply_and_edit_follow_the_mapped_message(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7106
+    await staffed.add_officer()
+    thread = await staffed.hand_over(chat)
+    asked = server.user_sends_text(chat, "税号填错了怎么办")["message"]["message_id"]
+    copy = await wait_for(
+        lambda: next(
+            (m for m in server.in_topic(STAFF, thread) if m.text == "税号填错了怎么办"), None
+        ),
+        10,
+    )
+    before = len(server.sent_messages(chat))
+    sent = server.user_sends_text(
+        STAFF, "可以申请更正", user=OFFICER, thread_id=thread, reply_to=copy.message_id
+    )
+    got = await server.wait_for_messages(chat, before + 1, timeout=10)
+    answer = got[before]
+    assert answer.text == "可以申请更正"
+    assert answer.message["reply_to_message"]["message_id"] == asked
+
+    server.user_edits_text(STAFF, sent["message"]["message_id"], "可以在线申请更正")
+    await wait_for(lambda: answer.message.get("text") == "可以在线申请更正", 10)
+    assert answer.edits  # edited in place, not sent again
+    assert len(server.sent_messages(chat)) == before + 1
+
+    # the taxpayer edits: the copy in the topic follows
+    server.user_edits_text(chat, asked, "税号填错了，怎么更正？")
+    await wait_for(lambda: copy.message.get("text") == "税号填错了，怎么更正？", 10)
+    assert copy.edits
+
+    # the taxpayer quotes the staff answer: the copy in the topic quotes the staff original
+    server.user_sends_text(chat, "好的，谢谢", reply_to=answer.message_id)
+    thanks = await wait_for(
+        lambda: next((m for m in server.in_topic(STAFF, thread) if m.text == "好的，谢谢"), None),
+        10,
+    )
+    assert thanks.message["reply_to_message"]["message_id"] == sent["message"]["message_id"]

@@ -1,0 +1,180 @@
+"""bot.topics against the local Bot API server, with an in-memory topic store: one topic per
+conversation under concurrency (one process, and two processes racing), a deleted topic
+recreated once, the topic limit, the card, the queue digest and caption splitting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.exceptions import TelegramBadRequest
+
+from bot.ports import TopicCase, TopicFacts
+from bot.topics import (
+    CAPTION_LIMIT,
+    StaffTopicSender,
+    TopicManager,
+    TopicRateLimit,
+    _split_caption,
+    render_card,
+    render_queue,
+    topic_name,
+)
+from desk.outbox import OutboxItem, RetryLater
+from testing.botapi_server import BotAPIServer
+
+STAFF = -100555
+DUE = datetime(2026, 12, 3, 10, tzinfo=UTC)  # 18:00 in Beijing
+
+
+class MemoryTopics:
+    """`bot.ports.TopicStore` in memory; the first saved topic of a conversation wins."""
+
+    def __init__(self) -> None:
+        self.topics: dict[int, int] = {}
+        self.relays: list[tuple[int, str, int, int, int]] = []
+        self.cards: dict[int, int] = {}
+
+    async def topic(self, conversation_id: int) -> int | None:
+        await asyncio.sleep(0)
+        return self.topics.get(conversation_id)
+
+    async def save_topic(self, conversation_id: int, staff_chat_id: int, thread_id: int) -> int:
+        await asyncio.sleep(0)
+        return self.topics.setdefault(conversation_id, thread_id)
+
+    async def save_card(self, conversation_id: int, message_id: int) -> None:
+        self.cards[conversation_id] = message_id
+
+    async def card(self, conversation_id: int) -> int | None:
+        return self.cards.get(conversation_id)
+
+    async def forget_topic(self, conversation_id: int, thread_id: int) -> None:
+        if self.topics.get(conversation_id) == thread_id:
+            del self.topics[conversation_id]
+
+    async def facts(self, conversation_id: int) -> TopicFacts:
+        await asyncio.sleep(0.01)  # widen the race window
+        return TopicFacts(
+            conversation_id,
+            "张三",
+            "9144********0001",
+            "human",
+            (
+                TopicCase(
+                    "TX-2026-000007", "完税证明", "queued", datetime(2026, 12, 3, 10, tzinfo=UTC)
+                ),
+            ),
+        )
+
+    async def record_relay(self, *row: object) -> None:
+        self.relays.append(row)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def bot(botapi: BotAPIServer) -> AsyncIterator[Bot]:
+    botapi.make_forum(STAFF)
+    b = Bot(botapi.token, session=AiohttpSession(api=botapi.api_server()))
+    yield b
+    await b.session.close()
+
+
+async def test_one_topic_when_needed_at_once(bot: Bot, botapi: BotAPIServer) -> None:
+    store = MemoryTopics()
+    manager = TopicManager(bot, STAFF, store)
+    threads = await asyncio.gather(*(manager.ensure(1) for _ in range(5)))
+    assert len(set(threads)) == 1
+    assert len(botapi.calls_of("createForumTopic")) == 1
+    assert botapi.live_topics(STAFF) == {threads[0]: "张三 · TX-2026-000007"}
+    card = botapi.in_topic(STAFF, threads[0])[0]
+    assert (STAFF, card.message_id) in botapi.pinned
+    assert "9144********0001" in (card.text or "") and "12月3日 18:00" in (card.text or "")
+
+
+async def test_two_processes_racing_keep_one_topic(bot: Bot, botapi: BotAPIServer) -> None:
+    store = MemoryTopics()  # shared, as the database is
+    first, second = TopicManager(bot, STAFF, store), TopicManager(bot, STAFF, store)
+    a, b = await asyncio.gather(first.ensure(2), second.ensure(2))
+    assert a == b == store.topics[2]
+    assert list(botapi.live_topics(STAFF)) == [a]  # the loser deleted its own
+
+
+async def test_a_deleted_topic_is_recreated_once_never_looped(
+    bot: Bot, botapi: BotAPIServer
+) -> None:
+    store = MemoryTopics()
+    manager = TopicManager(bot, STAFF, store)
+    old = await manager.ensure(3)
+    botapi.delete_topic(STAFF, old)
+    sent = await manager.in_topic(
+        3, lambda t: bot.send_message(STAFF, "还在吗", message_thread_id=t)
+    )
+    assert sent.message_thread_id != old and store.topics[3] == sent.message_thread_id
+
+    calls: list[int] = []
+
+    async def always_gone(thread: int) -> None:
+        calls.append(thread)
+        raise TelegramBadRequest(method=None, message="Bad Request: message thread not found")  # type: ignore[arg-type]
+
+    with pytest.raises(TelegramBadRequest):
+        await manager.in_topic(3, always_gone)
+    assert len(calls) == 2
+
+
+async def test_the_topic_limit_asks_to_wait(bot: Bot, botapi: BotAPIServer) -> None:
+    manager = TopicManager(bot, STAFF, MemoryTopics(), limit=TopicRateLimit(2))
+    await manager.ensure(10)
+    await manager.ensure(11)
+    with pytest.raises(RetryLater) as info:
+        await manager.ensure(12)
+    assert 0 < info.value.seconds <= 60
+    botapi.limit_topics(per_window=0, retry_after=3)
+    manager = TopicManager(bot, STAFF, MemoryTopics())
+    with pytest.raises(RetryLater) as info:
+        await manager.ensure(13)
+    assert info.value.seconds == 3
+
+
+def test_card_name_queue_and_caption() -> None:
+    facts = TopicFacts(4, "李四", None, "bot")
+    assert topic_name(facts) == "李四"
+    assert "（未提供）" in render_card(facts) and "智能助手接待中" in render_card(facts)
+    due = datetime(2026, 12, 3, 10, tzinfo=UTC)
+    digest = render_queue(
+        [
+            (TopicCase("A1", "完税证明", "queued", due), "ok"),
+            (TopicCase("A2", "发票", "in_progress", due), "overdue"),
+        ]
+    )
+    assert "已超期（1）" in digest and "待受理（1）" in digest and "12月3日 18:00" in digest
+    assert "没有" in render_queue([])
+    text = "说明" * 700
+    head, rest = _split_caption(text)
+    assert len(head) <= CAPTION_LIMIT and head + rest == text and rest
+
+
+async def test_the_staff_group_message_limit_makes_rows_wait(
+    bot: Bot, botapi: BotAPIServer
+) -> None:
+    from desk.outbox import OutboxItem
+
+    store = MemoryTopics()
+    sender = StaffTopicSender(TopicManager(bot, STAFF, store), limit=TopicRateLimit(1))
+
+    def row(i: int) -> OutboxItem:
+        return OutboxItem(
+            i, "staff_handoff", {"conversation_id": 5}, "telegram_staff", "5", f"k{i}", 1, None
+        )
+
+    await sender.send(row(1))
+    with pytest.raises(RetryLater):
+        await sender.send(row(2))
+    alerts = [
+        m for m in botapi.in_topic(STAFF, store.topics[5]) if "请求人工服务" in (m.text or "")
+    ]
+    assert len(alerts) == 1
