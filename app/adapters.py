@@ -197,7 +197,7 @@ class DeskStaffTopics:
 
     async def staff_member(self, telegram_user_id: int) -> StaffIdentity | None:
         async with self.conversations.desk() as desk:
-            member = await desk.staff_by_telegram_id(telegram_user_id)
+            member = await desk.staff_by_telegram(telegram_user_id)
         if member is None:
             return None
         return StaffIdentity(member.id, member.name, member.role)

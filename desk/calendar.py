@@ -71,10 +71,12 @@ _TOP_KEYS = {"year", "source", "provisional", "holidays", "workdays"}
 _MAX_RANGE_DAYS = 31
 
 
-class CalendarDataError(DeskError, ValueError):
-    """A calendar data file is missing or invalid; the message names the file and the field."""
+class DataFileError(DeskError, ValueError):
+    """A data file under `data/` is missing or invalid; the message names the file and the
+    field. Subclasses name what the file holds (`label`)."""
 
-    code = "calendar_invalid"
+    code = "data_file_invalid"
+    label = "数据文件"
 
     def __init__(self, file: str | Path, field: str, problem: str) -> None:
         self.file = str(file)
@@ -82,7 +84,14 @@ class CalendarDataError(DeskError, ValueError):
         self.problem = problem
         where = f"{self.file}: {field}" if field else self.file
         user_where = f"文件 {self.file}，字段 {field}" if field else f"文件 {self.file}"
-        super().__init__(f"{where}: {problem}", f"工作日历配置有误：{user_where}：{problem}")
+        super().__init__(f"{where}: {problem}", f"{self.label}配置有误：{user_where}：{problem}")
+
+
+class CalendarDataError(DataFileError):
+    """A calendar data file is missing or invalid."""
+
+    code = "calendar_invalid"
+    label = "工作日历"
 
 
 class DueState(StrEnum):

@@ -18,8 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from desk.calendar import WorkingCalendar
-from desk.errors import DeskError
+from desk.calendar import DataFileError, WorkingCalendar
 
 __all__ = ["OfficeHours", "OfficeHoursDataError", "Session"]
 
@@ -29,18 +28,11 @@ _TOP_KEYS = {"timezone", "sessions"}
 _MAX_DAYS_AHEAD = 60
 
 
-class OfficeHoursDataError(DeskError, ValueError):
+class OfficeHoursDataError(DataFileError):
     """The office hours file is missing or invalid; the message names the file and field."""
 
     code = "office_hours_invalid"
-
-    def __init__(self, file: str | Path, field: str, problem: str) -> None:
-        self.file = str(file)
-        self.field = field
-        self.problem = problem
-        where = f"{self.file}: {field}" if field else self.file
-        user_where = f"文件 {self.file}，字段 {field}" if field else f"文件 {self.file}"
-        super().__init__(f"{where}: {problem}", f"办公时间配置有误：{user_where}：{problem}")
+    label = "办公时间"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ from desk.models import (
     Conversation,
     Outbox,
     RelayedMessage,
-    StaffMember,
     StaffTopic,
     Taxpayer,
     TaxpayerTaxId,
@@ -81,16 +80,6 @@ class TopicCard:
 
 class StaffTopics(DeskCore):
     """Topics of the staff supergroup and the relay between them and the taxpayers' chats."""
-
-    async def staff_by_telegram_id(self, telegram_user_id: int) -> StaffMember | None:
-        """The active staff member linked to this Telegram user, or None."""
-        member = await self.session.scalar(
-            select(StaffMember).where(
-                StaffMember.telegram_user_id == telegram_user_id, StaffMember.active.is_(True)
-            )
-        )
-        await self._commit()
-        return member
 
     async def staff_topic(self, conversation_id: int) -> int | None:
         """The thread id of the conversation's topic, or None when it has none (yet)."""
