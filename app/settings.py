@@ -6,6 +6,7 @@ Secrets are `SecretStr`. Nothing here is read at import time: the composition ro
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -67,6 +68,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("HANDOFF_IDLE_MINUTES", "handoff_idle_minutes"),
         description="A conversation handed to staff returns to the bot (and the taxpayer is "
         "told) after this many minutes without a message from staff or taxpayer.",
+    )
+    staff_digest_time: time = Field(
+        default=time(8, 30),
+        validation_alias=AliasChoices("STAFF_DIGEST_TIME", "staff_digest_time"),
+        description="With STAFF_CHAT_ID: every working morning (desk calendar) from this "
+        "Beijing time (HH:MM) the queue digest (as /queue) is posted once to the staff "
+        "group's General topic.",
     )
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("TAXDESK_LOG_LEVEL", "log_level")
