@@ -93,7 +93,7 @@ async def run_queue_digest(
 
 def _background(container: Container, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
     """The periodic tasks beside an outbox worker: the hand-over sweep, and, with a staff
-    group, the morning queue digest."""
+    group (and `STAFF_DIGEST_TIME` not off), the morning queue digest."""
     runtime = container.runtime
     assert runtime is not None
     settings = container.settings
@@ -103,7 +103,7 @@ def _background(container: Container, stop: asyncio.Event) -> list[asyncio.Task[
             name="handoff-sweep",
         )
     ]
-    if settings.staff_chat_id is not None:
+    if settings.staff_chat_id is not None and settings.staff_digest_time is not None:
         tasks.append(
             asyncio.create_task(
                 run_queue_digest(runtime, settings.staff_digest_time, stop),
