@@ -1,7 +1,8 @@
 """Service runners: the Telegram bot (long polling or a webhook) with the outbox worker
 beside it, or the outbox worker alone. Beside every outbox worker runs the hand-over sweep
 (`run_handoff_sweep`): conversations handed to staff that stay idle for
-`HANDOFF_IDLE_MINUTES` go back to the bot, and the taxpayer is told through the outbox.
+`HANDOFF_IDLE_MINUTES` go back to the bot, and the taxpayer is told through the outbox;
+with a staff group, the morning queue digest (`run_queue_digest`) is written there too.
 
 Webhook: our own aiohttp handler checks the secret token, stores the update (message row)
 and answers 200 at once; the update is processed afterwards in a task. If storing fails it
@@ -15,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -40,6 +41,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_SWEEP_INTERVAL = 30.0  # seconds between two hand-over sweeps, at most
+DIGEST_CHECK_INTERVAL = 30.0  # seconds between two looks at the morning digest
 
 
 async def run_handoff_sweep(
@@ -65,6 +67,50 @@ async def run_handoff_sweep(
             log.exception("hand-over sweep failed; trying again")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every)
+
+
+async def run_queue_digest(
+    runtime: DeskRuntime,
+    at: time,
+    stop: asyncio.Event,
+    *,
+    interval: float = DIGEST_CHECK_INTERVAL,
+) -> None:
+    """Until `stop` is set, write the morning queue digest for the staff group's General
+    topic (`Desk.queue_digest`): once per working day from `at` (Beijing time, the desk
+    calendar's zone), even with several processes; a process started later in the day
+    writes it if nobody did. Checks every `interval` seconds."""
+    while not stop.is_set():
+        try:
+            async with runtime.sessions() as session:
+                if await runtime.desk(session).queue_digest(at):
+                    log.info("queue digest written for the staff group")
+        except Exception:
+            log.exception("queue digest failed; trying again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def _background(container: Container, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
+    """The periodic tasks beside an outbox worker: the hand-over sweep, and, with a staff
+    group (and `STAFF_DIGEST_TIME` not off), the morning queue digest."""
+    runtime = container.runtime
+    assert runtime is not None
+    settings = container.settings
+    tasks = [
+        asyncio.create_task(
+            run_handoff_sweep(runtime, settings.handoff_idle_minutes, stop),
+            name="handoff-sweep",
+        )
+    ]
+    if settings.staff_chat_id is not None and settings.staff_digest_time is not None:
+        tasks.append(
+            asyncio.create_task(
+                run_queue_digest(runtime, settings.staff_digest_time, stop),
+                name="queue-digest",
+            )
+        )
+    return tasks
 
 
 class TelegramService:
@@ -212,10 +258,7 @@ class TelegramService:
         container = self.container
         if container.runtime is None:
             return
-        sweep = asyncio.create_task(
-            run_handoff_sweep(container.runtime, container.settings.handoff_idle_minutes, stop),
-            name="handoff-sweep",
-        )
+        background = _background(container, stop)
         try:
             await asyncio.gather(
                 run_outbox_worker(
@@ -231,7 +274,8 @@ class TelegramService:
                 run_staff_worker(container, self.bot, stop),
             )
         finally:
-            await _end(sweep)
+            for task in background:
+                await _end(task)
 
     async def close(self) -> None:
         """Close the storage (unless it was given) and the bot's HTTP session."""
@@ -286,10 +330,7 @@ async def run_outbox(container: Container, stop: asyncio.Event, *, bot: Bot | No
                     "REDIS_URL)"
                 )
             buttons = StorageButtonStore(storage, bot.id)
-        sweep = asyncio.create_task(
-            run_handoff_sweep(container.runtime, settings.handoff_idle_minutes, stop),
-            name="handoff-sweep",
-        )
+        background = _background(container, stop)
         try:
             await asyncio.gather(
                 run_outbox_worker(
@@ -305,7 +346,8 @@ async def run_outbox(container: Container, stop: asyncio.Event, *, bot: Bot | No
                 run_staff_worker(container, bot, stop),
             )
         finally:
-            await _end(sweep)
+            for task in background:
+                await _end(task)
     finally:
         if storage is not None:
             await storage.close()

@@ -6,9 +6,10 @@ Secrets are `SecretStr`. Nothing here is read at import time: the composition ro
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -68,9 +69,23 @@ class Settings(BaseSettings):
         description="A conversation handed to staff returns to the bot (and the taxpayer is "
         "told) after this many minutes without a message from staff or taxpayer.",
     )
+    staff_digest_time: time | None = Field(
+        default=time(8, 30),
+        validation_alias=AliasChoices("STAFF_DIGEST_TIME", "staff_digest_time"),
+        description="With STAFF_CHAT_ID: every working morning (desk calendar) from this "
+        "Beijing time (HH:MM) the queue digest (as /queue) is posted once to the staff "
+        "group's General topic. `off` (or empty): no digest.",
+    )
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("TAXDESK_LOG_LEVEL", "log_level")
     )
+
+    @field_validator("staff_digest_time", mode="before")
+    @classmethod
+    def _digest_off(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none"):
+            return None
+        return value
 
     @property
     def effective_database_url(self) -> str:

@@ -15,7 +15,11 @@ that delivers the desk's `telegram_staff` rows into those topics.
   second failure is an ordinary error (the outbox backs off): never a loop.
 * The rows: `staff_handoff` (the alert when a conversation is handed to staff) and
   `staff_relay` (a taxpayer message copied into the topic with copyMessage; a caption longer
-  than Telegram's 1,024 characters is cut there and the rest follows as text).
+  than Telegram's 1,024 characters is cut there and the rest follows as text). Written while
+  the office is closed (`closed` in the payload), the alert says "（非办公时间）" and a
+  relayed copy is marked: its caption starts with "🌙非办公时间｜", or, for a text, a
+  one-line note answers it. `queue_digest` (the morning digest, `render_queue`) goes to the
+  group's General topic.
 
 Messages go straight through the `Bot` (not `ReplySender`): the outbox already sends one
 row at a time per conversation, and Telegram's 429s become `RetryLater`.
@@ -56,6 +60,10 @@ CAPTION_LIMIT = 1024
 TOPIC_NAME_LIMIT = 128
 TOPICS_PER_MINUTE = 20
 GROUP_MESSAGES_PER_MINUTE = 20
+#: Marks of a taxpayer message written while the office was closed.
+CLOSED_MARK = "（非办公时间）"
+CLOSED_PREFIX = "🌙非办公时间｜"
+CLOSED_NOTE = "🌙 上条消息在非办公时间发送"
 STATE_TEXT = {"bot": "智能助手接待中", "human": "人工服务中"}
 STATUS_TEXT = {
     "collecting": "填写中",
@@ -230,6 +238,9 @@ class StaffTopicSender:
 
     async def send(self, row: OutboxItem) -> Delivered | None:
         """Deliver one row into its topic (see the module docstring)."""
+        if row.kind == "queue_digest":
+            await self._digest(row)
+            return None
         try:
             conversation_id = int(row.payload["conversation_id"])
         except (KeyError, TypeError, ValueError):
@@ -262,12 +273,42 @@ class StaffTopicSender:
         text = "🔔 纳税人请求人工服务"
         if reason:
             text += f"（{reason}）"
+        if row.payload.get("closed"):
+            text += CLOSED_MARK
         text += "。请在本话题回复；/bot 交还智能助手。"
 
         async def send(thread: int) -> object:
             return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
 
         return send
+
+    async def _digest(self, row: OutboxItem) -> None:
+        """The morning queue digest, into the General topic (no thread)."""
+        wait = self.limit.wait()
+        if wait > 0:
+            raise RetryLater(wait, "staff group message limit")
+        try:
+            cases = [
+                (
+                    TopicCase(
+                        str(c["number"]),
+                        str(c.get("title") or ""),
+                        str(c["status"]),
+                        datetime.fromisoformat(c["deadline_at"]) if c.get("deadline_at") else None,
+                    ),
+                    c.get("due"),
+                )
+                for c in row.payload.get("cases") or []
+            ]
+        except (KeyError, TypeError, ValueError):
+            raise Undeliverable(f"queue digest with a bad payload: {row.id}") from None
+        text = "☀️ 早安！今日案件队列\n" + render_queue(cases)
+        try:
+            await self.bot.send_message(self.chat_id, text)
+        except TelegramRetryAfter as e:
+            raise RetryLater(float(e.retry_after), "Telegram flood control") from e
+        except (TelegramForbiddenError, TelegramNotFound) as e:
+            raise Undeliverable(f"staff group: {type(e).__name__}: {e.message}") from e
 
     async def _edit(self, row: OutboxItem) -> None:
         """The taxpayer edited a relayed text: edit its copy in the topic."""
@@ -301,6 +342,9 @@ class StaffTopicSender:
         from_chat = int(row.payload["from_chat_id"])
         message_id = int(row.payload["message_id"])
         text = row.payload.get("caption") or ""
+        closed = bool(row.payload.get("closed"))
+        if closed and text:  # a photo's or document's caption carries the mark
+            text = f"{CLOSED_PREFIX}{text}"
         quoted = row.payload.get("reply_to")
         reply = (
             ReplyParameters(message_id=int(quoted), allow_sending_without_reply=True)
@@ -332,8 +376,16 @@ class StaffTopicSender:
                     from_chat,
                     message_id,
                     message_thread_id=thread,
+                    caption=text if closed and text else None,  # None: the original
                     reply_parameters=reply,
                 )
+                if closed and not text:  # a text (or bare file) cannot take a caption
+                    await self.bot.send_message(
+                        self.chat_id,
+                        CLOSED_NOTE,
+                        message_thread_id=thread,
+                        reply_to_message_id=copied.message_id,
+                    )
             try:
                 await self.topics.store.record_relay(
                     conversation_id, "to_staff", message_id, self.chat_id, copied.message_id

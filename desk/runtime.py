@@ -66,7 +66,7 @@ class DeskRuntime:
 
     def desk(self, session: AsyncSession) -> Desk:
         """The services over one session."""
-        return Desk(session, self.catalog, self.calendar, clock=self.clock)
+        return Desk(session, self.catalog, self.calendar, clock=self.clock, hours=self.hours())
 
     async def close(self) -> None:
         """Dispose of the engine's connections."""

@@ -108,7 +108,12 @@ class Conversations(DeskCore):
             raise NotFound(f"conversation {conversation_id}")
         if alert_staff and state == "human" and conv.state != "human":
             self.session.add(
-                staff_row(conv.id, "staff_handoff", {"reason": reason or ""}, self.now())
+                staff_row(
+                    conv.id,
+                    "staff_handoff",
+                    {"reason": reason or "", "closed": self.office_closed()},
+                    self.now(),
+                )
             )
         conv.state = state
         if thread_id is not None:

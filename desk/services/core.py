@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import inspect, text, update
@@ -62,6 +62,17 @@ class WorkingDays(Protocol):
 
     def due_state(self, deadline: datetime, now: datetime) -> str: ...
 
+    def is_working_day(self, d: date) -> bool: ...
+
+    @property
+    def tz(self) -> tzinfo: ...
+
+
+class OpeningHours(Protocol):
+    """What the desk needs from the office hours (`desk.office_hours.OfficeHours`)."""
+
+    def is_open(self, at: datetime) -> bool: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -93,11 +104,19 @@ class DeskCore:
         calendar: WorkingDays,
         *,
         clock: Callable[[], datetime] = utcnow,
+        hours: OpeningHours | None = None,
     ) -> None:
+        """`hours`: the office hours; with them, staff rows written while the office is
+        closed are marked so (none: never marked)."""
         self.session = session
         self.catalog = catalog
         self.calendar = calendar
         self.now = clock
+        self.hours = hours
+
+    def office_closed(self) -> bool:
+        """True when office hours are known and the office is closed now."""
+        return self.hours is not None and not self.hours.is_open(self.now())
 
     async def _commit(self) -> None:
         try:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from desk import repositories as repo
 from desk.errors import NotFound
 from desk.models import (
     Case,
@@ -29,11 +30,14 @@ from desk.models import (
     TaxpayerTaxId,
 )
 from desk.services.core import DeskCore
-from desk.states import CLOSED_STATUSES
+from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES
 from taxrules.masking import mask_taxpayer_id
 
 #: The outbox channel of the staff supergroup; its rows' `chat_id` is the conversation id.
 STAFF_CHANNEL = "telegram_staff"
+#: The `chat_id` of staff rows for the group's General topic (not a conversation's topic).
+DIGEST_CHAT = "general"
+DIGEST_LIMIT = 50  # cases in the morning digest, as in `/queue`
 HANDED_BACK = {
     "zh_hans": "工作人员已结束人工服务，接下来由智能助手为您服务。"
     "如需再次转人工，请发送「转人工」。",
@@ -206,6 +210,7 @@ class StaffTopics(DeskCore):
         if conv is None or conv.state != "human":
             await self._commit()
             return 0
+        closed = self.office_closed()
         for message_id, caption, quoted in messages:
             quoted_copy = None
             if quoted is not None:
@@ -227,6 +232,7 @@ class StaffTopics(DeskCore):
                         "message_id": message_id,
                         "caption": caption,
                         "reply_to": int(quoted_copy) if quoted_copy is not None else None,
+                        "closed": closed,
                     },
                     self.now(),
                     key=f"staff:{conv.id}:relay:{message_id}",
@@ -406,6 +412,54 @@ class StaffTopics(DeskCore):
         try:
             await self._commit()
         except IntegrityError:  # announced before
+            return False
+        return True
+
+    async def queue_digest(self, at: time) -> bool:
+        """Write today's queue digest for the General topic of the staff group once: on a
+        working day of the calendar (a 调休 Saturday too; no weekend or holiday), from `at`
+        (local time of the calendar) on. The content (new, due-soon and overdue cases) is
+        taken now, into the row's payload. True when this call wrote it; several processes
+        may call at once (the row's idempotency key `digest:YYYY-MM-DD` is unique)."""
+        local = self.now().astimezone(self.calendar.tz)
+        if not self.calendar.is_working_day(local.date()) or local.time() < at:
+            await self._commit()
+            return False
+        key = f"digest:{local.date().isoformat()}"
+        if await self.session.scalar(select(Outbox.id).where(Outbox.idempotency_key == key)):
+            await self._commit()
+            return False
+        cases = await repo.queue(self.session, status=None, limit=DIGEST_LIMIT)
+        items = []
+        for c in cases:
+            due = (
+                str(self.calendar.due_state(c.deadline_at, self.now()))
+                if c.deadline_at is not None and c.status in ACTIVE_STATUSES
+                else None
+            )
+            items.append(
+                {
+                    "number": c.number,
+                    "title": self.case_title(c.case_type),
+                    "status": c.status,
+                    "deadline_at": c.deadline_at.isoformat() if c.deadline_at else None,
+                    "due": due,
+                }
+            )
+        self.session.add(
+            Outbox(
+                kind="queue_digest",
+                payload={"day": local.date().isoformat(), "cases": items},
+                channel=STAFF_CHANNEL,
+                chat_id=DIGEST_CHAT,
+                idempotency_key=key,
+                next_attempt_at=self.now(),
+                created_at=self.now(),
+            )
+        )
+        try:
+            await self._commit()
+        except IntegrityError:  # another process wrote it first
             return False
         return True
 

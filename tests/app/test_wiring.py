@@ -167,3 +167,16 @@ def test_staff_chat_and_idle_minutes_settings() -> None:
     assert defaults.handoff_idle_minutes == 30
     with pytest.raises(ValueError):
         Settings(_env_file=None, HANDOFF_IDLE_MINUTES="0")  # type: ignore[call-arg]
+
+
+def test_staff_digest_time_setting() -> None:
+    from datetime import time
+
+    assert Settings(_env_file=None).staff_digest_time == time(8, 30)  # type: ignore[call-arg]
+    given = Settings(_env_file=None, STAFF_DIGEST_TIME="07:45")  # type: ignore[call-arg]
+    assert given.staff_digest_time == time(7, 45)
+    for off in ("off", ""):
+        unset = Settings(_env_file=None, STAFF_DIGEST_TIME=off)  # type: ignore[call-arg]
+        assert unset.staff_digest_time is None
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, STAFF_DIGEST_TIME="25:00")  # type: ignore[call-arg]

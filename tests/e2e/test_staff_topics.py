@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time as time_module
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ import pytest
 from app.container import Container
 from app.runners import run_telegram
 from bot.sender import RateLimiter
+from desk.calendar import WorkingCalendar
+from desk.office_hours import OfficeHours, Session
 from testing.app import MakeContainer, bot_settings
 from testing.botapi_server import BotAPIServer, MakeBotAPI
 from testing.samples import GOOD_ID, make_jpeg, make_pdf
@@ -74,8 +78,31 @@ class Staffed:
         return await wait_for(found, timeout, message=f"handoff alert of {chat}")
 
 
+class FixedHours(OfficeHours):
+    """Office hours that are always open, or always closed."""
+
+    def __init__(self, calendar: WorkingCalendar, *, is_open: bool) -> None:
+        super().__init__([Session(time(0, 0), time(23, 59))], calendar)
+        self.open = is_open
+
+    def is_open(self, at: datetime) -> bool:
+        return self.open
+
+
+class TickingClock:
+    """The desk's clock from a given moment on, moving with real time."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.began = time_module.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time_module.monotonic() - self.began)
+
+
 @pytest.fixture
 async def staffed(
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     database_url: str,
     make_botapi: MakeBotAPI,
@@ -84,7 +111,11 @@ async def staffed(
     server = await make_botapi()
     server.make_forum(STAFF)
     settings = bot_settings(
-        server, data_dir=tmp_path / "var", database_url=database_url, staff_chat_id=STAFF
+        server,
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        staff_chat_id=STAFF,
+        staff_digest_time=getattr(request, "param", {}).get("digest"),  # default: none
     )
     container = dataclasses.replace(
         await make_container(settings),
@@ -95,6 +126,14 @@ async def staffed(
         topics_per_minute=1000,  # the server's simulated limit is what these tests exercise
         staff_messages_per_minute=1000,
     )
+    runtime = container.runtime
+    assert runtime is not None
+    # The desk's view of the office: open unless a test says closed (never the wall clock).
+    runtime.office_hours = FixedHours(
+        runtime.calendar, is_open=getattr(request, "param", {}).get("open", True)
+    )
+    if "clock" in getattr(request, "param", {}):
+        runtime.clock = request.param["clock"]
     stop = asyncio.Event()
     ready = asyncio.Event()
     task = asyncio.create_task(run_telegram(container, stop, ready=ready))
@@ -351,3 +390,69 @@ async def test_quote_reply_and_edit_follow_the_mapped_message(staffed: Staffed) 
         10,
     )
     assert thanks.message["reply_to_message"]["message_id"] == sent["message"]["message_id"]
+
+
+# A working Wednesday, 10:00 in Beijing (02:00 UTC); the digest is due from 08:30.
+WEDNESDAY_10H = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+SUNDAY_10H = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "staffed",
+    [{"digest": time(8, 30), "clock": TickingClock(WEDNESDAY_10H)}],
+    indirect=True,
+)
+async def test_the_morning_digest_reaches_general_once(staffed: Staffed) -> None:
+    """A process started after the digest time on a working day posts it (once) into the
+    General topic (no thread), the queue as it was when the digest was written."""
+    server = staffed.server
+    general = lambda: [  # noqa: E731
+        m
+        for m in server.sent_messages(STAFF)
+        if m.message.get("message_thread_id") is None and "早安" in (m.text or "")
+    ]
+    await wait_for(lambda: len(general()) == 1, 10, message="the morning digest")
+    assert "案件队列：没有待受理" in (general()[0].text or "")  # nothing queued yet
+    await _submitted_case(staffed, 7301)  # later cases wait for tomorrow's digest or /queue
+    await holds(lambda: len(general()) == 1, 0.5, message="a second digest")
+
+
+@pytest.mark.parametrize(
+    "staffed", [{"digest": time(8, 30), "clock": TickingClock(SUNDAY_10H)}], indirect=True
+)
+async def test_no_digest_on_a_sunday(staffed: Staffed) -> None:
+    server = staffed.server
+    server.user_sends_text(7302, "/start")
+    await server.wait_for_messages(7302, 1)
+    await holds(
+        lambda: not any("早安" in (m.text or "") for m in server.sent_messages(STAFF)),
+        0.5,
+        message="a digest on a Sunday",
+    )
+
+
+@pytest.mark.parametrize("staffed", [{"open": False}], indirect=True)
+async def test_out_of_hours_the_topic_says_so(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7303
+    server.user_sends_text(chat, "/start")
+    await server.wait_for_messages(chat, 1)
+    thread = await staffed.hand_over(chat)
+    alert = next(m for m in server.in_topic(STAFF, thread) if "请求人工服务" in (m.text or ""))
+    assert "（非办公时间）" in (alert.text or "")
+
+    server.user_sends_text(chat, "晚上打扰了")
+    server.user_sends_photo(chat, make_jpeg(), caption="发票照片")
+    topic = lambda: server.in_topic(STAFF, thread)  # noqa: E731
+    await wait_for(
+        lambda: any((m.text or "") == "🌙 上条消息在非办公时间发送" for m in topic()), 10
+    )
+    await wait_for(lambda: any("发票照片" in (m.text or "") for m in topic()), 10)
+    copied_text = next(m for m in topic() if m.text == "晚上打扰了")
+    noted = [
+        m.message["reply_to_message"]["message_id"]
+        for m in topic()
+        if m.text == "🌙 上条消息在非办公时间发送"
+    ]
+    assert copied_text.message_id in noted
+    photo = next(m for m in topic() if "发票照片" in (m.text or ""))
+    assert photo.text == "🌙非办公时间｜发票照片" and "photo" in photo.message

@@ -178,3 +178,31 @@ async def test_the_staff_group_message_limit_makes_rows_wait(
         m for m in botapi.in_topic(STAFF, store.topics[5]) if "请求人工服务" in (m.text or "")
     ]
     assert len(alerts) == 1
+
+
+async def test_the_queue_digest_row_goes_to_general(bot: Bot, botapi: BotAPIServer) -> None:
+    from desk.outbox import Undeliverable
+
+    store = MemoryTopics()
+    sender = StaffTopicSender(TopicManager(bot, STAFF, store))
+    cases = [
+        {
+            "number": "TX-2026-000009",
+            "title": "完税证明",
+            "status": "queued",
+            "deadline_at": DUE.isoformat(),
+            "due": "ok",
+        },
+        {"number": "TX-2026-000003", "title": "发票", "status": "in_progress", "due": "overdue"},
+    ]
+    payload = {"day": "2026-12-02", "cases": cases}
+    row = OutboxItem(1, "queue_digest", payload, "telegram_staff", "general", "digest:x", 1, None)
+    assert await sender.send(row) is None
+    [sent] = botapi.sent_messages(STAFF)
+    assert sent.message.get("message_thread_id") is None and not store.topics
+    text = sent.text or ""
+    assert text.startswith("☀️ 早安") and "TX-2026-000009" in text and "12月3日 18:00" in text
+    assert "已超期（1）" in text and "待受理（1）" in text
+    bad = OutboxItem(2, "queue_digest", {"cases": [{}]}, "telegram_staff", "general", "k", 1, None)
+    with pytest.raises(Undeliverable):
+        await sender.send(bad)
