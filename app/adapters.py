@@ -195,6 +195,10 @@ class DeskStaffTopics:
                 conversation_id, direction, taxpayer_message_id, staff_chat_id, staff_message_id
             )
 
+    async def taxpayer_copy_of(self, staff_chat_id: int, staff_message_id: int) -> int | None:
+        async with self.conversations.desk() as desk:
+            return await desk.taxpayer_copy_of(staff_chat_id, staff_message_id)
+
     async def staff_member(self, telegram_user_id: int) -> StaffIdentity | None:
         async with self.conversations.desk() as desk:
             member = await desk.staff_by_telegram(telegram_user_id)

@@ -172,11 +172,16 @@ class TelegramNoticeSender:
     async def _edit_from_staff(self, row: OutboxItem, chat_id: int) -> Delivered | None:
         """A staff member edited a relayed message: the taxpayer's copy changes too."""
         text = str(row.payload.get("text") or "")
+        target = row.payload.get("message_id")
+        if target is None and self.topics is not None:  # edited before the copy was recorded
+            target = await self.topics.taxpayer_copy_of(
+                int(row.payload["staff_chat_id"]), int(row.payload["staff_message_id"])
+            )
+        if target is None:
+            raise Undeliverable("the edited message's copy was never delivered")
         await self.replies.limiter.acquire(chat_id)
         try:
-            await self.bot.edit_message_text(
-                text=text, chat_id=chat_id, message_id=int(row.payload["message_id"])
-            )
+            await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=int(target))
         except TelegramRetryAfter as e:
             raise RetryLater(float(e.retry_after), "Telegram flood control") from e
         except TelegramBadRequest as e:

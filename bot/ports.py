@@ -191,6 +191,11 @@ class TopicStore(Protocol):
         """Remember a copied message (`to_staff` / `to_taxpayer`)."""
         ...
 
+    async def taxpayer_copy_of(self, staff_chat_id: int, staff_message_id: int) -> int | None:
+        """The taxpayer-chat message that is the copy of (or the original of) a topic
+        message, once recorded."""
+        ...
+
 
 @runtime_checkable
 class StaffDesk(Protocol):

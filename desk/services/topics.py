@@ -343,14 +343,33 @@ class StaffTopics(DeskCore):
                 .limit(1)
             )
         ).first()
-        conv = await self.session.get(Conversation, row[0]) if row is not None else None
-        if row is None or conv is None:
+        payload: dict[str, Any]
+        if row is not None:
+            conv = await self.session.get(Conversation, row[0])
+            payload = {"message_id": int(row[1])}
+        else:
+            # Edited before its copy was recorded (the copy is still in the outbox, or being
+            # sent): the sender finds the copy when the edit's turn comes, which per-chat
+            # order puts after the copy.
+            copy = await self.session.scalar(
+                select(Outbox).where(
+                    Outbox.idempotency_key == f"staff_copy:{staff_chat_id}:{message_id}",
+                    Outbox.status != "failed",
+                )
+            )
+            conv = (
+                await self.session.get(Conversation, int(copy.payload["conversation_id"]))
+                if copy is not None
+                else None
+            )
+            payload = {"staff_chat_id": staff_chat_id, "staff_message_id": message_id}
+        if conv is None:
             await self._commit()
             return False
         self.session.add(
             Outbox(
                 kind="staff_edit",
-                payload={"conversation_id": conv.id, "message_id": int(row[1]), "text": text},
+                payload={"conversation_id": conv.id, **payload, "text": text},
                 channel=conv.channel,
                 chat_id=conv.chat_id,
                 idempotency_key=f"staff_edit:{staff_chat_id}:{message_id}:{uuid.uuid4().hex}",

@@ -58,3 +58,18 @@ async def test_handover_alert_relay_and_hand_back(desk: Desk) -> None:
     assert kinds == ["staff_copy", "staff_edit", "handed_back"]
     edit = (await _rows(desk, "telegram"))[1]
     assert edit.payload["message_id"] == 500 and edit.payload["text"] == "您好！"
+
+
+async def test_an_edit_before_the_copy_is_recorded_waits_for_the_copy(desk: Desk) -> None:
+    """Staff edit a message whose copy to the taxpayer is still in the outbox: the edit is
+    queued by the staff message, and the sender finds the copy when its turn comes."""
+    conv_id = (await desk.ensure_conversation("telegram", "44", "44")).id
+    await desk.set_conversation_state(conv_id, "human")
+    await desk.relay_to_taxpayer(conv_id, STAFF, 90, staff_id=1, text="稍等")
+    assert await desk.relay_edit_to_taxpayer(STAFF, 90, "请稍等")
+    edit = [r for r in await _rows(desk, "telegram") if r.kind == "staff_edit"][-1]
+    assert "message_id" not in edit.payload
+    assert (edit.payload["staff_chat_id"], edit.payload["staff_message_id"]) == (STAFF, 90)
+    assert await desk.taxpayer_copy_of(STAFF, 90) is None
+    await desk.record_relay(conv_id, "to_taxpayer", 600, STAFF, 90)  # the copy was delivered
+    assert await desk.taxpayer_copy_of(STAFF, 90) == 600
