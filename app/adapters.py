@@ -384,7 +384,8 @@ class DeskCaseGateway:
         *,
         taxpayer_id: str | None,
     ) -> None:
-        """Files go on the case (its multi-file checklist item), then the answer."""
+        """Files go on the case (its multi-file checklist item), then the answer (with a
+        staff supergroup, also queued for the case's topic)."""
         async with self.conversations.desk() as desk:
             try:
                 conv = await self._conv(desk, requester)
@@ -397,7 +398,12 @@ class DeskCaseGateway:
                     if docs:
                         for att_id in attachment_ids:
                             await desk.attach(case.number, att_id, docs[0].key)
-                await desk.answer(case.number, text)
+                await desk.answer(
+                    case.number,
+                    text,
+                    files=len(attachment_ids),
+                    relay_to_staff=self.staff_chat,  # the answer also reaches the topic
+                )
             except DeskError as exc:
                 raise _user_error(exc) from exc
 

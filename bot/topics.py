@@ -15,7 +15,8 @@ that delivers the desk's `telegram_staff` rows into those topics.
   second failure is an ordinary error (the outbox backs off): never a loop.
 * The rows: `staff_handoff` (the alert when a conversation is handed to staff) and
   `staff_relay` (a taxpayer message copied into the topic with copyMessage; a caption longer
-  than Telegram's 1,024 characters is cut there and the rest follows as text).
+  than Telegram's 1,024 characters is cut there and the rest follows as text), and
+  `staff_answer` (the taxpayer's answer to a staff question, given to the bot).
 
 Messages go straight through the `Bot` (not `ReplySender`): the outbox already sends one
 row at a time per conversation, and Telegram's 429s become `RetryLater`.
@@ -249,6 +250,8 @@ class StaffTopicSender:
                 await self._edit(row)
             elif row.kind == "staff_relay":
                 await self.topics.in_topic(conversation_id, self._relay(row, conversation_id))
+            elif row.kind == "staff_answer":
+                await self._send_answer(row, conversation_id)
             else:
                 raise Undeliverable(f"unknown staff row kind {row.kind!r}")
         except TelegramRetryAfter as e:
@@ -268,6 +271,21 @@ class StaffTopicSender:
             return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
 
         return send
+
+    async def _send_answer(self, row: OutboxItem, conversation_id: int) -> None:
+        """The taxpayer answered a staff question (with the bot): the answer in the topic,
+        and the card shows the case in progress again."""
+        text = f"💬 纳税人回复了补充询问（案件 {row.payload.get('case_number') or ''}）："
+        text += f"\n{row.payload.get('text') or '（无文字）'}"
+        files = int(row.payload.get("files") or 0)
+        if files:
+            text += f"\n📎 另附 {files} 个文件，已存入案件。"
+
+        async def send(thread: int) -> object:
+            return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
+
+        await self.topics.in_topic(conversation_id, send)
+        await self.topics.refresh_card(conversation_id)
 
     async def _edit(self, row: OutboxItem) -> None:
         """The taxpayer edited a relayed text: edit its copy in the topic."""
