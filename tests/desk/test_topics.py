@@ -97,3 +97,20 @@ async def test_an_answer_is_queued_for_the_topic_in_the_step(desk: Desk) -> None
     await desk.answer(number, "12月")
     assert len(await _rows(desk, STAFF_CHANNEL)) == 1
     assert (await desk.case_detail(number)).case.status == "in_progress"
+
+
+async def test_a_staff_step_refreshes_the_card_of_a_topic(desk: Desk) -> None:
+    conv = await desk.ensure_conversation("telegram", "45", "45")
+    case = await desk.open_case(
+        "tax_certificate",
+        taxpayer_id=conv.taxpayer_id,
+        conversation_id=conv.id,
+        slots={"tax_period": "2025", "taxpayer_id": TAX_ID},
+    )
+    number = case.number
+    assert not await desk.refresh_case_card(number)  # no topic yet: nothing to refresh
+    assert await _rows(desk, STAFF_CHANNEL) == []
+    await desk.save_staff_topic(conv.id, STAFF, 12)
+    assert await desk.refresh_case_card(number)
+    (row,) = await _rows(desk, STAFF_CHANNEL)
+    assert row.kind == "staff_card" and row.chat_id == str(conv.id)

@@ -405,6 +405,8 @@ async def test_case_claimed_asked_answered_and_completed_from_the_topic(
     server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
     await _topic_says(staffed, thread, "王科员：案件")
     assert (await _detail(staffed, number)).case.status == "in_progress"
+    pinned = server.in_topic(STAFF, thread)[0]  # the card follows the case
+    await wait_for(lambda: f"{number} 完税证明（办理中" in (pinned.message.get("text") or ""), 10)
 
     # ask the taxpayer: the question reaches the chat, the case waits for the taxpayer
     before = len(server.sent_messages(chat))
@@ -449,6 +451,7 @@ async def test_case_claimed_asked_answered_and_completed_from_the_topic(
     await _topic_says(staffed, thread, "已办结，已通知纳税人")
     detail = await _detail(staffed, number)
     assert detail.case.status == "done" and detail.closed_by is not None
+    await wait_for(lambda: "未结案件：无" in (pinned.message.get("text") or ""), 10)
 
     payload = "/rate" + json.dumps(
         {"case_number": number, "level": "satisfied"}, ensure_ascii=False, separators=(",", ":")
