@@ -504,3 +504,46 @@ async def test_release_by_button_and_reject_from_the_topic(staffed: Staffed) -> 
     assert number in (got[before].text or "") and "该期间已开具过证明" in (got[before].text or "")
     await _topic_says(staffed, thread, "已退回，已通知纳税人")
     assert (await _detail(staffed, number)).case.status == "rejected"
+
+
+async def test_an_answer_given_while_with_staff_goes_on_the_case(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7403
+    await staffed.add_officer("王科员", 5001)
+    number = await _submitted_case(staffed, chat)
+    card = await _announced(staffed, number)
+    thread = card.message["message_thread_id"]
+    await staffed.hand_over(chat)
+    claim, _release = card.button_data()
+    server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
+    await _topic_says(staffed, thread, "王科员：案件")
+
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, f"/ask {number} 需要哪个月的？", user=OFFICER, thread_id=thread)
+    await server.wait_for_messages(chat, before + 1, timeout=10)
+    await _topic_says(staffed, thread, "已向纳税人发出补充询问")
+    server.user_sends_text(chat, "十月份的")
+    # the bot stays quiet (staff have the conversation); the copy is in the topic, and a
+    # line says which case it answered
+    await wait_for(
+        lambda: [
+            m
+            for m in server.in_topic(STAFF, thread)
+            if m.method == "copyMessage" and m.text == "十月份的"
+        ],
+        10,
+    )
+    said = await _topic_says(staffed, thread, "纳税人回复了补充询问")
+    assert number in (said.text or "") and "十月份的" in (said.text or "")
+
+    async def answered() -> bool:
+        return (await _detail(staffed, number)).case.status == "in_progress"
+
+    await wait_for(answered, 10, message="the answer on the case")
+    detail = await _detail(staffed, number)
+    assert detail.case.status == "in_progress"
+    assert [e.data["text"] for e in detail.events if e.action == "answer"] == ["十月份的"]
+    assert len(server.sent_messages(chat)) == before + 1  # nothing from the bot
+    assert await staffed.state(chat) == "human"
+
+    server.user_sends_text(STAFF, f"/complete {number} 已开具。", user=OFFICER, thread_id=thread)
+    await _topic_says(staffed, thread, "已办结，已通知纳税人")
