@@ -165,6 +165,7 @@ class DialogueEngine:
         tracker.script = self.scripts.detect(text, tracker.script, msg.language_code)
         if tracker.state == "human" and not await self._back_to_bot(tracker):
             tracker.add_turn("user", _turn_text(text, msg))
+            await self._answer_while_human(tracker, msg)
             await self._save(tracker)
             return []
         parse = await self._parse(text, msg)
@@ -298,6 +299,26 @@ class DialogueEngine:
     async def _save(self, tracker: Tracker) -> None:
         tracker.updated_at = time.time()
         await self.store.save(tracker)
+
+    async def _answer_while_human(self, tracker: Tracker, msg: InboundMessage) -> None:
+        """With staff, the bot stays quiet, but a message after a staff question still
+        answers that case (§6), as it would with the bot."""
+        number = tracker.pending_case
+        if not number or msg.is_button or not (msg.text or msg.files):
+            return
+        requester = Requester(tracker.channel, tracker.chat_id, tracker.user_id)
+        try:
+            await self.gateway.answer_question(
+                requester,
+                number,
+                msg.text or "",
+                [f.attachment_id for f in msg.files],
+                taxpayer_id=tracker.get_slot("taxpayer_id"),
+            )
+        except Exception:  # the message is stored and in the topic; staff see it there
+            log.exception("answer to a staff question not recorded on the case")
+            return
+        self._apply(tracker, [PendingCase(None)])
 
     async def _back_to_bot(self, tracker: Tracker) -> bool:
         requester = Requester(tracker.channel, tracker.chat_id, tracker.user_id)

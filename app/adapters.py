@@ -240,23 +240,30 @@ class DeskStaffTopics:
             return await desk.hand_back_to_bot(conversation_id, staff_id)
 
     async def case_step(self, action: str, number: str, staff_id: int, text: str = "") -> str:
+        """One staff step on a case; then the pinned card of its topic is refreshed."""
         async with self.conversations.desk() as desk:
             if action == "claim":
                 case = await desk.claim(number, staff_id)
-                return f"案件 {case.number} 已由您认领。"
-            if action == "release":
+                done = f"案件 {case.number} 已由您认领。"
+            elif action == "release":
                 case = await desk.release(number, staff_id)
-                return f"案件 {case.number} 已放回队列。"
-            if action == "complete":
+                done = f"案件 {case.number} 已放回队列。"
+            elif action == "complete":
                 case = await desk.complete(number, staff_id, text)
-                return f"案件 {case.number} 已办结，已通知纳税人。"
-            if action == "reject":
+                done = f"案件 {case.number} 已办结，已通知纳税人。"
+            elif action == "reject":
                 case = await desk.reject(number, staff_id, text)
-                return f"案件 {case.number} 已退回，已通知纳税人。"
-            if action == "ask":
+                done = f"案件 {case.number} 已退回，已通知纳税人。"
+            elif action == "ask":
                 case = await desk.ask_taxpayer(number, staff_id, text)
-                return f"已向纳税人发出补充询问（案件 {case.number}）。"
-        raise ValueError(f"unknown staff step {action!r}")
+                done = f"已向纳税人发出补充询问（案件 {case.number}）。"
+            else:
+                raise ValueError(f"unknown staff step {action!r}")
+            try:  # the step is committed; a stale card is all a failure here costs
+                await desk.refresh_case_card(case.number)
+            except Exception:
+                log.exception("card of case %s not refreshed", case.number)
+            return done
 
     async def queue(self) -> list[tuple[TopicCase, str | None]]:
         async with self.conversations.desk() as desk:
@@ -388,7 +395,8 @@ class DeskCaseGateway:
         *,
         taxpayer_id: str | None,
     ) -> None:
-        """Files go on the case (its multi-file checklist item), then the answer."""
+        """Files go on the case (its multi-file checklist item), then the answer (with a
+        staff supergroup, also queued for the case's topic)."""
         async with self.conversations.desk() as desk:
             try:
                 conv = await self._conv(desk, requester)
@@ -401,7 +409,12 @@ class DeskCaseGateway:
                     if docs:
                         for att_id in attachment_ids:
                             await desk.attach(case.number, att_id, docs[0].key)
-                await desk.answer(case.number, text)
+                await desk.answer(
+                    case.number,
+                    text,
+                    files=len(attachment_ids),
+                    relay_to_staff=self.staff_chat,  # the answer also reaches the topic
+                )
             except DeskError as exc:
                 raise _user_error(exc) from exc
 

@@ -15,7 +15,8 @@ that delivers the desk's `telegram_staff` rows into those topics.
   second failure is an ordinary error (the outbox backs off): never a loop.
 * The rows: `staff_handoff` (the alert when a conversation is handed to staff) and
   `staff_relay` (a taxpayer message copied into the topic with copyMessage; a caption longer
-  than Telegram's 1,024 characters is cut there and the rest follows as text). Written while
+  than Telegram's 1,024 characters is cut there and the rest follows as text), and
+  `staff_answer` (the taxpayer's answer to a staff question, given to the bot). Written while
   the office is closed (`closed` in the payload), the alert says "（非办公时间）" and a
   relayed copy is marked: its caption starts with "🌙非办公时间｜", or, for a text, a
   one-line note answers it. `queue_digest` (the morning digest, `render_queue`) goes to the
@@ -260,6 +261,8 @@ class StaffTopicSender:
                 await self._edit(row)
             elif row.kind == "staff_relay":
                 await self.topics.in_topic(conversation_id, self._relay(row, conversation_id))
+            elif row.kind == "staff_answer":
+                await self._send_answer(row, conversation_id)
             else:
                 raise Undeliverable(f"unknown staff row kind {row.kind!r}")
         except TelegramRetryAfter as e:
@@ -309,6 +312,21 @@ class StaffTopicSender:
             raise RetryLater(float(e.retry_after), "Telegram flood control") from e
         except (TelegramForbiddenError, TelegramNotFound) as e:
             raise Undeliverable(f"staff group: {type(e).__name__}: {e.message}") from e
+
+    async def _send_answer(self, row: OutboxItem, conversation_id: int) -> None:
+        """The taxpayer answered a staff question (with the bot): the answer in the topic,
+        and the card shows the case in progress again."""
+        text = f"💬 纳税人回复了补充询问（案件 {row.payload.get('case_number') or ''}）："
+        text += f"\n{row.payload.get('text') or '（无文字）'}"
+        files = int(row.payload.get("files") or 0)
+        if files:
+            text += f"\n📎 另附 {files} 个文件，已存入案件。"
+
+        async def send(thread: int) -> object:
+            return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
+
+        await self.topics.in_topic(conversation_id, send)
+        await self.topics.refresh_card(conversation_id)
 
     async def _edit(self, row: OutboxItem) -> None:
         """The taxpayer edited a relayed text: edit its copy in the topic."""

@@ -29,6 +29,7 @@ from desk.errors import (
 )
 from desk.models import Attachment, Case, CaseEvent, FollowUp, Rating, ReviewItem
 from desk.services.core import Actor, DeskCore, valid_tax_id
+from desk.services.topics import staff_row
 from desk.states import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
 from intake.storage import AttachmentStore
 
@@ -372,11 +373,26 @@ class TaxpayerCases(DeskCore):
         *,
         taxpayer_id: int | None = None,
         message_id: int | None = None,
+        files: int = 0,
+        relay_to_staff: bool = False,
     ) -> Case:
-        """The taxpayer answers a staff question: `waiting_taxpayer` -> `in_progress`."""
+        """The taxpayer answers a staff question: `waiting_taxpayer` -> `in_progress`.
+        `relay_to_staff` (a staff supergroup is configured): the answer (and how many `files`
+        came with it) is also queued for the case's staff topic (`staff_answer`, channel
+        `telegram_staff`), in the same transaction as the step."""
         case = await self._case(number)
         if taxpayer_id is not None and case.taxpayer_id != taxpayer_id:
             raise await self._fail(CaseNotFound(case.number))
+        conv_id = case.conversation_id
+        if relay_to_staff and conv_id is not None and case.status == CaseStatus.WAITING_TAXPAYER:
+            self.session.add(  # (in any other state the step refuses: nothing is queued)
+                staff_row(
+                    conv_id,
+                    "staff_answer",
+                    {"case_number": case.number, "text": text_, "files": files},
+                    self.now(),
+                )
+            )
         await self._transition(
             case,
             "answer",

@@ -482,6 +482,20 @@ class StaffTopics(DeskCore):
             return False
         return True
 
+    async def refresh_case_card(self, number: str) -> bool:
+        """Queue a refresh of the pinned card of the case's topic (after a staff step changed
+        the case); False when the case's conversation has no topic."""
+        case = await self.session.scalar(select(Case).where(Case.number == number))
+        if case is None:
+            raise await self._fail(NotFound(f"case {number}"))
+        conv_id = case.conversation_id
+        if conv_id is None or await self.session.get(StaffTopic, conv_id) is None:
+            await self._commit()
+            return False
+        self.session.add(staff_row(conv_id, "staff_card", {}, self.now()))
+        await self._commit()
+        return True
+
     async def record_relay(
         self,
         conversation_id: int,

@@ -1,15 +1,19 @@
 """desk.services.topics: the staff topic of a conversation (first saved wins, forgotten when
 gone), the staff outbox rows (hand-over alert in the same transaction, relay only while
-human), /bot hand-back with its notice, and the relayed-message mapping."""
+human), /bot hand-back with its notice, the relayed-message mapping, and a taxpayer's answer to a
+staff question queued for the topic in the same step."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from desk.errors import IllegalTransition
 from desk.models import Outbox
 from desk.services import STAFF_CHANNEL, Desk
 
 STAFF = -100123
+TAX_ID = "91310115MA1K3YJ12G"
 
 
 async def _rows(desk: Desk, channel: str) -> list[Outbox]:
@@ -73,3 +77,53 @@ async def test_an_edit_before_the_copy_is_recorded_waits_for_the_copy(desk: Desk
     assert await desk.taxpayer_copy_of(STAFF, 90) is None
     await desk.record_relay(conv_id, "to_taxpayer", 600, STAFF, 90)  # the copy was delivered
     assert await desk.taxpayer_copy_of(STAFF, 90) == 600
+async def test_an_answer_is_queued_for_the_topic_in_the_step(desk: Desk) -> None:
+    conv = await desk.ensure_conversation("telegram", "44", "44", display_name="张会计")
+    case = await desk.open_case(
+        "tax_certificate",
+        taxpayer_id=conv.taxpayer_id,
+        conversation_id=conv.id,
+        slots={"tax_period": "2025", "taxpayer_id": TAX_ID},
+    )
+    number = case.number
+    await desk.submit(number)
+    staff = await desk.add_staff("王芳")
+    await desk.claim(number, staff.id)
+    # not waiting for the taxpayer: the step fails and nothing reaches the topic
+    with pytest.raises(IllegalTransition):
+        await desk.answer(number, "太早了", relay_to_staff=True)
+    assert await _rows(desk, STAFF_CHANNEL) == []
+
+    await desk.ask_taxpayer(number, staff.id, "需要哪一年度的？")
+    await desk.answer(number, "2025年度", files=2, relay_to_staff=True)
+    (row,) = await _rows(desk, STAFF_CHANNEL)
+    assert row.kind == "staff_answer" and row.chat_id == str(conv.id)
+    assert row.payload == {
+        "conversation_id": conv.id,
+        "case_number": number,
+        "text": "2025年度",
+        "files": 2,
+    }
+
+    # without a staff supergroup: the case gets the answer, no staff row
+    await desk.ask_taxpayer(number, staff.id, "哪个月？")
+    await desk.answer(number, "12月")
+    assert len(await _rows(desk, STAFF_CHANNEL)) == 1
+    assert (await desk.case_detail(number)).case.status == "in_progress"
+
+
+async def test_a_staff_step_refreshes_the_card_of_a_topic(desk: Desk) -> None:
+    conv = await desk.ensure_conversation("telegram", "45", "45")
+    case = await desk.open_case(
+        "tax_certificate",
+        taxpayer_id=conv.taxpayer_id,
+        conversation_id=conv.id,
+        slots={"tax_period": "2025", "taxpayer_id": TAX_ID},
+    )
+    number = case.number
+    assert not await desk.refresh_case_card(number)  # no topic yet: nothing to refresh
+    assert await _rows(desk, STAFF_CHANNEL) == []
+    await desk.save_staff_topic(conv.id, STAFF, 12)
+    assert await desk.refresh_case_card(number)
+    (row,) = await _rows(desk, STAFF_CHANNEL)
+    assert row.kind == "staff_card" and row.chat_id == str(conv.id)

@@ -501,6 +501,18 @@ async def test_s6_answer_with_file_goes_to_case(engine: DialogueEngine) -> None:
     assert gw.called("attach_file") == []
 
 
+async def test_s6_answer_while_with_staff_goes_to_case_silently() -> None:
+    engine, gw, _ = make_engine()
+    chat = Chat(engine)
+    await chat.say("转人工")
+    await engine.note_staff_question("telegram", "100", "TX-2026-000009")
+    assert await chat.say("十月份的") == []  # staff have the conversation: the bot is quiet
+    assert gw.called("answer_question")[0][1:] == ("TX-2026-000009", "十月份的", [])
+    assert (await chat.tracker()).pending_case is None
+    assert await chat.say("还有别的吗") == []
+    assert len(gw.called("answer_question")) == 1
+
+
 # ----------------------------------------------------------------------------- §7
 
 

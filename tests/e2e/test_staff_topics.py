@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time as time_module
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -456,3 +457,196 @@ async def test_out_of_hours_the_topic_says_so(staffed: Staffed) -> None:
     assert copied_text.message_id in noted
     photo = next(m for m in topic() if "发票照片" in (m.text or ""))
     assert photo.text == "🌙非办公时间｜发票照片" and "photo" in photo.message
+# ------------------------------------------------------------ case work from the topic
+
+LI = {"id": 5002, "is_bot": False, "first_name": "李科员"}
+
+
+async def _detail(staffed: Staffed, number: str) -> Any:
+    assert staffed.container.runtime is not None
+    async with staffed.container.runtime.sessions() as session:
+        return await staffed.container.runtime.desk(session).case_detail(number)
+
+
+async def _announced(staffed: Staffed, number: str) -> Any:
+    return await wait_for(
+        lambda: next(
+            (
+                m
+                for m in staffed.server.sent_messages(STAFF)
+                if f"新案件 {number}" in (m.text or "")
+            ),
+            None,
+        ),
+        10,
+        message=f"announcement of {number}",
+    )
+
+
+async def _topic_says(staffed: Staffed, thread: int, words: str) -> Any:
+    return await wait_for(
+        lambda: next(
+            (m for m in staffed.server.in_topic(STAFF, thread) if words in (m.text or "")), None
+        ),
+        10,
+        message=f"{words!r} in topic {thread}",
+    )
+
+
+async def test_case_claimed_asked_answered_and_completed_from_the_topic(
+    staffed: Staffed,
+) -> None:
+    from bot.keyboards import payload_key
+
+    server, chat = staffed.server, 7401
+    await staffed.add_officer("王科员", 5001)
+    await staffed.add_officer("李科员", 5002)
+    number = await _submitted_case(staffed, chat)
+    card = await _announced(staffed, number)
+    thread = card.message["message_thread_id"]
+    claim, _release = card.button_data()
+    server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
+    await _topic_says(staffed, thread, "王科员：案件")
+    assert (await _detail(staffed, number)).case.status == "in_progress"
+    pinned = server.in_topic(STAFF, thread)[0]  # the card follows the case
+    await wait_for(lambda: f"{number} 完税证明（办理中" in (pinned.message.get("text") or ""), 10)
+
+    # ask the taxpayer: the question reaches the chat, the case waits for the taxpayer
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(
+        STAFF, f"/ask {number} 请问开具证明的用途是什么？", user=OFFICER, thread_id=thread
+    )
+    got = await server.wait_for_messages(chat, before + 1, timeout=10)
+    assert "请问开具证明的用途是什么？" in (got[before].text or "")
+    await _topic_says(staffed, thread, "已向纳税人发出补充询问")
+    assert (await _detail(staffed, number)).case.status == "waiting_taxpayer"
+
+    # the taxpayer answers the bot: the answer goes on the case and into the topic
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(chat, "用于办理银行贷款")
+    await server.wait_for_messages(chat, before + 1, timeout=10)
+    relayed = await _topic_says(staffed, thread, "纳税人回复了补充询问")
+    assert number in (relayed.text or "") and "用于办理银行贷款" in (relayed.text or "")
+    detail = await _detail(staffed, number)
+    assert detail.case.status == "in_progress"
+    answer = [e for e in detail.events if e.action == "answer"]
+    assert answer and answer[-1].data["text"] == "用于办理银行贷款"
+
+    # refused: a blank note, and a plain colleague completing a case they did not claim
+    server.user_sends_text(STAFF, f"/complete {number}", user=OFFICER, thread_id=thread)
+    await _topic_says(staffed, thread, "用法：/complete")
+    server.user_sends_text(STAFF, f"/complete {number} 已办好", user=LI, thread_id=thread)
+    refused = await _topic_says(staffed, thread, "只有承办人或主管可以办结")
+    assert "王科员" in (refused.text or "")
+    assert (await _detail(staffed, number)).case.status == "in_progress"
+    await holds(lambda: len(server.sent_messages(chat)) == before + 1, 0.3)
+
+    # completed from the topic: the notice reaches the taxpayer with its rating buttons
+    server.user_sends_text(
+        STAFF, f"/complete {number} 证明已开具，请到大厅领取。", user=OFFICER, thread_id=thread
+    )
+    got = await server.wait_for_messages(chat, before + 2, timeout=10)
+    notice = got[before + 1]
+    assert number in (notice.text or "") and "证明已开具，请到大厅领取。" in (notice.text or "")
+    assert len(notice.button_data()) == 5
+    titles = [b["text"] for row in notice.reply_markup["inline_keyboard"] for b in row]
+    assert titles[0] == "非常满意"
+    await _topic_says(staffed, thread, "已办结，已通知纳税人")
+    detail = await _detail(staffed, number)
+    assert detail.case.status == "done" and detail.closed_by is not None
+    await wait_for(lambda: "未结案件：无" in (pinned.message.get("text") or ""), 10)
+
+    payload = "/rate" + json.dumps(
+        {"case_number": number, "level": "satisfied"}, ensure_ascii=False, separators=(",", ":")
+    )
+    data = f"b:{payload_key(payload)}"
+    assert data in notice.button_data()
+    server.user_presses(chat, notice.message_id, data)
+    await server.wait_for_messages(chat, before + 3, timeout=10)
+    rating = (await _detail(staffed, number)).rating
+    assert rating is not None and rating.level == "satisfied"
+
+
+async def test_release_by_button_and_reject_from_the_topic(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7402
+    await staffed.add_officer("王科员", 5001)
+    await staffed.add_officer("李科员", 5002)
+    number = await _submitted_case(staffed, chat)
+    card = await _announced(staffed, number)
+    thread = card.message["message_thread_id"]
+    claim, release = card.button_data()
+    server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
+    await wait_for(lambda: len(server.answered_callbacks) == 1, 10)
+
+    # a colleague may not release it; the alert says who has it
+    server.user_presses(STAFF, card.message_id, release, user=LI)
+    await wait_for(lambda: len(server.answered_callbacks) == 2, 10)
+    assert "王科员" in server.answered_callbacks[1]["text"]
+    assert (await _detail(staffed, number)).case.status == "in_progress"
+
+    # the assignee releases it: back in the queue, nobody's
+    server.user_presses(STAFF, card.message_id, release, user=OFFICER)
+    await wait_for(lambda: len(server.answered_callbacks) == 3, 10)
+    assert "放回队列" in server.answered_callbacks[2]["text"]
+    detail = await _detail(staffed, number)
+    assert detail.case.status == "queued" and detail.case.assignee_id is None
+
+    # unclaimed: a plain staff member cannot reject it; nothing changes
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, f"/reject {number} 材料不全", user=LI, thread_id=thread)
+    await _topic_says(staffed, thread, "还没有人认领")
+    assert (await _detail(staffed, number)).case.status == "queued"
+
+    # claimed again, rejected with a reason: the taxpayer is told the reason
+    server.user_presses(STAFF, card.message_id, claim, user=LI)
+    await wait_for(lambda: len(server.answered_callbacks) == 4, 10)
+    server.user_sends_text(
+        STAFF, f"/reject {number} 该期间已开具过证明", user=LI, thread_id=thread
+    )
+    got = await server.wait_for_messages(chat, before + 1, timeout=10)
+    assert number in (got[before].text or "") and "该期间已开具过证明" in (got[before].text or "")
+    await _topic_says(staffed, thread, "已退回，已通知纳税人")
+    assert (await _detail(staffed, number)).case.status == "rejected"
+
+
+async def test_an_answer_given_while_with_staff_goes_on_the_case(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7403
+    await staffed.add_officer("王科员", 5001)
+    number = await _submitted_case(staffed, chat)
+    card = await _announced(staffed, number)
+    thread = card.message["message_thread_id"]
+    await staffed.hand_over(chat)
+    claim, _release = card.button_data()
+    server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
+    await _topic_says(staffed, thread, "王科员：案件")
+
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, f"/ask {number} 需要哪个月的？", user=OFFICER, thread_id=thread)
+    await server.wait_for_messages(chat, before + 1, timeout=10)
+    await _topic_says(staffed, thread, "已向纳税人发出补充询问")
+    server.user_sends_text(chat, "十月份的")
+    # the bot stays quiet (staff have the conversation); the copy is in the topic, and a
+    # line says which case it answered
+    await wait_for(
+        lambda: [
+            m
+            for m in server.in_topic(STAFF, thread)
+            if m.method == "copyMessage" and m.text == "十月份的"
+        ],
+        10,
+    )
+    said = await _topic_says(staffed, thread, "纳税人回复了补充询问")
+    assert number in (said.text or "") and "十月份的" in (said.text or "")
+
+    async def answered() -> bool:
+        return (await _detail(staffed, number)).case.status == "in_progress"
+
+    await wait_for(answered, 10, message="the answer on the case")
+    detail = await _detail(staffed, number)
+    assert detail.case.status == "in_progress"
+    assert [e.data["text"] for e in detail.events if e.action == "answer"] == ["十月份的"]
+    assert len(server.sent_messages(chat)) == before + 1  # nothing from the bot
+    assert await staffed.state(chat) == "human"
+
+    server.user_sends_text(STAFF, f"/complete {number} 已开具。", user=OFFICER, thread_id=thread)
+    await _topic_says(staffed, thread, "已办结，已通知纳税人")

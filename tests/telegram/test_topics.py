@@ -206,3 +206,23 @@ async def test_the_queue_digest_row_goes_to_general(bot: Bot, botapi: BotAPIServ
     bad = OutboxItem(2, "queue_digest", {"cases": [{}]}, "telegram_staff", "general", "k", 1, None)
     with pytest.raises(Undeliverable):
         await sender.send(bad)
+async def test_an_answer_to_a_staff_question_reaches_the_topic(
+    bot: Bot, botapi: BotAPIServer
+) -> None:
+    store = MemoryTopics()
+    sender = StaffTopicSender(TopicManager(bot, STAFF, store))
+    payload = {
+        "conversation_id": 6,
+        "case_number": "TX-2026-000007",
+        "text": "用于办理银行贷款",
+        "files": 2,
+    }
+    await sender.send(OutboxItem(1, "staff_answer", payload, "telegram_staff", "6", "a1", 1, None))
+    (card, answer) = botapi.in_topic(STAFF, store.topics[6])
+    assert card.message_id == store.cards[6]
+    lines = (answer.text or "").splitlines()
+    assert lines == [
+        "💬 纳税人回复了补充询问（案件 TX-2026-000007）：",
+        "用于办理银行贷款",
+        "📎 另附 2 个文件，已存入案件。",
+    ]
