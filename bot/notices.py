@@ -50,7 +50,7 @@ from desk.outbox import (
     OutboxWorker,
     RetryLater,
     Undeliverable,
-    listen,
+    serve,
 )
 
 if TYPE_CHECKING:
@@ -263,9 +263,4 @@ async def run_outbox_worker(
         poll_interval=poll_interval,
         clock=runtime.clock,
     )
-    async with listen(runtime.engine, worker.wake) as listening:
-        log.info(
-            "outbox worker started (%s)",
-            "NOTIFY wake-ups" if listening else f"polling every {poll_interval:g}s",
-        )
-        await worker.run_forever(stop)
+    await serve(runtime.engine, worker, stop, name="outbox worker")

@@ -436,7 +436,7 @@ async def run_staff_outbox_worker(
 ) -> None:
     """Send the desk's `telegram_staff` outbox rows into the staff supergroup until `stop`.
     `limit`: new topics a minute; `messages`: messages a minute into the group."""
-    from desk.outbox import OutboxWorker, listen
+    from desk.outbox import OutboxWorker, serve
     from desk.services import STAFF_CHANNEL
 
     sender = StaffTopicSender(TopicManager(bot, staff_chat_id, store, limit=limit), limit=messages)
@@ -448,9 +448,7 @@ async def run_staff_outbox_worker(
         poll_interval=poll_interval,
         clock=runtime.clock,
     )
-    async with listen(runtime.engine, worker.wake):
-        log.info("staff outbox worker started (staff chat %s)", staff_chat_id)
-        await worker.run_forever(stop)
+    await serve(runtime.engine, worker, stop, name=f"staff outbox worker (chat {staff_chat_id})")
 
 
 def render_queue(cases: list[tuple[TopicCase, str | None]]) -> str:

@@ -396,6 +396,20 @@ class OutboxWorker:
                 await _wait_any(stop, self.wake, seconds=self.poll_interval)
 
 
+async def serve(
+    engine: AsyncEngine, worker: OutboxWorker, stop: asyncio.Event, *, name: str
+) -> None:
+    """Run `worker` until `stop` is set, woken by PostgreSQL NOTIFY where there is one
+    (`listen`), polling otherwise. `name` says which worker in the start-up log line."""
+    async with listen(engine, worker.wake) as listening:
+        log.info(
+            "%s started (%s)",
+            name,
+            "NOTIFY wake-ups" if listening else f"polling every {worker.poll_interval:g}s",
+        )
+        await worker.run_forever(stop)
+
+
 async def _wait_any(*events: asyncio.Event, seconds: float) -> None:
     tasks = [asyncio.create_task(e.wait()) for e in events]
     try:
