@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import time, timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -56,17 +57,15 @@ async def run_handoff_sweep(
     transaction). Runs every `interval` seconds (default: a quarter of the idle time, at
     most `MAX_SWEEP_INTERVAL`); several sweepers (processes) may run at once."""
     idle = timedelta(minutes=idle_minutes)
+
+    async def sweep() -> None:
+        async with runtime.sessions() as session:
+            flipped = await runtime.desk(session).return_idle_to_bot(idle)
+        if flipped:
+            log.info("hand-over sweep: %d conversation(s) back to the bot", len(flipped))
+
     every = interval or min(MAX_SWEEP_INTERVAL, idle.total_seconds() / 4)
-    while not stop.is_set():
-        try:
-            async with runtime.sessions() as session:
-                flipped = await runtime.desk(session).return_idle_to_bot(idle)
-            if flipped:
-                log.info("hand-over sweep: %d conversation(s) back to the bot", len(flipped))
-        except Exception:
-            log.exception("hand-over sweep failed; trying again")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every)
+    await _periodically(sweep, every, stop, name="hand-over sweep")
 
 
 async def run_queue_digest(
@@ -80,15 +79,27 @@ async def run_queue_digest(
     topic (`Desk.queue_digest`): once per working day from `at` (Beijing time, the desk
     calendar's zone), even with several processes; a process started later in the day
     writes it if nobody did. Checks every `interval` seconds."""
+
+    async def digest() -> None:
+        async with runtime.sessions() as session:
+            if await runtime.desk(session).queue_digest(at):
+                log.info("queue digest written for the staff group")
+
+    await _periodically(digest, interval, stop, name="queue digest")
+
+
+async def _periodically(
+    step: Callable[[], Awaitable[None]], every: float, stop: asyncio.Event, *, name: str
+) -> None:
+    """Run `step` every `every` seconds until `stop` is set; a failing step is logged and
+    tried again at the next round."""
     while not stop.is_set():
         try:
-            async with runtime.sessions() as session:
-                if await runtime.desk(session).queue_digest(at):
-                    log.info("queue digest written for the staff group")
+            await step()
         except Exception:
-            log.exception("queue digest failed; trying again")
+            log.exception("%s failed; trying again", name)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            await asyncio.wait_for(stop.wait(), timeout=every)
 
 
 def _background(container: Container, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
