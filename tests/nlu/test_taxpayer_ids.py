@@ -47,3 +47,20 @@ def test_refused_ids_are_marked_with_the_reason(interpreter: Any, text: str, rea
     (entity,) = _ids(interpreter, text)
     assert entity["invalid"] is True
     assert reason in entity["reason"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # typed in the shell: it fell to provide_info before the requests with IDs were taught
+        ("我是個體戶，要開完稅證明，身分證110101199003074514", "request_tax_certificate"),
+        ("我是个体户，要开完税证明，身份证110101199003074514", "request_tax_certificate"),
+    ],
+)
+def test_a_request_with_a_resident_id_keeps_its_intent(
+    interpreter: Any, text: str, intent: str
+) -> None:
+    result = interpreter.parse(text, TODAY)
+    assert result["intent"]["name"] == intent
+    (entity,) = _ids(interpreter, text)
+    assert entity["value"] == "110101199003074514" and "invalid" not in entity
