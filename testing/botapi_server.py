@@ -185,8 +185,7 @@ class BotAPIServer:
         # forum topics: chat id -> thread id -> {"name", "closed", "deleted"}
         self.topics: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
         self.pinned: list[tuple[int, int]] = []  # (chat id, message id)
-        self._topic_limit: tuple[int, float, int] | None = None
-        self._topic_times: list[float] = []
+        self._topic_limit: tuple[int, int] | None = None
         self._new_update = asyncio.Event()
         self._new_message = asyncio.Event()
         self._webhook: dict[str, Any] | None = None
@@ -370,12 +369,15 @@ class BotAPIServer:
             "is_forum": True,
         }
 
-    def limit_topics(
-        self, per_window: int = 20, window: float = 60.0, retry_after: int = 1
-    ) -> None:
-        """Simulate Telegram's limit on new topics: more than `per_window` createForumTopic
-        calls within `window` seconds are answered 429 with `retry_after`."""
-        self._topic_limit = (per_window, window, retry_after)
+    def limit_topics(self, per_window: int = 20, retry_after: int = 1) -> None:
+        """Simulate Telegram's limit on new topics (about 20 a minute), deterministically:
+        after `per_window` topics, createForumTopic is answered 429 with `retry_after` until
+        `retry_after` seconds have passed since the first refusal; then `per_window` more may
+        be created. The refusals do not depend on how fast (or loaded) the machine is: a
+        sliding time window let a slow run create all topics without ever being refused."""
+        self._topic_limit = (per_window, retry_after)
+        self._topic_burst = 0
+        self._topic_refused_at: float | None = None
 
     def delete_topic(self, chat_id: int, thread_id: int) -> None:
         """A person deletes the topic by hand: later sends to it fail."""
@@ -829,16 +831,26 @@ class BotAPIServer:
         if not 1 <= len(name) <= 128:
             raise ApiError(400, "Bad Request: TOPIC_NAME_INVALID")
         if self._topic_limit is not None:
-            per_window, window, retry_after = self._topic_limit
+            per_window, retry_after = self._topic_limit
             now = time.monotonic()
-            self._topic_times = [t for t in self._topic_times if now - t < window]
-            if len(self._topic_times) >= per_window:
+            if self._topic_burst >= per_window:
+                if self._topic_refused_at is None:
+                    self._topic_refused_at = now
+                if now - self._topic_refused_at < retry_after:
+                    raise ApiError(
+                        429,
+                        f"Too Many Requests: retry after {retry_after}",
+                        {"retry_after": retry_after},
+                    )
+                self._topic_burst, self._topic_refused_at = 0, None
+            if self._topic_burst >= per_window:  # per_window=0: every call refused
+                self._topic_refused_at = now
                 raise ApiError(
                     429,
                     f"Too Many Requests: retry after {retry_after}",
                     {"retry_after": retry_after},
                 )
-            self._topic_times.append(now)
+            self._topic_burst += 1
         thread_id = next(self._message_ids[chat["id"]])  # the topic's service message
         self.topics[chat["id"]][thread_id] = {"name": name, "closed": False, "deleted": False}
         return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}

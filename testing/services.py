@@ -49,10 +49,12 @@ def _run(coro_fn: Callable[..., Coroutine[Any, Any, Any]], *args: str) -> None:
         pool.submit(lambda: asyncio.run(coro_fn(*args))).result()
 
 
-def create_pg_database() -> str:
-    """Create a database with a random name; returns its SQLAlchemy URL."""
+def create_pg_database(template: str | None = None) -> str:
+    """Create a database with a random name (a copy of the database at URL `template`, if
+    given: no one may be connected to it); returns its SQLAlchemy URL."""
     name = f"desk_test_{secrets.token_hex(6)}"
-    _run(_pg_admin, f'CREATE DATABASE "{name}"')
+    copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+    _run(_pg_admin, f'CREATE DATABASE "{name}"{copy}')
     return f"{PG_BASE}/{name}"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -192,20 +193,43 @@ def fresh_pg_database() -> Iterator[str]:
         drop_pg_database(url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated database of its own: a SQLite file, or a random PostgreSQL database.
-    Narrow it with `@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)`."""
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per worker; `database_url` copies it."""
     from desk.migrate import upgrade
 
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'taxdesk.sqlite3'}"
-        upgrade(url)
-        yield url
-        return
+    path = tmp_path_factory.mktemp("template") / "taxdesk.sqlite3"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _migrated_pg() -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per worker; `database_url` copies it
+    (CREATE DATABASE ... TEMPLATE), which is what running the migrations again would give."""
+    from desk.migrate import upgrade
+
     url = create_pg_database()
     try:
         upgrade(url)
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of its own: a SQLite file, or a random PostgreSQL database, each a
+    copy of one migrated once per worker (the migrations themselves are tested in
+    tests/desk/test_migrations.py). Narrow it with
+    `@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)`."""
+    if request.param == "sqlite":
+        path = tmp_path / "taxdesk.sqlite3"
+        shutil.copyfile(request.getfixturevalue("_migrated_sqlite"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url = create_pg_database(template=request.getfixturevalue("_migrated_pg"))
+    try:
         yield url
     finally:
         drop_pg_database(url)

@@ -1,8 +1,14 @@
 """The acceptance walk through the real command line, as an operator types it:
-migrate, staff add, cases open, claim, complete, show --json."""
+migrate, staff add, cases open, claim, complete, show --json.
+
+The first command runs as a real `python main.py` subprocess (the entry point, the exit code,
+the streams); the rest go through the same `main.main(argv)` in this process, with the same
+environment, because a dozen more interpreter start-ups test nothing more and cost ~10 s."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -15,7 +21,7 @@ from testing.services import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.slow  # a dozen `python main.py ...` subprocesses
+pytestmark = pytest.mark.slow  # a `python main.py` subprocess and a dozen commands
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -34,7 +40,7 @@ def cli_env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-
             drop_pg_database(url)
 
 
-def _run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+def _subprocess(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, "main.py", *args],
         cwd=ROOT,
@@ -43,13 +49,35 @@ def _run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.Complet
         text=True,
         timeout=120,
     )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def _run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """`python main.py ARGS` in this process: the same parser, settings from `env`."""
+    import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main.main(list(args))
+            except SystemExit as exc:  # argparse errors
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    proc = subprocess.CompletedProcess(["main.py", *args], code, out.getvalue(), err.getvalue())
     if ok:
         assert proc.returncode == 0, proc.stderr[-2000:]
     return proc
 
 
 def test_cli_walk(cli_env: dict[str, str], tmp_path: Path) -> None:
-    _run(cli_env, "migrate")
+    _subprocess(cli_env, "migrate")
     if "DATABASE_URL" not in cli_env:
         assert (tmp_path / "data" / "taxdesk.sqlite3").exists()
     staff = json.loads(

@@ -251,7 +251,7 @@ async def test_a_topic_deleted_by_hand_is_recreated(staffed: Staffed) -> None:
 
 async def test_25_topics_inside_a_minute_none_dropped(staffed: Staffed) -> None:
     server = staffed.server
-    server.limit_topics(per_window=20, window=2.0, retry_after=1)
+    server.limit_topics(per_window=20, retry_after=1)
     chats = [7200 + i for i in range(25)]
     for chat in chats:
         server.user_sends_text(chat, "转人工")
