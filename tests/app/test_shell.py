@@ -7,7 +7,6 @@ import asyncio
 import io
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,26 +77,22 @@ async def test_shell_runs_the_flow_from_a_pipe(
         assert tracker is not None and tracker.active_form is None
 
 
-def _main(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
-    env.update(TAXDESK_DATA_DIR=str(tmp_path / "var"), TAXDESK_LOG_LEVEL="WARNING")
-    env.pop("DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), *args],
-        cwd=str(tmp_path),
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_bot_and_worker_without_a_token_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through `main.main` in this process (the `run` tests below start real subprocesses)."""
+    import main
 
-
-def test_bot_and_worker_without_a_token_refuse(tmp_path: Path) -> None:
+    for name in [k for k in os.environ if k.startswith(("TELEGRAM_", "WEBHOOK_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("TAXDESK_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.chdir(tmp_path)
     for cmd in (["bot"], ["bot", "--no-worker"], ["worker"]):
-        result = _main(tmp_path, *cmd)
-        assert result.returncode == 2, (cmd, result.stderr)
-        assert "TELEGRAM_BOT_TOKEN" in result.stdout and "@BotFather" in result.stdout
+        code = main.main(cmd)
+        out = capsys.readouterr().out
+        assert code == 2, (cmd, out)
+        assert "TELEGRAM_BOT_TOKEN" in out and "@BotFather" in out
 
 
 def _no_token_env(tmp_path: Path, models_dir: Path) -> dict[str, str]:

@@ -152,27 +152,28 @@ def test_shell_reads_lines(models: Path) -> None:
     assert [p["intent"]["name"] for p in parses] == ["greet", "request_human"]
 
 
-def test_help_lists_commands() -> None:
-    out = subprocess.run(
-        [sys.executable, "main.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
+def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as done:
+        main.main([*argv, "--help"])
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
     for command in ("train", "nlu"):
-        assert command in out
-    nlu_help = subprocess.run(
-        [sys.executable, "main.py", "nlu", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+        assert command in _help(capsys)
+    nlu_help = _help(capsys, "nlu")
     for action in ("parse", "test", "shell"):
         assert action in nlu_help
 
 
 @pytest.mark.slow
-def test_acceptance_on_project_data(models_dir: Path) -> None:
+def test_acceptance_on_project_data(
+    models_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The issue's acceptance sentence, on the model of the real data/ and config.yml (trained
-    once per run): `main.py train` with its defaults finds it up to date."""
+    once per run): `main.py train` with its defaults (a real subprocess) finds it up to date;
+    `nlu parse` (through `main.main`) reads it."""
     env_models = models_dir
     trained = subprocess.run(
         [sys.executable, "main.py", "train", "--out", str(env_models)],
@@ -183,16 +184,11 @@ def test_acceptance_on_project_data(models_dir: Path) -> None:
     )
     assert "unchanged" in trained.stdout
 
+    monkeypatch.setenv("TAXDESK_MODELS_DIR", str(env_models))
+
     def parse(text: str) -> dict:
-        out = subprocess.run(
-            [sys.executable, "main.py", "nlu", "parse", text],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-            env={"TAXDESK_MODELS_DIR": str(env_models), "PATH": ""},
-        ).stdout
-        return json.loads(out)
+        assert main.main(["nlu", "parse", text]) == 0
+        return json.loads(capsys.readouterr().out)
 
     result = parse("3月我需要更正所屬期為2019年12月的增值稅申報表")
     assert result["intent"]["name"] == "request_correction"
