@@ -1,7 +1,7 @@
 """End to end: the real bot (TelegramService, polling and webhook) against the local Bot API
 server, with the real dialogue engine, a real NLU model (trained once per session), the real
 desk on SQLite and on PostgreSQL, the document checks and the attachment store, and the staff
-CLI (`python main.py cases ...`) as a subprocess against the same database."""
+CLI (`python main.py cases complete`) as a subprocess against the same database."""
 
 from __future__ import annotations
 
@@ -286,9 +286,12 @@ async def test_main_flow(harness_factory: Any, script: str, mode: str) -> None:
     assert by_key["supporting"].thumbnail_key is not None
     assert by_key["commitment_letter"].sha256 == hashlib.sha256(pdf).hexdigest()
 
-    # Staff take and complete the case with the command line, against the same database.
-    await cli(h.settings, "staff", "add", "王芳", "--role", "staff")
-    await cli(h.settings, "cases", "claim", number, "--staff", "王芳")
+    # A staff member takes the case (in this process, through the desk the CLI calls) and
+    # completes it with the command line, another process, against the same database.
+    async with h.services.runtime.sessions() as session:
+        desk = h.services.runtime.desk(session)
+        member = await desk.add_staff("王芳", role="staff")
+        await desk.claim(number, member.id)
     before = len(h.server.sent_messages(CHAT))
     done = await cli(
         h.settings, "cases", "complete", number, "--note", "已为您更正，请登录电子税务局查看。"
