@@ -16,7 +16,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
@@ -145,21 +145,32 @@ class DialogueEngine:
 
     # ------------------------------------------------------------------ turns
 
-    async def handle(self, msg: InboundMessage, *, deliver: Deliver | None = None) -> list[Reply]:
+    async def handle(
+        self,
+        msg: InboundMessage,
+        *,
+        deliver: Deliver | None = None,
+        with_staff: Callable[[], Awaitable[None]] | None = None,
+    ) -> list[Reply]:
         """One taxpayer message (text, button press, files/album) → the replies to send.
         Returns [] while a person owns the conversation (the channel still stores it).
 
         Turns of one conversation run one at a time. `deliver`, when given, is awaited with
         the replies (after the tracker is saved) before the next turn of the conversation
-        starts; an error it raises propagates to the caller."""
+        starts; an error it raises propagates to the caller. `with_staff`, when given, is
+        awaited after that, still under the lock, only when the conversation is with staff
+        after the turn (the tracker's state; the hand-over turn included): the channel's
+        staff relay, which a conversation with the bot does not need to look up."""
         key = conversation_key(msg.channel, msg.chat_id)
         async with self._locks.hold(key):
-            replies = await self._turn(key, msg)
+            replies, state = await self._turn(key, msg)
             if deliver is not None:
                 await deliver(replies)
+            if with_staff is not None and state == "human":
+                await with_staff()
             return replies
 
-    async def _turn(self, key: str, msg: InboundMessage) -> list[Reply]:
+    async def _turn(self, key: str, msg: InboundMessage) -> tuple[list[Reply], str]:
         tracker = await self._load(key, msg.channel, msg.chat_id, msg.user_id)
         text = (msg.text or "").strip()
         tracker.script = self.scripts.detect(text, tracker.script, msg.language_code)
@@ -167,7 +178,7 @@ class DialogueEngine:
             tracker.add_turn("user", _turn_text(text, msg))
             await self._answer_while_human(tracker, msg)
             await self._save(tracker)
-            return []
+            return [], tracker.state
         parse = await self._parse(text, msg)
         tracker.latest_message = parse
         tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
@@ -175,7 +186,7 @@ class DialogueEngine:
         for reply in replies:
             tracker.add_turn("bot", reply.text)
         await self._save(tracker)
-        return replies
+        return replies, tracker.state
 
     async def _parse(self, text: str, msg: InboundMessage) -> dict[str, Any]:
         files = [

@@ -10,7 +10,7 @@ In-memory implementations for tests and demos live in `testing.memory`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -27,9 +27,16 @@ class Dialogue(Protocol):
     """The channel-free dialogue: one inbound message in, the replies out. It runs the turns
     of one chat one at a time (`actions.engine.DialogueEngine` holds the per-chat lock)."""
 
-    async def handle(self, msg: InboundMessage, *, deliver: Deliver | None = None) -> list[Reply]:
+    async def handle(
+        self,
+        msg: InboundMessage,
+        *,
+        deliver: Deliver | None = None,
+        with_staff: Callable[[], Awaitable[None]] | None = None,
+    ) -> list[Reply]:
         """Run one turn for `msg` and return what to send back (possibly nothing); await
-        `deliver(replies)` before the chat's next turn starts."""
+        `deliver(replies)` before the chat's next turn starts, then `with_staff()` when the
+        conversation is with staff after the turn."""
         ...
 
 
