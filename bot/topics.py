@@ -47,6 +47,7 @@ from aiogram.exceptions import (
 from aiogram.types import ReplyParameters
 
 from bot.keyboards import staff_case_keyboard
+from bot.locks import KeyedLocks
 from bot.ports import TopicCase, TopicFacts, TopicStore
 from desk.outbox import Delivered, OutboxItem, RetryLater, Undeliverable
 
@@ -143,13 +144,12 @@ class TopicManager:
         self.staff_chat_id = staff_chat_id
         self.store = store
         self.limit = limit or TopicRateLimit()
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks = KeyedLocks()  # per conversation, dropped when released
 
     async def ensure(self, conversation_id: int) -> int:
         """The conversation's topic, created (with its pinned card) when it has none.
         Raises `RetryLater` when Telegram's topic limit says to wait."""
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(conversation_id):
             thread = await self.store.topic(conversation_id)
             if thread is not None:
                 return thread

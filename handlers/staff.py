@@ -9,12 +9,11 @@ internal; `/bot` hands the conversation back to the bot (the taxpayer is told). 
 
 from __future__ import annotations
 
-import asyncio
-
 from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import StaffCaseCb
+from bot.locks import KeyedLocks
 from bot.ports import StaffDesk
 from bot.topics import render_queue
 from taxrules.errors import UserFacingError
@@ -121,8 +120,9 @@ async def on_case_button(
         await query.message.reply(f"{member.name}：{done}")
 
 
-def build_router(staff_chat_id: int) -> Router:
-    """The staff supergroup's router: only updates of `staff_chat_id`."""
+def build_router(staff_chat_id: int, *, locks: KeyedLocks | None = None) -> Router:
+    """The staff supergroup's router: only updates of `staff_chat_id`. `locks`: one per
+    topic while it has messages in hand (given by tests to watch them)."""
 
     async def in_staff_chat(message: Message) -> bool:
         return message.chat.id == staff_chat_id
@@ -131,13 +131,13 @@ def build_router(staff_chat_id: int) -> Router:
         return query.message is not None and query.message.chat.id == staff_chat_id
 
     # Updates are handled concurrently; the messages of one topic must reach the taxpayer in
-    # the order staff wrote them. The lock is taken before the first await (asyncio locks
-    # are FIFO), so each topic's messages queue their relay in arrival order.
-    locks: dict[int, asyncio.Lock] = {}
+    # the order staff wrote them. The lock is queued for before the first await (asyncio
+    # locks are FIFO), so each topic's messages queue their relay in arrival order; a
+    # topic's lock is dropped when nobody holds or waits for it.
+    locks = locks if locks is not None else KeyedLocks()
 
     async def in_order(message: Message, staff_desk: StaffDesk) -> None:
-        lock = locks.setdefault(message.message_thread_id or 0, asyncio.Lock())
-        async with lock:
+        async with locks.hold(message.message_thread_id or 0):
             await on_staff_message(message, staff_desk)
 
     router = Router(name="staff")
