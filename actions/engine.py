@@ -38,7 +38,14 @@ from actions.ports import (
     TrackerStore,
     conversation_key,
 )
-from actions.tracker import ConversationStateSet, Event, FallbackCounted, PendingCase, Tracker
+from actions.tracker import (
+    Awaiting,
+    ConversationStateSet,
+    Event,
+    FallbackCounted,
+    PendingCase,
+    Tracker,
+)
 from actions.validation import CaseFormValidation
 from taxrules.masking import redact_taxpayer_ids
 
@@ -265,6 +272,19 @@ class DialogueEngine:
         async with self._locks.hold(key):
             tracker = await self._load(key, channel, chat_id, "")
             self._apply(tracker, [PendingCase(case_number)])
+            await self._save(tracker)
+
+    async def note_taken_over(self, channel: str, chat_id: str) -> None:
+        """A staff member wrote to the taxpayer from the topic and so took the conversation
+        over (the desk already says `human` and tells the taxpayer): the bot stops answering
+        (an open form waits, as after a hand-over)."""
+        key = conversation_key(channel, chat_id)
+        async with self._locks.hold(key):
+            tracker = await self._load(key, channel, chat_id, "")
+            self._apply(
+                tracker,
+                [ConversationStateSet("human"), Awaiting(None), FallbackCounted(reset=True)],
+            )
             await self._save(tracker)
 
     async def hand_back(self, channel: str, chat_id: str) -> list[Reply]:

@@ -23,7 +23,7 @@ For the Telegram channel (`bot.ports`):
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +148,16 @@ class DeskStaffTopics:
     relayed messages), `bot.ports.StaffDesk` (the staff handlers) and `bot.ports.StaffRelay`
     (taxpayer messages into the topic while staff own the conversation)."""
 
-    def __init__(self, conversations: DeskConversations) -> None:
+    def __init__(
+        self,
+        conversations: DeskConversations,
+        *,
+        on_take_over: Callable[[str, str], Awaitable[None]] | None = None,
+    ) -> None:
+        """`on_take_over(channel, chat_id)`: told when a staff message took a conversation
+        over from the bot (the dialogue's tracker follows, so the bot stops answering)."""
         self.conversations = conversations
+        self.on_take_over = on_take_over
 
     async def topic(self, conversation_id: int) -> int | None:
         async with self.conversations.desk() as desk:
@@ -219,11 +227,19 @@ class DeskStaffTopics:
         *,
         reply_to: int | None = None,
         text: str | None = None,
-    ) -> None:
+    ) -> bool:
         async with self.conversations.desk() as desk:
-            await desk.relay_to_taxpayer(
+            done = await desk.relay_to_taxpayer(
                 conversation_id, staff_chat_id, message_id, staff_id, reply_to=reply_to, text=text
             )
+        if done.took_over and self.on_take_over is not None:
+            try:
+                await self.on_take_over(done.channel, done.chat_id)
+            except Exception:  # the desk says human, but the bot may answer until /bot
+                log.exception(
+                    "conversation %s: the dialogue was not told of the take-over", conversation_id
+                )
+        return done.took_over
 
     async def relay_edit_to_staff(
         self, channel: str, chat_id: str, message_id: int, text: str

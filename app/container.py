@@ -161,7 +161,7 @@ async def build_container(
             links=DeskAttachmentLinker(runtime.sessions),
             runtime=runtime,
             lookups=DeskNoticeLookups(runtime),
-            staff=DeskStaffTopics(conversations),
+            staff=DeskStaffTopics(conversations, on_take_over=engine.note_taken_over),
         )
     finally:
         for close in reversed(closers):

@@ -225,9 +225,11 @@ class StaffDesk(Protocol):
         *,
         reply_to: int | None = None,
         text: str | None = None,
-    ) -> None:
+    ) -> bool:
         """Queue a staff message to be copied to the taxpayer (outbox); `reply_to`: the
-        topic message it quotes (followed to the taxpayer's side when it was relayed)."""
+        topic message it quotes (followed to the taxpayer's side when it was relayed).
+        True when it took the conversation over from the bot (the taxpayer is told which
+        staff member now serves them, and the bot stops answering)."""
         ...
 
     async def relay_edit(self, staff_chat_id: int, message_id: int, text: str) -> bool:

@@ -240,7 +240,7 @@ async def _schema_problem(rt: DeskRuntime) -> tuple[str, str] | None:
             return await conn.run_sync(schema_problem)
     except (DBAPIError, OSError) as exc:
         log.debug("database unreachable: %s", type(exc).__name__)
-        return "database_unavailable", "无法连接数据库，请检查 DATABASE_URL 和数据库服务是否已启动。"
+        return "database_unavailable", "无法连接数据库：请检查 DATABASE_URL 和数据库服务。"
 
 
 def _fail(args: argparse.Namespace, code: str, message: str) -> int:

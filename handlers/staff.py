@@ -3,8 +3,10 @@
 Only registered staff (the desk's staff table, linked by Telegram user id) act; anyone else
 who writes in a taxpayer's topic or types a staff command is refused politely and nothing
 changes. In a taxpayer's topic: a message is copied to the taxpayer; `/note ...` stays
-internal; `/bot` hands the conversation back to the bot (the taxpayer is told). Anywhere:
-`/queue` shows the queue digest.
+internal; `/bot` hands the conversation back to the bot (the taxpayer is told). A message
+written while the bot has the conversation takes it over: the taxpayer is told which staff
+member serves them, the bot goes quiet, and the topic is told so. Anywhere: `/queue` shows
+the queue digest.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from bot.topics import render_queue
 from taxrules.errors import UserFacingError
 
 NOT_STAFF = "抱歉，只有已登记的工作人员可以在这里处理纳税人的会话。如需开通，请联系管理员。"
+TAKEN_OVER = (
+    "您已接管本会话：纳税人已收到「工作人员{name}为您服务」，智能助手暂停回复，"
+    "您的消息已转给纳税人。/bot 交还智能助手；/note 开头的消息不会发给纳税人。"
+)
 CASE_COMMANDS = {"/complete": "complete", "/reject": "reject", "/ask": "ask"}
 USAGE = {
     "complete": "用法：/complete 案件号 办结说明",
@@ -69,7 +75,7 @@ async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
         )
     else:
         quoted = message.reply_to_message
-        await staff_desk.relay_to_taxpayer(
+        took_over = await staff_desk.relay_to_taxpayer(
             conversation,
             message.chat.id,
             message.message_id,
@@ -77,6 +83,8 @@ async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
             reply_to=quoted.message_id if quoted is not None else None,
             text=message.text or message.caption,
         )
+        if took_over:
+            await message.reply(TAKEN_OVER.format(name=member.name))
 
 
 async def on_staff_edit(message: Message, staff_desk: StaffDesk) -> None:

@@ -12,8 +12,11 @@ from typing import Any
 
 from app.adapters import DeskConversations
 from desk.services import Desk
-from tests.e2e.test_staff_topics import OFFICER, STAFF, Staffed, staffed  # noqa: F401
 from testing.waits import wait_for
+from tests.e2e import test_staff_topics as base
+from tests.e2e.test_staff_topics import OFFICER, STAFF, Staffed
+
+staffed = base.staffed  # the fixture: the real bot polling, the staff group, the desk
 
 
 class CountingConversations:
@@ -55,3 +58,67 @@ async def test_a_turn_with_the_bot_opens_no_staff_session(staffed: Staffed) -> N
     thread = await staffed.alerted_topic(chat)
     await wait_for(lambda: any(m.text == "在吗" for m in server.in_topic(STAFF, thread)), 10)
     assert counting.sessions > handed  # with staff, each message is relayed
+
+
+async def test_a_staff_message_to_a_conversation_with_the_bot_takes_it_over(
+    staffed: Staffed,
+) -> None:
+    server, chat = staffed.server, 7402
+    await staffed.add_officer()
+    number = await base._submitted_case(staffed, chat)  # the announcement makes the topic
+    announced = await wait_for(
+        lambda: next(
+            (m for m in server.sent_messages(STAFF) if f"新案件 {number}" in (m.text or "")), None
+        ),
+        10,
+    )
+    thread = announced.message["message_thread_id"]
+    assert await staffed.state(chat) == "bot"
+
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, "您好，您的完税证明我来办", user=OFFICER, thread_id=thread)
+    got = await server.wait_for_messages(chat, before + 2, timeout=10)
+    assert [m.text for m in got[before : before + 2]] == [
+        "工作人员王科员为您服务，请直接在这里回复。",
+        "您好，您的完税证明我来办",
+    ]
+    assert await staffed.state(chat) == "human"
+    told = await wait_for(
+        lambda: [m for m in server.in_topic(STAFF, thread) if "您已接管本会话" in (m.text or "")],
+        10,
+    )
+    assert len(told) == 1
+    card = server.in_topic(STAFF, thread)[0]
+    await wait_for(lambda: "人工服务中" in (card.message.get("text") or ""), 10)
+
+    # the bot is quiet now, and the taxpayer's answer reaches the topic
+    server.user_sends_text(chat, "好的，谢谢")
+    await wait_for(lambda: any(m.text == "好的，谢谢" for m in server.in_topic(STAFF, thread)), 10)
+    assert len(server.sent_messages(chat)) == before + 2
+
+    # a second message is relayed without a second take-over notice
+    server.user_sends_text(STAFF, "稍等", user=OFFICER, thread_id=thread)
+    got = await server.wait_for_messages(chat, before + 3, timeout=10)
+    assert got[-1].text == "稍等"
+    assert sum("您已接管" in (m.text or "") for m in server.in_topic(STAFF, thread)) == 1
+
+
+async def test_a_note_to_a_conversation_with_the_bot_takes_nothing_over(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7403
+    await staffed.add_officer()
+    number = await base._submitted_case(staffed, chat)
+    announced = await wait_for(
+        lambda: next(
+            (m for m in server.sent_messages(STAFF) if f"新案件 {number}" in (m.text or "")), None
+        ),
+        10,
+    )
+    thread = announced.message["message_thread_id"]
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, "/note 先看看材料", user=OFFICER, thread_id=thread)
+    server.user_sends_text(STAFF, "/queue", user=OFFICER, thread_id=thread)
+    await wait_for(
+        lambda: any("案件队列" in (m.text or "") for m in server.in_topic(STAFF, thread)), 10
+    )
+    assert await staffed.state(chat) == "bot"
+    assert len(server.sent_messages(chat)) == before

@@ -89,7 +89,9 @@ async def test_the_staff_router_keeps_no_lock_per_topic_it_has_seen() -> None:
     dp.include_router(build_router(STAFF, locks=locks))
     desk = QuietStaffDesk()
     bot = MockedBot()
-    updates = [_topic_message(thread, 1000 * thread + i) for thread in range(1, 51) for i in range(3)]
+    updates = [
+        _topic_message(thread, 1000 * thread + i) for thread in range(1, 51) for i in range(3)
+    ]
     await asyncio.gather(*(dp.feed_update(bot, u, staff_desk=desk) for u in updates))
     assert len(desk.relayed) == 150
     for thread in range(1, 51):  # each topic's messages in the order they came
