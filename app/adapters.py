@@ -281,6 +281,17 @@ class DeskStaffTopics:
                 log.exception("card of case %s not refreshed", case.number)
             return done
 
+    async def case_buttons(self, number: str) -> list[str]:
+        async with self.conversations.desk() as desk:
+            return await desk.topic_actions(number)
+
+    async def check_step(self, action: str, number: str, staff_id: int) -> None:
+        desk_action = {"ask": "ask_taxpayer"}.get(action, action)
+        if desk_action not in ("ask_taxpayer", "complete", "reject"):
+            raise ValueError(f"not a step with a text: {action!r}")
+        async with self.conversations.desk() as desk:
+            await desk.check_action(number, staff_id, desk_action)
+
     async def queue(self) -> list[tuple[TopicCase, str | None]]:
         async with self.conversations.desk() as desk:
             cases = await desk.queue(limit=50)

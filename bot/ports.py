@@ -250,6 +250,15 @@ class StaffDesk(Protocol):
         """The active cases by deadline, each with its due state (ok / due_soon / overdue)."""
         ...
 
+    async def case_buttons(self, number: str) -> list[str]:
+        """The desk actions the case's announcement offers now (by its state)."""
+        ...
+
+    async def check_step(self, action: str, number: str, staff_id: int) -> None:
+        """Raise `UserFacingError` (why not) unless this staff member may take the step
+        (ask, complete, reject) on the case now; nothing changes."""
+        ...
+
 
 @runtime_checkable
 class StaffRelay(Protocol):

@@ -347,7 +347,7 @@ class StaffTopicSender:
         if deadline:
             text += f"\n截止：{format_deadline(datetime.fromisoformat(deadline))}（北京时间）"
         text += "\n认领后可用 /complete、/reject、/ask 加案件号办理。"
-        markup = staff_case_keyboard(number)
+        markup = staff_case_keyboard(number, row.payload.get("actions") or ("claim",))
 
         async def send(thread: int) -> object:
             return await self.bot.send_message(

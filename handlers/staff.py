@@ -11,10 +11,13 @@ the queue digest.
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
-from bot.keyboards import StaffCaseCb
+from bot.keyboards import StaffCaseCb, staff_case_keyboard
 from bot.locks import KeyedLocks
 from bot.ports import StaffDesk
 from bot.topics import render_queue
@@ -112,20 +115,37 @@ async def _case_command(message: Message, desk: StaffDesk, action: str, staff_id
 async def on_case_button(
     query: CallbackQuery, callback_data: StaffCaseCb, staff_desk: StaffDesk
 ) -> None:
-    """认领 / 放回队列 under an announced case: only registered staff; a lost race is told
-    who has the case."""
+    """A button under an announced case: only registered staff; the desk checks the step
+    (a lost claim race is told who has the case). A step that needs a text (ask, complete,
+    reject) is checked, then the command to type is shown. The buttons then follow the
+    case's state."""
     member = await staff_desk.staff_member(query.from_user.id)
     if member is None:
         await query.answer(NOT_STAFF, show_alert=True)
         return
+    action, number = callback_data.a, callback_data.n
     try:
-        done = await staff_desk.case_step(callback_data.a, callback_data.n, member.staff_id)
+        if action in USAGE:
+            await staff_desk.check_step(action, number, member.staff_id)
+            done = USAGE[action].replace("案件号", number, 1).replace("用法：", "请发送：", 1)
+        else:
+            done = await staff_desk.case_step(action, number, member.staff_id)
     except UserFacingError as e:
         await query.answer(e.user_message, show_alert=True)
-        return
-    await query.answer(done)
-    if query.message is not None and isinstance(query.message, Message):
-        await query.message.reply(f"{member.name}：{done}")
+        done = None
+    else:
+        await query.answer(done)
+    if isinstance(query.message, Message):
+        if done is not None:
+            await query.message.reply(f"{member.name}：{done}")
+        await _follow_state(query.message, staff_desk, number)
+
+
+async def _follow_state(message: Message, desk: StaffDesk, number: str) -> None:
+    """Show the buttons the case's state offers now (none once it is closed)."""
+    markup = staff_case_keyboard(number, await desk.case_buttons(number))
+    with contextlib.suppress(TelegramBadRequest):  # unchanged, or deleted by hand
+        await message.edit_reply_markup(reply_markup=markup)
 
 
 def build_router(staff_chat_id: int, *, locks: KeyedLocks | None = None) -> Router:

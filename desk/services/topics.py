@@ -31,6 +31,7 @@ from desk.models import (
     TaxpayerTaxId,
 )
 from desk.services.core import DeskCore
+from desk.services.permissions import state_actions
 from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES
 from taxrules.masking import mask_taxpayer_id
 
@@ -469,6 +470,7 @@ class StaffTopics(DeskCore):
                     "case_number": case.number,
                     "title": self.case_title(case.case_type),
                     "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None,
+                    "actions": state_actions(case.status, assigned=case.assignee_id is not None),
                 },
                 self.now(),
                 key=f"staff:case:{case.number}:announced",

@@ -122,3 +122,41 @@ async def test_a_note_to_a_conversation_with_the_bot_takes_nothing_over(staffed:
     )
     assert await staffed.state(chat) == "bot"
     assert len(server.sent_messages(chat)) == before
+
+
+async def test_the_case_buttons_follow_the_case(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7404
+    await staffed.add_officer("王科员", 5001)
+    await staffed.add_officer("李科员", 5002)
+    number = await base._submitted_case(staffed, chat)
+    card = await base._announced(staffed, number)
+    thread = card.message["message_thread_id"]
+    assert card.button_data() == [f"sc:claim:{number}"]  # queued: a claim, nothing else
+
+    server.user_presses(STAFF, card.message_id, f"sc:claim:{number}", user=OFFICER)
+    claimed = [f"sc:{a}:{number}" for a in ("release", "ask", "complete", "reject")]
+    await wait_for(lambda: card.button_data() == claimed, 10)
+
+    # a text step by button: checked (a colleague is refused, saying who has it) ...
+    server.user_presses(STAFF, card.message_id, f"sc:complete:{number}", user=base.LI)
+    await wait_for(lambda: len(server.answered_callbacks) == 2, 10)
+    assert "王科员" in server.answered_callbacks[1]["text"]
+    # ... and the assignee is shown the command to type, with the number filled in
+    server.user_presses(STAFF, card.message_id, f"sc:complete:{number}", user=OFFICER)
+    await base._topic_says(staffed, thread, f"请发送：/complete {number} 办结说明")
+    assert (await base._detail(staffed, number)).case.status == "in_progress"
+
+    # asked: waiting for the taxpayer, no completion button (the state does not allow it)
+    server.user_sends_text(STAFF, f"/ask {number} 需要哪一年的？", user=OFFICER, thread_id=thread)
+    await base._topic_says(staffed, thread, "已向纳税人发出补充询问")
+    server.user_presses(STAFF, card.message_id, f"sc:ask:{number}", user=OFFICER)
+    await wait_for(
+        lambda: card.button_data() == [f"sc:{a}:{number}" for a in ("ask", "reject")], 10
+    )
+
+    # closed by command: the next press is refused and the buttons go away
+    server.user_sends_text(STAFF, f"/reject {number} 重复申请", user=OFFICER, thread_id=thread)
+    await base._topic_says(staffed, thread, "已退回，已通知纳税人")
+    server.user_presses(STAFF, card.message_id, f"sc:reject:{number}", user=OFFICER)
+    await wait_for(lambda: card.button_data() == [], 10)
+    assert "不能" in server.answered_callbacks[-1]["text"]
