@@ -297,6 +297,17 @@ class DialogueEngine:
         """The stored tracker of a conversation (for the console and tests)."""
         return await self.store.load(conversation_key(channel, chat_id))
 
+    async def recent_intents(self, channel: str, chat_id: str, limit: int = 5) -> list[str]:
+        """The intents of the taxpayer's last `limit` understood messages, oldest first (the
+        staff topic's card shows them); [] for a conversation the dialogue has not seen."""
+        tracker = await self.tracker(channel, chat_id)
+        if tracker is None:
+            return []
+        found = [
+            str(t["intent"]) for t in tracker.turns if t.get("role") == "user" and t.get("intent")
+        ]
+        return found[-limit:]
+
     async def _notice(
         self,
         channel: str,

@@ -153,11 +153,15 @@ class DeskStaffTopics:
         conversations: DeskConversations,
         *,
         on_take_over: Callable[[str, str], Awaitable[None]] | None = None,
+        intents: Callable[[str, str], Awaitable[list[str]]] | None = None,
     ) -> None:
         """`on_take_over(channel, chat_id)`: told when a staff message took a conversation
-        over from the bot (the dialogue's tracker follows, so the bot stops answering)."""
+        over from the bot (the dialogue's tracker follows, so the bot stops answering).
+        `intents(channel, chat_id)`: the taxpayer's last intents (the dialogue's tracker)
+        for the topic's card."""
         self.conversations = conversations
         self.on_take_over = on_take_over
+        self.intents = intents
 
     async def topic(self, conversation_id: int) -> int | None:
         async with self.conversations.desk() as desk:
@@ -182,12 +186,21 @@ class DeskStaffTopics:
     async def facts(self, conversation_id: int) -> TopicFacts:
         async with self.conversations.desk() as desk:
             card = await desk.topic_card(conversation_id)
+        intents: list[str] = []
+        if self.intents is not None:
+            try:
+                intents = await self.intents(card.channel, card.chat_id)
+            except Exception:  # the card is still worth showing without them
+                log.exception(
+                    "conversation %s: intents for the card unavailable", card.conversation_id
+                )
         return TopicFacts(
             conversation_id=card.conversation_id,
             display_name=card.display_name,
             masked_tax_id=card.masked_tax_id,
             state=card.state,
             cases=tuple(TopicCase(c.number, c.title, c.status, c.deadline_at) for c in card.cases),
+            intents=tuple(intents),
         )
 
     async def record_relay(

@@ -161,7 +161,9 @@ async def build_container(
             links=DeskAttachmentLinker(runtime.sessions),
             runtime=runtime,
             lookups=DeskNoticeLookups(runtime),
-            staff=DeskStaffTopics(conversations, on_take_over=engine.note_taken_over),
+            staff=DeskStaffTopics(
+                conversations, on_take_over=engine.note_taken_over, intents=engine.recent_intents
+            ),
         )
     finally:
         for close in reversed(closers):

@@ -147,6 +147,7 @@ class TopicFacts:
     masked_tax_id: str | None
     state: str  # "bot" | "human"
     cases: tuple[TopicCase, ...] = ()
+    intents: tuple[str, ...] = ()  # the taxpayer's last intents, oldest first
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -61,6 +62,7 @@ OFFICE_TZ = ZoneInfo("Asia/Shanghai")
 CAPTION_LIMIT = 1024
 TOPIC_NAME_LIMIT = 128
 TOPICS_PER_MINUTE = 20
+NAMES_KEPT = 4096  # topic names remembered (to rename only on change); older ones re-checked
 GROUP_MESSAGES_PER_MINUTE = 20
 #: Marks of a taxpayer message written while the office was closed.
 CLOSED_MARK = "（非办公时间）"
@@ -81,11 +83,40 @@ def format_deadline(at: datetime) -> str:
     return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
+#: How the card names the taxpayer's intents (others show as they are).
+INTENT_LABELS = {
+    "greet": "问候",
+    "goodbye": "道别",
+    "thank": "致谢",
+    "affirm": "确认",
+    "deny": "否定",
+    "request_correction": "更正申报",
+    "request_tax_certificate": "开具完税证明",
+    "request_invoice": "发票申领",
+    "request_refund": "退税",
+    "request_registration_change": "登记变更",
+    "submit_document": "提交材料",
+    "provide_info": "提供信息",
+    "check_status": "查询进度",
+    "cancel_request": "撤销申请",
+    "request_human": "转人工",
+    "faq_office_hours": "咨询办公时间",
+    "faq_online_services": "咨询网上办理",
+    "ask_policy": "咨询政策",
+    "complaint": "投诉",
+    "out_of_scope": "无关话题",
+    "help": "求助",
+    "nlu_fallback": "未能理解",
+}
+
+
 def topic_name(facts: TopicFacts) -> str:
-    """The taxpayer's display name and the first open case's number."""
+    """The taxpayer's display name and the number of the first open case (a submitted one:
+    a form still being filled in is not a case for staff yet)."""
     name = facts.display_name.strip() or f"纳税人 {facts.conversation_id}"
-    if facts.cases:
-        name = f"{name} · {facts.cases[0].number}"
+    submitted = [c for c in facts.cases if c.status != "collecting"]
+    if submitted:
+        name = f"{name} · {submitted[0].number}"
     return name[:TOPIC_NAME_LIMIT]
 
 
@@ -101,6 +132,9 @@ def render_card(facts: TopicFacts) -> str:
             lines.append(f"  · {c.number} {c.title}（{STATUS_TEXT.get(c.status, c.status)}{due}）")
     else:
         lines.append("📂 未结案件：无")
+    if facts.intents:
+        said = " → ".join(INTENT_LABELS.get(i, i) for i in facts.intents)
+        lines.append(f"🗨️ 最近意图：{said}")
     lines.append("在本话题直接回复即发给纳税人；/note 开头为内部备注；/bot 交还智能助手。")
     return "\n".join(lines)
 
@@ -145,6 +179,7 @@ class TopicManager:
         self.store = store
         self.limit = limit or TopicRateLimit()
         self._locks = KeyedLocks()  # per conversation, dropped when released
+        self._names: OrderedDict[int, str] = OrderedDict()  # the names we last gave (LRU)
 
     async def ensure(self, conversation_id: int) -> int:
         """The conversation's topic, created (with its pinned card) when it has none.
@@ -177,6 +212,7 @@ class TopicManager:
             except TelegramAPIError:
                 log.warning("could not delete the duplicate staff topic %s", thread)
             return kept
+        self._named(conversation_id, topic_name(facts))
         try:
             card = await self.bot.send_message(
                 self.staff_chat_id, render_card(facts), message_thread_id=thread
@@ -192,8 +228,12 @@ class TopicManager:
         log.info("staff topic %s created for conversation %s", thread, conversation_id)
         return thread
 
-    async def refresh_card(self, conversation_id: int) -> None:
-        """Show the conversation's current state and cases on its pinned card."""
+    async def refresh_card(self, conversation_id: int, *, may_wait: bool = False) -> None:
+        """Show the conversation's current state, cases and last intents on its pinned card,
+        and rename the topic when its open case changed (`rename`). `may_wait`: raise
+        `RetryLater` when the rename must wait for the topic limit (a `staff_card` row, safe
+        to repeat); otherwise (after a message that must not be sent twice) the rename is
+        left to the next refresh."""
         card = await self.store.card(conversation_id)
         if card is None:
             return
@@ -204,6 +244,45 @@ class TopicManager:
             )
         except TelegramBadRequest as e:  # unchanged, or the card was deleted by hand
             log.debug("card of conversation %s not refreshed: %s", conversation_id, e.message)
+        try:
+            await self.rename(conversation_id, facts)
+        except RetryLater:
+            if may_wait:
+                raise
+            log.debug("topic of conversation %s: rename left to the next refresh", conversation_id)
+
+    async def rename(self, conversation_id: int, facts: TopicFacts | None = None) -> None:
+        """Give the topic its current name (display name · open case number) when it is not
+        the one this process last gave it. A rename takes a slot of the topic limit (raises
+        `RetryLater` when there is none: the row waits, and the card edit before it is
+        harmless to repeat); Telegram's TOPIC_NOT_MODIFIED (another process, or a restart,
+        named it so already) is success."""
+        facts = facts or await self.store.facts(conversation_id)
+        name = topic_name(facts)
+        if self._names.get(conversation_id) == name:
+            self._names.move_to_end(conversation_id)
+            return
+        thread = await self.store.topic(conversation_id)
+        if thread is None:
+            return
+        wait = self.limit.wait()
+        if wait > 0:
+            raise RetryLater(wait, "staff topic limit (rename)")
+        try:
+            await self.bot.edit_forum_topic(self.staff_chat_id, thread, name=name)
+        except TelegramRetryAfter as e:
+            raise RetryLater(float(e.retry_after), "Telegram topic flood control") from e
+        except TelegramBadRequest as e:
+            if "topic_not_modified" not in e.message.lower():
+                log.warning("topic %s not renamed: %s", thread, e.message)
+                return  # deleted by hand: the next need recreates it, with its name
+        self._named(conversation_id, name)
+
+    def _named(self, conversation_id: int, name: str) -> None:
+        self._names[conversation_id] = name
+        self._names.move_to_end(conversation_id)
+        while len(self._names) > NAMES_KEPT:
+            self._names.popitem(last=False)
 
     async def in_topic(self, conversation_id: int, send: Callable[[int], Awaitable[T]]) -> T:
         """Run `send(thread_id)` in the conversation's topic; recreate the topic once if it
@@ -253,8 +332,8 @@ class StaffTopicSender:
             if row.kind == "staff_handoff":
                 await self.topics.in_topic(conversation_id, self._alert(row))
                 await self.topics.refresh_card(conversation_id)
-            elif row.kind == "staff_card":
-                await self.topics.refresh_card(conversation_id)
+            elif row.kind == "staff_card":  # its own row: it may wait for a rename slot
+                await self.topics.refresh_card(conversation_id, may_wait=True)
             elif row.kind == "staff_case":
                 await self.topics.in_topic(conversation_id, self._case(row))
             elif row.kind == "staff_edit":

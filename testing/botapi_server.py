@@ -853,6 +853,8 @@ class BotAPIServer:
     def _edit_forum_topic(self, params: dict[str, Any]) -> bool:
         topic = self._topic(params)
         if params.get("name"):
+            if str(params["name"]) == topic["name"]:
+                raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
             topic["name"] = str(params["name"])
         return True
 

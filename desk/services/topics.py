@@ -98,6 +98,8 @@ class TopicCard:
     masked_tax_id: str | None
     state: str
     cases: list[CardCase] = field(default_factory=list)
+    channel: str = ""  # the taxpayer's chat, where the dialogue's tracker is found
+    chat_id: str = ""
 
 
 class StaffTopics(DeskCore):
@@ -201,6 +203,8 @@ class StaffTopics(DeskCore):
                 CardCase(c.number, self.case_title(c.case_type), c.status, c.deadline_at)
                 for c in cases
             ],
+            channel=conv.channel,
+            chat_id=conv.chat_id,
         )
         await self._commit()
         return card
@@ -474,6 +478,16 @@ class StaffTopics(DeskCore):
                 },
                 self.now(),
                 key=f"staff:case:{case.number}:announced",
+            )
+        )
+        # then the card and the topic's name follow (the new case), as a row of its own
+        self.session.add(
+            staff_row(
+                case.conversation_id,
+                "staff_card",
+                {},
+                self.now(),
+                key=f"staff:case:{case.number}:announced:card",
             )
         )
         try:

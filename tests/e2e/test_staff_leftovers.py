@@ -160,3 +160,28 @@ async def test_the_case_buttons_follow_the_case(staffed: Staffed) -> None:
     server.user_presses(STAFF, card.message_id, f"sc:reject:{number}", user=OFFICER)
     await wait_for(lambda: card.button_data() == [], 10)
     assert "不能" in server.answered_callbacks[-1]["text"]
+
+
+async def test_the_card_and_the_topic_name_follow_the_conversation(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7405
+    await staffed.add_officer()
+    thread = await staffed.hand_over(chat)
+    card = server.in_topic(STAFF, thread)[0]
+    assert "最近意图" in (card.text or "") and "转人工" in (card.text or "")
+    assert staffed.topics()[thread] == f"User{chat}"
+
+    number = await base._submitted_case(staffed, chat)
+    await wait_for(lambda: staffed.topics().get(thread) == f"User{chat} · {number}", 10)
+    await wait_for(lambda: number in (card.message.get("text") or ""), 10)
+
+    server.user_presses(
+        STAFF,
+        (await base._announced(staffed, number)).message_id,
+        f"sc:claim:{number}",
+        user=OFFICER,
+    )
+    await base._topic_says(staffed, thread, "王科员：案件")
+    server.user_sends_text(STAFF, f"/complete {number} 已开具", user=OFFICER, thread_id=thread)
+    await base._topic_says(staffed, thread, "已办结")
+    await wait_for(lambda: staffed.topics().get(thread) == f"User{chat}", 10)
+    assert list(staffed.topics()) == [thread]  # renamed, not recreated
