@@ -31,10 +31,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -140,21 +141,74 @@ def render_card(facts: TopicFacts) -> str:
 
 
 class TopicRateLimit:
-    """At most `per_minute` new topics in any 60 seconds (Telegram's limit is about 20)."""
+    """At most `per_minute` slots (new topics, or messages into the group) in any 60
+    seconds, in this process (Telegram's limits are about 20 a minute). With Redis,
+    `RedisRateLimit` shares them between processes."""
 
     def __init__(self, per_minute: int = TOPICS_PER_MINUTE, *, window: float = 60.0) -> None:
         self.per_minute = per_minute
         self.window = window
         self._times: list[float] = []
 
-    def wait(self) -> float:
+    async def wait(self) -> float:
         """0 and a slot taken when a topic may be created now, else the seconds to wait."""
+        return self.take()
+
+    def take(self) -> float:
+        """`wait` without the event loop (the in-process bucket)."""
         now = time.monotonic()
         self._times = [t for t in self._times if now - t < self.window]
         if len(self._times) < self.per_minute:
             self._times.append(now)
             return 0.0
         return max(0.05, self.window - (now - self._times[0]))
+
+
+#: A sliding window in one sorted set: drop the slots older than the window, take one if
+#: fewer than the limit are left (-1), else say how long until the oldest leaves. Redis's own
+#: clock, so processes on different machines agree.
+_SLOT_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+  return '-1'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tostring(window - (now - tonumber(oldest[2])))
+"""
+
+
+class RedisRateLimit(TopicRateLimit):
+    """The same limit shared by every process using `key` in Redis (a sorted set of the
+    slots taken in the last window). When Redis does not answer, this process's own bucket
+    stands in (logged), so the staff group never stalls on Redis."""
+
+    def __init__(
+        self, redis: Any, key: str, per_minute: int = TOPICS_PER_MINUTE, *, window: float = 60.0
+    ) -> None:
+        super().__init__(per_minute, window=window)
+        self.redis = redis
+        self.key = key
+
+    async def wait(self) -> float:
+        try:
+            left = await self.redis.eval(
+                _SLOT_SCRIPT, 1, self.key, self.window, self.per_minute, uuid.uuid4().hex
+            )
+        except Exception as e:  # Redis down or unreachable: keep going on our own count
+            log.warning(
+                "rate limit %s: Redis unavailable (%s), counting in-process",
+                self.key,
+                type(e).__name__,
+            )
+            return self.take()
+        seconds = float(left.decode() if isinstance(left, bytes) else left)
+        return 0.0 if seconds < 0 else max(0.05, seconds)  # -1: a slot taken
 
 
 def topic_gone(exc: TelegramBadRequest) -> bool:
@@ -196,7 +250,7 @@ class TopicManager:
         await self.store.forget_topic(conversation_id, thread_id)
 
     async def _create(self, conversation_id: int) -> int:
-        wait = self.limit.wait()
+        wait = await self.limit.wait()
         if wait > 0:
             raise RetryLater(wait, "staff topic limit")
         facts = await self.store.facts(conversation_id)
@@ -265,7 +319,7 @@ class TopicManager:
         thread = await self.store.topic(conversation_id)
         if thread is None:
             return
-        wait = self.limit.wait()
+        wait = await self.limit.wait()
         if wait > 0:
             raise RetryLater(wait, "staff topic limit (rename)")
         try:
@@ -325,7 +379,7 @@ class StaffTopicSender:
             conversation_id = int(row.payload["conversation_id"])
         except (KeyError, TypeError, ValueError):
             raise Undeliverable(f"staff row without a conversation: {row.id}") from None
-        wait = self.limit.wait()
+        wait = await self.limit.wait()
         if wait > 0:
             raise RetryLater(wait, "staff group message limit")
         try:
@@ -366,7 +420,7 @@ class StaffTopicSender:
 
     async def _digest(self, row: OutboxItem) -> None:
         """The morning queue digest, into the General topic (no thread)."""
-        wait = self.limit.wait()
+        wait = await self.limit.wait()
         if wait > 0:
             raise RetryLater(wait, "staff group message limit")
         try:
