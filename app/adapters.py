@@ -240,10 +240,17 @@ class DeskStaffTopics:
         *,
         reply_to: int | None = None,
         text: str | None = None,
+        album: list[int] | None = None,
     ) -> bool:
         async with self.conversations.desk() as desk:
             done = await desk.relay_to_taxpayer(
-                conversation_id, staff_chat_id, message_id, staff_id, reply_to=reply_to, text=text
+                conversation_id,
+                staff_chat_id,
+                message_id,
+                staff_id,
+                reply_to=reply_to,
+                text=text,
+                album=album,
             )
         if done.took_over and self.on_take_over is not None:
             try:

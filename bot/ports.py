@@ -226,9 +226,11 @@ class StaffDesk(Protocol):
         *,
         reply_to: int | None = None,
         text: str | None = None,
+        album: list[int] | None = None,
     ) -> bool:
         """Queue a staff message to be copied to the taxpayer (outbox); `reply_to`: the
-        topic message it quotes (followed to the taxpayer's side when it was relayed).
+        topic message it quotes (followed to the taxpayer's side when it was relayed);
+        `album`: the ids of all items of an album, copied as one album.
         True when it took the conversation over from the bot (the taxpayer is told which
         staff member now serves them, and the bot stops answering)."""
         ...

@@ -17,6 +17,7 @@ from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
+from bot.albums import AlbumCollector
 from bot.keyboards import StaffCaseCb, staff_case_keyboard
 from bot.locks import KeyedLocks
 from bot.ports import StaffDesk
@@ -43,8 +44,12 @@ def _command(message: Message) -> str | None:
     return text.split(maxsplit=1)[0].split("@", 1)[0].lower()
 
 
-async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
-    """Any message in the staff group: check who writes, then relay or run the command."""
+async def on_staff_message(
+    message: Message, staff_desk: StaffDesk, album: list[Message] | None = None
+) -> None:
+    """Any message in the staff group: check who writes, then relay or run the command.
+    `album`: all items of an album (`message` is the one with the caption), relayed as one
+    album."""
     if message.from_user is None or message.from_user.is_bot:
         return
     command = _command(message)
@@ -85,6 +90,7 @@ async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
             member.staff_id,
             reply_to=quoted.message_id if quoted is not None else None,
             text=message.text or message.caption,
+            album=[m.message_id for m in album] if album and len(album) > 1 else None,
         )
         if took_over:
             await message.reply(TAKEN_OVER.format(name=member.name))
@@ -164,9 +170,23 @@ def build_router(staff_chat_id: int, *, locks: KeyedLocks | None = None) -> Rout
     # topic's lock is dropped when nobody holds or waits for it.
     locks = locks if locks is not None else KeyedLocks()
 
-    async def in_order(message: Message, staff_desk: StaffDesk) -> None:
+    async def in_order(
+        message: Message, staff_desk: StaffDesk, albums: AlbumCollector | None = None
+    ) -> None:
+        if not message.media_group_id or albums is None:
+            async with locks.hold(message.message_thread_id or 0):
+                await on_staff_message(message, staff_desk)
+            return
+        # An album arrives as one update per item: the first item claims the album before
+        # it queues for the topic (so the others join it meanwhile and return), then, in its
+        # place in the topic's order, waits for the rest and relays it as one album.
+        group = albums.claim(message)
+        if group is None:
+            return
         async with locks.hold(message.message_thread_id or 0):
-            await on_staff_message(message, staff_desk)
+            items = await albums.settle(group)
+            captioned = next((m for m in items if m.caption), items[0])
+            await on_staff_message(captioned, staff_desk, album=items)
 
     router = Router(name="staff")
     router.message.filter(in_staff_chat)

@@ -275,11 +275,13 @@ class StaffTopics(DeskCore):
         *,
         reply_to: int | None = None,
         text: str | None = None,
+        album: list[int] | None = None,
     ) -> RelayedToTaxpayer:
         """Queue a staff member's topic message to be copied to the taxpayer (the `telegram`
         outbox; recorded as an outbound message of the conversation when delivered). A
         quote-reply (`reply_to`, a topic message) follows the mapped message to the
-        taxpayer's side.
+        taxpayer's side. `album`: the message ids of an album (with `message_id` among
+        them), copied as one album (`message_ids` in the row).
 
         A staff member writing to a conversation the bot has takes it over (the office's
         rule: whoever writes to the taxpayer answers for the conversation): in the same
@@ -332,6 +334,7 @@ class StaffTopics(DeskCore):
                     "staff_id": staff_id,
                     "reply_to": int(quoted) if quoted is not None else None,
                     "text": text,
+                    **({"message_ids": sorted(album)} if album else {}),
                 },
                 channel=conv.channel,
                 chat_id=conv.chat_id,

@@ -185,3 +185,44 @@ async def test_the_card_and_the_topic_name_follow_the_conversation(staffed: Staf
     await base._topic_says(staffed, thread, "已办结")
     await wait_for(lambda: staffed.topics().get(thread) == f"User{chat}", 10)
     assert list(staffed.topics()) == [thread]  # renamed, not recreated
+
+
+async def test_an_album_from_staff_reaches_the_taxpayer_as_one_album(staffed: Staffed) -> None:
+    from testing.samples import make_jpeg, make_pdf
+
+    server, chat = staffed.server, 7406
+    await staffed.add_officer()
+    thread = await staffed.hand_over(chat)
+    before = len(server.sent_messages(chat))
+    sent = server.user_sends_album(
+        STAFF,
+        [make_jpeg(), make_jpeg(), make_jpeg()],
+        caption="三张示例",
+        user=OFFICER,
+        thread_id=thread,
+    )
+    server.user_sends_text(STAFF, "以上是示例", user=OFFICER, thread_id=thread)
+    got = await server.wait_for_messages(chat, before + 4, timeout=15)
+    album, after = got[before : before + 3], got[before + 3]
+    assert [m.method for m in album] == ["copyMessages"] * 3  # one call, one album
+    assert len({m.message["media_group_id"] for m in album}) == 1
+    assert all("photo" in m.message for m in album) and album[0].text == "三张示例"
+    assert after.text == "以上是示例"  # the text written after the album comes after it
+
+    # a quote of an album item on the taxpayer's side follows to the staff original
+    server.user_sends_text(chat, "第二张看不清", reply_to=album[1].message_id)
+    quoted = await wait_for(
+        lambda: next(
+            (m for m in server.in_topic(STAFF, thread) if m.text == "第二张看不清"), None
+        ),
+        10,
+    )
+    assert quoted.message["reply_to_message"]["message_id"] == sent[1]["message"]["message_id"]
+
+    # an album captioned /note stays in the group
+    server.user_sends_album(
+        STAFF, [make_jpeg(), make_pdf()], caption="/note 内部材料", user=OFFICER, thread_id=thread
+    )
+    server.user_sends_text(STAFF, "好的", user=OFFICER, thread_id=thread)
+    got = await server.wait_for_messages(chat, before + 5, timeout=15)
+    assert got[-1].text == "好的" and len(got) == before + 5
