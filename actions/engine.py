@@ -16,7 +16,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
@@ -38,7 +38,14 @@ from actions.ports import (
     TrackerStore,
     conversation_key,
 )
-from actions.tracker import ConversationStateSet, Event, FallbackCounted, PendingCase, Tracker
+from actions.tracker import (
+    Awaiting,
+    ConversationStateSet,
+    Event,
+    FallbackCounted,
+    PendingCase,
+    Tracker,
+)
 from actions.validation import CaseFormValidation
 from taxrules.masking import redact_taxpayer_ids
 
@@ -145,21 +152,32 @@ class DialogueEngine:
 
     # ------------------------------------------------------------------ turns
 
-    async def handle(self, msg: InboundMessage, *, deliver: Deliver | None = None) -> list[Reply]:
+    async def handle(
+        self,
+        msg: InboundMessage,
+        *,
+        deliver: Deliver | None = None,
+        with_staff: Callable[[], Awaitable[None]] | None = None,
+    ) -> list[Reply]:
         """One taxpayer message (text, button press, files/album) → the replies to send.
         Returns [] while a person owns the conversation (the channel still stores it).
 
         Turns of one conversation run one at a time. `deliver`, when given, is awaited with
         the replies (after the tracker is saved) before the next turn of the conversation
-        starts; an error it raises propagates to the caller."""
+        starts; an error it raises propagates to the caller. `with_staff`, when given, is
+        awaited after that, still under the lock, only when the conversation is with staff
+        after the turn (the tracker's state; the hand-over turn included): the channel's
+        staff relay, which a conversation with the bot does not need to look up."""
         key = conversation_key(msg.channel, msg.chat_id)
         async with self._locks.hold(key):
-            replies = await self._turn(key, msg)
+            replies, state = await self._turn(key, msg)
             if deliver is not None:
                 await deliver(replies)
+            if with_staff is not None and state == "human":
+                await with_staff()
             return replies
 
-    async def _turn(self, key: str, msg: InboundMessage) -> list[Reply]:
+    async def _turn(self, key: str, msg: InboundMessage) -> tuple[list[Reply], str]:
         tracker = await self._load(key, msg.channel, msg.chat_id, msg.user_id)
         text = (msg.text or "").strip()
         tracker.script = self.scripts.detect(text, tracker.script, msg.language_code)
@@ -167,7 +185,7 @@ class DialogueEngine:
             tracker.add_turn("user", _turn_text(text, msg))
             await self._answer_while_human(tracker, msg)
             await self._save(tracker)
-            return []
+            return [], tracker.state
         parse = await self._parse(text, msg)
         tracker.latest_message = parse
         tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
@@ -175,7 +193,7 @@ class DialogueEngine:
         for reply in replies:
             tracker.add_turn("bot", reply.text)
         await self._save(tracker)
-        return replies
+        return replies, tracker.state
 
     async def _parse(self, text: str, msg: InboundMessage) -> dict[str, Any]:
         files = [
@@ -256,6 +274,19 @@ class DialogueEngine:
             self._apply(tracker, [PendingCase(case_number)])
             await self._save(tracker)
 
+    async def note_taken_over(self, channel: str, chat_id: str) -> None:
+        """A staff member wrote to the taxpayer from the topic and so took the conversation
+        over (the desk already says `human` and tells the taxpayer): the bot stops answering
+        (an open form waits, as after a hand-over)."""
+        key = conversation_key(channel, chat_id)
+        async with self._locks.hold(key):
+            tracker = await self._load(key, channel, chat_id, "")
+            self._apply(
+                tracker,
+                [ConversationStateSet("human"), Awaiting(None), FallbackCounted(reset=True)],
+            )
+            await self._save(tracker)
+
     async def hand_back(self, channel: str, chat_id: str) -> list[Reply]:
         """Staff (`/bot`) or an idle timeout ended the human service: the bot answers again."""
         return await self._notice(
@@ -265,6 +296,17 @@ class DialogueEngine:
     async def tracker(self, channel: str, chat_id: str) -> Tracker | None:
         """The stored tracker of a conversation (for the console and tests)."""
         return await self.store.load(conversation_key(channel, chat_id))
+
+    async def recent_intents(self, channel: str, chat_id: str, limit: int = 5) -> list[str]:
+        """The intents of the taxpayer's last `limit` understood messages, oldest first (the
+        staff topic's card shows them); [] for a conversation the dialogue has not seen."""
+        tracker = await self.tracker(channel, chat_id)
+        if tracker is None:
+            return []
+        found = [
+            str(t["intent"]) for t in tracker.turns if t.get("role") == "user" and t.get("intent")
+        ]
+        return found[-limit:]
 
     async def _notice(
         self,

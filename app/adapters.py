@@ -23,7 +23,7 @@ For the Telegram channel (`bot.ports`):
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +148,20 @@ class DeskStaffTopics:
     relayed messages), `bot.ports.StaffDesk` (the staff handlers) and `bot.ports.StaffRelay`
     (taxpayer messages into the topic while staff own the conversation)."""
 
-    def __init__(self, conversations: DeskConversations) -> None:
+    def __init__(
+        self,
+        conversations: DeskConversations,
+        *,
+        on_take_over: Callable[[str, str], Awaitable[None]] | None = None,
+        intents: Callable[[str, str], Awaitable[list[str]]] | None = None,
+    ) -> None:
+        """`on_take_over(channel, chat_id)`: told when a staff message took a conversation
+        over from the bot (the dialogue's tracker follows, so the bot stops answering).
+        `intents(channel, chat_id)`: the taxpayer's last intents (the dialogue's tracker)
+        for the topic's card."""
         self.conversations = conversations
+        self.on_take_over = on_take_over
+        self.intents = intents
 
     async def topic(self, conversation_id: int) -> int | None:
         async with self.conversations.desk() as desk:
@@ -174,12 +186,21 @@ class DeskStaffTopics:
     async def facts(self, conversation_id: int) -> TopicFacts:
         async with self.conversations.desk() as desk:
             card = await desk.topic_card(conversation_id)
+        intents: list[str] = []
+        if self.intents is not None:
+            try:
+                intents = await self.intents(card.channel, card.chat_id)
+            except Exception:  # the card is still worth showing without them
+                log.exception(
+                    "conversation %s: intents for the card unavailable", card.conversation_id
+                )
         return TopicFacts(
             conversation_id=card.conversation_id,
             display_name=card.display_name,
             masked_tax_id=card.masked_tax_id,
             state=card.state,
             cases=tuple(TopicCase(c.number, c.title, c.status, c.deadline_at) for c in card.cases),
+            intents=tuple(intents),
         )
 
     async def record_relay(
@@ -219,11 +240,26 @@ class DeskStaffTopics:
         *,
         reply_to: int | None = None,
         text: str | None = None,
-    ) -> None:
+        album: list[int] | None = None,
+    ) -> bool:
         async with self.conversations.desk() as desk:
-            await desk.relay_to_taxpayer(
-                conversation_id, staff_chat_id, message_id, staff_id, reply_to=reply_to, text=text
+            done = await desk.relay_to_taxpayer(
+                conversation_id,
+                staff_chat_id,
+                message_id,
+                staff_id,
+                reply_to=reply_to,
+                text=text,
+                album=album,
             )
+        if done.took_over and self.on_take_over is not None:
+            try:
+                await self.on_take_over(done.channel, done.chat_id)
+            except Exception:  # the desk says human, but the bot may answer until /bot
+                log.exception(
+                    "conversation %s: the dialogue was not told of the take-over", conversation_id
+                )
+        return done.took_over
 
     async def relay_edit_to_staff(
         self, channel: str, chat_id: str, message_id: int, text: str
@@ -264,6 +300,17 @@ class DeskStaffTopics:
             except Exception:
                 log.exception("card of case %s not refreshed", case.number)
             return done
+
+    async def case_buttons(self, number: str) -> list[str]:
+        async with self.conversations.desk() as desk:
+            return await desk.topic_actions(number)
+
+    async def check_step(self, action: str, number: str, staff_id: int) -> None:
+        desk_action = {"ask": "ask_taxpayer"}.get(action, action)
+        if desk_action not in ("ask_taxpayer", "complete", "reject"):
+            raise ValueError(f"not a step with a text: {action!r}")
+        async with self.conversations.desk() as desk:
+            await desk.check_action(number, staff_id, desk_action)
 
     async def queue(self) -> list[tuple[TopicCase, str | None]]:
         async with self.conversations.desk() as desk:

@@ -57,8 +57,8 @@ class Container:
 
     `engine` is the dialogue (`DialogueEngine`; channel tests put a fake here). `runtime` is
     the desk: without it no outbox worker runs. `buttons`: the button map (None: kept in the
-    bot's FSM storage, i.e. Redis when `REDIS_URL` is set). The last four fields are tuning
-    that tests change; the defaults are for production."""
+    bot's FSM storage, i.e. Redis when `REDIS_URL` is set). The fields from `album_quiet` on
+    are tuning that tests change; the defaults are for production."""
 
     settings: Settings
     engine: Dialogue
@@ -76,6 +76,7 @@ class Container:
     outbox_poll_interval: float = POLL_INTERVAL
     topics_per_minute: int = 20  # new staff topics a minute (Telegram allows about 20)
     staff_messages_per_minute: int = 20  # messages into the staff group (20/min per group)
+    staff_limits_prefix: str = "taxdesk:staff-limits:"  # Redis keys of the two limits above
 
     @property
     def dialogue_engine(self) -> DialogueEngine | None:
@@ -161,7 +162,9 @@ async def build_container(
             links=DeskAttachmentLinker(runtime.sessions),
             runtime=runtime,
             lookups=DeskNoticeLookups(runtime),
-            staff=DeskStaffTopics(conversations),
+            staff=DeskStaffTopics(
+                conversations, on_take_over=engine.note_taken_over, intents=engine.recent_intents
+            ),
         )
     finally:
         for close in reversed(closers):

@@ -32,7 +32,7 @@ from bot.keyboards import StorageButtonStore
 from bot.middlewares import RECORDED_FLAG, install_log_redaction, record
 from bot.notices import run_outbox_worker
 from bot.sender import RateLimiter, ReplySender
-from bot.topics import TopicRateLimit, run_staff_outbox_worker
+from bot.topics import RedisRateLimit, TopicRateLimit, run_staff_outbox_worker
 from desk.runtime import DeskRuntime
 from handlers.taxpayer import bot_commands
 
@@ -307,16 +307,30 @@ async def run_staff_worker(container: Container, bot: Bot, stop: asyncio.Event) 
     chat = container.settings.staff_chat_id
     if chat is None or container.runtime is None or container.staff is None:
         return
-    await run_staff_outbox_worker(
-        container.runtime,
-        bot,
-        chat,
-        container.staff,
-        stop,
-        poll_interval=container.outbox_poll_interval,
-        limit=TopicRateLimit(container.topics_per_minute),
-        messages=TopicRateLimit(container.staff_messages_per_minute),
-    )
+    limit = TopicRateLimit(container.topics_per_minute)
+    messages = TopicRateLimit(container.staff_messages_per_minute)
+    redis = None
+    if container.settings.redis_url:  # every process's topics and messages count together
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(container.settings.redis_url)
+        prefix = f"{container.staff_limits_prefix}{chat}:"
+        limit = RedisRateLimit(redis, f"{prefix}topics", container.topics_per_minute)
+        messages = RedisRateLimit(redis, f"{prefix}messages", container.staff_messages_per_minute)
+    try:
+        await run_staff_outbox_worker(
+            container.runtime,
+            bot,
+            chat,
+            container.staff,
+            stop,
+            poll_interval=container.outbox_poll_interval,
+            limit=limit,
+            messages=messages,
+        )
+    finally:
+        if redis is not None:
+            await redis.aclose()
 
 
 async def run_outbox(container: Container, stop: asyncio.Event, *, bot: Bot | None = None) -> None:

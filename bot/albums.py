@@ -16,6 +16,7 @@ from aiogram.types import Message
 class _Group:
     messages: list[Message]
     started: float
+    key: tuple[int, str] = (0, "")
     poke: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -38,14 +39,30 @@ class AlbumCollector:
         A message without `media_group_id` is returned alone."""
         if not message.media_group_id:
             return [message]
+        group = self.claim(message)
+        if group is None:
+            return None
+        return await self.settle(group)
+
+    def claim(self, message: Message) -> _Group | None:
+        """Without awaiting: add an album item to its album when one is being collected
+        (None), or start collecting its album (the group, for `settle`). A caller that must
+        take a lock or a place in a queue first claims before it waits, so the album's other
+        items keep joining meanwhile."""
+        assert message.media_group_id
         key = (message.chat.id, message.media_group_id)
         group = self._groups.get(key)
         if group is not None:
             group.messages.append(message)
             group.poke.set()
             return None
-        group = _Group([message], time.monotonic())
+        group = _Group([message], time.monotonic(), key=key)
         self._groups[key] = group
+        return group
+
+    async def settle(self, group: _Group) -> list[Message]:
+        """Wait until the claimed album had no new item for `quiet` seconds (or `max_wait`
+        passed since its first item); its messages in order."""
         try:
             while True:
                 group.poke.clear()
@@ -58,5 +75,5 @@ class AlbumCollector:
                     break
         finally:
             with contextlib.suppress(KeyError):
-                del self._groups[key]
+                del self._groups[group.key]
         return sorted(group.messages, key=lambda m: m.message_id)

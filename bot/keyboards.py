@@ -101,23 +101,32 @@ class StorageButtonStore:
 
 
 class StaffCaseCb(CallbackData, prefix="sc"):
-    """A button under a case announced in the staff group: `a` is claim or release."""
+    """A button under a case announced in the staff group: `a` is the step (claim, release,
+    ask, complete, reject), `n` the case number."""
 
     a: str
     n: str
 
 
-def staff_case_keyboard(number: str) -> InlineKeyboardMarkup:
-    """认领 / 放回队列 buttons under a case announced in its staff topic."""
+#: desk action (`desk.services.permissions.TOPIC_ACTIONS`) -> (button step, label)
+STAFF_CASE_BUTTONS = {
+    "claim": ("claim", "认领"),
+    "release": ("release", "放回队列"),
+    "ask_taxpayer": ("ask", "补充询问"),
+    "complete": ("complete", "办结"),
+    "reject": ("reject", "退回"),
+}
+
+
+def staff_case_keyboard(number: str, actions: Sequence[str]) -> InlineKeyboardMarkup | None:
+    """The buttons under a case announced in its staff topic: `actions` (desk names, in
+    order; unknown ones skipped), at most three a row; None when there is none."""
+    buttons = [
+        InlineKeyboardButton(text=label, callback_data=StaffCaseCb(a=step, n=number).pack())
+        for step, label in (STAFF_CASE_BUTTONS[a] for a in actions if a in STAFF_CASE_BUTTONS)
+    ]
+    if not buttons:
+        return None
     return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text="认领", callback_data=StaffCaseCb(a="claim", n=number).pack()
-                ),
-                InlineKeyboardButton(
-                    text="放回队列", callback_data=StaffCaseCb(a="release", n=number).pack()
-                ),
-            ]
-        ]
+        inline_keyboard=[buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     )

@@ -144,8 +144,11 @@ class TelegramNoticeSender:
             if quoted
             else None
         )
+        album = [int(i) for i in row.payload.get("message_ids") or []]
         await self.replies.limiter.acquire(chat_id)
         try:
+            if len(album) > 1:  # one album, as staff sent it (copyMessages keeps it grouped)
+                return await self._copy_album(row, chat_id, from_chat, album)
             copied = await self.bot.copy_message(
                 chat_id, from_chat, message_id, reply_parameters=reply
             )
@@ -168,6 +171,27 @@ class TelegramNoticeSender:
                 log.exception("outbox %s: staff copy not recorded", row.id)
         text = row.payload.get("text") or "（工作人员发送的文件）"
         return Delivered(channel_message_id=str(copied.message_id), text=str(text))
+
+    async def _copy_album(
+        self, row: OutboxItem, chat_id: int, from_chat: int, album: list[int]
+    ) -> Delivered:
+        """A staff member's album, copied to the taxpayer as one album; each copy is
+        remembered beside its original (Telegram answers the new ids in the same order)."""
+        copied = await self.bot.copy_messages(chat_id, from_chat, album)
+        if self.topics is not None:
+            for original, copy in zip(album, copied, strict=False):
+                try:
+                    await self.topics.record_relay(
+                        int(row.payload["conversation_id"]),
+                        "to_taxpayer",
+                        copy.message_id,
+                        from_chat,
+                        original,
+                    )
+                except Exception:
+                    log.exception("outbox %s: album copy not recorded", row.id)
+        text = row.payload.get("text") or f"（工作人员发送的 {len(album)} 个文件）"
+        return Delivered(channel_message_id=str(copied[0].message_id), text=str(text))
 
     async def _edit_from_staff(self, row: OutboxItem, chat_id: int) -> Delivered | None:
         """A staff member edited a relayed message: the taxpayer's copy changes too."""

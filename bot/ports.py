@@ -10,7 +10,7 @@ In-memory implementations for tests and demos live in `testing.memory`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -27,9 +27,16 @@ class Dialogue(Protocol):
     """The channel-free dialogue: one inbound message in, the replies out. It runs the turns
     of one chat one at a time (`actions.engine.DialogueEngine` holds the per-chat lock)."""
 
-    async def handle(self, msg: InboundMessage, *, deliver: Deliver | None = None) -> list[Reply]:
+    async def handle(
+        self,
+        msg: InboundMessage,
+        *,
+        deliver: Deliver | None = None,
+        with_staff: Callable[[], Awaitable[None]] | None = None,
+    ) -> list[Reply]:
         """Run one turn for `msg` and return what to send back (possibly nothing); await
-        `deliver(replies)` before the chat's next turn starts."""
+        `deliver(replies)` before the chat's next turn starts, then `with_staff()` when the
+        conversation is with staff after the turn."""
         ...
 
 
@@ -140,6 +147,7 @@ class TopicFacts:
     masked_tax_id: str | None
     state: str  # "bot" | "human"
     cases: tuple[TopicCase, ...] = ()
+    intents: tuple[str, ...] = ()  # the taxpayer's last intents, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,9 +226,13 @@ class StaffDesk(Protocol):
         *,
         reply_to: int | None = None,
         text: str | None = None,
-    ) -> None:
+        album: list[int] | None = None,
+    ) -> bool:
         """Queue a staff message to be copied to the taxpayer (outbox); `reply_to`: the
-        topic message it quotes (followed to the taxpayer's side when it was relayed)."""
+        topic message it quotes (followed to the taxpayer's side when it was relayed);
+        `album`: the ids of all items of an album, copied as one album.
+        True when it took the conversation over from the bot (the taxpayer is told which
+        staff member now serves them, and the bot stops answering)."""
         ...
 
     async def relay_edit(self, staff_chat_id: int, message_id: int, text: str) -> bool:
@@ -239,6 +251,15 @@ class StaffDesk(Protocol):
 
     async def queue(self) -> list[tuple[TopicCase, str | None]]:
         """The active cases by deadline, each with its due state (ok / due_soon / overdue)."""
+        ...
+
+    async def case_buttons(self, number: str) -> list[str]:
+        """The desk actions the case's announcement offers now (by its state)."""
+        ...
+
+    async def check_step(self, action: str, number: str, staff_id: int) -> None:
+        """Raise `UserFacingError` (why not) unless this staff member may take the step
+        (ask, complete, reject) on the case now; nothing changes."""
         ...
 
 

@@ -31,9 +31,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -47,6 +49,7 @@ from aiogram.exceptions import (
 from aiogram.types import ReplyParameters
 
 from bot.keyboards import staff_case_keyboard
+from bot.locks import KeyedLocks
 from bot.ports import TopicCase, TopicFacts, TopicStore
 from desk.outbox import Delivered, OutboxItem, RetryLater, Undeliverable
 
@@ -60,6 +63,7 @@ OFFICE_TZ = ZoneInfo("Asia/Shanghai")
 CAPTION_LIMIT = 1024
 TOPIC_NAME_LIMIT = 128
 TOPICS_PER_MINUTE = 20
+NAMES_KEPT = 4096  # topic names remembered (to rename only on change); older ones re-checked
 GROUP_MESSAGES_PER_MINUTE = 20
 #: Marks of a taxpayer message written while the office was closed.
 CLOSED_MARK = "（非办公时间）"
@@ -80,11 +84,40 @@ def format_deadline(at: datetime) -> str:
     return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
+#: How the card names the taxpayer's intents (others show as they are).
+INTENT_LABELS = {
+    "greet": "问候",
+    "goodbye": "道别",
+    "thank": "致谢",
+    "affirm": "确认",
+    "deny": "否定",
+    "request_correction": "更正申报",
+    "request_tax_certificate": "开具完税证明",
+    "request_invoice": "发票申领",
+    "request_refund": "退税",
+    "request_registration_change": "登记变更",
+    "submit_document": "提交材料",
+    "provide_info": "提供信息",
+    "check_status": "查询进度",
+    "cancel_request": "撤销申请",
+    "request_human": "转人工",
+    "faq_office_hours": "咨询办公时间",
+    "faq_online_services": "咨询网上办理",
+    "ask_policy": "咨询政策",
+    "complaint": "投诉",
+    "out_of_scope": "无关话题",
+    "help": "求助",
+    "nlu_fallback": "未能理解",
+}
+
+
 def topic_name(facts: TopicFacts) -> str:
-    """The taxpayer's display name and the first open case's number."""
+    """The taxpayer's display name and the number of the first open case (a submitted one:
+    a form still being filled in is not a case for staff yet)."""
     name = facts.display_name.strip() or f"纳税人 {facts.conversation_id}"
-    if facts.cases:
-        name = f"{name} · {facts.cases[0].number}"
+    submitted = [c for c in facts.cases if c.status != "collecting"]
+    if submitted:
+        name = f"{name} · {submitted[0].number}"
     return name[:TOPIC_NAME_LIMIT]
 
 
@@ -100,26 +133,82 @@ def render_card(facts: TopicFacts) -> str:
             lines.append(f"  · {c.number} {c.title}（{STATUS_TEXT.get(c.status, c.status)}{due}）")
     else:
         lines.append("📂 未结案件：无")
+    if facts.intents:
+        said = " → ".join(INTENT_LABELS.get(i, i) for i in facts.intents)
+        lines.append(f"🗨️ 最近意图：{said}")
     lines.append("在本话题直接回复即发给纳税人；/note 开头为内部备注；/bot 交还智能助手。")
     return "\n".join(lines)
 
 
 class TopicRateLimit:
-    """At most `per_minute` new topics in any 60 seconds (Telegram's limit is about 20)."""
+    """At most `per_minute` slots (new topics, or messages into the group) in any 60
+    seconds, in this process (Telegram's limits are about 20 a minute). With Redis,
+    `RedisRateLimit` shares them between processes."""
 
     def __init__(self, per_minute: int = TOPICS_PER_MINUTE, *, window: float = 60.0) -> None:
         self.per_minute = per_minute
         self.window = window
         self._times: list[float] = []
 
-    def wait(self) -> float:
+    async def wait(self) -> float:
         """0 and a slot taken when a topic may be created now, else the seconds to wait."""
+        return self.take()
+
+    def take(self) -> float:
+        """`wait` without the event loop (the in-process bucket)."""
         now = time.monotonic()
         self._times = [t for t in self._times if now - t < self.window]
         if len(self._times) < self.per_minute:
             self._times.append(now)
             return 0.0
         return max(0.05, self.window - (now - self._times[0]))
+
+
+#: A sliding window in one sorted set: drop the slots older than the window, take one if
+#: fewer than the limit are left (-1), else say how long until the oldest leaves. Redis's own
+#: clock, so processes on different machines agree.
+_SLOT_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+  return '-1'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tostring(window - (now - tonumber(oldest[2])))
+"""
+
+
+class RedisRateLimit(TopicRateLimit):
+    """The same limit shared by every process using `key` in Redis (a sorted set of the
+    slots taken in the last window). When Redis does not answer, this process's own bucket
+    stands in (logged), so the staff group never stalls on Redis."""
+
+    def __init__(
+        self, redis: Any, key: str, per_minute: int = TOPICS_PER_MINUTE, *, window: float = 60.0
+    ) -> None:
+        super().__init__(per_minute, window=window)
+        self.redis = redis
+        self.key = key
+
+    async def wait(self) -> float:
+        try:
+            left = await self.redis.eval(
+                _SLOT_SCRIPT, 1, self.key, self.window, self.per_minute, uuid.uuid4().hex
+            )
+        except Exception as e:  # Redis down or unreachable: keep going on our own count
+            log.warning(
+                "rate limit %s: Redis unavailable (%s), counting in-process",
+                self.key,
+                type(e).__name__,
+            )
+            return self.take()
+        seconds = float(left.decode() if isinstance(left, bytes) else left)
+        return 0.0 if seconds < 0 else max(0.05, seconds)  # -1: a slot taken
 
 
 def topic_gone(exc: TelegramBadRequest) -> bool:
@@ -143,13 +232,13 @@ class TopicManager:
         self.staff_chat_id = staff_chat_id
         self.store = store
         self.limit = limit or TopicRateLimit()
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks = KeyedLocks()  # per conversation, dropped when released
+        self._names: OrderedDict[int, str] = OrderedDict()  # the names we last gave (LRU)
 
     async def ensure(self, conversation_id: int) -> int:
         """The conversation's topic, created (with its pinned card) when it has none.
         Raises `RetryLater` when Telegram's topic limit says to wait."""
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(conversation_id):
             thread = await self.store.topic(conversation_id)
             if thread is not None:
                 return thread
@@ -161,7 +250,7 @@ class TopicManager:
         await self.store.forget_topic(conversation_id, thread_id)
 
     async def _create(self, conversation_id: int) -> int:
-        wait = self.limit.wait()
+        wait = await self.limit.wait()
         if wait > 0:
             raise RetryLater(wait, "staff topic limit")
         facts = await self.store.facts(conversation_id)
@@ -177,6 +266,7 @@ class TopicManager:
             except TelegramAPIError:
                 log.warning("could not delete the duplicate staff topic %s", thread)
             return kept
+        self._named(conversation_id, topic_name(facts))
         try:
             card = await self.bot.send_message(
                 self.staff_chat_id, render_card(facts), message_thread_id=thread
@@ -192,8 +282,12 @@ class TopicManager:
         log.info("staff topic %s created for conversation %s", thread, conversation_id)
         return thread
 
-    async def refresh_card(self, conversation_id: int) -> None:
-        """Show the conversation's current state and cases on its pinned card."""
+    async def refresh_card(self, conversation_id: int, *, may_wait: bool = False) -> None:
+        """Show the conversation's current state, cases and last intents on its pinned card,
+        and rename the topic when its open case changed (`rename`). `may_wait`: raise
+        `RetryLater` when the rename must wait for the topic limit (a `staff_card` row, safe
+        to repeat); otherwise (after a message that must not be sent twice) the rename is
+        left to the next refresh."""
         card = await self.store.card(conversation_id)
         if card is None:
             return
@@ -204,6 +298,45 @@ class TopicManager:
             )
         except TelegramBadRequest as e:  # unchanged, or the card was deleted by hand
             log.debug("card of conversation %s not refreshed: %s", conversation_id, e.message)
+        try:
+            await self.rename(conversation_id, facts)
+        except RetryLater:
+            if may_wait:
+                raise
+            log.debug("topic of conversation %s: rename left to the next refresh", conversation_id)
+
+    async def rename(self, conversation_id: int, facts: TopicFacts | None = None) -> None:
+        """Give the topic its current name (display name · open case number) when it is not
+        the one this process last gave it. A rename takes a slot of the topic limit (raises
+        `RetryLater` when there is none: the row waits, and the card edit before it is
+        harmless to repeat); Telegram's TOPIC_NOT_MODIFIED (another process, or a restart,
+        named it so already) is success."""
+        facts = facts or await self.store.facts(conversation_id)
+        name = topic_name(facts)
+        if self._names.get(conversation_id) == name:
+            self._names.move_to_end(conversation_id)
+            return
+        thread = await self.store.topic(conversation_id)
+        if thread is None:
+            return
+        wait = await self.limit.wait()
+        if wait > 0:
+            raise RetryLater(wait, "staff topic limit (rename)")
+        try:
+            await self.bot.edit_forum_topic(self.staff_chat_id, thread, name=name)
+        except TelegramRetryAfter as e:
+            raise RetryLater(float(e.retry_after), "Telegram topic flood control") from e
+        except TelegramBadRequest as e:
+            if "topic_not_modified" not in e.message.lower():
+                log.warning("topic %s not renamed: %s", thread, e.message)
+                return  # deleted by hand: the next need recreates it, with its name
+        self._named(conversation_id, name)
+
+    def _named(self, conversation_id: int, name: str) -> None:
+        self._names[conversation_id] = name
+        self._names.move_to_end(conversation_id)
+        while len(self._names) > NAMES_KEPT:
+            self._names.popitem(last=False)
 
     async def in_topic(self, conversation_id: int, send: Callable[[int], Awaitable[T]]) -> T:
         """Run `send(thread_id)` in the conversation's topic; recreate the topic once if it
@@ -246,15 +379,15 @@ class StaffTopicSender:
             conversation_id = int(row.payload["conversation_id"])
         except (KeyError, TypeError, ValueError):
             raise Undeliverable(f"staff row without a conversation: {row.id}") from None
-        wait = self.limit.wait()
+        wait = await self.limit.wait()
         if wait > 0:
             raise RetryLater(wait, "staff group message limit")
         try:
             if row.kind == "staff_handoff":
                 await self.topics.in_topic(conversation_id, self._alert(row))
                 await self.topics.refresh_card(conversation_id)
-            elif row.kind == "staff_card":
-                await self.topics.refresh_card(conversation_id)
+            elif row.kind == "staff_card":  # its own row: it may wait for a rename slot
+                await self.topics.refresh_card(conversation_id, may_wait=True)
             elif row.kind == "staff_case":
                 await self.topics.in_topic(conversation_id, self._case(row))
             elif row.kind == "staff_edit":
@@ -287,7 +420,7 @@ class StaffTopicSender:
 
     async def _digest(self, row: OutboxItem) -> None:
         """The morning queue digest, into the General topic (no thread)."""
-        wait = self.limit.wait()
+        wait = await self.limit.wait()
         if wait > 0:
             raise RetryLater(wait, "staff group message limit")
         try:
@@ -347,7 +480,7 @@ class StaffTopicSender:
         if deadline:
             text += f"\n截止：{format_deadline(datetime.fromisoformat(deadline))}（北京时间）"
         text += "\n认领后可用 /complete、/reject、/ask 加案件号办理。"
-        markup = staff_case_keyboard(number)
+        markup = staff_case_keyboard(number, row.payload.get("actions") or ("claim",))
 
         async def send(thread: int) -> object:
             return await self.bot.send_message(

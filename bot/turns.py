@@ -63,10 +63,15 @@ class TurnRunner:
                     )
                 except Exception:  # already sent: losing the copy must not fail the turn
                     log.exception("replies sent but not recorded")
-            if self.relay is not None:
-                await self._relay(inbound, originals)
 
-        await self.dialogue.handle(inbound, deliver=deliver)
+        async def with_staff() -> None:
+            await self._relay(inbound, originals)
+
+        # The relay is asked for only when the turn ends with staff (the dialogue knows the
+        # state from its tracker): a conversation with the bot costs no staff lookup.
+        await self.dialogue.handle(
+            inbound, deliver=deliver, with_staff=with_staff if self.relay is not None else None
+        )
         return sent
 
     async def _relay(

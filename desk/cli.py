@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from desk.states import ACTION_LABELS, CaseStatus
 from desk.states import STATUS_LABELS as _TAXPAYER_STATUS_LABELS
 from taxrules.masking import mask_taxpayer_id, redact_taxpayer_ids
 from taxrules.tax_types import TAX_TYPES
+
+log = logging.getLogger(__name__)
 
 #: Status labels for staff (the taxpayer's labels say "您").
 STATUS_LABELS = {**_TAXPAYER_STATUS_LABELS, "waiting_taxpayer": "等待纳税人补充"}
@@ -207,14 +210,13 @@ async def _main(fn: Command, args: argparse.Namespace, settings: Any) -> int:
 
     rt = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
     try:
+        problem = await _schema_problem(rt)
+        if problem is not None:
+            return _fail(args, *problem)
         async with rt.sessions() as session:
             result = await fn(args, rt.desk(session), rt)
     except DeskError as exc:
-        if getattr(args, "json", False):
-            _print_json({"error": {"code": exc.code, "message": exc.user_message}})
-        else:
-            print(exc.user_message, file=sys.stderr)
-        return 1
+        return _fail(args, exc.code, exc.user_message)
     finally:
         await rt.close()
     data, text = (result.data, result.text) if isinstance(result, Output) else (result, None)
@@ -223,6 +225,30 @@ async def _main(fn: Command, args: argparse.Namespace, settings: Any) -> int:
     else:
         print(text if text is not None else _human(data))
     return 0
+
+
+async def _schema_problem(rt: DeskRuntime) -> tuple[str, str] | None:
+    """Why the commands cannot work on this database (not migrated, outdated, unreachable),
+    said before a command meets a missing table as a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a check, not a migration
+    from desk.migrate import schema_problem
+
+    try:
+        async with rt.engine.connect() as conn:
+            return await conn.run_sync(schema_problem)
+    except (DBAPIError, OSError) as exc:
+        log.debug("database unreachable: %s", type(exc).__name__)
+        return "database_unavailable", "无法连接数据库：请检查 DATABASE_URL 和数据库服务。"
+
+
+def _fail(args: argparse.Namespace, code: str, message: str) -> int:
+    if getattr(args, "json", False):
+        _print_json({"error": {"code": code, "message": message}})
+    else:
+        print(message, file=sys.stderr)
+    return 1
 
 
 def _print_json(obj: Any) -> None:

@@ -3,23 +3,32 @@
 Only registered staff (the desk's staff table, linked by Telegram user id) act; anyone else
 who writes in a taxpayer's topic or types a staff command is refused politely and nothing
 changes. In a taxpayer's topic: a message is copied to the taxpayer; `/note ...` stays
-internal; `/bot` hands the conversation back to the bot (the taxpayer is told). Anywhere:
-`/queue` shows the queue digest.
+internal; `/bot` hands the conversation back to the bot (the taxpayer is told). A message
+written while the bot has the conversation takes it over: the taxpayer is told which staff
+member serves them, the bot goes quiet, and the topic is told so. Anywhere: `/queue` shows
+the queue digest.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 
 from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
-from bot.keyboards import StaffCaseCb
+from bot.albums import AlbumCollector
+from bot.keyboards import StaffCaseCb, staff_case_keyboard
+from bot.locks import KeyedLocks
 from bot.ports import StaffDesk
 from bot.topics import render_queue
 from taxrules.errors import UserFacingError
 
 NOT_STAFF = "抱歉，只有已登记的工作人员可以在这里处理纳税人的会话。如需开通，请联系管理员。"
+TAKEN_OVER = (
+    "您已接管本会话：纳税人已收到「工作人员{name}为您服务」，智能助手暂停回复，"
+    "您的消息已转给纳税人。/bot 交还智能助手；/note 开头的消息不会发给纳税人。"
+)
 CASE_COMMANDS = {"/complete": "complete", "/reject": "reject", "/ask": "ask"}
 USAGE = {
     "complete": "用法：/complete 案件号 办结说明",
@@ -35,8 +44,12 @@ def _command(message: Message) -> str | None:
     return text.split(maxsplit=1)[0].split("@", 1)[0].lower()
 
 
-async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
-    """Any message in the staff group: check who writes, then relay or run the command."""
+async def on_staff_message(
+    message: Message, staff_desk: StaffDesk, album: list[Message] | None = None
+) -> None:
+    """Any message in the staff group: check who writes, then relay or run the command.
+    `album`: all items of an album (`message` is the one with the caption), relayed as one
+    album."""
     if message.from_user is None or message.from_user.is_bot:
         return
     command = _command(message)
@@ -70,14 +83,17 @@ async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
         )
     else:
         quoted = message.reply_to_message
-        await staff_desk.relay_to_taxpayer(
+        took_over = await staff_desk.relay_to_taxpayer(
             conversation,
             message.chat.id,
             message.message_id,
             member.staff_id,
             reply_to=quoted.message_id if quoted is not None else None,
             text=message.text or message.caption,
+            album=[m.message_id for m in album] if album and len(album) > 1 else None,
         )
+        if took_over:
+            await message.reply(TAKEN_OVER.format(name=member.name))
 
 
 async def on_staff_edit(message: Message, staff_desk: StaffDesk) -> None:
@@ -105,24 +121,42 @@ async def _case_command(message: Message, desk: StaffDesk, action: str, staff_id
 async def on_case_button(
     query: CallbackQuery, callback_data: StaffCaseCb, staff_desk: StaffDesk
 ) -> None:
-    """认领 / 放回队列 under an announced case: only registered staff; a lost race is told
-    who has the case."""
+    """A button under an announced case: only registered staff; the desk checks the step
+    (a lost claim race is told who has the case). A step that needs a text (ask, complete,
+    reject) is checked, then the command to type is shown. The buttons then follow the
+    case's state."""
     member = await staff_desk.staff_member(query.from_user.id)
     if member is None:
         await query.answer(NOT_STAFF, show_alert=True)
         return
+    action, number = callback_data.a, callback_data.n
     try:
-        done = await staff_desk.case_step(callback_data.a, callback_data.n, member.staff_id)
+        if action in USAGE:
+            await staff_desk.check_step(action, number, member.staff_id)
+            done = USAGE[action].replace("案件号", number, 1).replace("用法：", "请发送：", 1)
+        else:
+            done = await staff_desk.case_step(action, number, member.staff_id)
     except UserFacingError as e:
         await query.answer(e.user_message, show_alert=True)
-        return
-    await query.answer(done)
-    if query.message is not None and isinstance(query.message, Message):
-        await query.message.reply(f"{member.name}：{done}")
+        done = None
+    else:
+        await query.answer(done)
+    if isinstance(query.message, Message):
+        if done is not None:
+            await query.message.reply(f"{member.name}：{done}")
+        await _follow_state(query.message, staff_desk, number)
 
 
-def build_router(staff_chat_id: int) -> Router:
-    """The staff supergroup's router: only updates of `staff_chat_id`."""
+async def _follow_state(message: Message, desk: StaffDesk, number: str) -> None:
+    """Show the buttons the case's state offers now (none once it is closed)."""
+    markup = staff_case_keyboard(number, await desk.case_buttons(number))
+    with contextlib.suppress(TelegramBadRequest):  # unchanged, or deleted by hand
+        await message.edit_reply_markup(reply_markup=markup)
+
+
+def build_router(staff_chat_id: int, *, locks: KeyedLocks | None = None) -> Router:
+    """The staff supergroup's router: only updates of `staff_chat_id`. `locks`: one per
+    topic while it has messages in hand (given by tests to watch them)."""
 
     async def in_staff_chat(message: Message) -> bool:
         return message.chat.id == staff_chat_id
@@ -131,14 +165,28 @@ def build_router(staff_chat_id: int) -> Router:
         return query.message is not None and query.message.chat.id == staff_chat_id
 
     # Updates are handled concurrently; the messages of one topic must reach the taxpayer in
-    # the order staff wrote them. The lock is taken before the first await (asyncio locks
-    # are FIFO), so each topic's messages queue their relay in arrival order.
-    locks: dict[int, asyncio.Lock] = {}
+    # the order staff wrote them. The lock is queued for before the first await (asyncio
+    # locks are FIFO), so each topic's messages queue their relay in arrival order; a
+    # topic's lock is dropped when nobody holds or waits for it.
+    locks = locks if locks is not None else KeyedLocks()
 
-    async def in_order(message: Message, staff_desk: StaffDesk) -> None:
-        lock = locks.setdefault(message.message_thread_id or 0, asyncio.Lock())
-        async with lock:
-            await on_staff_message(message, staff_desk)
+    async def in_order(
+        message: Message, staff_desk: StaffDesk, albums: AlbumCollector | None = None
+    ) -> None:
+        if not message.media_group_id or albums is None:
+            async with locks.hold(message.message_thread_id or 0):
+                await on_staff_message(message, staff_desk)
+            return
+        # An album arrives as one update per item: the first item claims the album before
+        # it queues for the topic (so the others join it meanwhile and return), then, in its
+        # place in the topic's order, waits for the rest and relays it as one album.
+        group = albums.claim(message)
+        if group is None:
+            return
+        async with locks.hold(message.message_thread_id or 0):
+            items = await albums.settle(group)
+            captioned = next((m for m in items if m.caption), items[0])
+            await on_staff_message(captioned, staff_desk, album=items)
 
     router = Router(name="staff")
     router.message.filter(in_staff_chat)

@@ -319,19 +319,22 @@ class BotAPIServer:
         caption: str | None = None,
         *,
         user: dict[str, Any] | None = None,
+        thread_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The user sends an album: one update per item, one `media_group_id`, the caption
-        on the first item (as Telegram clients do). An item is photo bytes, or
-        `(bytes, filename, mime)` for a document."""
+        """The user sends an album (in forum topic `thread_id`): one update per item, one
+        `media_group_id`, the caption on the first item (as Telegram clients do). An item is
+        photo bytes, or `(bytes, filename, mime)` for a document."""
         group = str(secrets.randbelow(10**17) + 10**17)
         updates = []
         for i, item in enumerate(files):
             cap = caption if i == 0 else None
             if isinstance(item, tuple):
                 data, filename, mime = item
-                msg = self._document_message(chat_id, data, filename, mime, cap, group, user)
+                msg = self._document_message(
+                    chat_id, data, filename, mime, cap, group, user, thread_id
+                )
             else:
-                msg = self._photo_message(chat_id, item, cap, group, user, 1280, 960)
+                msg = self._photo_message(chat_id, item, cap, group, user, 1280, 960, thread_id)
             updates.append(self.push_update({"message": msg}))
         return updates
 
@@ -865,6 +868,8 @@ class BotAPIServer:
     def _edit_forum_topic(self, params: dict[str, Any]) -> bool:
         topic = self._topic(params)
         if params.get("name"):
+            if str(params["name"]) == topic["name"]:
+                raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
             topic["name"] = str(params["name"])
         return True
 
@@ -887,7 +892,7 @@ class BotAPIServer:
         self.pinned.append((int(chat["id"]), int(params["message_id"])))
         return True
 
-    def _copy_message(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _copy_message(self, params: dict[str, Any], method: str = "copyMessage") -> dict[str, Any]:
         source = self._any_message(
             int(params.get("from_chat_id") or 0), int(params.get("message_id") or 0)
         )
@@ -904,7 +909,9 @@ class BotAPIServer:
             raise ApiError(400, "Bad Request: message caption is too long")
         if not any(k in msg for k in ("text", "photo", "document")):
             raise ApiError(400, "Bad Request: message can't be copied")
-        self._record_sent("copyMessage", msg, params)
+        if method == "copyMessages" and source.get("media_group_id"):
+            msg["media_group_id"] = f"copy-{source['media_group_id']}"  # still one album
+        self._record_sent(method, msg, params)
         return {"message_id": msg["message_id"]}
 
     def _copy_messages(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -914,7 +921,7 @@ class BotAPIServer:
         if not isinstance(ids, list) or not ids:
             raise ApiError(400, "Bad Request: message identifiers are not specified")
         return [
-            self._copy_message({**params, "message_id": int(i)})
+            self._copy_message({**params, "message_id": int(i)}, "copyMessages")
             for i in sorted(int(i) for i in ids)
         ]
 

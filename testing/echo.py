@@ -4,6 +4,7 @@ conversation."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from actions.channel import Button, Deliver, InboundMessage, Reply
 from actions.engine import KeyedLocks
@@ -21,15 +22,24 @@ class EchoDialogue:
         self.slow: dict[str, float] = {}  # text -> seconds this turn takes
         self.raise_next: Exception | None = None
         self.locks = KeyedLocks()
+        self.with_staff: set[str] = set()  # chats whose conversation is with staff
 
     def texts(self) -> list[str | None]:
         return [c.text for c in self.calls]
 
-    async def handle(self, msg: InboundMessage, *, deliver: Deliver | None = None) -> list[Reply]:
+    async def handle(
+        self,
+        msg: InboundMessage,
+        *,
+        deliver: Deliver | None = None,
+        with_staff: Callable[[], Awaitable[None]] | None = None,
+    ) -> list[Reply]:
         async with self.locks.hold(msg.chat_id):
             replies = await self._replies(msg)
             if deliver is not None:
                 await deliver(replies)
+            if with_staff is not None and msg.chat_id in self.with_staff:
+                await with_staff()
             return replies
 
     async def _replies(self, msg: InboundMessage) -> list[Reply]:

@@ -24,7 +24,7 @@ from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, SUPERVISORS, Pe
 from desk.services.queries import CaseDetail, Queries
 from desk.services.staff import ROLES, StaffWork
 from desk.services.taxpayer_cases import ALREADY_RATED, CaseSummary, TaxpayerCases
-from desk.services.topics import STAFF_CHANNEL, StaffTopics, TopicCard
+from desk.services.topics import STAFF_CHANNEL, RelayedToTaxpayer, StaffTopics, TopicCard
 from desk.states import CLOSED_STATUSES
 
 
@@ -47,6 +47,7 @@ __all__ = [
     "Desk",
     "DeskCore",
     "Permission",
+    "RelayedToTaxpayer",
     "StaffTopics",
     "TopicCard",
     "WorkingDays",

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from desk.states import allowed_from
+
 SUPERVISORS = frozenset({"supervisor", "admin"})
 
 Rule = Literal["any_staff", "owner", "supervisor"]
@@ -72,3 +74,25 @@ def refusal(
         return f"{case}还没有人认领：请先认领，再{perm.label}；或请主管处理。"
     who = assignee_name or "其他同事"
     return f"{case}由 {who} 承办，只有承办人或主管可以{perm.label}。如需接手，请主管分派给您。"
+
+
+#: The case actions offered as buttons in a staff topic, in button order (the others are
+#: for supervisors, the CLI and the console).
+TOPIC_ACTIONS: tuple[str, ...] = ("claim", "release", "ask_taxpayer", "complete", "reject")
+
+
+def state_actions(status: str, *, assigned: bool) -> list[str]:
+    """The topic actions that make sense for a case in `status`, for whoever may act on it
+    (nobody in particular: the buttons under an announcement are shared by the group). An
+    unassigned case offers only a claim (the other steps are the assignee's); an assigned
+    one what its assignee can do in this state. Each press still asks `refusal`."""
+    out = []
+    for action in TOPIC_ACTIONS:
+        perm = PERMISSIONS[action]
+        assert perm.step is not None
+        if not allowed_from(perm.step, status):
+            continue
+        if assigned == (action == "claim"):
+            continue  # claim only unassigned; the rest only once someone has the case
+        out.append(action)
+    return out

@@ -20,6 +20,7 @@ from desk.case_types import CaseType
 from desk.errors import (
     AlreadyClaimed,
     ConcurrentUpdate,
+    IllegalTransition,
     MissingText,
     NotFound,
     StaffExists,
@@ -27,7 +28,7 @@ from desk.errors import (
 )
 from desk.models import Case, FollowUp, StaffMember
 from desk.services.core import Actor, DeskCore
-from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, refusal
+from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, refusal, state_actions
 from desk.states import CaseStatus, allowed_from
 
 ROLES = ("staff", "supervisor", "admin")
@@ -117,6 +118,26 @@ class StaffWork(DeskCore):
                 out.append(action)
         await self._commit()
         return out
+
+    async def topic_actions(self, number: str) -> list[str]:
+        """The buttons the case's announcement in its staff topic shows now (shared by the
+        group, so by the case's state alone: `permissions.state_actions`)."""
+        case = await self._case(number)
+        out = state_actions(case.status, assigned=case.assignee_id is not None)
+        await self._commit()
+        return out
+
+    async def check_action(self, number: str, staff_id: int, action: str) -> None:
+        """Raise what `action` would raise now (`PermissionDenied` saying why, or
+        `IllegalTransition`) without taking it: a button whose step needs a text (a
+        question, a note, a reason) checks here, then asks for the text."""
+        member = await self._staff(staff_id)
+        case = await self._case(number)
+        await self._authorize(member, action, case)
+        step = PERMISSIONS[action].step
+        if step is not None and not allowed_from(step, case.status):
+            raise await self._fail(IllegalTransition(case.number, case.status, step))
+        await self._commit()
 
     async def claim(self, number: str, staff_id: int) -> Case:
         """A staff member takes a queued case. Exactly one of two racing claims wins; the

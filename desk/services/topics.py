@@ -25,11 +25,13 @@ from desk.models import (
     Conversation,
     Outbox,
     RelayedMessage,
+    StaffMember,
     StaffTopic,
     Taxpayer,
     TaxpayerTaxId,
 )
 from desk.services.core import DeskCore
+from desk.services.permissions import state_actions
 from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES
 from taxrules.masking import mask_taxpayer_id
 
@@ -44,6 +46,22 @@ HANDED_BACK = {
     "zh_hant": "工作人員已結束人工服務，接下來由智能助手為您服務。"
     "如需再次轉人工，請發送「轉人工」。",
 }
+#: What the taxpayer is told when a staff member writes in the topic of a conversation the
+#: bot had: the staff member takes it over.
+TAKEN_OVER = {
+    "zh_hans": "工作人员{name}为您服务，请直接在这里回复。",
+    "zh_hant": "工作人員{name}為您服務，請直接在這裡回覆。",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RelayedToTaxpayer:
+    """A staff message queued for the taxpayer; `took_over`: the conversation was with the
+    bot and is now with staff (the taxpayer is told first)."""
+
+    channel: str
+    chat_id: str
+    took_over: bool
 
 
 def staff_row(
@@ -80,6 +98,8 @@ class TopicCard:
     masked_tax_id: str | None
     state: str
     cases: list[CardCase] = field(default_factory=list)
+    channel: str = ""  # the taxpayer's chat, where the dialogue's tracker is found
+    chat_id: str = ""
 
 
 class StaffTopics(DeskCore):
@@ -183,6 +203,8 @@ class StaffTopics(DeskCore):
                 CardCase(c.number, self.case_title(c.case_type), c.status, c.deadline_at)
                 for c in cases
             ],
+            channel=conv.channel,
+            chat_id=conv.chat_id,
         )
         await self._commit()
         return card
@@ -253,14 +275,43 @@ class StaffTopics(DeskCore):
         *,
         reply_to: int | None = None,
         text: str | None = None,
-    ) -> None:
+        album: list[int] | None = None,
+    ) -> RelayedToTaxpayer:
         """Queue a staff member's topic message to be copied to the taxpayer (the `telegram`
         outbox; recorded as an outbound message of the conversation when delivered). A
         quote-reply (`reply_to`, a topic message) follows the mapped message to the
-        taxpayer's side."""
+        taxpayer's side. `album`: the message ids of an album (with `message_id` among
+        them), copied as one album (`message_ids` in the row).
+
+        A staff member writing to a conversation the bot has takes it over (the office's
+        rule: whoever writes to the taxpayer answers for the conversation): in the same
+        transaction the state becomes `human`, the taxpayer is told "工作人员XX为您服务"
+        before the copy, and the topic's card is refreshed."""
         conv = await self.session.get(Conversation, conversation_id)
         if conv is None:
             raise await self._fail(NotFound(f"conversation {conversation_id}"))
+        took_over = conv.state != "human"
+        if took_over:
+            member = await self.session.get(StaffMember, staff_id)
+            name = member.name if member is not None else ""
+            conv.state = "human"
+            conv.updated_at = self.now()
+            self.session.add(staff_row(conv.id, "staff_card", {}, self.now()))
+            self.session.add(
+                Outbox(
+                    kind="taken_over",
+                    payload={
+                        "text": {k: v.format(name=name) for k, v in TAKEN_OVER.items()},
+                        "staff_id": staff_id,
+                    },
+                    channel=conv.channel,
+                    chat_id=conv.chat_id,
+                    idempotency_key=f"taken_over:{staff_chat_id}:{message_id}",
+                    next_attempt_at=self.now(),
+                    created_at=self.now(),
+                )
+            )
+            await self.session.flush()  # the notice's id comes before the copy's
         quoted = None
         if reply_to is not None:
             quoted = await self.session.scalar(
@@ -283,6 +334,7 @@ class StaffTopics(DeskCore):
                     "staff_id": staff_id,
                     "reply_to": int(quoted) if quoted is not None else None,
                     "text": text,
+                    **({"message_ids": sorted(album)} if album else {}),
                 },
                 channel=conv.channel,
                 chat_id=conv.chat_id,
@@ -291,10 +343,12 @@ class StaffTopics(DeskCore):
                 created_at=self.now(),
             )
         )
+        done = RelayedToTaxpayer(conv.channel, conv.chat_id, took_over)
         try:
             await self._commit()
         except IntegrityError:  # the same staff message twice (a repeated update)
-            return
+            return RelayedToTaxpayer(done.channel, done.chat_id, False)
+        return done
 
     async def relay_edit_to_staff(
         self, channel: str, chat_id: str, message_id: int, text: str
@@ -423,9 +477,20 @@ class StaffTopics(DeskCore):
                     "case_number": case.number,
                     "title": self.case_title(case.case_type),
                     "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None,
+                    "actions": state_actions(case.status, assigned=case.assignee_id is not None),
                 },
                 self.now(),
                 key=f"staff:case:{case.number}:announced",
+            )
+        )
+        # then the card and the topic's name follow (the new case), as a row of its own
+        self.session.add(
+            staff_row(
+                case.conversation_id,
+                "staff_card",
+                {},
+                self.now(),
+                key=f"staff:case:{case.number}:announced:card",
             )
         )
         try:

@@ -244,3 +244,22 @@ async def test_staff_by_telegram_finds_only_linked_staff(desk: Desk) -> None:
     found = await desk.staff_by_telegram(4242)
     assert found is not None and found.id == member.id
     assert await desk.staff_by_telegram(9999) is None  # anyone else in the group
+
+
+@pytest.mark.parametrize(
+    ("status", "assigned", "expected"),
+    [
+        ("queued", False, ["claim"]),
+        ("in_progress", True, ["release", "ask_taxpayer", "complete", "reject"]),
+        ("waiting_taxpayer", True, ["ask_taxpayer", "reject"]),
+        ("done", True, []),
+        ("rejected", False, []),
+        ("collecting", False, []),
+    ],
+)
+def test_the_shared_buttons_follow_the_case_state(
+    status: str, assigned: bool, expected: list[str]
+) -> None:
+    from desk.services.permissions import state_actions
+
+    assert state_actions(status, assigned=assigned) == expected

@@ -301,7 +301,7 @@ async def test_case_announced_two_claims_at_once_and_a_stranger(staffed: Staffed
     card = await wait_for(announced, 10)
     thread = card.message["message_thread_id"]
     assert "截止" in (card.text or "") and thread in staffed.topics()
-    claim, _release = card.button_data()
+    (claim,) = card.button_data()  # a queued case offers a claim only
 
     server.user_presses(STAFF, card.message_id, claim, user=STRANGER)
     await wait_for(lambda: len(server.answered_callbacks) == 1, 10)
@@ -457,6 +457,8 @@ async def test_out_of_hours_the_topic_says_so(staffed: Staffed) -> None:
     assert copied_text.message_id in noted
     photo = next(m for m in topic() if "发票照片" in (m.text or ""))
     assert photo.text == "🌙非办公时间｜发票照片" and "photo" in photo.message
+
+
 # ------------------------------------------------------------ case work from the topic
 
 LI = {"id": 5002, "is_bot": False, "first_name": "李科员"}
@@ -504,7 +506,7 @@ async def test_case_claimed_asked_answered_and_completed_from_the_topic(
     number = await _submitted_case(staffed, chat)
     card = await _announced(staffed, number)
     thread = card.message["message_thread_id"]
-    claim, _release = card.button_data()
+    (claim,) = card.button_data()  # a queued case offers a claim only
     server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
     await _topic_says(staffed, thread, "王科员：案件")
     assert (await _detail(staffed, number)).case.status == "in_progress"
@@ -574,9 +576,11 @@ async def test_release_by_button_and_reject_from_the_topic(staffed: Staffed) -> 
     number = await _submitted_case(staffed, chat)
     card = await _announced(staffed, number)
     thread = card.message["message_thread_id"]
-    claim, release = card.button_data()
+    (claim,) = card.button_data()
     server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
     await wait_for(lambda: len(server.answered_callbacks) == 1, 10)
+    release = f"sc:release:{number}"  # claimed: the buttons follow the case
+    await wait_for(lambda: release in card.button_data(), 10)
 
     # a colleague may not release it; the alert says who has it
     server.user_presses(STAFF, card.message_id, release, user=LI)
@@ -598,6 +602,7 @@ async def test_release_by_button_and_reject_from_the_topic(staffed: Staffed) -> 
     assert (await _detail(staffed, number)).case.status == "queued"
 
     # claimed again, rejected with a reason: the taxpayer is told the reason
+    await wait_for(lambda: card.button_data() == [claim], 10)
     server.user_presses(STAFF, card.message_id, claim, user=LI)
     await wait_for(lambda: len(server.answered_callbacks) == 4, 10)
     server.user_sends_text(
@@ -616,7 +621,7 @@ async def test_an_answer_given_while_with_staff_goes_on_the_case(staffed: Staffe
     card = await _announced(staffed, number)
     thread = card.message["message_thread_id"]
     await staffed.hand_over(chat)
-    claim, _release = card.button_data()
+    (claim,) = card.button_data()  # a queued case offers a claim only
     server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
     await _topic_says(staffed, thread, "王科员：案件")
 

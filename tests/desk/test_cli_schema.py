@@ -1,0 +1,76 @@
+"""The command line on a database that is not (or not fully) migrated: a clear sentence and a
+non-zero exit, never a traceback; with `--json`, the error object."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from desk.migrate import NOT_MIGRATED, OUTDATED
+from testing.services import create_pg_database, drop_pg_database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow  # `python main.py ...` subprocesses
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["TAXDESK_DATA_DIR"] = str(tmp_path / "data")
+    if request.param == "sqlite":
+        yield env
+    else:
+        url = create_pg_database()
+        env["DATABASE_URL"] = url
+        try:
+            yield env
+        finally:
+            drop_pg_database(url)
+
+
+def _main(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "main.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_unmigrated_database_says_to_migrate(env: dict[str, str]) -> None:
+    for args in (["cases", "list"], ["cases", "show", "TX-2026-000001"], ["staff", "add", "王芳"]):
+        proc = _main(env, *args)
+        assert proc.returncode == 1, proc.stdout
+        assert NOT_MIGRATED in proc.stderr
+        assert "Traceback" not in proc.stderr and "alembic" not in proc.stderr
+    proc = _main(env, "cases", "list", "--json")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["error"]["code"] == "not_migrated"
+
+
+def test_an_older_schema_says_to_migrate_then_works(env: dict[str, str]) -> None:
+    assert _main(env, "migrate", "--revision", "0001").returncode == 0
+    proc = _main(env, "cases", "list")
+    assert proc.returncode == 1 and OUTDATED in proc.stderr
+    assert _main(env, "migrate").returncode == 0
+    proc = _main(env, "cases", "list")
+    assert proc.returncode == 0, proc.stderr
+    assert "没有案件" in proc.stdout
+
+
+def test_an_unreachable_database_is_said_plainly(tmp_path: Path) -> None:
+    env = dict(os.environ, DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    env["TAXDESK_DATA_DIR"] = str(tmp_path)
+    proc = _main(env, "cases", "list")
+    assert proc.returncode == 1
+    assert "无法连接数据库" in proc.stderr and "Traceback" not in proc.stderr
+    assert "nobody" not in proc.stderr  # the URL (it may hold a password) is not printed
