@@ -168,7 +168,7 @@ class PeriodReading:
     start: int
     end: int
     text: str
-    inferred: bool = False  # the year (or the whole period) came from today, not the text
+    inferred: bool = False  # the year (or the whole range) was chosen from today
     error: str | None = None
 
 
@@ -393,11 +393,11 @@ def _read_single(text: str, today: datetime.date) -> PeriodReading | None:  # no
     for pattern, delta in _REL_MONTHS:
         if match := pattern.search(text):
             period = _current("month", today).shifted(delta)
-            return _reading(match, PeriodSpan(period, period), inferred=True)
+            return _reading(match, PeriodSpan(period, period))
     for pattern, delta in _REL_QUARTERS:
         if match := pattern.search(text):
             period = _current("quarter", today).shifted(delta)
-            return _reading(match, PeriodSpan(period, period), inferred=True)
+            return _reading(match, PeriodSpan(period, period))
     for pattern in _BARE_QUARTER:
         if match := pattern.search(text):
             quarter = int(match.group("q"))
@@ -459,7 +459,8 @@ def read_period(text: str, today: datetime.date) -> PeriodReading | None:
     (上半年), bare months (三月, 3月份), then years (2025年, 2025年度, 去年, 2025).
 
     A bare month, quarter or half-year is the latest one that has ended by `today`
-    (`inferred` is set; so it is for relative forms). Impossible values (2025年13月, 第5季度,
+    (`inferred` is set, as for 近三年: the taxpayer should hear which years were understood;
+    上个月 and 去年 say which period they mean and are not marked). Impossible values (2025年13月, 第5季度,
     a range that ends before it starts) give a reading with `error` set and no `span`.
     Whether the period may be filed yet is `not_fileable_reason`'s question.
     """
