@@ -21,6 +21,7 @@ from desk.errors import (
     DeskError,
     IllegalTransition,
     InvalidRating,
+    InvalidPeriod,
     InvalidSlot,
     MissingDocuments,
     MissingSlots,
@@ -32,6 +33,7 @@ from desk.services.core import Actor, DeskCore, valid_tax_id
 from desk.services.topics import staff_row
 from desk.states import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
 from intake.storage import AttachmentStore
+from taxrules.periods import kinds_in_words, read_period
 
 ALREADY_RATED = "这个案件您已经评价过了，谢谢！"
 
@@ -64,8 +66,26 @@ class TaxpayerCases(DeskCore):
                 v = v.strip()
             if k == "taxpayer_id" and v not in (None, ""):
                 v = valid_tax_id(str(v))
+            if k == "tax_period" and v not in (None, ""):
+                v = self._clean_period(ct, str(v))
             out[k] = v
         return out
+
+    def _clean_period(self, ct: CaseType, value: str) -> str:
+        """The canonical form of a period (`2025-Q3`; staff may type 2025年第三季度), of a kind
+        and shape the case type takes. Whether it may be filed yet is the dialogue's question
+        (it asks again); the desk keeps cases consistent with their type."""
+        reading = read_period(value, self.now().astimezone(notices.OFFICE_TZ).date())
+        if reading is None or reading.span is None:
+            reason = reading.error if reading and reading.error else "无法识别这个所属期"
+            raise InvalidPeriod(ct.key, value, reason)
+        span = reading.span
+        if span.is_range and not ct.periods.ranges:
+            raise InvalidPeriod(ct.key, value, f"「{ct.title.zh_hans}」一次只能办理一个所属期")
+        if span.kind not in ct.periods.kinds:
+            counted, _ = kinds_in_words(ct.periods.kinds)
+            raise InvalidPeriod(ct.key, value, f"「{ct.title.zh_hans}」的所属期{counted}计")
+        return span.canonical
 
     async def open_case(
         self,
