@@ -138,9 +138,9 @@ class CaseFormValidation(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> dict[str, Any]:
         """A canonical period (`2019-12`, `2020-Q3`, `2020-H1`, `2021`, `2023..2025`) that has
-        ended, of a kind the case type takes (`periods:` in case_types.yml). The words the
-        taxpayer wrote are read again against the dialogue's clock; a period whose year was
-        inferred (a month without a year) is echoed."""
+        ended. The words the taxpayer wrote are read again against the dialogue's clock.
+        Whether the case type and the tax type take it is checked in `validate`, once the
+        message's tax type is known too."""
         today = self.ctx.today()
         reading = self._reading_of(value)
         if reading is None or (reading.span is None and not reading.error):
@@ -148,9 +148,7 @@ class CaseFormValidation(FormValidationAction):
             return {"tax_period": None}
         reason = reading.error
         if reading.span is not None and reason is None:
-            reason = not_fileable_reason(reading.span, today) or self._case_type_refusal(
-                reading.span, tracker, domain
-            )
+            reason = not_fileable_reason(reading.span, today)
         if reason or reading.span is None:
             _refuse_period(dispatcher, reason)
             return {"tax_period": None}
@@ -162,7 +160,9 @@ class CaseFormValidation(FormValidationAction):
         return self.ctx.normalizers.tax_period(raw, self.ctx.today()) if raw else None
 
     @staticmethod
-    def _case_type_refusal(span: PeriodSpan, tracker: Tracker, domain: Domain) -> str | None:
+    def _case_type_refusal(
+        span: PeriodSpan, tracker: Tracker, domain: Domain, *, ranges_only: bool = False
+    ) -> str | None:
         """Why the active case type does not take this period (a range, or its kind)."""
         case_type = domain.case_types.get(tracker.active_form or "")
         if case_type is None:
@@ -171,7 +171,7 @@ class CaseFormValidation(FormValidationAction):
         title = case_type.title.zh_hans
         if span.is_range and not rule.ranges:
             return f"「{title}」一次只能办理一个所属期（{span.words}是多个），请告诉我具体是哪一期"
-        if span.kind not in rule.kinds:
+        if span.kind not in rule.kinds and not ranges_only:
             counted, asked = kinds_in_words(rule.kinds)
             return f"「{title}」的所属期{counted}计，请告诉我具体{asked}"
         return None
@@ -195,9 +195,10 @@ class CaseFormValidation(FormValidationAction):
         tracker: Tracker,
         domain: Domain,
     ) -> dict[str, Any]:
-        """Each candidate (`validate_<slot>`), then the period against the tax type when the
-        case type asks for both (a VAT return is monthly or quarterly): the period is refused
-        with the reason, whether it came now or earlier (then it is cleared and asked again)."""
+        """Each candidate (`validate_<slot>`), then the period against the case type and, when
+        the case type asks for both, the tax type (a VAT return is monthly or quarterly): the
+        period is refused with the reason, whether it came now or earlier (then the form
+        clears it and asks again). A period whose year was inferred is echoed."""
         out = await super().validate(candidates, dispatcher, tracker, domain)
         self._check_period_against_tax_type(out, dispatcher, tracker, domain)
         if out.get("tax_period") and "tax_period" in candidates:
@@ -218,20 +219,22 @@ class CaseFormValidation(FormValidationAction):
         tracker: Tracker,
         domain: Domain,
     ) -> None:
+        """The period (given now, or kept from earlier: another case type, before the tax
+        type was known) against the case type's rule and the tax's filing periods."""
         case_type = domain.case_types.get(tracker.active_form or "")
-        if case_type is None or not {"tax_type", "tax_period"} <= set(case_type.slots):
+        if case_type is None or "tax_period" not in case_type.slots:
             return
+        period = out.get("tax_period") if "tax_period" in out else tracker.get_slot("tax_period")
+        span = parse_canonical_period(str(period)) if period else None
+        if span is None:
+            return
+        # One period where a range was given, then the tax's filing periods (the more
+        # telling reason), then the kinds the case type takes.
+        reason = self._case_type_refusal(span, tracker, domain, ranges_only=True)
         tax_type = out.get("tax_type") or tracker.get_slot("tax_type")
-        period = out.get("tax_period") or (
-            None if "tax_period" in out else tracker.get_slot("tax_period")
-        )
-        if not tax_type or not period:
-            return
-        reason = self._tax_type_refusal(str(period), str(tax_type), domain)
-        if reason is None and "tax_period" not in out:
-            # A period kept from earlier (another case type) must suit this one too.
-            span = parse_canonical_period(str(period))
-            reason = self._case_type_refusal(span, tracker, domain) if span else None
+        if reason is None and tax_type and "tax_type" in case_type.slots:
+            reason = self._tax_type_refusal(span.canonical, str(tax_type), domain)
+        reason = reason or self._case_type_refusal(span, tracker, domain)
         if reason:
             _refuse_period(dispatcher, reason)
             out["tax_period"] = None

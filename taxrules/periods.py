@@ -368,7 +368,7 @@ def _read_ranges(text: str, today: datetime.date) -> PeriodReading | None:
     return None
 
 
-def _read_single(text: str, today: datetime.date) -> PeriodReading | None:  # noqa: C901
+def _read_single(text: str, today: datetime.date) -> PeriodReading | None:
     for pattern in _YEAR_QUARTER:
         if match := pattern.search(text):
             year = _year(match.groupdict(), today)
@@ -460,8 +460,9 @@ def read_period(text: str, today: datetime.date) -> PeriodReading | None:
 
     A bare month, quarter or half-year is the latest one that has ended by `today`
     (`inferred` is set, as for 近三年: the taxpayer should hear which years were understood;
-    上个月 and 去年 say which period they mean and are not marked). Impossible values (2025年13月, 第5季度,
-    a range that ends before it starts) give a reading with `error` set and no `span`.
+    上个月 and 去年 say which period they mean and are not marked). Impossible values
+    (2025年13月, 第5季度, a range that ends before it starts) give a reading with `error` set
+    and no `span`.
     Whether the period may be filed yet is `not_fileable_reason`'s question.
     """
     if span := parse_canonical_period(text):
@@ -515,10 +516,15 @@ _KIND_NOUNS = {"month": "月份", "quarter": "季度", "half": "半年", "year":
 
 
 def kinds_in_words(kinds: Iterable[str]) -> tuple[str, str]:
-    """("month", "quarter") → ("按月或按季", "月份或季度"): how a period is counted, and what
-    to ask for."""
+    """("month", "quarter") → ("按月或按季", "月份或季度"); three kinds: "按月、按季或按年":
+    how a period is counted, and what to ask for."""
     order = [k for k in PERIOD_KINDS if k in set(kinds)]
     return (
-        "或".join(f"按{_KIND_WORDS[k]}" for k in order),
-        "或".join(_KIND_NOUNS[k] for k in order),
+        _either([f"按{_KIND_WORDS[k]}" for k in order]),
+        _either([_KIND_NOUNS[k] for k in order]),
     )
+
+
+def _either(words: list[str]) -> str:
+    """月份、季度或年度."""
+    return "或".join(["、".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words)

@@ -84,7 +84,7 @@ async def test_stored_periods_are_canonical(
     [
         ("return_correction", "2025年13月", "月份应在1到12之间"),
         ("return_correction", "2023..2025", "一次只能办理一个所属期"),
-        ("return_correction", "2025-H1", "按月或按季或按年"),
+        ("return_correction", "2025-H1", "按月、按季或按年"),
         ("refund", "近三年", "一次只能办理一个所属期"),
         ("tax_certificate", "不知道", "无法识别"),
     ],

@@ -198,3 +198,4 @@ def test_not_canonical(value: str) -> None:
 def test_kinds_in_words() -> None:
     assert kinds_in_words(("quarter", "month")) == ("按月或按季", "月份或季度")
     assert kinds_in_words(["year", "quarter"]) == ("按季或按年", "季度或年度")
+    assert kinds_in_words(["year", "quarter", "month"]) == ("按月、按季或按年", "月份、季度或年度")
