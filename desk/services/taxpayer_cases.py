@@ -33,7 +33,8 @@ from desk.services.core import Actor, DeskCore, valid_tax_id
 from desk.services.topics import staff_row
 from desk.states import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
 from intake.storage import AttachmentStore
-from taxrules.periods import kinds_in_words, read_period
+from taxrules.periods import kinds_in_words, parse_canonical_period, read_period
+from taxrules.tax_types import FILING_PERIODS, TAX_TYPES
 
 ALREADY_RATED = "这个案件您已经评价过了，谢谢！"
 
@@ -69,6 +70,13 @@ class TaxpayerCases(DeskCore):
             if k == "tax_period" and v not in (None, ""):
                 v = self._clean_period(ct, str(v))
             out[k] = v
+        period, tax_type = out.get("tax_period"), out.get("tax_type")
+        kinds = FILING_PERIODS.get(str(tax_type)) if tax_type else None
+        span = parse_canonical_period(str(period)) if period else None
+        if kinds and span and span.kind not in kinds:
+            counted, _ = kinds_in_words(kinds)
+            name = TAX_TYPES.get(str(tax_type), (str(tax_type),))[0]
+            raise InvalidPeriod(ct.key, str(period), f"{name}{counted}申报")
         return out
 
     def _clean_period(self, ct: CaseType, value: str) -> str:

@@ -95,3 +95,14 @@ async def test_periods_the_case_type_does_not_take_are_refused(
     with pytest.raises(InvalidPeriod) as exc:
         await _open(desk, case_type, written)
     assert reason in exc.value.user_message
+
+
+async def test_the_tax_type_decides_the_kind_of_period(desk: Desk) -> None:
+    conv = await desk.ensure_conversation("telegram", "1001", "1001", display_name="张会计")
+    slots = {"tax_type": "vat", "tax_period": "2025", "taxpayer_id": TAX_ID}
+    with pytest.raises(InvalidPeriod) as exc:
+        await desk.open_case("return_correction", taxpayer_id=conv.taxpayer_id, slots=slots)
+    assert "增值税按月或按季申报" in exc.value.user_message
+    slots["tax_type"] = "cit"
+    case = await desk.open_case("return_correction", taxpayer_id=conv.taxpayer_id, slots=slots)
+    assert case.slots["tax_period"] == "2025"
