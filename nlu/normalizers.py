@@ -111,17 +111,21 @@ _PERIOD_EXTRACTOR = "TaxEntityNormalizer"
 def _read_tax_period(
     entities: list[dict[str, Any]], norm_text: str, today: date, kinds: dict[str, str]
 ) -> None:
-    """Replace the extractors' tax_period entities by the one period the whole message
-    names, and drop the other entities an extractor guessed inside it (the CRF's taxpayer_id
+    """Replace the extractors' tax_period entities (when there are any) by the one period
+    the whole message names, and drop the other entities an extractor guessed inside it (the CRF's taxpayer_id
     "1" in "2025年13月")."""
     names = [name for name, kind in kinds.items() if kind == "tax_period"]
     if not names:
         return
+    marked = [e for e in entities if e["entity"] in names]
+    if not marked:
+        # No extractor saw a period ("12月3日前能办好吗" answering another question is no
+        # period to overwrite); the form reads the text itself while the slot is empty.
+        return
     reading = read_period(norm_text, today)
     if reading is None:
         return
-    marked = [e for e in entities if e["entity"] in names]
-    name = marked[0]["entity"] if marked else names[0]
+    name = marked[0]["entity"]
 
     def inside(entity: dict[str, Any]) -> bool:
         return entity["start"] < reading.end and reading.start < entity["end"]

@@ -422,7 +422,7 @@ class TaxEntityNormalizer(Component):
     def process(self, messages: list[Message]) -> None:
         kinds = self.config["entities"]
         for message in messages:
-            if message.entities or message.norm:  # a period is read from the whole text
+            if message.entities:
                 normalize_entities(
                     message.entities,
                     message.norm,

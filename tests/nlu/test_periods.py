@@ -52,12 +52,14 @@ def test_an_exact_span_keeps_its_extractor() -> None:
     assert period["value"] == "2020-Q1" and period["extractor"] == "CRFEntityExtractor"
 
 
-def test_a_period_no_extractor_marked_is_still_found() -> None:
+def test_no_period_is_added_where_no_extractor_saw_one() -> None:
+    text = "12月3日前能办好吗"
     entities: list[dict[str, Any]] = []
-    normalize_entities(entities, "开近三年的完税证明", DEC_1, KINDS)
-    assert [(e["value"], e["text"], e.get("inferred")) for e in entities] == [
-        ("2023..2025", "近三年", True)
-    ]
+    normalize_entities(entities, text, DEC_1, KINDS)
+    assert entities == []
+    entities = [_entity("tax_period", text, "2月", "CRFEntityExtractor")]
+    normalize_entities(entities, text, DEC_1, KINDS)
+    assert [(e["value"], e["text"]) for e in entities] == [("2025-12", "12月")]
 
 
 @pytest.mark.parametrize(
