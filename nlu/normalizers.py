@@ -112,8 +112,8 @@ def _read_tax_period(
     entities: list[dict[str, Any]], norm_text: str, today: date, kinds: dict[str, str]
 ) -> None:
     """Replace the extractors' tax_period entities (when there are any) by the one period
-    the whole message names, and drop the other entities an extractor guessed inside it (the CRF's taxpayer_id
-    "1" in "2025年13月")."""
+    the whole message names, and drop the other entities an extractor guessed inside it
+    (the CRF's taxpayer_id "1" in "2025年13月")."""
     names = [name for name, kind in kinds.items() if kind == "tax_period"]
     if not names:
         return
