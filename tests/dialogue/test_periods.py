@@ -194,3 +194,36 @@ async def test_a_certificate_takes_a_range_and_the_summary_says_it_in_words(
     assert "TX-" in text_of(await chat.press("/submit_case"))
     (args,) = gateway.called("open_draft")
     assert args[2]["tax_period"] == stored  # the desk gets the canonical form
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "kept"),
+    [
+        ("印花税3月的申报要更正", "印花税按季或按年申报，没有“2026年3月”", {"tax_type": "stamp"}),
+        ("申请退税 最近两年", "「退税申请」一次只能办理一个所属期", {}),
+        ("第五季度的增值税更正", "没有第5季度，季度应在1到4之间", {"tax_type": "vat"}),
+    ],
+)
+async def test_more_refusals_tried_in_the_shell(
+    make_chat: Any, text: str, reason: str, kept: dict[str, str]
+) -> None:
+    chat, _ = make_chat()
+    assert reason in text_of(await chat.say(text))
+    slots = await _slots(chat)
+    assert "tax_period" not in slots
+    assert {k: v for k, v in slots.items() if k != "case_type"} == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("个税2025年度申报更正", "2025"),  # 综合所得汇算: yearly
+        ("更正一下上个季度的增值税", "2026-Q3"),
+        ("我要开完税证明 2024年11月到2025年2月", "2024-11..2025-02"),
+        ("上半年的完税证明", "2026-H1"),
+    ],
+)
+async def test_more_periods_tried_in_the_shell(make_chat: Any, text: str, stored: str) -> None:
+    chat, _ = make_chat()
+    await chat.say(text)
+    assert (await _slots(chat))["tax_period"] == stored
