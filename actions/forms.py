@@ -316,7 +316,13 @@ class ActionCaseForm(FormAction):
             case_type.slots, refusals, work, domain, from_text=True
         )
         validated = await self.validation.validate(candidates, refusals, work, domain)
-        turn.emit(*accepted(validated))
+        # A value kept from before and refused now (a VAT return for a year) is cleared.
+        cleared = [
+            SlotSet(slot, None)
+            for slot, value in validated.items()
+            if value is None and slot not in candidates and work.get_slot(slot)
+        ]
+        turn.emit(*accepted(validated), *cleared)
         invalid = [slot for slot, value in validated.items() if value is None]
         if turn.activated:
             summary = slot_summary(work, case_type, domain, self.validation)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from taxrules.errors import UserFacingError
+from taxrules.periods import PeriodReading
 
 if TYPE_CHECKING:
     from actions.tracker import Tracker
@@ -201,8 +202,9 @@ class Normalizers(Protocol):
     """Slot value normalisers (the rules of `taxrules`, wrapped in
     `actions.validation.NluNormalizers`)."""
 
-    def tax_period(self, text: str, today: date) -> str | None:
-        """`2019-12`, `2020-Q1`, `2021` or None."""
+    def tax_period(self, text: str, today: date) -> PeriodReading | None:
+        """The period `text` names (`taxrules.periods.read_period`: `2019-12`, `2020-Q1`,
+        `2020-H1`, `2021`, `2023..2025`, or the reason it is impossible), or None."""
         ...
 
     def taxpayer_id(self, code: str) -> IdCheck:

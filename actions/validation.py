@@ -7,7 +7,7 @@ The dialogue hands them Simplified text (the engine converts Traditional before 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,8 +21,16 @@ from taxrules.amounts import normalize_amount
 from taxrules.errors import InvalidTaxpayerIdError
 from taxrules.ids import TAXPAYER_ID_RE, clean_taxpayer_id, validate_taxpayer_id
 from taxrules.masking import mask_taxpayer_id
-from taxrules.periods import PERIOD_RE, normalize_tax_period, period_start
-from taxrules.tax_types import normalize_tax_type
+from taxrules.periods import (
+    PeriodReading,
+    PeriodSpan,
+    describe_period,
+    kinds_in_words,
+    not_fileable_reason,
+    parse_canonical_period,
+    read_period,
+)
+from taxrules.tax_types import FILING_PERIODS, normalize_tax_type
 
 
 class NluNormalizers:
@@ -32,9 +40,9 @@ class NluNormalizers:
     def __init__(self, today: Callable[[], date] = date.today) -> None:
         self._today = today
 
-    def tax_period(self, text: str, today: date) -> str | None:
-        """See `taxrules.periods.normalize_tax_period`."""
-        return normalize_tax_period(text, today)
+    def tax_period(self, text: str, today: date) -> PeriodReading | None:
+        """See `taxrules.periods.read_period`."""
+        return read_period(text, today)
 
     def taxpayer_id(self, code: str) -> IdCheck:
         """See `taxrules.ids.validate_taxpayer_id` (the reason is Simplified; the dispatcher
@@ -61,6 +69,15 @@ class NluNormalizers:
 def _raw(value: Any) -> str:
     """The text of a candidate: an entity dict's `value`, or the string itself."""
     return str(value.get("value") if isinstance(value, dict) else value or "").strip()
+
+
+def _refuse_period(dispatcher: CollectingDispatcher, reason: str | None) -> None:
+    """Tell why a period is refused, and ask again unless the reason already does."""
+    reason = (reason or "无法识别这个所属期").rstrip("。.，, ")
+    if "请告诉我" in reason:
+        dispatcher.utter_message(response="utter_invalid_tax_period_said", reason=reason)
+    else:
+        dispatcher.utter_message(response="utter_invalid_tax_period_reason", reason=reason)
 
 
 class CaseFormValidation(FormValidationAction):
@@ -111,25 +128,120 @@ class CaseFormValidation(FormValidationAction):
     async def extract_tax_period(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> dict[str, Any]:
-        """A period written in the text ("今年一季度", "2020年3月")."""
-        period = self.ctx.normalizers.tax_period(self._text(tracker), self.ctx.today())
-        return {"tax_period": period} if period else {}
+        """A period written in the text ("今年一季度", "2020年3月", "2023年到2025年")."""
+        reading = self.ctx.normalizers.tax_period(self._text(tracker), self.ctx.today())
+        if reading is None:
+            return {}
+        return {"tax_period": {"value": reading.text, "text": reading.text}}
 
     async def validate_tax_period(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> dict[str, Any]:
-        """`2019-12`, `2020-Q1` or `2021`, not in the future."""
-        raw = _raw(value)
+        """A canonical period (`2019-12`, `2020-Q3`, `2020-H1`, `2021`, `2023..2025`) that has
+        ended. The words the taxpayer wrote are read again against the dialogue's clock.
+        Whether the case type and the tax type take it is checked in `validate`, once the
+        message's tax type is known too."""
         today = self.ctx.today()
-        period = raw if PERIOD_RE.match(raw) else self.ctx.normalizers.tax_period(raw, today)
-        start = period_start(period) if period else None
-        if period is None or start is None:
+        reading = self._reading_of(value)
+        if reading is None or (reading.span is None and not reading.error):
             dispatcher.utter_message(response="utter_invalid_tax_period")
             return {"tax_period": None}
-        if start > today:
-            dispatcher.utter_message(response="utter_future_tax_period", period=period)
+        reason = reading.error
+        if reading.span is not None and reason is None:
+            reason = not_fileable_reason(reading.span, today)
+        if reason or reading.span is None:
+            _refuse_period(dispatcher, reason)
             return {"tax_period": None}
-        return {"tax_period": period}
+        return {"tax_period": reading.span.canonical}
+
+    def _reading_of(self, value: Any) -> PeriodReading | None:
+        written = value.get("text") if isinstance(value, dict) else None
+        raw = str(written) if written else _raw(value)
+        return self.ctx.normalizers.tax_period(raw, self.ctx.today()) if raw else None
+
+    @staticmethod
+    def _case_type_refusal(
+        span: PeriodSpan, tracker: Tracker, domain: Domain, *, ranges_only: bool = False
+    ) -> str | None:
+        """Why the active case type does not take this period (a range, or its kind)."""
+        case_type = domain.case_types.get(tracker.active_form or "")
+        if case_type is None:
+            return None
+        rule = case_type.periods
+        title = case_type.title.zh_hans
+        if span.is_range and not rule.ranges:
+            return f"「{title}」一次只能办理一个所属期（{span.words}是多个），请告诉我具体是哪一期"
+        if span.kind not in rule.kinds and not ranges_only:
+            counted, asked = kinds_in_words(rule.kinds)
+            return f"「{title}」的所属期{counted}计，请告诉我具体{asked}"
+        return None
+
+    @staticmethod
+    def _tax_type_refusal(period: str, tax_type: str, domain: Domain) -> str | None:
+        """Why a return of `tax_type` is not filed for a period of this kind
+        (`taxrules.tax_types.FILING_PERIODS`)."""
+        span = parse_canonical_period(period)
+        kinds = FILING_PERIODS.get(tax_type)
+        if span is None or kinds is None or span.kind in kinds:
+            return None
+        counted, asked = kinds_in_words(kinds)
+        name = domain.label("tax_type", tax_type)
+        return f"{name}{counted}申报，没有“{span.words}”这样的所属期，请告诉我具体{asked}"
+
+    async def validate(
+        self,
+        candidates: Mapping[str, Any],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Domain,
+    ) -> dict[str, Any]:
+        """Each candidate (`validate_<slot>`), then the period against the case type and, when
+        the case type asks for both, the tax type (a VAT return is monthly or quarterly): the
+        period is refused with the reason, whether it came now or earlier (then the form
+        clears it and asks again). A period whose year was inferred is echoed."""
+        out = await super().validate(candidates, dispatcher, tracker, domain)
+        self._check_period_against_tax_type(out, dispatcher, tracker, domain)
+        if out.get("tax_period") and "tax_period" in candidates:
+            reading = self._reading_of(candidates["tax_period"])
+            if reading is not None and reading.inferred and reading.span is not None:
+                # "12月" said in December: tell which December was understood.
+                dispatcher.utter_message(
+                    response="utter_tax_period_inferred",
+                    said=reading.text.strip(),
+                    period=reading.span.words,
+                )
+        return out
+
+    def _check_period_against_tax_type(
+        self,
+        out: dict[str, Any],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Domain,
+    ) -> None:
+        """The period (given now, or kept from earlier: another case type, before the tax
+        type was known) against the case type's rule and the tax's filing periods."""
+        case_type = domain.case_types.get(tracker.active_form or "")
+        if case_type is None or "tax_period" not in case_type.slots:
+            return
+        period = out.get("tax_period") if "tax_period" in out else tracker.get_slot("tax_period")
+        span = parse_canonical_period(str(period)) if period else None
+        if span is None:
+            return
+        # One period where a range was given, then the tax's filing periods (the more
+        # telling reason), then the kinds the case type takes.
+        reason = self._case_type_refusal(span, tracker, domain, ranges_only=True)
+        tax_type = out.get("tax_type") or tracker.get_slot("tax_type")
+        if reason is None and tax_type and "tax_type" in case_type.slots:
+            reason = self._tax_type_refusal(span.canonical, str(tax_type), domain)
+        reason = reason or self._case_type_refusal(span, tracker, domain)
+        if reason:
+            _refuse_period(dispatcher, reason)
+            out["tax_period"] = None
+
+    def show_tax_period(self, value: Any, domain: Domain) -> str:
+        """In words: 2025年第三季度, 2025年12月, 2023年至2025年."""
+        return describe_period(str(value))
 
     # ------------------------------------------------------------------ tax_type
 

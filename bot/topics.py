@@ -476,6 +476,8 @@ class StaffTopicSender:
     def _case(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
         number = str(row.payload.get("case_number") or "")
         text = f"🆕 新案件 {number} {row.payload.get('title') or ''}"
+        if row.payload.get("period"):
+            text += f"\n所属期：{row.payload['period']}"
         deadline = row.payload.get("deadline_at")
         if deadline:
             text += f"\n截止：{format_deadline(datetime.fromisoformat(deadline))}（北京时间）"

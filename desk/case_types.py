@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from desk.errors import CaseTypesError, UnknownCaseType
+from taxrules.periods import PERIOD_KINDS
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 ACCEPT_KINDS = frozenset({"pdf", "image"})
@@ -56,6 +57,16 @@ class DocumentSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class PeriodRule:
+    """Which tax periods a case type takes (`periods:` in case_types.yml): the kinds of a
+    single period (`month`, `quarter`, `half`, `year`, see `taxrules.periods`) and whether
+    a range of them (2023年至2025年) may be given."""
+
+    kinds: tuple[str, ...] = PERIOD_KINDS
+    ranges: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CaseType:
     """A kind of request the office handles."""
 
@@ -65,6 +76,7 @@ class CaseType:
     slots: tuple[str, ...]
     documents: tuple[DocumentSpec, ...]
     sla_working_days: int
+    periods: PeriodRule = PeriodRule()
 
     def document(self, key: str) -> DocumentSpec | None:
         """The checklist item with that key, if any."""
@@ -175,7 +187,9 @@ def _str_list(v: Any, name: str, field: str, *, unique: bool = True) -> tuple[st
 def _parse_one(key: str, body: Any, name: str, field: str) -> CaseType:
     if not isinstance(body, dict):
         raise CaseTypesError(name, field, "must be a mapping")
-    _no_extra(body, {"title", "intent", "slots", "documents", "sla_working_days"}, name, field)
+    _no_extra(
+        body, {"title", "intent", "slots", "documents", "sla_working_days", "periods"}, name, field
+    )
     title = _title(body.get("title"), name, f"{field}.title")
     intent = body.get("intent")
     if not isinstance(intent, str) or not _KEY.match(intent):
@@ -224,4 +238,23 @@ def _parse_one(key: str, body: Any, name: str, field: str) -> CaseType:
                 keywords=_str_list(d.get("keywords"), name, f"{df}.keywords", unique=False),
             )
         )
-    return CaseType(key, title, intent, slots, tuple(docs), sla)
+    periods = _periods(body.get("periods"), name, f"{field}.periods")
+    return CaseType(key, title, intent, slots, tuple(docs), sla, periods)
+
+
+def _periods(v: Any, name: str, field: str) -> PeriodRule:
+    if v is None:
+        return PeriodRule()
+    if not isinstance(v, dict):
+        raise CaseTypesError(name, field, "must be a mapping with kinds and ranges")
+    _no_extra(v, {"kinds", "ranges"}, name, field)
+    kinds = _str_list(v.get("kinds", list(PERIOD_KINDS)), name, f"{field}.kinds")
+    bad = [k for k in kinds if k not in PERIOD_KINDS]
+    if bad or not kinds:
+        raise CaseTypesError(
+            name, f"{field}.kinds", f"must be a non-empty subset of {list(PERIOD_KINDS)}"
+        )
+    ranges = v.get("ranges", False)
+    if not isinstance(ranges, bool):
+        raise CaseTypesError(name, f"{field}.ranges", "must be true or false")
+    return PeriodRule(kinds=kinds, ranges=ranges)

@@ -27,6 +27,7 @@ from desk.notices import OFFICE_TZ, RATING_LEVELS
 from desk.states import ACTION_LABELS, CaseStatus
 from desk.states import STATUS_LABELS as _TAXPAYER_STATUS_LABELS
 from taxrules.masking import mask_taxpayer_id, redact_taxpayer_ids
+from taxrules.periods import describe_period
 from taxrules.tax_types import TAX_TYPES
 
 log = logging.getLogger(__name__)
@@ -413,7 +414,7 @@ def _case_line(c: dict[str, Any]) -> str:
         c["number"],
         c["case_type"],
         tax_type_label(c.get("tax_type")) if c.get("tax_type") else "",
-        c.get("tax_period") or "",
+        describe_period(c.get("tax_period")),
         c["taxpayer_id_masked"] or "-",
         status,
         f"截止 {local_time(c['deadline_at'])}",
@@ -442,6 +443,8 @@ def _detail_text(d: dict[str, Any], slot_keys: list[str]) -> str:
         value = slots.get(key)
         if key == "tax_type" and value:
             value = f"{tax_type_label(value)}（{value}）"
+        elif key == "tax_period" and value and describe_period(value) != value:
+            value = f"{describe_period(value)}（{value}）"
         lines.append(f"  {slot_label(key)}：{value if value not in (None, '') else '-'}")
     if d["note"]:
         lines.append(f"  办结说明：{d['note']}")

@@ -239,6 +239,16 @@ class InvalidSlot(DeskError):
         )
 
 
+class InvalidPeriod(DeskError):
+    """A tax period that is no period (2025年13月), or of a kind or range the case type does
+    not take (`periods:` in case_types.yml)."""
+
+    code = "invalid_period"
+
+    def __init__(self, case_type: str, value: str, reason: str) -> None:
+        super().__init__(f"{case_type}: invalid tax period {value!r}", f"{reason}。")
+
+
 class InvalidRating(DeskError):
     """A rating level that is not one of the five 好差评 levels, or a second rating."""
 

@@ -5,8 +5,13 @@ live in `taxrules` and read Simplified text. This module holds what is NLU-speci
 script step (`to_simplified`, NFKC + OpenCC `t2s`, the converter created once, lazily) and
 `normalize_entities`, which gives the extracted entities their normal forms:
 
-* tax_period: ``"2019-12"`` (month), ``"2020-Q1"`` (quarter), ``"2021"`` (year); relative
-  expressions (上个月, 去年12月, 上季度, 前年 …) resolve against the parse date;
+* tax_period: ``"2019-12"`` (month), ``"2020-Q1"`` (quarter), ``"2020-H1"`` (half-year),
+  ``"2021"`` (year), ``"2023..2025"`` (a range); relative expressions (上个月, 去年12月, 上季度,
+  前年 …) resolve against the parse date. The period is read from the whole message
+  (`taxrules.periods.read_period`), not from the span an extractor marked: the CRF marks
+  "2月" in "12月" or "5年3季度" in "25年3季度", and the regex only "2025" in "2025年Q3". The
+  entity keeps the words it was read from in `text`, so the dialogue can read them again
+  against its own clock; an impossible period (2025年13月) is `invalid` with the reason;
 * taxpayer_id: an 18-character unified social credit code or an 18-digit resident identity
   number, upper-cased and without spaces (see `taxrules.ids`; 15-character numbers are
   refused with their reason);
@@ -25,7 +30,7 @@ from typing import Any
 from taxrules.amounts import normalize_amount
 from taxrules.errors import InvalidTaxpayerIdError
 from taxrules.ids import clean_taxpayer_id, validate_taxpayer_id
-from taxrules.periods import normalize_tax_period
+from taxrules.periods import read_period
 from taxrules.tax_types import normalize_tax_type
 
 __all__ = ["normalize_entities", "to_simplified"]
@@ -63,6 +68,7 @@ def normalize_entities(
     user why.
     `kinds` maps an entity name to the normaliser it uses.
     """
+    _read_tax_period(entities, norm_text, today, kinds)
     for entity in entities:
         kind = kinds.get(entity["entity"])
         if kind is None:
@@ -76,11 +82,8 @@ def normalize_entities(
             except InvalidTaxpayerIdError as exc:
                 reason = exc.user_message
         elif kind == "tax_period":
-            period = normalize_tax_period(span, today)
-            if period is None:
+            if "text" not in entity:  # not read from the whole message: nothing readable
                 reason = "无法识别这个所属期，请写成例如 2019年12月 或 2020年第一季度"
-            else:
-                entity["value"] = period
         elif kind == "tax_type":
             value = entity["value"]
             if not (known_tax_types and value in known_tax_types):
@@ -100,3 +103,53 @@ def normalize_entities(
         if reason is not None:
             entity["invalid"] = True
             entity["reason"] = reason
+
+
+_PERIOD_EXTRACTOR = "TaxEntityNormalizer"
+
+
+def _read_tax_period(
+    entities: list[dict[str, Any]], norm_text: str, today: date, kinds: dict[str, str]
+) -> None:
+    """Replace the extractors' tax_period entities (when there are any) by the one period
+    the whole message names, and drop the other entities an extractor guessed inside it
+    (the CRF's taxpayer_id "1" in "2025年13月")."""
+    names = [name for name, kind in kinds.items() if kind == "tax_period"]
+    if not names:
+        return
+    marked = [e for e in entities if e["entity"] in names]
+    if not marked:
+        # No extractor saw a period ("12月3日前能办好吗" answering another question is no
+        # period to overwrite); the form reads the text itself while the slot is empty.
+        return
+    reading = read_period(norm_text, today)
+    if reading is None:
+        return
+    name = marked[0]["entity"]
+
+    def inside(entity: dict[str, Any]) -> bool:
+        return entity["start"] < reading.end and reading.start < entity["end"]
+
+    entities[:] = [
+        e
+        for e in entities
+        if e["entity"] not in names
+        and not (inside(e) and (e.get("extractor") == "CRFEntityExtractor" or e.get("invalid")))
+    ]
+    same = [e for e in marked if (e["start"], e["end"]) == (reading.start, reading.end)]
+    entity: dict[str, Any] = dict(same[0]) if same else {"extractor": _PERIOD_EXTRACTOR}
+    entity.update(
+        entity=name,
+        start=reading.start,
+        end=reading.end,
+        value=reading.span.canonical if reading.span else reading.text,
+        text=reading.text,
+    )
+    entity.pop("invalid", None)
+    entity.pop("reason", None)
+    if reading.inferred:
+        entity["inferred"] = True
+    if reading.error:
+        entity["invalid"] = True
+        entity["reason"] = reading.error
+    entities.append(entity)

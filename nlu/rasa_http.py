@@ -54,6 +54,7 @@ class RasaHttpBackend:
             and isinstance(e.get("end"), int)
             and 0 <= e["start"] < e["end"] <= len(text)
         ]
+        misplaced = [e for e in entities if not any(e is v for v in valid)]
         normalize_entities(
             valid, self._converter.convert(text), today or date.today(), DEFAULT_KINDS
         )
@@ -62,7 +63,7 @@ class RasaHttpBackend:
             "text": text,
             "intent": {"name": intent.get("name"), "confidence": intent.get("confidence", 0.0)},
             "intent_ranking": answer.get("intent_ranking") or [],
-            "entities": entities,
+            "entities": valid + misplaced,
         }
 
     def parse(self, text: str, today: date | None = None) -> dict[str, Any]:

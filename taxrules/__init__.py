@@ -8,9 +8,11 @@ standard library: no script converter, so user-facing texts are held in both scr
 - `taxrules.ids`: `validate_taxpayer_id` (credit codes, resident ID numbers; 15-character
   numbers refused), `TAXPAYER_ID_RE`
 - `taxrules.masking`: `mask_taxpayer_id`, `redact_taxpayer_ids`
-- `taxrules.periods`: `normalize_tax_period`, `period_start`, `PERIOD_RE`
+- `taxrules.periods`: `read_period` (the period a message names, inferred or refused with
+  the reason), `not_fileable_reason`, `describe_period` (canonical → words),
+  `normalize_tax_period`, `PERIOD_RE`
 - `taxrules.amounts`: `normalize_amount`
-- `taxrules.tax_types`: `TAX_TYPE_KEYS`, `normalize_tax_type`
+- `taxrules.tax_types`: `TAX_TYPE_KEYS`, `normalize_tax_type`, `FILING_PERIODS`
 - `taxrules.numerals`: Chinese numerals
 - `taxrules.errors`: `UserFacingError`, `InvalidTaxpayerIdError`
 

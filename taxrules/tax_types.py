@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 
-__all__ = ["TAX_TYPES", "TAX_TYPE_KEYS", "normalize_tax_type"]
+__all__ = ["FILING_PERIODS", "TAX_TYPES", "TAX_TYPE_KEYS", "normalize_tax_type"]
 
 TAX_TYPES: dict[str, tuple[str, ...]] = {
     "vat": ("增值税", "增值", "vat", "增直税", "增殖税", "曾值税", "増值税"),
@@ -34,6 +34,21 @@ TAX_TYPES: dict[str, tuple[str, ...]] = {
 
 TAX_TYPE_KEYS: frozenset[str] = frozenset(TAX_TYPES)
 """The canonical tax type keys."""
+
+FILING_PERIODS: dict[str, tuple[str, ...]] = {
+    "vat": ("month", "quarter"),  # 按月或按季申报
+    "cit": ("quarter", "year"),  # 按季预缴，年度汇算清缴
+    "iit": ("month", "quarter", "year"),  # 扣缴按月，经营所得按季预缴，汇算按年
+    "stamp": ("quarter", "year"),  # 印花税法：按季、按年（或按次）
+    "consumption": ("month", "quarter"),
+    "urban_construction": ("month", "quarter"),  # with the VAT / consumption tax it follows
+    "education_surcharge": ("month", "quarter"),
+    "resource": ("month", "quarter"),
+    "social_insurance": ("month",),
+    "vehicle": ("year",),
+}
+"""The kinds of period (`taxrules.periods.PERIOD_KINDS`) a return of each tax is filed for;
+a tax not listed may be filed for any."""
 
 
 def _tax_key(text: str) -> str:

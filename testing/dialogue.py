@@ -23,6 +23,7 @@ from actions.ports import (
 from taxrules.errors import InvalidTaxpayerIdError
 from taxrules.ids import clean_taxpayer_id, validate_taxpayer_id
 from taxrules.masking import mask_taxpayer_id
+from taxrules.periods import PeriodReading, read_period
 
 
 def parse(
@@ -80,25 +81,9 @@ class FakeNormalizers:
         "印花税": "stamp",
     }
 
-    def tax_period(self, text: str, today: date) -> str | None:
-        """`2019年12月`/`2019-12`, `2020年第一季度`, `今年一季度`, `上个月`, `2021年`."""
-        m = re.search(r"(\d{4})\s*(?:年|-)\s*(\d{1,2})\s*月?", text)
-        if m and 1 <= int(m.group(2)) <= 12:
-            return f"{m.group(1)}-{int(m.group(2)):02d}"
-        quarters = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
-        m = re.search(r"(\d{4}年|今年|去年)?第?([一二三四1-4])季度", text)
-        if m:
-            year = today.year
-            if m.group(1) == "去年":
-                year -= 1
-            elif m.group(1) and m.group(1)[0].isdigit():
-                year = int(m.group(1)[:4])
-            return f"{year}-Q{quarters[m.group(2)]}"
-        if "上个月" in text:
-            first = today.replace(day=1) - timedelta(days=1)
-            return f"{first.year}-{first.month:02d}"
-        m = re.search(r"(\d{4})年", text)
-        return m.group(1) if m else None
+    def tax_period(self, text: str, today: date) -> PeriodReading | None:
+        """`taxrules.periods.read_period` (pure and cheap: no model needed)."""
+        return read_period(text, today)
 
     def taxpayer_id(self, code: str) -> IdCheck:
         """`taxrules.ids.validate_taxpayer_id`."""

@@ -20,6 +20,7 @@ from desk.errors import (
     ConcurrentUpdate,
     DeskError,
     IllegalTransition,
+    InvalidPeriod,
     InvalidRating,
     InvalidSlot,
     MissingDocuments,
@@ -32,6 +33,8 @@ from desk.services.core import Actor, DeskCore, valid_tax_id
 from desk.services.topics import staff_row
 from desk.states import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
 from intake.storage import AttachmentStore
+from taxrules.periods import kinds_in_words, parse_canonical_period, read_period
+from taxrules.tax_types import FILING_PERIODS, TAX_TYPES
 
 ALREADY_RATED = "这个案件您已经评价过了，谢谢！"
 
@@ -64,8 +67,33 @@ class TaxpayerCases(DeskCore):
                 v = v.strip()
             if k == "taxpayer_id" and v not in (None, ""):
                 v = valid_tax_id(str(v))
+            if k == "tax_period" and v not in (None, ""):
+                v = self._clean_period(ct, str(v))
             out[k] = v
+        period, tax_type = out.get("tax_period"), out.get("tax_type")
+        kinds = FILING_PERIODS.get(str(tax_type)) if tax_type else None
+        span = parse_canonical_period(str(period)) if period else None
+        if kinds and span and span.kind not in kinds:
+            counted, _ = kinds_in_words(kinds)
+            name = TAX_TYPES.get(str(tax_type), (str(tax_type),))[0]
+            raise InvalidPeriod(ct.key, str(period), f"{name}{counted}申报")
         return out
+
+    def _clean_period(self, ct: CaseType, value: str) -> str:
+        """The canonical form of a period (`2025-Q3`; staff may type 2025年第三季度), of a kind
+        and shape the case type takes. Whether it may be filed yet is the dialogue's question
+        (it asks again); the desk keeps cases consistent with their type."""
+        reading = read_period(value, self.now().astimezone(notices.OFFICE_TZ).date())
+        if reading is None or reading.span is None:
+            reason = reading.error if reading and reading.error else "无法识别这个所属期"
+            raise InvalidPeriod(ct.key, value, reason)
+        span = reading.span
+        if span.is_range and not ct.periods.ranges:
+            raise InvalidPeriod(ct.key, value, f"「{ct.title.zh_hans}」一次只能办理一个所属期")
+        if span.kind not in ct.periods.kinds:
+            counted, _ = kinds_in_words(ct.periods.kinds)
+            raise InvalidPeriod(ct.key, value, f"「{ct.title.zh_hans}」的所属期{counted}计")
+        return span.canonical
 
     async def open_case(
         self,

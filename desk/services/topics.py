@@ -34,6 +34,7 @@ from desk.services.core import DeskCore
 from desk.services.permissions import state_actions
 from desk.states import ACTIVE_STATUSES, CLOSED_STATUSES
 from taxrules.masking import mask_taxpayer_id
+from taxrules.periods import describe_period
 
 #: The outbox channel of the staff supergroup; its rows' `chat_id` is the conversation id.
 STAFF_CHANNEL = "telegram_staff"
@@ -476,6 +477,7 @@ class StaffTopics(DeskCore):
                 {
                     "case_number": case.number,
                     "title": self.case_title(case.case_type),
+                    "period": describe_period((case.slots or {}).get("tax_period")) or None,
                     "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None,
                     "actions": state_actions(case.status, assigned=case.assignee_id is not None),
                 },

@@ -228,6 +228,6 @@ def test_failed_open_leaves_no_draft(cli: None, capsys: pytest.CaptureFixture[st
     )
     assert isinstance(draft, dict) and draft["status"] == "collecting"
     line = ok(capsys, "cases", "list", "--status", "collecting")
-    assert "增值税" in line and "2019-12" in line and "9131****12G" in line
+    assert "增值税" in line and "2019年12月" in line and "9131****12G" in line
     shown = ok(capsys, "cases", "show", str(draft["number"]))
-    assert "税种：增值税（vat）" in shown and "所属期：2019-12" in shown
+    assert "税种：增值税（vat）" in shown and "所属期：2019年12月（2019-12）" in shown

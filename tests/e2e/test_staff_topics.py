@@ -301,6 +301,7 @@ async def test_case_announced_two_claims_at_once_and_a_stranger(staffed: Staffed
     card = await wait_for(announced, 10)
     thread = card.message["message_thread_id"]
     assert "截止" in (card.text or "") and thread in staffed.topics()
+    assert "所属期：2026年10月" in (card.text or "")  # in words, as staff read it
     (claim,) = card.button_data()  # a queued case offers a claim only
 
     server.user_presses(STAFF, card.message_id, claim, user=STRANGER)
