@@ -1,0 +1,103 @@
+"""The conversation regression benchmark (issue 9, "Measured").
+
+Replays the written conversations of `bench/conversations/*.yml` (format: that folder's
+README.md) through the real NLU model, the real `DialogueEngine` and a real desk on SQLite in a
+temporary directory, each conversation in a fresh chat at a fixed time (Tuesday 1 December 2026,
+10:00 Beijing), with staff steps through the desk services. Every turn is checked against what
+issue 9 and DIALOGUES.md ask for (intent, reply kinds, slots, the case submitted, refusals).
+
+Prints the share of conversations that end as expected and of checked turns, per category, and
+each failing conversation with its first mismatch; the last line is one JSON object.
+
+The figures are absolute shares; the baseline they are set against is the floor kept in
+`bench/conversations/floor.json` (what passed when it was last raised), reported as
+`vs_floor` = pass rate / floor. The floor may only rise: `tests/testing/test_conversations.py`
+fails `make test` when the pass rate drops below it. Target: ≥ 0.95 once issue 9 has landed.
+
+Run: `.venv/bin/python bench/conversations.py [--models models/] [--only CATEGORY] [--quiet]`
+(without a model in `--models`, one is trained from data/ into a temporary directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from testing.conversations import (  # noqa: E402
+    FLOOR_FILE,
+    Report,
+    load_conversations,
+    read_floor,
+    replay,
+)
+
+
+def load_interpreter(models: Path) -> Any:
+    """The newest model in `models`, or one trained from data/ into a temporary directory."""
+    from nlu.interpreter import Interpreter
+    from nlu.model_store import train_model
+
+    if not any(models.glob("*/")):
+        models = Path(tempfile.mkdtemp(prefix="convbench-models-"))
+        train_model([ROOT / "data"], ROOT / "config.yml", models)
+    return Interpreter.load(models, ROOT / "config.yml")
+
+
+def print_report(report: Report, floor: float, seconds: float, *, quiet: bool) -> None:
+    if not quiet:
+        for block in report.failures():
+            print(block)
+        print()
+    print(f"{'category':<16} {'passed':>8}  share")
+    for category, (passed, total) in report.by_category().items():
+        print(f"{category:<16} {passed:>3}/{total:<4}  {passed / total:.2f}")
+    rate = report.conversation_pass_rate
+    print(
+        f"\nconversations: {report.conversations}, ending as expected: {rate:.1%} "
+        f"(floor {floor:.1%}); turns checked: {report.turns}, as expected: "
+        f"{report.turn_pass_rate:.1%}; replayed in {seconds:.1f} s"
+    )
+    print(
+        json.dumps(
+            {
+                "conversations": report.conversations,
+                "conversation_pass_rate": rate,
+                "turns": report.turns,
+                "turn_pass_rate": report.turn_pass_rate,
+                "floor": floor,
+                "vs_floor": round(rate / floor, 4) if floor else None,
+                "categories": {c: round(p / t, 4) for c, (p, t) in report.by_category().items()},
+                "failing": [r.conversation.name for r in report.results if not r.passed],
+                "seconds": round(seconds, 2),
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", type=Path, default=ROOT / "models")
+    parser.add_argument("--only", help="replay one category")
+    parser.add_argument("--quiet", action="store_true", help="no list of failing conversations")
+    args = parser.parse_args()
+    conversations = load_conversations()
+    if args.only:
+        conversations = [c for c in conversations if c.category == args.only]
+    interpreter = load_interpreter(args.models)
+    start = time.perf_counter()
+    report = asyncio.run(replay(conversations, interpreter))
+    print_report(report, read_floor(FLOOR_FILE), time.perf_counter() - start, quiet=args.quiet)
+
+
+if __name__ == "__main__":
+    main()
