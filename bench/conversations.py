@@ -14,7 +14,8 @@ The figures are absolute shares; the baseline they are set against is the floor 
 `vs_floor` = pass rate / floor. The floor may only rise: `tests/testing/test_conversations.py`
 fails `make test` when the pass rate drops below it. Target: ≥ 0.95 once issue 9 has landed.
 
-Run: `.venv/bin/python bench/conversations.py [--models models/] [--only CATEGORY] [--quiet]`
+Run: `.venv/bin/python bench/conversations.py [--models models/] [--only CATEGORY]
+[--name PART] [--show] [--quiet]` (`--show` prints every turn of the replayed conversations)
 (without a model in `--models`, one is trained from data/ into a temporary directory).
 """
 
@@ -50,6 +51,23 @@ def load_interpreter(models: Path) -> Any:
         models = Path(tempfile.mkdtemp(prefix="convbench-models-"))
         train_model([ROOT / "data"], ROOT / "config.yml", models)
     return Interpreter.load(models, ROOT / "config.yml")
+
+
+def print_turns(report: Report) -> None:
+    """Every step of every conversation: what was sent, the reply kinds and text, the verdict."""
+    for result in report.results:
+        verdict = "ok" if result.passed else "FAILED"
+        print(f"== {result.conversation.category}/{result.conversation.name}: {verdict}")
+        for t in result.turns:
+            mark = "  " if t.mismatch is None else "✗ "
+            print(f"{mark}{t.index}. {t.sent}")
+            if t.kinds or t.text:
+                print(f"     {t.kinds}: " + t.text.replace("\n", " ⏎ "))
+            if t.mismatch:
+                print(f"     expected: {t.mismatch}")
+        if result.error:
+            print(f"   error: {result.error}")
+    print()
 
 
 def print_report(report: Report, floor: float, seconds: float, *, quiet: bool) -> None:
@@ -88,14 +106,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=Path, default=ROOT / "models")
     parser.add_argument("--only", help="replay one category")
+    parser.add_argument("--name", help="replay the conversations whose name contains this")
+    parser.add_argument("--show", action="store_true", help="print every turn of every replay")
     parser.add_argument("--quiet", action="store_true", help="no list of failing conversations")
     args = parser.parse_args()
     conversations = load_conversations()
     if args.only:
         conversations = [c for c in conversations if c.category == args.only]
+    if args.name:
+        conversations = [c for c in conversations if args.name in c.name]
     interpreter = load_interpreter(args.models)
     start = time.perf_counter()
     report = asyncio.run(replay(conversations, interpreter))
+    if args.show:
+        print_turns(report)
     print_report(report, read_floor(FLOOR_FILE), time.perf_counter() - start, quiet=args.quiet)
 
 
