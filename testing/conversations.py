@@ -48,6 +48,7 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 DEFAULT_NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 MAIN = "me"  # the chat a conversation is about; other chats are named in `as:`
 CASE_NUMBER = re.compile(r"TX-\d{4}-\d{6}")
+SUBMITTED_NUMBER = re.compile(r"已受理，案件编号\s*(TX-\d{4}-\d{6})")
 STEP_KINDS = ("user", "press", "upload", "setup", "staff")
 EXPECT_KEYS = {
     "intent", "replies", "not_replies", "says", "says_any", "not_says", "slots", "form",
@@ -324,11 +325,17 @@ class _Replay:
         return tuple(accepted), tuple(rejected)
 
     def remember_cases(self, who: str, replies: Sequence[Reply]) -> None:
+        """The numbers of cases this turn submitted: in the submission reply, or after
+        案件编号 in any reply (should the submission get another response name)."""
         for reply in replies:
+            text = self.world.scripts.to_simplified(reply.text)
             if "utter_case_submitted" in reply.kinds:
-                for number in CASE_NUMBER.findall(reply.text):
-                    if number not in self.cases.setdefault(who, []):
-                        self.cases[who].append(number)
+                numbers = CASE_NUMBER.findall(text)
+            else:
+                numbers = SUBMITTED_NUMBER.findall(text)
+            for number in numbers:
+                if number not in self.cases.setdefault(who, []):
+                    self.cases[who].append(number)
 
     async def setup(self, who: str, spec: Mapping[str, Any]) -> None:
         """A case opened and submitted by chat `who` through the dialogue's own gateway (as its
