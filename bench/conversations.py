@@ -9,9 +9,11 @@ issue 9 and DIALOGUES.md ask for (intent, reply kinds, slots, the case submitted
 Prints the share of conversations that end as expected and of checked turns, per category, and
 each failing conversation with its first mismatch; the last line is one JSON object.
 
-The figures are absolute shares; the baseline they are set against is the floor kept in
+The figures are absolute shares, set against two baselines: the floor kept in
 `bench/conversations/floor.json` (what passed when it was last raised), reported as
-`vs_floor` = pass rate / floor. The floor may only rise: `tests/testing/test_conversations.py`
+`vs_floor` = pass rate / floor, and the same replay in the same run with the NLU replaced by a
+keyword list (`testing.conversations.KeywordInterpreter`), reported as `vs_keywords` (`--no-
+baseline` skips that second replay). The floor may only rise: `tests/testing/test_conversations.py`
 fails `make test` when the pass rate drops below it. Target: ≥ 0.95 once issue 9 has landed.
 
 Run: `.venv/bin/python bench/conversations.py [--models models/] [--only CATEGORY]
@@ -35,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from testing.conversations import (  # noqa: E402
     FLOOR_FILE,
+    KeywordInterpreter,
     Report,
     load_conversations,
     read_floor,
@@ -70,7 +73,14 @@ def print_turns(report: Report) -> None:
     print()
 
 
-def print_report(report: Report, floor: float, seconds: float, *, quiet: bool) -> None:
+def print_report(
+    report: Report,
+    floor: float,
+    seconds: float,
+    *,
+    quiet: bool,
+    baseline: Report | None = None,
+) -> None:
     if not quiet:
         for block in report.failures():
             print(block)
@@ -84,6 +94,12 @@ def print_report(report: Report, floor: float, seconds: float, *, quiet: bool) -
         f"(floor {floor:.1%}); turns checked: {report.turns}, as expected: "
         f"{report.turn_pass_rate:.1%}; replayed in {seconds:.1f} s"
     )
+    base_rate = baseline.conversation_pass_rate if baseline is not None else None
+    if baseline is not None:
+        print(
+            f"baseline, keyword NLU: {baseline.conversation_pass_rate:.1%} of conversations, "
+            f"{baseline.turn_pass_rate:.1%} of turns"
+        )
     print(
         json.dumps(
             {
@@ -93,6 +109,8 @@ def print_report(report: Report, floor: float, seconds: float, *, quiet: bool) -
                 "turn_pass_rate": report.turn_pass_rate,
                 "floor": floor,
                 "vs_floor": round(rate / floor, 4) if floor else None,
+                "keyword_baseline_pass_rate": base_rate,
+                "vs_keywords": round(rate / base_rate, 4) if base_rate else None,
                 "categories": {c: round(p / t, 4) for c, (p, t) in report.by_category().items()},
                 "failing": [r.conversation.name for r in report.results if not r.passed],
                 "seconds": round(seconds, 2),
@@ -109,6 +127,9 @@ def main() -> None:
     parser.add_argument("--name", help="replay the conversations whose name contains this")
     parser.add_argument("--show", action="store_true", help="print every turn of every replay")
     parser.add_argument("--quiet", action="store_true", help="no list of failing conversations")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the replay with the keyword baseline"
+    )
     args = parser.parse_args()
     conversations = load_conversations()
     if args.only:
@@ -120,7 +141,11 @@ def main() -> None:
     report = asyncio.run(replay(conversations, interpreter))
     if args.show:
         print_turns(report)
-    print_report(report, read_floor(FLOOR_FILE), time.perf_counter() - start, quiet=args.quiet)
+    seconds = time.perf_counter() - start
+    baseline = None
+    if not args.no_baseline:
+        baseline = asyncio.run(replay(conversations, KeywordInterpreter()))
+    print_report(report, read_floor(FLOOR_FILE), seconds, quiet=args.quiet, baseline=baseline)
 
 
 if __name__ == "__main__":

@@ -500,3 +500,44 @@ def read_floor(path: Path = FLOOR_FILE) -> float:
     if not path.exists():
         return 0.0
     return float(json.loads(path.read_text(encoding="utf-8"))["conversation_pass_rate"])
+
+
+class KeywordInterpreter:
+    """The baseline the benchmark sets the NLU against: the intent of the first keyword found
+    (in this order), else `nlu_fallback`; no entities (the case form reads IDs, periods, tax
+    types and amounts from the text itself)."""
+
+    KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("cancel_request", ("取消", "不办了", "算了", "撤回")),
+        ("request_human", ("人工", "工作人员", "真人")),
+        ("complaint", ("投诉", "不满意", "太差")),
+        ("check_status", ("进度", "办好了", "办得怎么样", "办完了")),
+        ("request_correction", ("更正", "改一下", "报错", "填错", "申报错")),
+        ("request_tax_certificate", ("完税证明", "纳税证明")),
+        ("request_refund", ("退税",)),
+        ("request_registration_change", ("变更", "注销")),
+        ("request_invoice", ("发票",)),
+        ("faq_office_hours", ("开门", "几点", "上班", "下班", "放假")),
+        ("faq_online_services", ("网上", "电子税务局")),
+        ("ask_policy", ("政策", "减免", "优惠")),
+        ("submit_document", ("承诺书", "营业执照", "材料")),
+        ("greet", ("你好", "您好")),
+        ("thank", ("谢谢", "感谢")),
+        ("goodbye", ("再见", "拜拜")),
+        ("affirm", ("是的", "对", "好的", "确认", "提交")),
+        ("deny", ("不是", "不用")),
+    )
+
+    async def aparse(self, text: str) -> dict[str, Any]:
+        """A Rasa-shaped parse of `text` (Simplified, as the engine passes it)."""
+        intent = next(
+            (name for name, words in self.KEYWORDS if any(w in text for w in words)),
+            "provide_info" if re.search(r"\d", text) else "nlu_fallback",
+        )
+        confidence = 1.0 if intent != "nlu_fallback" else 0.0
+        return {
+            "text": text,
+            "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": [{"name": intent, "confidence": confidence}],
+            "entities": [],
+        }

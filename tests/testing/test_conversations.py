@@ -13,6 +13,7 @@ from testing.conversations import (
     DATA_DIR,
     FLOOR_FILE,
     Conversation,
+    KeywordInterpreter,
     load_conversations,
     read_floor,
     replay,
@@ -88,6 +89,16 @@ async def test_replay_reports_kinds_slots_and_the_first_mismatch() -> None:
     assert failure.kinds == ["utter_form_not_understood", "utter_ask_tax_period"]
     (block,) = report.failures()
     assert "b/bad" in block and "step 2: 你好" in block
+
+
+async def test_the_keyword_baseline_reads_intents_only() -> None:
+    kw = KeywordInterpreter()
+    assert (await kw.aparse("我要开完税证明"))["intent"]["name"] == "request_tax_certificate"
+    assert (await kw.aparse("算了，不办了"))["intent"]["name"] == "cancel_request"
+    assert (await kw.aparse("2025年"))["intent"]["name"] == "provide_info"
+    parsed = await kw.aparse("那个啥")
+    assert parsed["intent"] == {"name": "nlu_fallback", "confidence": 0.0}
+    assert parsed["entities"] == []
 
 
 def test_the_floor_only_records_a_rate() -> None:
