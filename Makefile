@@ -72,6 +72,7 @@ bench: setup services
 	$(PY) bench/nlu.py
 	$(PY) bench/desk.py
 	$(PY) bench/inbound.py
+	$(PY) bench/conversations.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

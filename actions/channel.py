@@ -47,10 +47,14 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One message to send back. `buttons` are rows of buttons."""
+    """One message to send back. `buttons` are rows of buttons. `kinds` names what the
+    message says, in order: the domain response of each part (`utter_ask_tax_period`), or the
+    action that wrote a free text; channels ignore it, tests and the conversation benchmark
+    read it."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+    kinds: tuple[str, ...] = ()
 
 
 #: A channel's "send these replies now": awaited by the dialogue while it still holds the

@@ -43,6 +43,7 @@ class CollectingDispatcher:
             self._convert = lambda text: fix_titles(to_traditional(text))
         self.values: dict[str, Any] = dict(values or {})
         self.messages: list[Reply] = []
+        self.action = ""  # the action running now: the kind of the free texts it utters
 
     def child(self) -> CollectingDispatcher:
         """A dispatcher with the same settings and its own messages (to put some replies
@@ -50,6 +51,7 @@ class CollectingDispatcher:
         child = CollectingDispatcher(self.domain, rng=self.rng, script=self.script)
         child._convert = self._convert
         child.values = dict(self.values)
+        child.action = self.action
         return child
 
     def utter_message(
@@ -80,7 +82,8 @@ class CollectingDispatcher:
         final_rows = tuple(
             tuple(Button(self._convert(b.title), b.payload) for b in row) for row in rows if row
         )
-        self.messages.append(Reply(text=body, buttons=final_rows))
+        kind = response or self.action or "text"
+        self.messages.append(Reply(text=body, buttons=final_rows, kinds=(kind,)))
 
 
 def _as_button(b: Button | Mapping[str, str]) -> Button:
@@ -105,7 +108,13 @@ def merge_replies(replies: Iterable[Reply]) -> list[Reply]:
     for reply in replies:
         if out and not out[-1].buttons:
             prev = out.pop()
-            out.append(Reply(text=f"{prev.text}\n{reply.text}", buttons=reply.buttons))
+            out.append(
+                Reply(
+                    text=f"{prev.text}\n{reply.text}",
+                    buttons=reply.buttons,
+                    kinds=prev.kinds + reply.kinds,
+                )
+            )
         else:
             out.append(reply)
     return out

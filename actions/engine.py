@@ -245,6 +245,7 @@ class DialogueEngine:
                     break
                 tracker.followup = None
                 dispatcher.values = self._values(tracker)
+                dispatcher.action = name
                 events = await action.run(dispatcher, tracker, self.domain)
                 executed.append(name)
                 self._apply(tracker, events)
