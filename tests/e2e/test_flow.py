@@ -31,7 +31,7 @@ from intake.storage import LocalAttachmentStore
 from testing.app import bot_settings
 from testing.botapi_server import BotAPIServer, MakeBotAPI, SentMessage
 from testing.samples import BAD_ID, GOOD_ID, REQUEST, make_jpeg, make_pdf, png_bomb
-from testing.waits import holds
+from testing.waits import holds, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT = 7001
@@ -410,8 +410,15 @@ async def test_every_message_is_stored_before_the_reply(harness_factory: Any) ->
     for i, text in enumerate([REQUEST["hans"], BAD_ID, GOOD_ID]):
         await h.say(text, "zh-hans")
         assert inbound_at_send[-1] >= i + 1  # this turn's message was committed first
-    async with h.services.runtime.sessions() as session:
-        rows = (await session.scalars(select(Message).order_by(Message.id))).all()
+
+    async def recorded() -> list[Message]:
+        # a reply is recorded after Telegram accepted it (group commit), so the last one
+        # may still be on its way when the chat already shows it
+        async with h.services.runtime.sessions() as session:
+            rows = list((await session.scalars(select(Message).order_by(Message.id))).all())
+        return rows if len(rows) >= 6 else []
+
+    rows = await wait_for(recorded, 10)
     assert [r.direction for r in rows] == ["in", "out"] * 3  # replies are recorded too
     assert [r.text for r in rows if r.direction == "out"] == [
         m.text for m in h.server.sent_messages(CHAT)
