@@ -149,9 +149,12 @@ async def on_case_button(
 
 async def _follow_state(message: Message, desk: StaffDesk, number: str) -> None:
     """Show the buttons the case's state offers now (none once it is closed)."""
-    markup = staff_case_keyboard(number, await desk.case_buttons(number))
+    try:
+        actions = await desk.case_buttons(number)
+    except UserFacingError:  # no such case (a made-up payload): already answered
+        return
     with contextlib.suppress(TelegramBadRequest):  # unchanged, or deleted by hand
-        await message.edit_reply_markup(reply_markup=markup)
+        await message.edit_reply_markup(reply_markup=staff_case_keyboard(number, actions))
 
 
 def build_router(staff_chat_id: int, *, locks: KeyedLocks | None = None) -> Router:

@@ -115,3 +115,44 @@ async def test_topic_manager_keeps_no_lock_per_conversation(botapi: Any) -> None
         assert len(manager._locks) == 0
     finally:
         await bot.session.close()
+
+
+class UnknownCaseDesk(QuietStaffDesk):
+    """Every case step and button lookup: no such case."""
+
+    async def case_step(self, *args: Any) -> str:
+        from taxrules.errors import UserFacingError
+
+        raise UserFacingError("no case", "没有找到案件 TX-0。")
+
+    async def case_buttons(self, number: str) -> list[str]:
+        return await self.case_step()  # type: ignore[return-value]
+
+
+async def test_a_typed_button_for_no_case_is_answered_and_nothing_else() -> None:
+    from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup
+
+    dp = Dispatcher()
+    dp.include_router(build_router(STAFF))
+    bot = MockedBot()
+    update = Update.model_validate(
+        {
+            "update_id": 1,
+            "callback_query": {
+                "id": "q1",
+                "from": {"id": 5001, "is_bot": False, "first_name": "王"},
+                "chat_instance": "x",
+                "data": "sc:claim:TX-0",
+                "message": {
+                    "message_id": 9,
+                    "date": 0,
+                    "chat": {"id": STAFF, "type": "supergroup", "title": "staff"},
+                    "text": "🆕 新案件",
+                },
+            },
+        }
+    )
+    await dp.feed_update(bot, update, staff_desk=UnknownCaseDesk())
+    (answer,) = bot.session.of(AnswerCallbackQuery)
+    assert answer.text == "没有找到案件 TX-0。" and answer.show_alert
+    assert bot.session.of(EditMessageReplyMarkup) == []
