@@ -58,11 +58,13 @@ class CollectingDispatcher:
         *,
         response: str | None = None,
         buttons: ButtonsArg | None = None,
+        remove_keyboard: bool = False,
         **kwargs: Any,
     ) -> None:
         """Utter `text` or the named `response` (a random variant), filled with `kwargs` and
         the tracker's slot values. `buttons` is one row or a list of rows of `Button` (or
-        `{"title", "payload"}` dicts); they are added after any buttons of the response."""
+        `{"title", "payload"}` dicts); they are added after any buttons of the response.
+        `remove_keyboard`: the channel takes away a reply keyboard shown before."""
         values = {**self.values, **kwargs}
         rows: list[list[Button]] = []
         converted = False
@@ -78,9 +80,13 @@ class CollectingDispatcher:
         if not converted:
             body = self._convert(body)
         final_rows = tuple(
-            tuple(Button(self._convert(b.title), b.payload) for b in row) for row in rows if row
+            tuple(Button(self._convert(b.title), b.payload, b.request_contact) for b in row)
+            for row in rows
+            if row
         )
-        self.messages.append(Reply(text=body, buttons=final_rows))
+        self.messages.append(
+            Reply(text=body, buttons=final_rows, remove_keyboard=remove_keyboard)
+        )
 
 
 def _as_button(b: Button | Mapping[str, str]) -> Button:
@@ -105,7 +111,13 @@ def merge_replies(replies: Iterable[Reply]) -> list[Reply]:
     for reply in replies:
         if out and not out[-1].buttons:
             prev = out.pop()
-            out.append(Reply(text=f"{prev.text}\n{reply.text}", buttons=reply.buttons))
+            out.append(
+                Reply(
+                    text=f"{prev.text}\n{reply.text}",
+                    buttons=reply.buttons,
+                    remove_keyboard=prev.remove_keyboard or reply.remove_keyboard,
+                )
+            )
         else:
             out.append(reply)
     return out

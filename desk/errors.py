@@ -255,3 +255,31 @@ class NotFound(DeskError):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} not found", "找不到相关记录，请刷新后重试。")
+
+
+class CaseNotVisible(CaseNotFound):
+    """The case does not exist, or this conversation may not see or change it (it neither
+    opened it nor is verified for its taxpayer ID). One message for both: a refusal never
+    tells whether someone else's case exists."""
+
+    code = "case_not_visible"
+
+    def __init__(self, number: str) -> None:
+        super().__init__(number)
+        DeskError.__init__(
+            self,
+            f"case {number} not visible to this conversation",
+            f"没有找到您可以查看的事项 {number}。如果这是您单位的事项，"
+            "请先发送“验证”完成身份验证。",
+        )
+
+
+class VerificationRefused(DeskError):
+    """A verification (shared contact, one-time code) was refused; `reason` is a stable key:
+    not_own_contact, not_registered, bad_code, too_many_tries."""
+
+    code = "verification_refused"
+
+    def __init__(self, reason: str, user_message: str) -> None:
+        super().__init__(f"verification refused: {reason}", user_message)
+        self.reason = reason
