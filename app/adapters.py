@@ -181,6 +181,7 @@ class DeskStaffTopics:
             masked_tax_id=card.masked_tax_id,
             state=card.state,
             cases=tuple(TopicCase(c.number, c.title, c.status, c.deadline_at) for c in card.cases),
+            verified=card.verified,
         )
 
     async def record_relay(

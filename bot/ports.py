@@ -140,6 +140,7 @@ class TopicFacts:
     masked_tax_id: str | None
     state: str  # "bot" | "human"
     cases: tuple[TopicCase, ...] = ()
+    verified: bool | None = None  # the chat is verified for that taxpayer ID (None: no ID)
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,7 +91,8 @@ def topic_name(facts: TopicFacts) -> str:
 def render_card(facts: TopicFacts) -> str:
     """The card pinned at the top of the topic."""
     lines = [f"👤 纳税人：{facts.display_name}"]
-    lines.append(f"🆔 纳税人识别号：{facts.masked_tax_id or '（未提供）'}")
+    mark = "" if facts.verified is None else ("（已验证）" if facts.verified else "（未验证）")
+    lines.append(f"🆔 纳税人识别号：{facts.masked_tax_id or '（未提供）'}{mark}")
     lines.append(f"💬 会话状态：{STATE_TEXT.get(facts.state, facts.state)}")
     if facts.cases:
         lines.append("📂 未结案件：")

@@ -80,6 +80,7 @@ class TopicCard:
     masked_tax_id: str | None
     state: str
     cases: list[CardCase] = field(default_factory=list)
+    verified: bool | None = None  # the chat is verified for that taxpayer ID (None: no ID)
 
 
 class StaffTopics(DeskCore):
@@ -154,8 +155,8 @@ class StaffTopics(DeskCore):
         return int(conv) if conv is not None else None
 
     async def topic_card(self, conversation_id: int) -> TopicCard:
-        """The card of a conversation's topic: the taxpayer, the masked taxpayer ID last used,
-        the open cases with their deadlines, the state (bot / human)."""
+        """The card of a conversation's topic: the taxpayer, the masked taxpayer ID last used
+        and whether the chat is verified for it, the open cases with their deadlines, the state (bot / human)."""
         conv = await self.session.get(Conversation, conversation_id)
         if conv is None:
             await self._commit()
@@ -183,6 +184,9 @@ class StaffTopics(DeskCore):
                 CardCase(c.number, self.case_title(c.case_type), c.status, c.deadline_at)
                 for c in cases
             ],
+            verified=(await repo.verification(self.session, conv.taxpayer_id, tax_id)) is not None
+            if tax_id
+            else None,
         )
         await self._commit()
         return card

@@ -195,5 +195,8 @@ async def test_staff_see_whether_a_case_came_from_a_verified_chat(desk: Desk) ->
         "tax_certificate", taxpayer_id=owner.taxpayer_id, slots={"taxpayer_id": COMPANY}
     )
     assert await desk.case_verified(case) is False
+    assert (await desk.topic_card(owner.id)).verified is False
     await desk.verify_by_code(owner.taxpayer_id, await desk.issue_code(COMPANY))
     assert await desk.case_verified(case) is True
+    assert (await desk.topic_card(owner.id)).verified is True
+    assert (await desk.topic_card(colleague.id)).verified is None  # named no ID
