@@ -180,10 +180,19 @@ async def offer_verification_if_needed(
 ) -> None:
     """The conversation named a taxpayer ID it is not verified for: status showed only the
     cases it opened; say so and offer the contact button and the code."""
-    tax_id = tracker.get_slot("taxpayer_id")
+    named = [
+        str(e["value"])
+        for e in tracker.latest_entities("taxpayer_id")
+        if e.get("value") and not e.get("invalid")
+    ]
+    tax_id = named[0] if named else tracker.get_slot("taxpayer_id")
     if not tax_id or await ctx.gateway.is_verified(requester_of(tracker), str(tax_id)):
         return
-    dispatcher.utter_message(response="utter_status_unverified", buttons=[contact_button()])
+    dispatcher.utter_message(
+        response="utter_status_unverified",
+        buttons=[contact_button()],
+        taxpayer_id=ctx.normalizers.mask(str(tax_id)),
+    )
 
 
 class ActionCancel(Action):
