@@ -381,7 +381,9 @@ class DeskCaseGateway:
                 for c in await desk.taxpayer_open_cases(conv.taxpayer_id):
                     if c.status == CaseStatus.COLLECTING:
                         continue
-                    deadline = c.deadline_at.astimezone(OFFICE_TZ).date() if c.deadline_at else None
+                    deadline = (
+                        c.deadline_at.astimezone(OFFICE_TZ).date() if c.deadline_at else None
+                    )
                     out.append(
                         CaseSummary(c.number, c.case_type, c.status, deadline, c.last_question)
                     )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -281,7 +281,7 @@ async def open_review_items(session: AsyncSession, limit: int = 100) -> Sequence
 
 
 async def cases_of_taxpayers(
-    session: AsyncSession, taxpayer_ids: Sequence[int], statuses: Sequence[str] | None = None
+    session: AsyncSession, taxpayer_ids: Collection[int], statuses: Collection[str] | None = None
 ) -> Sequence[Case]:
     """The cases opened by these taxpayers (row ids), in these statuses, oldest first."""
     if not taxpayer_ids:

@@ -156,7 +156,8 @@ class StaffTopics(DeskCore):
 
     async def topic_card(self, conversation_id: int) -> TopicCard:
         """The card of a conversation's topic: the taxpayer, the masked taxpayer ID last used
-        and whether the chat is verified for it, the open cases with their deadlines, the state (bot / human)."""
+        and whether the chat is verified for it, the open cases with their deadlines, the
+        state (bot / human)."""
         conv = await self.session.get(Conversation, conversation_id)
         if conv is None:
             await self._commit()

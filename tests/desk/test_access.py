@@ -145,7 +145,7 @@ async def test_verified_by_a_handlers_phone_sees_every_case_of_the_id(desk: Desk
 async def test_a_one_time_code_binds_once_and_wrong_codes_are_limited(
     desk: Desk, make_desk: DeskFactory
 ) -> None:
-    owner, stranger, colleague = await _three(desk)
+    _, stranger, colleague = await _three(desk)
     code = await desk.issue_code(PERSON, issued_by="王芳")
     assert len(code) == 8 and code.isdigit()
     stored = (await desk.session.execute(select(VerificationCode))).scalar_one()

@@ -31,7 +31,7 @@ async def test_status_for_an_id_not_verified_offers_the_contact_button() -> None
 
 
 async def test_verify_words_explain_both_ways_in_the_users_script() -> None:
-    engine, gw, _ = make_engine()
+    engine, _, _ = make_engine()
     for word in ("验证", "绑定", "我要绑定"):
         replies = await Chat(engine, "302").say(word)
         assert "分享" in text_of(replies) and "验证码" in text_of(replies)
