@@ -237,6 +237,18 @@ class DeskStaffTopics:
         async with self.conversations.desk() as desk:
             return await desk.relay_edit_to_taxpayer(staff_chat_id, message_id, text)
 
+    async def issue_code(self, conversation_id: int, staff_id: int) -> str:
+        async with self.conversations.desk() as desk:
+            code, tax_id = await desk.issue_code_for_conversation(
+                conversation_id, issued_by=f"staff:{staff_id}"
+            )
+        return (
+            f"纳税人 {mask_taxpayer_id(tax_id)} 的一次性验证码：{code}"
+            "（24 小时内有效，只能用一次）。"
+            "请先核实对方是该单位的办税人员（电话或当面），再告诉对方在聊天中发送“验证码 "
+            f"{code}”。这条消息不会转给纳税人。"
+        )
+
     async def hand_back(self, conversation_id: int, staff_id: int) -> bool:
         async with self.conversations.desk() as desk:
             return await desk.hand_back_to_bot(conversation_id, staff_id)

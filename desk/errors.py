@@ -283,3 +283,16 @@ class VerificationRefused(DeskError):
     def __init__(self, reason: str, user_message: str) -> None:
         super().__init__(f"verification refused: {reason}", user_message)
         self.reason = reason
+
+
+class NoTaxIdInConversation(DeskError):
+    """A code was asked for a conversation that has named no taxpayer ID yet."""
+
+    code = "no_tax_id"
+
+    def __init__(self, conversation_id: int) -> None:
+        super().__init__(
+            f"conversation {conversation_id} named no taxpayer ID",
+            "这个会话还没有提供纳税人识别号，无法签发验证码。"
+            "可以用命令行：main.py verify-code issue 纳税人识别号",
+        )

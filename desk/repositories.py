@@ -343,3 +343,15 @@ async def failed_attempts_since(session: AsyncSession, taxpayer_id: int, since: 
         VerificationAttempt.taxpayer_id == taxpayer_id, VerificationAttempt.at >= since
     )
     return int((await session.execute(q)).scalar_one())
+
+
+async def last_tax_id_of(session: AsyncSession, taxpayer_id: int) -> str | None:
+    """The taxpayer ID this taxpayer used last, or None."""
+    return (
+        await session.execute(
+            select(TaxpayerTaxId.tax_id)
+            .where(TaxpayerTaxId.taxpayer_id == taxpayer_id)
+            .order_by(TaxpayerTaxId.last_used_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()

@@ -27,8 +27,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from desk import repositories as repo
-from desk.errors import CaseNotVisible, DeskError, VerificationRefused
-from desk.models import Case, TaxHandler, Verification, VerificationAttempt, VerificationCode
+from desk.errors import CaseNotVisible, DeskError, NoTaxIdInConversation, VerificationRefused
+from desk.models import (
+    Case,
+    Conversation,
+    TaxHandler,
+    Verification,
+    VerificationAttempt,
+    VerificationCode,
+)
 from desk.services.core import DeskCore, valid_tax_id
 from desk.states import OPEN_STATUSES
 from taxrules.errors import UserFacingError
@@ -251,6 +258,17 @@ class Access(DeskCore):
         await self._commit()
         log.info("verification code issued for %s by %s", mask_taxpayer_id(tid), issued_by)
         return code
+
+    async def issue_code_for_conversation(
+        self, conversation_id: int, *, issued_by: str | None = None
+    ) -> tuple[str, str]:
+        """A one-time code for the taxpayer ID the conversation used last (the staff topic's
+        `/code`): `(code, taxpayer ID)`; `NoTaxIdInConversation` when it named none."""
+        conv = await self.session.get(Conversation, conversation_id)
+        tax_id = await repo.last_tax_id_of(self.session, conv.taxpayer_id) if conv else None
+        if tax_id is None:
+            raise await self._fail(NoTaxIdInConversation(conversation_id))
+        return await self.issue_code(tax_id, issued_by=issued_by), tax_id
 
     async def verify_by_code(self, taxpayer_id: int, code: str) -> str:
         """The taxpayer typed a one-time code: verified for its taxpayer ID (returned).
