@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import signal
 import subprocess
@@ -100,7 +101,7 @@ async def test_shell_verification_as_tried_by_hand(
             code = await desk.issue_code("11010519491231002X")
         lines = [
             f"查一下{GOOD_ID}的进度",
-            '/rate{"case": "%s", "level": "very_dissatisfied"}' % case.number,
+            "/rate" + json.dumps({"case": case.number, "level": "very_dissatisfied"}),
             "/contact 13900139000",
             "/contact +86 138 0013 8000",
             "/status",
