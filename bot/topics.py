@@ -344,6 +344,8 @@ class StaffTopicSender:
     def _case(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
         number = str(row.payload.get("case_number") or "")
         text = f"🆕 新案件 {number} {row.payload.get('title') or ''}"
+        if "verified" in row.payload:  # (rows queued before verification existed lack it)
+            text += "（已验证）" if row.payload["verified"] else "（未验证：请核对承诺书）"
         deadline = row.payload.get("deadline_at")
         if deadline:
             text += f"\n截止：{format_deadline(datetime.fromisoformat(deadline))}（北京时间）"

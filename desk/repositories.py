@@ -355,3 +355,12 @@ async def last_tax_id_of(session: AsyncSession, taxpayer_id: int) -> str | None:
             .limit(1)
         )
     ).scalar_one_or_none()
+
+
+async def from_verified_chat(session: AsyncSession, case: Case) -> bool:
+    """Whether the case's taxpayer (the chat that opened it) is verified for the taxpayer ID
+    the case names (what staff see as 已验证 / 未验证)."""
+    tax_id = (case.slots or {}).get("taxpayer_id")
+    if not tax_id:
+        return False
+    return await verification(session, case.taxpayer_id, str(tax_id)) is not None

@@ -126,10 +126,7 @@ class Access(DeskCore):
     async def case_verified(self, case: Case) -> bool:
         """Whether the case came from a chat verified for the taxpayer ID it names (what
         staff see as 已验证 / 未验证). Reads only; the caller's transaction goes on."""
-        tax_id = (case.slots or {}).get("taxpayer_id")
-        if not tax_id:
-            return False
-        return await repo.verification(self.session, case.taxpayer_id, tax_id) is not None
+        return await repo.from_verified_chat(self.session, case)
 
     # ------------------------------------------------------------------ tax handlers
 

@@ -428,6 +428,7 @@ class StaffTopics(DeskCore):
                     "case_number": case.number,
                     "title": self.case_title(case.case_type),
                     "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None,
+                    "verified": await repo.from_verified_chat(self.session, case),
                 },
                 self.now(),
                 key=f"staff:case:{case.number}:announced",

@@ -302,6 +302,7 @@ async def test_case_announced_two_claims_at_once_and_a_stranger(staffed: Staffed
     card = await wait_for(announced, 10)
     thread = card.message["message_thread_id"]
     assert "截止" in (card.text or "") and thread in staffed.topics()
+    assert "（未验证：请核对承诺书）" in (card.text or "")  # a chat not verified for the ID
     claim, _release = card.button_data()
 
     server.user_presses(STAFF, card.message_id, claim, user=STRANGER)
