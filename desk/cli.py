@@ -763,23 +763,37 @@ async def _handlers_remove(args: argparse.Namespace, desk: Desk, rt: DeskRuntime
 
 
 def _read_handler_csv(path: str) -> list[tuple[int, str, str, str | None]]:
+    """`(line, taxpayer_id, phone, name)` rows of a CSV file in UTF-8 (BOM allowed) or GBK."""
     import csv
+    import io
+    from pathlib import Path
 
     rows: list[tuple[int, str, str, str | None]] = []
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        for line, row in enumerate(csv.reader(f), start=1):
-            cells = [c.strip() for c in row]
-            if not cells or not any(cells) or cells[0].startswith("#"):
-                continue
-            if line == 1 and cells[0].lower() in ("taxpayer_id", "纳税人识别号", "tax_id"):
-                continue
-            tax_id, phone = cells[0], cells[1] if len(cells) > 1 else ""
-            rows.append((line, tax_id, phone, cells[2] if len(cells) > 2 and cells[2] else None))
+    raw = Path(path).read_bytes()
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # Excel on a Chinese Windows saves CSV as GBK
+        content = raw.decode("gb18030")
+    for line, row in enumerate(csv.reader(io.StringIO(content, newline="")), start=1):
+        cells = [c.strip() for c in row]
+        if not cells or not any(cells) or cells[0].startswith("#"):
+            continue
+        if line == 1 and cells[0].lower() in ("taxpayer_id", "纳税人识别号", "tax_id"):
+            continue
+        tax_id, phone = cells[0], cells[1] if len(cells) > 1 else ""
+        rows.append((line, tax_id, phone, cells[2] if len(cells) > 2 and cells[2] else None))
     return rows
 
 
 async def _handlers_import(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
-    rows = await asyncio.to_thread(_read_handler_csv, args.file)
+    try:
+        rows = await asyncio.to_thread(_read_handler_csv, args.file)
+    except OSError as e:
+        from desk.errors import DeskError
+
+        raise DeskError(
+            f"cannot read {args.file}", f"读不到文件 {args.file}：{e.strerror or e}"
+        ) from None
     result = await desk.import_handlers(rows)
     data = {"added": result.added, "existing": result.existing, "errors": list(result.errors)}
     text = f"新增 {result.added} 条，已存在 {result.existing} 条，出错 {len(result.errors)} 条"

@@ -103,3 +103,17 @@ def test_handlers_and_codes_from_the_cli(cli_env: dict[str, str], tmp_path: Path
     shown = json.loads(_run(cli_env, "cases", "show", opened["number"], "--json").stdout)
     assert shown["verified"] is False
     assert "未验证" in _run(cli_env, "cases", "show", opened["number"]).stdout
+
+
+def test_a_csv_saved_by_excel_in_gbk_is_read(tmp_path: Path) -> None:
+    from desk.cli import _read_handler_csv
+
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(f"纳税人识别号,手机号,姓名\n{TAX_ID},13800138000,李会计\n".encode("gbk"))
+    assert _read_handler_csv(str(path)) == [(2, TAX_ID, "13800138000", "李会计")]
+
+
+def test_a_missing_csv_is_refused_with_a_reason(cli_env: dict[str, str], tmp_path: Path) -> None:
+    _run(cli_env, "migrate")
+    proc = _run(cli_env, "handlers", "import", str(tmp_path / "nope.csv"), ok=False)
+    assert proc.returncode == 1 and "读不到文件" in proc.stderr
