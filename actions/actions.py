@@ -33,6 +33,7 @@ from actions.tracker import (
     Tracker,
 )
 from actions.validation import CaseFormValidation
+from taxrules.phones import mask_phone
 
 # Slots kept after a case is submitted (the same company usually asks again).
 KEPT_AFTER_SUBMIT: tuple[str, ...] = ("taxpayer_id",)
@@ -148,6 +149,7 @@ class ActionCheckStatus(Action):
         )
         if not cases:
             dispatcher.utter_message(response="utter_no_open_cases")
+            await offer_verification_if_needed(self.ctx, dispatcher, tracker)
             return []
         lines = []
         for case in cases:
@@ -163,7 +165,34 @@ class ActionCheckStatus(Action):
         dispatcher.utter_message(
             response="utter_open_cases", count=len(cases), cases="\n".join(lines)
         )
+        await offer_verification_if_needed(self.ctx, dispatcher, tracker)
         return []
+
+
+def contact_button() -> Button:
+    """The contact button (Telegram: a reply keyboard button sharing the user's own phone
+    number); elsewhere it shows how to verify."""
+    return Button("📱 分享我的手机号（验证身份）", payload("verify"), request_contact=True)
+
+
+async def offer_verification_if_needed(
+    ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> None:
+    """The conversation named a taxpayer ID it is not verified for: status showed only the
+    cases it opened; say so and offer the contact button and the code."""
+    named = [
+        str(e["value"])
+        for e in tracker.latest_entities("taxpayer_id")
+        if e.get("value") and not e.get("invalid")
+    ]
+    tax_id = named[0] if named else tracker.get_slot("taxpayer_id")
+    if not tax_id or await ctx.gateway.is_verified(requester_of(tracker), str(tax_id)):
+        return
+    dispatcher.utter_message(
+        response="utter_status_unverified",
+        buttons=[contact_button()],
+        taxpayer_id=ctx.normalizers.mask(str(tax_id)),
+    )
 
 
 class ActionCancel(Action):
@@ -179,7 +208,7 @@ class ActionCancel(Action):
             dispatcher.utter_message(response="utter_nothing_to_cancel")
             return [Awaiting(None)]
         if tracker.draft_case_id:
-            await self.ctx.gateway.cancel(tracker.draft_case_id)
+            await self.ctx.gateway.cancel(tracker.draft_case_id, requester=requester_of(tracker))
         dispatcher.utter_message(response="utter_cancelled")
         return [FormReset(), FallbackCounted(reset=True)]
 
@@ -342,6 +371,54 @@ class ActionRate(Action):
         return []
 
 
+class ActionVerify(Action):
+    """验证 / 绑定 (or `/verify`): how to verify, with the contact button; with a code
+    ("验证码 12345678", `/verify 12345678`) the code is checked at the desk."""
+
+    def name(self) -> str:
+        return "action_verify"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        code = tracker.latest_message.get("code")
+        if not code:
+            dispatcher.utter_message(response="utter_verify_how", buttons=[contact_button()])
+            return [Awaiting(None)]
+        masked = await self.ctx.gateway.verify_code(requester_of(tracker), str(code))
+        dispatcher.utter_message(
+            response="utter_verified", tax_ids=masked, remove_keyboard=True
+        )
+        return [Awaiting(None)]
+
+
+class ActionVerifyContact(Action):
+    """A contact shared with the contact button: verified for the taxpayer IDs whose tax
+    handlers include the number, when the contact is the sender's own."""
+
+    def name(self) -> str:
+        return "action_verify_contact"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        contact = tracker.latest_message.get("contact")
+        if not isinstance(contact, dict) or not contact.get("phone"):
+            # typed `/share_contact...`: only the channel's contact card counts
+            dispatcher.utter_message(response="utter_verify_how", buttons=[contact_button()])
+            return [Awaiting(None)]
+        phone = str(contact["phone"])
+        tracker.latest_message["contact"] = {"phone": mask_phone(phone)}  # not kept in full
+        user_id = contact.get("user_id")
+        masked = await self.ctx.gateway.verify_contact(
+            requester_of(tracker), phone, str(user_id) if user_id else None
+        )
+        dispatcher.utter_message(
+            response="utter_verified", tax_ids="、".join(masked), remove_keyboard=True
+        )
+        return [Awaiting(None)]
+
+
 def build_actions(
     ctx: ActionContext, domain: Domain, validation: FormValidationAction | None = None
 ) -> dict[str, Action]:
@@ -367,6 +444,8 @@ def build_actions(
         ActionDefaultFallback(ctx),
         ActionAnswerCase(ctx),
         ActionRate(ctx),
+        ActionVerify(ctx),
+        ActionVerifyContact(ctx),
     ]
     out: dict[str, Action] = {a.name(): a for a in actions}
     for response in domain.responses:

@@ -17,6 +17,18 @@ class Button:
 
     title: str
     payload: str
+    #: Ask the channel for the user's own phone number (Telegram's `request_contact` reply
+    #: keyboard button); what the user shares comes back as `InboundMessage.contact`.
+    request_contact: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SharedContact:
+    """A contact card the channel received (never built from typed text): its phone number
+    and the channel user it belongs to (None when the card is not a user of the channel)."""
+
+    phone: str
+    user_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,7 @@ class InboundMessage:
     rejected_files: tuple[str, ...] = ()  # user-facing reasons for files refused by the checks
     is_button: bool = False
     language_code: str | None = None  # what the client reports, e.g. "zh-hans", "zh-hant"
+    contact: SharedContact | None = None  # a shared contact card (the channel's own field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +68,7 @@ class Reply:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
     kinds: tuple[str, ...] = ()
+    remove_keyboard: bool = False  # take away a reply keyboard shown before (contact button)
 
 
 #: A channel's "send these replies now": awaited by the dialogue while it still holds the

@@ -127,7 +127,9 @@ async def ensure_draft(
     case_id = await ctx.gateway.open_draft(requester_of(work), case_type.key, slots)
     for item, ids in work.files.items():
         for attachment_id in ids:
-            await ctx.gateway.attach_file(case_id, attachment_id, item)
+            await ctx.gateway.attach_file(
+                case_id, attachment_id, item, requester=requester_of(work)
+            )
     event = DraftOpened(case_id)
     work.apply([event])
     return case_id, [event]
@@ -148,7 +150,9 @@ async def collect(
     events += opened
     for file, item in assignments:
         if case_id is not None:
-            await ctx.gateway.attach_file(case_id, int(file["attachment_id"]), item)
+            await ctx.gateway.attach_file(
+                case_id, int(file["attachment_id"]), item, requester=requester_of(work)
+            )
         event = FileCollected(item, int(file["attachment_id"]))
         work.apply([event])
         events.append(event)

@@ -60,11 +60,13 @@ class CollectingDispatcher:
         *,
         response: str | None = None,
         buttons: ButtonsArg | None = None,
+        remove_keyboard: bool = False,
         **kwargs: Any,
     ) -> None:
         """Utter `text` or the named `response` (a random variant), filled with `kwargs` and
         the tracker's slot values. `buttons` is one row or a list of rows of `Button` (or
-        `{"title", "payload"}` dicts); they are added after any buttons of the response."""
+        `{"title", "payload"}` dicts); they are added after any buttons of the response.
+        `remove_keyboard`: the channel takes away a reply keyboard shown before."""
         values = {**self.values, **kwargs}
         rows: list[list[Button]] = []
         converted = False
@@ -80,10 +82,16 @@ class CollectingDispatcher:
         if not converted:
             body = self._convert(body)
         final_rows = tuple(
-            tuple(Button(self._convert(b.title), b.payload) for b in row) for row in rows if row
+            tuple(Button(self._convert(b.title), b.payload, b.request_contact) for b in row)
+            for row in rows
+            if row
         )
         kind = response or self.action or "text"
-        self.messages.append(Reply(text=body, buttons=final_rows, kinds=(kind,)))
+        self.messages.append(
+            Reply(
+                text=body, buttons=final_rows, remove_keyboard=remove_keyboard, kinds=(kind,)
+            )
+        )
 
 
 def _as_button(b: Button | Mapping[str, str]) -> Button:
@@ -112,6 +120,7 @@ def merge_replies(replies: Iterable[Reply]) -> list[Reply]:
                 Reply(
                     text=f"{prev.text}\n{reply.text}",
                     buttons=reply.buttons,
+                    remove_keyboard=prev.remove_keyboard or reply.remove_keyboard,
                     kinds=prev.kinds + reply.kinds,
                 )
             )

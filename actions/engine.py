@@ -28,7 +28,7 @@ from actions.base import ActionContext, FormValidationAction
 from actions.channel import Deliver, InboundMessage, Reply
 from actions.dispatcher import CollectingDispatcher, merge_replies
 from actions.domain import Domain
-from actions.policy import Policy, parse_payload, shortcut
+from actions.policy import Policy, parse_payload, shortcut, verification_code
 from actions.ports import (
     CaseGateway,
     GatewayError,
@@ -205,11 +205,17 @@ class DialogueEngine:
             for f in msg.files
         ]
         parse: dict[str, Any] | None = None
-        if text.startswith("/"):
-            parse = parse_payload(text)
         simplified = self.scripts.to_simplified(text) if text else ""
+        if msg.contact is not None:  # a contact card the channel received, not typed text
+            parse = {
+                "text": simplified,
+                "intent": {"name": "share_contact", "confidence": 1.0},
+                "entities": [],
+            }
+        if parse is None and text.startswith("/"):
+            parse = parse_payload(text)
         if parse is None and simplified:
-            parse = shortcut(simplified)
+            parse = verification_code(simplified) or shortcut(simplified)
         if parse is None and simplified:
             try:
                 parse = dict(await self.interpreter.aparse(simplified))
@@ -228,6 +234,9 @@ class DialogueEngine:
         parse["files"] = files
         parse["rejected_files"] = list(msg.rejected_files)
         parse["is_button"] = msg.is_button
+        parse["contact"] = (
+            {"phone": msg.contact.phone, "user_id": msg.contact.user_id} if msg.contact else None
+        )
         return parse
 
     async def _run(self, tracker: Tracker) -> list[Reply]:
@@ -403,6 +412,8 @@ def _intent(parse: dict[str, Any]) -> str | None:
 def _turn_text(text: str, msg: InboundMessage) -> str:
     """What the tracker remembers of a user message: taxpayer IDs masked, files counted."""
     shown = redact_taxpayer_ids(text)
+    if msg.contact is not None:
+        shown = f"{shown} [contact]".strip()
     if msg.files:
         shown = f"{shown} [{len(msg.files)} file(s)]".strip()
     return shown or "[empty]"

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.base import Action, ActionContext, FormValidationAction
+from actions.base import Action, ActionContext, FormValidationAction, requester_of
 from actions.channel import Button
 from actions.checklist import (
     ask_document,
@@ -300,7 +300,9 @@ class ActionCaseForm(FormAction):
         if current is not None:
             # Another case type mid-form: the values given so far are kept, files are not.
             if work.draft_case_id:
-                await self.ctx.gateway.cancel(work.draft_case_id)
+                await self.ctx.gateway.cancel(
+                    work.draft_case_id, requester=requester_of(work)
+                )
             turn.emit(FormReset(keep=tuple(work.slots)))
         turn.emit(ActiveLoop(wanted.key), SlotSet("case_type", wanted.key), Awaiting(None))
         turn.activated = True

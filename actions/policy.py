@@ -40,8 +40,22 @@ SHORTCUTS: dict[str, str] = {
     "人工服务": "request_human",
     "提交": "submit_case",
     "进度": "check_status",
+    "验证": "verify",
+    "验证身份": "verify",
+    "身份验证": "verify",
+    "我要验证": "verify",
+    "认证": "verify",
+    "实名认证": "verify",
+    "绑定": "verify",
+    "我要绑定": "verify",
+    "绑定单位": "verify",
+    "绑定企业": "verify",
+    "绑定公司": "verify",
 }
-RESERVED_KEYS = frozenset({"text", "intent", "intent_ranking", "entities"})
+# A one-time verification code: "/verify 12345678", "验证码 12345678", "验证码：12345678".
+VERIFY_CODE_RE = re.compile(r"^(?:/verify|验证码|验证)\s*[:：]?\s*(?P<code>[0-9A-Za-z]{6,8})$")
+# `contact` comes only from the channel (a shared contact card), never from typed text.
+RESERVED_KEYS = frozenset({"text", "intent", "intent_ranking", "entities", "contact"})
 
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 
@@ -79,6 +93,21 @@ def payload(intent: str, data: Mapping[str, Any] | None = None) -> str:
     if not data:
         return f"/{intent}"
     return f"/{intent}{json.dumps(dict(data), ensure_ascii=False, separators=(',', ':'))}"
+
+
+def verification_code(text: str) -> dict[str, Any] | None:
+    """`/verify 12345678` or `验证码 12345678` (Simplified) → a `verify` parse with `code`."""
+    match = VERIFY_CODE_RE.match(text.strip())
+    if not match:
+        return None
+    code = match.group("code")
+    return {
+        "text": text,
+        "intent": {"name": "verify", "confidence": 1.0},
+        "intent_ranking": [{"name": "verify", "confidence": 1.0}],
+        "entities": [{"entity": "code", "value": code, "extractor": "pattern"}],
+        "code": code,
+    }
 
 
 def shortcut(text: str) -> dict[str, Any] | None:

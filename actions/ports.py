@@ -119,8 +119,11 @@ class CaseGateway(Protocol):
         """Store the form's values (normal forms: tax_type key, period, 18-char id, amount)."""
         ...
 
-    async def attach_file(self, case_id: str, attachment_id: int, checklist_item: str) -> None:
-        """Link a stored attachment to a checklist item (key from case_types.yml)."""
+    async def attach_file(
+        self, case_id: str, attachment_id: int, checklist_item: str, *, requester: Requester
+    ) -> None:
+        """Link a stored attachment to a checklist item (key from case_types.yml) of a case
+        this conversation may change (else `GatewayError`, and nothing changes)."""
         ...
 
     async def submit(self, case_id: str) -> SubmittedCase:
@@ -128,15 +131,35 @@ class CaseGateway(Protocol):
         taxpayer itself, so no separate "queued" notice should be sent."""
         ...
 
-    async def cancel(self, case_id: str) -> None:
-        """Drop a draft (nothing of it is submitted)."""
+    async def cancel(self, case_id: str, *, requester: Requester) -> None:
+        """Drop a draft (nothing of it is submitted); only a case this conversation may
+        change (else `GatewayError`, and nothing changes)."""
         ...
 
     async def list_open_cases(
         self, requester: Requester, *, taxpayer_id: str | None
     ) -> Sequence[CaseSummary]:
-        """All open (submitted, not finished) cases of this taxpayer, newest first: of the
-        taxpayer ID when the conversation knows one, else of this conversation's taxpayer."""
+        """The open (submitted, not finished) cases this conversation may see, newest first:
+        the ones it opened, and all cases of the taxpayer IDs it is verified for. Naming a
+        taxpayer ID (`taxpayer_id`, the conversation's slot) adds nothing by itself."""
+        ...
+
+    async def is_verified(self, requester: Requester, taxpayer_id: str) -> bool:
+        """Whether this conversation is verified for `taxpayer_id` (sees all its cases)."""
+        ...
+
+    async def verify_contact(
+        self, requester: Requester, phone: str, contact_user_id: str | None
+    ) -> Sequence[str]:
+        """A contact the channel received (never a typed text): when it is the sender's own
+        (`contact_user_id` == `requester.user_id`) and its number is a registered tax
+        handler's, the conversation is verified for those taxpayer IDs (returned masked).
+        `GatewayError` with the reason otherwise."""
+        ...
+
+    async def verify_code(self, requester: Requester, code: str) -> str:
+        """A one-time code staff issued: the conversation is verified for its taxpayer ID
+        (returned masked). `GatewayError` with the reason (wrong code, too many tries)."""
         ...
 
     async def answer_question(
@@ -154,7 +177,8 @@ class CaseGateway(Protocol):
     async def rate(
         self, requester: Requester, case_number: str, level: str, *, taxpayer_id: str | None
     ) -> None:
-        """Record a 好差评 rating; `level` is one of `RATING_LEVELS`."""
+        """Record a 好差评 rating; `level` is one of `RATING_LEVELS`. Only for a case this
+        conversation may rate (else `GatewayError`, the same as for no such case)."""
         ...
 
     async def hand_over(self, requester: Requester, reason: str) -> Handoff:

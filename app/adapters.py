@@ -51,6 +51,7 @@ from desk.services import Desk
 from desk.states import CaseStatus
 from intake.documents import DEFAULT_MAX_BYTES, inspect_upload_async
 from intake.storage import LocalAttachmentStore
+from taxrules.masking import mask_taxpayer_id
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,7 @@ class DeskStaffTopics:
             state=card.state,
             cases=tuple(TopicCase(c.number, c.title, c.status, c.deadline_at) for c in card.cases),
             intents=tuple(intents),
+            verified=card.verified,
         )
 
     async def record_relay(
@@ -270,6 +272,18 @@ class DeskStaffTopics:
     async def relay_edit(self, staff_chat_id: int, message_id: int, text: str) -> bool:
         async with self.conversations.desk() as desk:
             return await desk.relay_edit_to_taxpayer(staff_chat_id, message_id, text)
+
+    async def issue_code(self, conversation_id: int, staff_id: int) -> str:
+        async with self.conversations.desk() as desk:
+            code, tax_id = await desk.issue_code_for_conversation(
+                conversation_id, issued_by=f"staff:{staff_id}"
+            )
+        return (
+            f"纳税人 {mask_taxpayer_id(tax_id)} 的一次性验证码：{code}"
+            "（24 小时内有效，只能用一次）。"
+            "请先核实对方是该单位的办税人员（电话或当面），再告诉对方在聊天中发送“验证码 "
+            f"{code}”。这条消息不会转给纳税人。"
+        )
 
     async def hand_back(self, conversation_id: int, staff_id: int) -> bool:
         async with self.conversations.desk() as desk:
@@ -370,11 +384,20 @@ class DeskCaseGateway:
             except DeskError as exc:
                 raise _user_error(exc) from exc
 
-    async def attach_file(self, case_id: str, attachment_id: int, checklist_item: str) -> None:
-        """`Desk.attach` of a stored attachment to a checklist item."""
+    async def attach_file(
+        self,
+        case_id: str,
+        attachment_id: int,
+        checklist_item: str,
+        *,
+        requester: Requester,
+    ) -> None:
+        """`Desk.attach` of a stored attachment to a checklist item of a case this chat may
+        change (the entitlement rule)."""
         async with self.conversations.desk() as desk:
             try:
-                await desk.attach(case_id, attachment_id, checklist_item)
+                acting = (await self._conv(desk, requester)).taxpayer_id
+                await desk.attach(case_id, attachment_id, checklist_item, taxpayer_id=acting)
             except DeskError as exc:
                 raise _user_error(exc) from exc
 
@@ -393,45 +416,72 @@ class DeskCaseGateway:
                     log.exception("case %s not announced to staff", case.number)
             return SubmittedCase(case.number, case.deadline_at.astimezone(OFFICE_TZ).date())
 
-    async def cancel(self, case_id: str) -> None:
-        """Cancel the draft as its taxpayer."""
+    async def cancel(self, case_id: str, *, requester: Requester) -> None:
+        """Cancel the draft as the taxpayer of this chat: only a case the chat may change
+        (the entitlement rule)."""
         async with self.conversations.desk() as desk:
             try:
-                await desk.cancel_as_taxpayer(case_id)
+                acting = (await self._conv(desk, requester)).taxpayer_id
+                await desk.cancel_as_taxpayer(case_id, acting)
             except DeskError as exc:
                 raise _user_error(exc) from exc
-
-    async def _taxpayers(
-        self, desk: Desk, requester: Requester, taxpayer_id: str | None
-    ) -> list[int]:
-        """The conversation's taxpayer, and whoever else used this taxpayer ID."""
-        conv = await self._conv(desk, requester)
-        ids = [conv.taxpayer_id]
-        if taxpayer_id:
-            ids += [t for t in await desk.taxpayers_using(taxpayer_id) if t not in ids]
-        return ids
 
     async def list_open_cases(
         self, requester: Requester, *, taxpayer_id: str | None
     ) -> Sequence[CaseSummary]:
-        """Submitted, unfinished cases (drafts are the dialogue's own business)."""
+        """Submitted, unfinished cases this chat may see (`Desk.taxpayer_open_cases`, the
+        entitlement rule: its own, and all of the taxpayer IDs it is verified for). Naming a
+        taxpayer ID (`taxpayer_id`) shows nothing more (`is_verified` says whether to offer
+        verification); drafts are the dialogue's own business."""
         out: list[CaseSummary] = []
         async with self.conversations.desk() as desk:
             try:
-                for tid in await self._taxpayers(desk, requester, taxpayer_id):
-                    for c in await desk.taxpayer_open_cases(tid):
-                        if c.status == CaseStatus.COLLECTING:
-                            continue
-                        deadline = (
-                            c.deadline_at.astimezone(OFFICE_TZ).date() if c.deadline_at else None
-                        )
-                        out.append(
-                            CaseSummary(c.number, c.case_type, c.status, deadline, c.last_question)
-                        )
+                conv = await self._conv(desk, requester)
+                for c in await desk.taxpayer_open_cases(conv.taxpayer_id):
+                    if c.status == CaseStatus.COLLECTING:
+                        continue
+                    deadline = (
+                        c.deadline_at.astimezone(OFFICE_TZ).date() if c.deadline_at else None
+                    )
+                    out.append(
+                        CaseSummary(c.number, c.case_type, c.status, deadline, c.last_question)
+                    )
             except DeskError as exc:
                 raise _user_error(exc) from exc
         out.sort(key=lambda c: c.number, reverse=True)
         return out
+
+    async def is_verified(self, requester: Requester, taxpayer_id: str) -> bool:
+        """Whether this chat is verified for `taxpayer_id` (sees all of its cases)."""
+        async with self.conversations.desk() as desk:
+            conv = await self._conv(desk, requester)
+            return await desk.is_verified(conv.taxpayer_id, taxpayer_id)
+
+    async def verify_contact(
+        self, requester: Requester, phone: str, contact_user_id: str | None
+    ) -> list[str]:
+        """A contact shared in the chat: the (masked) taxpayer IDs this chat is now verified
+        for; `GatewayError` with the reason when refused (someone else's contact, a number
+        no taxpayer registered)."""
+        own = bool(contact_user_id) and contact_user_id == requester.user_id
+        async with self.conversations.desk() as desk:
+            try:
+                conv = await self._conv(desk, requester)
+                tax_ids = await desk.verify_by_phone(conv.taxpayer_id, phone, own=own)
+            except DeskError as exc:
+                raise _user_error(exc) from exc
+        return [mask_taxpayer_id(t) for t in tax_ids]
+
+    async def verify_code(self, requester: Requester, code: str) -> str:
+        """A one-time code typed in the chat: the (masked) taxpayer ID now verified;
+        `GatewayError` with the reason (wrong, used or expired code, too many tries)."""
+        async with self.conversations.desk() as desk:
+            try:
+                conv = await self._conv(desk, requester)
+                tax_id = await desk.verify_by_code(conv.taxpayer_id, code)
+            except DeskError as exc:
+                raise _user_error(exc) from exc
+        return mask_taxpayer_id(tax_id)
 
     async def answer_question(
         self,
@@ -447,18 +497,19 @@ class DeskCaseGateway:
         async with self.conversations.desk() as desk:
             try:
                 conv = await self._conv(desk, requester)
-                case = await desk.case_of_taxpayer(
-                    case_number, conv.taxpayer_id, tax_id=taxpayer_id
-                )
+                case = await desk.case_of_taxpayer(case_number, conv.taxpayer_id)
                 if attachment_ids:
                     ct = desk.catalog.get(case.case_type)
                     docs = sorted(ct.documents, key=lambda d: not d.multiple)
                     if docs:
                         for att_id in attachment_ids:
-                            await desk.attach(case.number, att_id, docs[0].key)
+                            await desk.attach(
+                                case.number, att_id, docs[0].key, taxpayer_id=conv.taxpayer_id
+                            )
                 await desk.answer(
                     case.number,
                     text,
+                    taxpayer_id=conv.taxpayer_id,
                     files=len(attachment_ids),
                     relay_to_staff=self.staff_chat,  # the answer also reaches the topic
                 )
@@ -472,10 +523,7 @@ class DeskCaseGateway:
         async with self.conversations.desk() as desk:
             try:
                 conv = await self._conv(desk, requester)
-                case = await desk.case_of_taxpayer(
-                    case_number, conv.taxpayer_id, tax_id=taxpayer_id
-                )
-                await desk.rate(case.number, level)
+                await desk.rate(case_number, level, taxpayer_id=conv.taxpayer_id)
             except DeskError as exc:
                 raise _user_error(exc) from exc
 

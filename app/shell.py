@@ -1,7 +1,8 @@
 """The terminal channel: talk to the dialogue as a taxpayer, against the same database.
 
 Each line is a message. `/upload PATH [caption]` sends a file through the same intake as
-Telegram (content checks, attachment store). Buttons are printed as numbered choices; typing
+Telegram (content checks, attachment store); `/contact PHONE` shares the user's own phone
+number, as Telegram's contact button does. Buttons are printed as numbered choices; typing
 the number presses one. `/start /help /status /cancel /human` work as on Telegram. It reads
 from a pipe too: `printf '我要开完税证明\\n' | python main.py shell`.
 """
@@ -12,13 +13,15 @@ import asyncio
 import logging
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol, TextIO, runtime_checkable
 
-from actions.channel import Button, InboundFile, InboundMessage, Reply
+from actions.channel import Button, InboundFile, InboundMessage, Reply, SharedContact
 from app.container import Container
 from handlers.taxpayer import COMMANDS as MENU
 from taxrules.errors import UserFacingError
+from taxrules.phones import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,8 @@ CHANNEL = "shell"
 #: The Telegram menu commands and the dialogue payloads they stand for.
 COMMANDS: dict[str, str] = {f"/{c}": payload for c, (_, payload) in MENU.items()}
 HELP = (
-    "taxdesk 终端：每行是一条消息；/upload 路径 [说明] 发送文件；输入按钮前的数字即按下按钮；"
+    "taxdesk 终端：每行是一条消息；/upload 路径 [说明] 发送文件；/contact 手机号 分享本人手机号；"
+    "输入按钮前的数字即按下按钮；"
     "/exit 或 Ctrl-D 退出。"
 )
 
@@ -108,7 +112,7 @@ class ShellChannel:
             CHANNEL,
             self.chat_id,
             self.chat_id,
-            line,
+            f"[联系人 {mask_phone(msg.contact.phone)}]" if msg.contact else line,
             attachment_id=msg.files[0].attachment_id if msg.files else None,
         )
         replies = await self.container.engine.handle(msg)
@@ -148,6 +152,12 @@ class ShellChannel:
                 return self._message(self.buttons[n - 1].payload, is_button=True)
         if line.startswith("/upload"):
             return await self._upload(line)
+        if line.startswith("/contact"):  # the contact button: this terminal user's own number
+            phone = line.removeprefix("/contact").strip()
+            if not phone:
+                self._write("用法：/contact 手机号（分享本人的手机号，同 Telegram 的联系人按钮）")
+                return None
+            return replace(self._message(None), contact=SharedContact(phone, self.chat_id))
         command = line.split()[0].lower()
         if command in COMMANDS:
             return self._message(COMMANDS[command])
@@ -184,6 +194,7 @@ class ShellChannel:
             for row in reply.buttons:
                 for button in row:
                     self.buttons.append(button)
-                    labels.append(f"[{len(self.buttons)}] {button.title}")
+                    how = "（输入 /contact 手机号）" if button.request_contact else ""
+                    labels.append(f"[{len(self.buttons)}] {button.title}{how}")
             if labels:
                 self._write("        " + "  ".join(labels))

@@ -4,10 +4,12 @@ that are stored before it is acted on."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from aiogram.types import CallbackQuery, Message, Update
 
-from actions.channel import InboundFile, InboundMessage
+from actions.channel import InboundFile, InboundMessage, SharedContact
+from taxrules.phones import mask_phone
 
 CHANNEL = "telegram"
 
@@ -32,13 +34,31 @@ def describe_update(update: Update) -> tuple[str | None, str | None, str | None]
         return (
             str(msg.chat.id),
             str(user.id) if user else None,
-            msg.text or msg.caption,
+            msg.text or msg.caption or _contact_text(msg),
         )
     query = update.callback_query
     if query is not None:
         chat_id = str(query.message.chat.id) if query.message is not None else None
         return chat_id, str(query.from_user.id), query.data
     return None, None, None
+
+
+def _contact_text(message: Message) -> str | None:
+    """A shared contact as the message row shows it (the number masked)."""
+    if message.contact is None:
+        return None
+    return f"[联系人 {mask_phone(message.contact.phone_number)}]"
+
+
+def from_contact(message: Message) -> InboundMessage:
+    """An `InboundMessage` for a shared contact card: its number, and whose card it is
+    (`contact.user_id`; the dialogue checks it is the sender's own)."""
+    assert message.contact is not None
+    owner = message.contact.user_id
+    return replace(
+        from_message(message),
+        contact=SharedContact(message.contact.phone_number, str(owner) if owner else None),
+    )
 
 
 def from_message(

@@ -21,7 +21,12 @@ from collections.abc import Sequence
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 
 from actions.channel import Button
 
@@ -43,10 +48,23 @@ def payload_key(payload: str) -> str:
 
 def build_keyboard(
     rows: Sequence[Sequence[Button]],
-) -> tuple[InlineKeyboardMarkup | None, dict[str, str]]:
-    """The inline keyboard for `rows`, and the `key -> payload` map to remember."""
+) -> tuple[InlineKeyboardMarkup | ReplyKeyboardMarkup | None, dict[str, str]]:
+    """The inline keyboard for `rows`, and the `key -> payload` map to remember. A contact
+    button (`Button.request_contact`) can only live in a reply keyboard: when there is one,
+    the reply keyboard of the contact buttons is returned instead (a message has one
+    markup; the contact is what the reply asks for)."""
     if not rows:
         return None, {}
+    contact = [b for row in rows for b in row if b.request_contact]
+    if contact:
+        return (
+            ReplyKeyboardMarkup(
+                keyboard=[[KeyboardButton(text=b.title, request_contact=True)] for b in contact],
+                resize_keyboard=True,
+                one_time_keyboard=True,
+            ),
+            {},
+        )
     mapping: dict[str, str] = {}
     keyboard: list[list[InlineKeyboardButton]] = []
     for row in rows:

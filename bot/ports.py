@@ -148,6 +148,7 @@ class TopicFacts:
     state: str  # "bot" | "human"
     cases: tuple[TopicCase, ...] = ()
     intents: tuple[str, ...] = ()  # the taxpayer's last intents, oldest first
+    verified: bool | None = None  # the chat is verified for that taxpayer ID (None: no ID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +209,11 @@ class TopicStore(Protocol):
 @runtime_checkable
 class StaffDesk(Protocol):
     """What the staff supergroup's handlers ask of the desk."""
+
+    async def issue_code(self, conversation_id: int, staff_id: int) -> str:
+        """A one-time verification code for the taxpayer ID the conversation used (`/code`):
+        the text to show staff (the code and the masked ID); `UserFacingError` when none."""
+        ...
 
     async def staff_member(self, telegram_user_id: int) -> StaffIdentity | None:
         """The registered, active staff member with this Telegram id, or None."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.types import Message
+from aiogram.types import Message, ReplyKeyboardRemove
 
 from actions.channel import Reply
 from bot.keyboards import build_keyboard
@@ -152,8 +152,10 @@ class ReplySender:
         sent: list[Message] = []
         for reply in replies:
             markup, mapping = build_keyboard(reply.buttons)
+            if markup is None and reply.remove_keyboard:
+                markup = ReplyKeyboardRemove()  # type: ignore[assignment]
             pieces = split_text(reply.text)
-            if not pieces and markup is not None:
+            if not pieces and reply.buttons:
                 pieces = [EMPTY_WITH_BUTTONS]
             if mapping:
                 await self.buttons.put(chat_id, mapping)  # before sending: a press can be fast

@@ -124,7 +124,8 @@ def topic_name(facts: TopicFacts) -> str:
 def render_card(facts: TopicFacts) -> str:
     """The card pinned at the top of the topic."""
     lines = [f"👤 纳税人：{facts.display_name}"]
-    lines.append(f"🆔 纳税人识别号：{facts.masked_tax_id or '（未提供）'}")
+    mark = "" if facts.verified is None else ("（已验证）" if facts.verified else "（未验证）")
+    lines.append(f"🆔 纳税人识别号：{facts.masked_tax_id or '（未提供）'}{mark}")
     lines.append(f"💬 会话状态：{STATE_TEXT.get(facts.state, facts.state)}")
     if facts.cases:
         lines.append("📂 未结案件：")
@@ -476,6 +477,8 @@ class StaffTopicSender:
     def _case(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
         number = str(row.payload.get("case_number") or "")
         text = f"🆕 新案件 {number} {row.payload.get('title') or ''}"
+        if "verified" in row.payload:  # (rows queued before verification existed lack it)
+            text += "（已验证）" if row.payload["verified"] else "（未验证：请核对承诺书）"
         if row.payload.get("period"):
             text += f"\n所属期：{row.payload['period']}"
         deadline = row.payload.get("deadline_at")

@@ -28,6 +28,7 @@ from desk.states import ACTION_LABELS, CaseStatus
 from desk.states import STATUS_LABELS as _TAXPAYER_STATUS_LABELS
 from taxrules.masking import mask_taxpayer_id, redact_taxpayer_ids
 from taxrules.periods import describe_period
+from taxrules.phones import mask_phone
 from taxrules.tax_types import TAX_TYPES
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,40 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_run(_review_list))
 
+    handlers = sub.add_parser(
+        "handlers", help="registered tax handlers (办税人员): phone numbers per taxpayer ID"
+    )
+    hsub = handlers.add_subparsers(dest="handlers_command", required=True, metavar="ACTION")
+    p = hsub.add_parser("add", help="register a handler's phone for a taxpayer ID")
+    p.add_argument("taxpayer_id")
+    p.add_argument("phone")
+    p.add_argument("--name", help="the handler's name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_handlers_add))
+    p = hsub.add_parser("list", help="the registered handlers of a taxpayer ID (masked)")
+    p.add_argument("taxpayer_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_handlers_list))
+    p = hsub.add_parser("remove", help="remove a registered phone")
+    p.add_argument("taxpayer_id")
+    p.add_argument("phone")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_handlers_remove))
+    p = hsub.add_parser(
+        "import", help="import a CSV file: taxpayer_id,phone[,name] (a header line is allowed)"
+    )
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_handlers_import))
+
+    vcode = sub.add_parser("verify-code", help="one-time verification codes for taxpayers")
+    vsub = vcode.add_subparsers(dest="verify_command", required=True, metavar="ACTION")
+    p = vsub.add_parser("issue", help="issue a code for a taxpayer ID (valid 24 h, single use)")
+    p.add_argument("taxpayer_id")
+    p.add_argument("--staff", help="who issues it (recorded)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run(_verify_code_issue))
+
     staff = sub.add_parser("staff", help="staff members")
     ssub = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
     p = ssub.add_parser("add", help="add a staff member")
@@ -283,9 +318,15 @@ EVENT_LABELS = {**ACTION_LABELS, "open": "登记", "set_slots": "填写信息", 
 
 
 def case_json(
-    case: Case, desk: Desk, assignee: str | None, *, closed_by: dict[str, Any] | None = None
+    case: Case,
+    desk: Desk,
+    assignee: str | None,
+    *,
+    closed_by: dict[str, Any] | None = None,
+    verified: bool | None = None,
 ) -> dict[str, Any]:
-    """The stable summary of a case (see desk/README.md)."""
+    """The stable summary of a case (see desk/README.md). `verified`: whether it came from
+    a chat verified for its taxpayer ID (`Desk.case_verified`; None: not looked up)."""
     slots = case.slots or {}
     tid = slots.get("taxpayer_id")
     return {
@@ -302,7 +343,13 @@ def case_json(
         "tax_type": slots.get("tax_type"),
         "tax_period": slots.get("tax_period"),
         "closed_by": closed_by,
+        "verified": verified,
     }
+
+
+def verified_label(verified: bool | None) -> str:
+    """已验证 / 未验证 (whether the case came from a chat verified for its taxpayer ID)."""
+    return "" if verified is None else ("已验证" if verified else "未验证")
 
 
 def _actor(e: CaseEvent, names: dict[str, str]) -> dict[str, Any]:
@@ -416,6 +463,7 @@ def _case_line(c: dict[str, Any]) -> str:
         tax_type_label(c.get("tax_type")) if c.get("tax_type") else "",
         describe_period(c.get("tax_period")),
         c["taxpayer_id_masked"] or "-",
+        verified_label(c.get("verified")),
         status,
         f"截止 {local_time(c['deadline_at'])}",
         DUE_LABELS.get(c["due"] or "", c["due"] or ""),
@@ -425,8 +473,10 @@ def _case_line(c: dict[str, Any]) -> str:
 
 
 def _detail_text(d: dict[str, Any], slot_keys: list[str]) -> str:
+    mark = verified_label(d.get("verified"))
     lines = [
-        f"{d['number']}  {d['title']}  {STATUS_LABELS.get(d['status'], d['status'])}",
+        f"{d['number']}  {d['title']}  {STATUS_LABELS.get(d['status'], d['status'])}"
+        + (f"  {mark}" if mark else ""),
         f"  承办 {d['assignee'] or '-'}"
         + (
             f"  {CLOSER_LABELS.get(d['status'], '结案')} {_who(d['closed_by'])}"
@@ -528,12 +578,21 @@ async def _cases_list(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> 
             names[c.assignee_id] = (await desk.case_detail(c.number)).staff_names.get(
                 str(c.assignee_id)
             )
-    return [case_json(c, desk, names.get(c.assignee_id) if c.assignee_id else None) for c in rows]
+    return [
+        case_json(
+            c,
+            desk,
+            names.get(c.assignee_id) if c.assignee_id else None,
+            verified=await desk.case_verified(c),
+        )
+        for c in rows
+    ]
 
 
 async def _cases_show(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
     detail = await desk.case_detail(args.number)
     data = detail_json(detail, desk)
+    data["verified"] = await desk.case_verified(detail.case)
     return Output(data, _detail_text(data, list(desk.catalog.get(detail.case.case_type).slots)))
 
 
@@ -705,3 +764,77 @@ async def _staff_add(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> A
         "telegram_user_id": m.telegram_user_id,
         "login": m.login,
     }
+
+
+def _handler_json(h: Any) -> dict[str, Any]:
+    return {
+        "taxpayer_id_masked": mask_taxpayer_id(h.tax_id),
+        "phone_masked": mask_phone(h.phone),
+        "name": h.name,
+    }
+
+
+async def _handlers_add(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    h = await desk.add_handler(args.taxpayer_id, args.phone, args.name)
+    data = _handler_json(h)
+    return Output(data, f"已登记办税人员 {data['phone_masked']}（{data['taxpayer_id_masked']}）")
+
+
+async def _handlers_list(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    out = [_handler_json(h) for h in await desk.handlers(args.taxpayer_id)]
+    text = "\n".join(f"{h['phone_masked']}  {h['name'] or ''}".rstrip() for h in out)
+    return Output(out, text or "（没有登记的办税人员）")
+
+
+async def _handlers_remove(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    removed = await desk.remove_handler(args.taxpayer_id, args.phone)
+    return Output({"removed": removed}, "已删除" if removed else "没有这个登记，未作改动")
+
+
+def _read_handler_csv(path: str) -> list[tuple[int, str, str, str | None]]:
+    """`(line, taxpayer_id, phone, name)` rows of a CSV file in UTF-8 (BOM allowed) or GBK."""
+    import csv
+    import io
+    from pathlib import Path
+
+    rows: list[tuple[int, str, str, str | None]] = []
+    raw = Path(path).read_bytes()
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # Excel on a Chinese Windows saves CSV as GBK
+        content = raw.decode("gb18030")
+    for line, row in enumerate(csv.reader(io.StringIO(content, newline="")), start=1):
+        cells = [c.strip() for c in row]
+        if not cells or not any(cells) or cells[0].startswith("#"):
+            continue
+        if line == 1 and cells[0].lower() in ("taxpayer_id", "纳税人识别号", "tax_id"):
+            continue
+        tax_id, phone = cells[0], cells[1] if len(cells) > 1 else ""
+        rows.append((line, tax_id, phone, cells[2] if len(cells) > 2 and cells[2] else None))
+    return rows
+
+
+async def _handlers_import(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    try:
+        rows = await asyncio.to_thread(_read_handler_csv, args.file)
+    except OSError as e:
+        from desk.errors import DeskError
+
+        raise DeskError(
+            f"cannot read {args.file}", f"读不到文件 {args.file}：{e.strerror or e}"
+        ) from None
+    result = await desk.import_handlers(rows)
+    data = {"added": result.added, "existing": result.existing, "errors": list(result.errors)}
+    text = f"新增 {result.added} 条，已存在 {result.existing} 条，出错 {len(result.errors)} 条"
+    return Output(data, "\n".join([text, *result.errors]))
+
+
+async def _verify_code_issue(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    code = await desk.issue_code(args.taxpayer_id, issued_by=args.staff)
+    masked = mask_taxpayer_id(args.taxpayer_id)
+    text = (
+        f"{code}\n"
+        f"纳税人 {masked} 的一次性验证码，24 小时内有效，只能用一次。"
+        f"请纳税人在聊天中发送：验证码 {code}"
+    )
+    return Output({"code": code, "taxpayer_id_masked": masked, "valid_hours": 24}, text)

@@ -265,3 +265,44 @@ class NotFound(DeskError):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} not found", "找不到相关记录，请刷新后重试。")
+
+
+class CaseNotVisible(CaseNotFound):
+    """The case does not exist, or this conversation may not see or change it (it neither
+    opened it nor is verified for its taxpayer ID). One message for both: a refusal never
+    tells whether someone else's case exists."""
+
+    code = "case_not_visible"
+
+    def __init__(self, number: str) -> None:
+        super().__init__(number)
+        DeskError.__init__(
+            self,
+            f"case {number} not visible to this conversation",
+            f"没有找到您可以查看的事项 {number}。如果这是您单位的事项，"
+            "请先发送“验证”完成身份验证。",
+        )
+
+
+class VerificationRefused(DeskError):
+    """A verification (shared contact, one-time code) was refused; `reason` is a stable key:
+    not_own_contact, not_registered, bad_code, too_many_tries."""
+
+    code = "verification_refused"
+
+    def __init__(self, reason: str, user_message: str) -> None:
+        super().__init__(f"verification refused: {reason}", user_message)
+        self.reason = reason
+
+
+class NoTaxIdInConversation(DeskError):
+    """A code was asked for a conversation that has named no taxpayer ID yet."""
+
+    code = "no_tax_id"
+
+    def __init__(self, conversation_id: int) -> None:
+        super().__init__(
+            f"conversation {conversation_id} named no taxpayer ID",
+            "这个会话还没有提供纳税人识别号，无法签发验证码。"
+            "可以用命令行：main.py verify-code issue 纳税人识别号",
+        )

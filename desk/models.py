@@ -383,3 +383,57 @@ class RelayedMessage(Base):
     staff_chat_id: Mapped[int] = mapped_column(BigInteger)
     staff_message_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TaxHandler(Base):
+    """A registered tax handler (办税人员) of a taxpayer ID: a phone number staff keep (CLI,
+    CSV import). Sharing one's own Telegram contact with this number verifies the chat."""
+
+    __tablename__ = "tax_handler"
+    __table_args__ = (UniqueConstraint("tax_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tax_id: Mapped[str] = mapped_column(String(18), index=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)  # normalised: +8613800138000
+    name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Verification(Base):
+    """A taxpayer (a channel account) verified for a taxpayer ID: it may see, change and rate
+    every case of that ID. `method`: handler_phone or code."""
+
+    __tablename__ = "verification"
+    __table_args__ = (UniqueConstraint("taxpayer_id", "tax_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    taxpayer_id: Mapped[int] = mapped_column(ForeignKey("taxpayer.id", ondelete="CASCADE"))
+    tax_id: Mapped[str] = mapped_column(String(18), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VerificationCode(Base):
+    """A one-time code staff issued for a taxpayer ID (only its SHA-256 is kept)."""
+
+    __tablename__ = "verification_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tax_id: Mapped[str] = mapped_column(String(18))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("taxpayer.id", ondelete="SET NULL"))
+
+
+class VerificationAttempt(Base):
+    """A failed verification (wrong code): counted to rate-limit guessing."""
+
+    __tablename__ = "verification_attempt"
+    __table_args__ = (Index("ix_verification_attempt_taxpayer_at", "taxpayer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    taxpayer_id: Mapped[int] = mapped_column(ForeignKey("taxpayer.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

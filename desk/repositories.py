@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -22,7 +22,11 @@ from desk.models import (
     Rating,
     ReviewItem,
     StaffMember,
+    TaxHandler,
     TaxpayerTaxId,
+    Verification,
+    VerificationAttempt,
+    VerificationCode,
 )
 from desk.states import ACTIVE_STATUSES, OPEN_STATUSES
 
@@ -274,3 +278,89 @@ async def open_review_items(session: AsyncSession, limit: int = 100) -> Sequence
         .scalars()
         .all()
     )
+
+
+async def cases_of_taxpayers(
+    session: AsyncSession, taxpayer_ids: Collection[int], statuses: Collection[str] | None = None
+) -> Sequence[Case]:
+    """The cases opened by these taxpayers (row ids), in these statuses, oldest first."""
+    if not taxpayer_ids:
+        return []
+    q = select(Case).where(Case.taxpayer_id.in_(sorted(set(taxpayer_ids))))
+    if statuses is not None:
+        q = q.where(Case.status.in_(sorted(statuses)))
+    return (await session.execute(q.order_by(Case.id))).scalars().all()
+
+
+async def verified_tax_ids(session: AsyncSession, taxpayer_id: int) -> set[str]:
+    """The taxpayer IDs this taxpayer (a channel account) is verified for."""
+    rows = await session.execute(
+        select(Verification.tax_id).where(Verification.taxpayer_id == taxpayer_id)
+    )
+    return set(rows.scalars().all())
+
+
+async def verification(
+    session: AsyncSession, taxpayer_id: int, tax_id: str
+) -> Verification | None:
+    """This taxpayer's verification for this taxpayer ID, if any."""
+    return (
+        await session.execute(
+            select(Verification).where(
+                Verification.taxpayer_id == taxpayer_id, Verification.tax_id == tax_id
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def handlers_of(session: AsyncSession, tax_id: str) -> Sequence[TaxHandler]:
+    """The registered tax handlers of a taxpayer ID."""
+    q = select(TaxHandler).where(TaxHandler.tax_id == tax_id).order_by(TaxHandler.id)
+    return (await session.execute(q)).scalars().all()
+
+
+async def handler(session: AsyncSession, tax_id: str, phone: str) -> TaxHandler | None:
+    """One registered handler's row."""
+    q = select(TaxHandler).where(TaxHandler.tax_id == tax_id, TaxHandler.phone == phone)
+    return (await session.execute(q)).scalar_one_or_none()
+
+
+async def tax_ids_of_phone(session: AsyncSession, phone: str) -> list[str]:
+    """The taxpayer IDs whose handler list holds this (normalised) phone number."""
+    q = select(TaxHandler.tax_id).where(TaxHandler.phone == phone).order_by(TaxHandler.tax_id)
+    return sorted(set((await session.execute(q)).scalars().all()))
+
+
+async def code_by_hash(session: AsyncSession, code_hash: str) -> VerificationCode | None:
+    """A one-time code by its hash."""
+    q = select(VerificationCode).where(VerificationCode.code_hash == code_hash)
+    return (await session.execute(q)).scalar_one_or_none()
+
+
+async def failed_attempts_since(session: AsyncSession, taxpayer_id: int, since: datetime) -> int:
+    """How many verifications this taxpayer got wrong since `since`."""
+    q = select(func.count(VerificationAttempt.id)).where(
+        VerificationAttempt.taxpayer_id == taxpayer_id, VerificationAttempt.at >= since
+    )
+    return int((await session.execute(q)).scalar_one())
+
+
+async def last_tax_id_of(session: AsyncSession, taxpayer_id: int) -> str | None:
+    """The taxpayer ID this taxpayer used last, or None."""
+    return (
+        await session.execute(
+            select(TaxpayerTaxId.tax_id)
+            .where(TaxpayerTaxId.taxpayer_id == taxpayer_id)
+            .order_by(TaxpayerTaxId.last_used_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def from_verified_chat(session: AsyncSession, case: Case) -> bool:
+    """Whether the case's taxpayer (the chat that opened it) is verified for the taxpayer ID
+    the case names (what staff see as 已验证 / 未验证)."""
+    tax_id = (case.slots or {}).get("taxpayer_id")
+    if not tax_id:
+        return False
+    return await verification(session, case.taxpayer_id, str(tax_id)) is not None

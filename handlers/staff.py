@@ -3,10 +3,11 @@
 Only registered staff (the desk's staff table, linked by Telegram user id) act; anyone else
 who writes in a taxpayer's topic or types a staff command is refused politely and nothing
 changes. In a taxpayer's topic: a message is copied to the taxpayer; `/note ...` stays
-internal; `/bot` hands the conversation back to the bot (the taxpayer is told). A message
-written while the bot has the conversation takes it over: the taxpayer is told which staff
-member serves them, the bot goes quiet, and the topic is told so. Anywhere: `/queue` shows
-the queue digest.
+internal; `/bot` hands the conversation back to the bot (the taxpayer is told); `/code`
+issues a one-time verification code for the topic's taxpayer ID (shown to staff only). A
+message written while the bot has the conversation takes it over: the taxpayer is told which
+staff member serves them, the bot goes quiet, and the topic is told so. Anywhere: `/queue`
+shows the queue digest.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ async def on_staff_message(
         await _case_command(message, staff_desk, CASE_COMMANDS[command], member.staff_id)
     elif conversation is None:
         await message.reply("请在纳税人的话题中使用此命令。")
+    elif command == "/code":  # stays in the topic: staff check who they give it to
+        try:
+            await message.reply(await staff_desk.issue_code(conversation, member.staff_id))
+        except UserFacingError as e:
+            await message.reply(e.user_message)
     elif command == "/bot":
         if await staff_desk.hand_back(conversation, member.staff_id):
             await message.reply("已交还智能助手，并已告知纳税人。")
@@ -78,7 +84,7 @@ async def on_staff_message(
             await message.reply("该会话目前由智能助手接待。")
     elif command is not None:
         await message.reply(
-            "未知命令。可用：/note 内部备注，/bot 交还智能助手，/queue 案件队列，"
+            "未知命令。可用：/note 内部备注，/bot 交还智能助手，/queue 案件队列，/code 验证码，"
             "/complete、/reject、/ask 加案件号。"
         )
     else:

@@ -6,7 +6,7 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BotCommand, Message
 
-from bot.convert import CHANNEL, from_message, pick
+from bot.convert import CHANNEL, from_contact, from_message, pick
 from bot.ports import StaffRelay
 from bot.turns import TurnRunner
 
@@ -44,6 +44,17 @@ def _original(message: Message) -> list[tuple[int, str | None, int | None]]:
     return [(message.message_id, None, quoted.message_id if quoted is not None else None)]
 
 
+async def on_contact(message: Message, bot: Bot, turns: TurnRunner) -> None:
+    """A shared contact card (the contact button): the dialogue verifies it (only the
+    sender's own card, a registered tax handler's number)."""
+    await turns.run(bot, from_contact(message), originals=_original(message))
+
+
+async def has_contact(message: Message) -> bool:
+    """A contact card (async: aiogram runs sync filters in a thread)."""
+    return message.contact is not None
+
+
 async def on_edit(message: Message, staff_relay: StaffRelay | None = None) -> None:
     """An edited text: with a staff group, its copy in the staff topic follows."""
     if staff_relay is not None and message.text is not None:
@@ -70,10 +81,11 @@ async def has_text(message: Message) -> bool:
 
 
 def build_router() -> Router:
-    """Commands, then text, then anything else."""
+    """Commands, then text, then contact cards, then anything else."""
     router = Router(name="taxpayer")
     router.message.register(on_command, Command(*COMMANDS, ignore_case=True))
     router.message.register(on_text, has_text)
+    router.message.register(on_contact, has_contact)
     router.message.register(on_other)
     router.edited_message.register(on_edit)
     return router

@@ -185,6 +185,8 @@ class BotAPIServer:
         # forum topics: chat id -> thread id -> {"name", "closed", "deleted"}
         self.topics: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
         self.pinned: list[tuple[int, int]] = []  # (chat id, message id)
+        # the reply keyboard each chat shows now (`keyboard`), until `remove_keyboard`
+        self.reply_keyboards: dict[int, dict[str, Any]] = {}
         self._topic_limit: tuple[int, int] | None = None
         self._new_update = asyncio.Event()
         self._new_message = asyncio.Event()
@@ -274,6 +276,27 @@ class BotAPIServer:
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return self.push_update({"message": message})
+
+    def user_sends_contact(
+        self,
+        chat_id: int,
+        phone_number: str,
+        *,
+        contact_user_id: int | None = None,
+        first_name: str = "联系人",
+        own: bool = True,
+        language_code: str = "zh-hans",
+    ) -> dict[str, Any]:
+        """The user shares a contact card: with `own` (the contact button) the card is the
+        user's own (`user_id` = the sender's id); otherwise `contact_user_id` (a forwarded
+        card of someone else, None when not a Telegram user)."""
+        message = self._user_message(chat_id, None, language_code)
+        contact: dict[str, Any] = {"phone_number": phone_number, "first_name": first_name}
+        owner = message["from"]["id"] if own else contact_user_id
+        if owner is not None:
+            contact["user_id"] = owner
+        message["contact"] = contact
         return self.push_update({"message": message})
 
     def user_sends_photo(
@@ -802,7 +825,28 @@ class BotAPIServer:
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             self._check_inline_keyboard(markup)
             msg["reply_markup"] = markup
+        elif isinstance(markup, dict) and "keyboard" in markup:
+            self._check_reply_keyboard(chat, markup)
+            self.reply_keyboards[chat["id"]] = markup  # (not part of the message object)
+        elif isinstance(markup, dict) and markup.get("remove_keyboard"):
+            self.reply_keyboards.pop(chat["id"], None)
         return msg
+
+    @staticmethod
+    def _check_reply_keyboard(chat: dict[str, Any], markup: dict[str, Any]) -> None:
+        """A reply keyboard as Telegram takes it: rows of buttons with a text;
+        `request_contact` only in private chats."""
+        rows = markup.get("keyboard")
+        if not isinstance(rows, list) or not rows:
+            raise ApiError(400, "Bad Request: keyboard must be a non-empty array")
+        for row in rows:
+            for b in row:
+                if not isinstance(b, dict) or not b.get("text"):
+                    raise ApiError(400, "Bad Request: keyboard button text is empty")
+                if b.get("request_contact") and chat.get("type") != "private":
+                    raise ApiError(
+                        400, "Bad Request: phone number can be requested in private chats only"
+                    )
 
     def _check_thread(self, chat_id: int, thread_id: int) -> None:
         topic = self.topics[chat_id].get(thread_id)

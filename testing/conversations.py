@@ -346,7 +346,9 @@ class _Replay:
         number = await gateway.open_draft(requester, str(spec["type"]), dict(spec["slots"]))
         for item, kind in dict(spec.get("files") or {}).items():
             files, _ = await self.files([kind])
-            await gateway.attach_file(number, files[0].attachment_id, item)
+            await gateway.attach_file(
+                number, files[0].attachment_id, item, requester=requester
+            )
         if spec.get("submit", True):
             await gateway.submit(number)
         self.cases.setdefault(who, []).append(number)

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from actions.channel import InboundFile, InboundMessage, Reply
+from actions.channel import InboundFile, InboundMessage, Reply, SharedContact
 from actions.ports import (
     CaseSummary,
     ConversationState,
@@ -161,6 +161,10 @@ class FakeGateway:
         self.review: list[tuple[str, str]] = []
         self._next = first_number
         self.fail_next: str | None = None
+        # verification: phone -> taxpayer IDs, code -> taxpayer ID, conversation -> verified
+        self.handlers: dict[str, list[str]] = {}
+        self.codes: dict[str, str] = {}
+        self.verified: dict[str, set[str]] = {}
         # what `hand_over` answers: no staff chat, open now (tests set others)
         self.handoff = Handoff(
             staff_chat=False, open_now=True, next_opening=None, hours=FAKE_OFFICE_HOURS
@@ -190,7 +194,9 @@ class FakeGateway:
         self._call("set_slots", case_id, dict(slots))
         self.cases[case_id].slots.update(slots)
 
-    async def attach_file(self, case_id: str, attachment_id: int, checklist_item: str) -> None:
+    async def attach_file(
+        self, case_id: str, attachment_id: int, checklist_item: str, *, requester: Requester
+    ) -> None:
         self._call("attach_file", case_id, attachment_id, checklist_item)
         self.cases[case_id].files.setdefault(checklist_item, []).append(attachment_id)
 
@@ -203,7 +209,7 @@ class FakeGateway:
         case.deadline = add_working_days(self.today(), self.SLA.get(case.case_type, 1))
         return SubmittedCase(case.number, case.deadline)
 
-    async def cancel(self, case_id: str) -> None:
+    async def cancel(self, case_id: str, *, requester: Requester) -> None:
         self._call("cancel", case_id)
         self.cases[case_id].status = "cancelled"
 
@@ -222,6 +228,30 @@ class FakeGateway:
             CaseSummary(c.number or "", c.case_type, c.status, c.deadline, c.staff_question)
             for c in sorted(open_cases, key=lambda c: c.number or "", reverse=True)
         ]
+
+    async def is_verified(self, requester: Requester, taxpayer_id: str) -> bool:
+        self._call("is_verified", requester, taxpayer_id)
+        return taxpayer_id in self.verified.get(requester.conversation_key, set())
+
+    async def verify_contact(
+        self, requester: Requester, phone: str, contact_user_id: str | None
+    ) -> Sequence[str]:
+        self._call("verify_contact", requester, phone, contact_user_id)
+        if contact_user_id != requester.user_id:
+            raise GatewayError("只能用您本人的手机号验证。")
+        ids = self.handlers.get(phone, [])
+        if not ids:
+            raise GatewayError("手机号不在办税人员名单中。")
+        self.verified.setdefault(requester.conversation_key, set()).update(ids)
+        return [mask_taxpayer_id(t) for t in ids]
+
+    async def verify_code(self, requester: Requester, code: str) -> str:
+        self._call("verify_code", requester, code)
+        tax_id = self.codes.pop(code, None)
+        if tax_id is None:
+            raise GatewayError("验证码不对或已过期。")
+        self.verified.setdefault(requester.conversation_key, set()).add(tax_id)
+        return mask_taxpayer_id(tax_id)
 
     async def answer_question(
         self,
@@ -288,6 +318,11 @@ class Chat:
 
     async def press(self, payload: str) -> list[Reply]:
         return await self.say(payload, is_button=True)
+
+    async def share_contact(self, phone: str, user_id: str | None = None) -> list[Reply]:
+        """Share a contact card (default: the chat user's own, as the contact button does)."""
+        owner = "u" + self.chat_id if user_id is None else user_id
+        return await self.say(None, contact=SharedContact(phone, owner))
 
     def files(self, n: int, media_type: str = "image/jpeg") -> tuple[InboundFile, ...]:
         out = []

@@ -9,6 +9,7 @@ error the session is rolled back and can be used again.
 `Desk` is composed of one class per job, all on `core.DeskCore` (the session, `_transition`,
 `_enqueue`, case numbering and the common helpers):
 - `conversations.Conversations` — chats, their state, what the taxpayer wrote, taxpayer IDs;
+- `access.Access` — who may act for a taxpayer: the one entitlement rule, verification;
 - `taxpayer_cases.TaxpayerCases` — the taxpayer's side of cases;
 - `staff.StaffWork` — staff members and their steps on cases;
 - `queries.Queries` — the staff queue and the case view;
@@ -18,6 +19,7 @@ The per-update rows (messages, trackers) do not come through here: `desk.batch.W
 
 from __future__ import annotations
 
+from desk.services.access import Access, ImportResult
 from desk.services.conversations import Conversations
 from desk.services.core import Actor, ConversationState, DeskCore, WorkingDays
 from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, SUPERVISORS, Permission
@@ -40,12 +42,14 @@ __all__ = [
     "ROLES",
     "STAFF_CHANNEL",
     "SUPERVISORS",
+    "Access",
     "Actor",
     "CaseDetail",
     "CaseSummary",
     "ConversationState",
     "Desk",
     "DeskCore",
+    "ImportResult",
     "Permission",
     "RelayedToTaxpayer",
     "StaffTopics",

@@ -3,7 +3,7 @@ answer, rating, the taxpayer's open cases, and the review inbox."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,6 @@ from desk import notices
 from desk import repositories as repo
 from desk.case_types import CaseType
 from desk.errors import (
-    CaseNotFound,
     ConcurrentUpdate,
     DeskError,
     IllegalTransition,
@@ -29,7 +28,8 @@ from desk.errors import (
     UnknownDocument,
 )
 from desk.models import Attachment, Case, CaseEvent, FollowUp, Rating, ReviewItem
-from desk.services.core import Actor, DeskCore, valid_tax_id
+from desk.services.access import Access
+from desk.services.core import Actor, valid_tax_id
 from desk.services.topics import staff_row
 from desk.states import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
 from intake.storage import AttachmentStore
@@ -55,8 +55,9 @@ class CaseSummary:
     missing_documents: tuple[str, ...]
 
 
-class TaxpayerCases(DeskCore):
-    """What the taxpayer (through the dialogue) does with cases."""
+class TaxpayerCases(Access):
+    """What the taxpayer (through the dialogue) does with cases. Every call made for a
+    taxpayer (`taxpayer_id` given) goes through the entitlement rule (`Access`)."""
 
     def _clean_slots(self, ct: CaseType, slots: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -273,11 +274,22 @@ class TaxpayerCases(DeskCore):
         )
 
     async def attach(
-        self, number: str, attachment_id: int, document_key: str, *, actor: Actor | None = None
+        self,
+        number: str,
+        attachment_id: int,
+        document_key: str,
+        *,
+        actor: Actor | None = None,
+        taxpayer_id: int | None = None,
     ) -> Attachment:
         """Put an attachment on a case's checklist item (a draft, or a case waiting for the
-        taxpayer). A single-item document replaces the previous file for that item."""
-        case = await self._case(number)
+        taxpayer). A single-item document replaces the previous file for that item.
+        `taxpayer_id`: the taxpayer acting (the case must be one it may change)."""
+        if taxpayer_id is not None:
+            case = await self.entitled_case(number, taxpayer_id)
+            actor = actor or Actor.taxpayer(taxpayer_id)
+        else:
+            case = await self._case(number)
         if case.status not in (CaseStatus.COLLECTING, CaseStatus.WAITING_TAXPAYER):
             raise await self._fail(IllegalTransition(case.number, case.status, "attach"))
         ct = self.catalog.get(case.case_type)
@@ -385,14 +397,15 @@ class TaxpayerCases(DeskCore):
         )
         return case
 
-    async def cancel_as_taxpayer(self, number: str) -> Case | None:
-        """The taxpayer withdraws an open case (no notice: the dialogue says so itself);
-        None when there is no such case or it is no longer open."""
-        case = await repo.case_by_number(self.session, number)
-        if case is None or case.status not in OPEN_STATUSES:
+    async def cancel_as_taxpayer(self, number: str, taxpayer_id: int) -> Case | None:
+        """The taxpayer (`taxpayer_id`, the one acting) withdraws an open case it may change
+        (no notice: the dialogue says so itself); None when it is no longer open;
+        `CaseNotVisible` when there is no such case or it is not the taxpayer's to change."""
+        case = await self.entitled_case(number, taxpayer_id)
+        if case.status not in OPEN_STATUSES:
             await self._commit()
             return None
-        return await self.cancel(case.number, actor=Actor.taxpayer(case.taxpayer_id))
+        return await self.cancel(case.number, actor=Actor.taxpayer(taxpayer_id))
 
     async def answer(
         self,
@@ -408,9 +421,10 @@ class TaxpayerCases(DeskCore):
         `relay_to_staff` (a staff supergroup is configured): the answer (and how many `files`
         came with it) is also queued for the case's staff topic (`staff_answer`, channel
         `telegram_staff`), in the same transaction as the step."""
-        case = await self._case(number)
-        if taxpayer_id is not None and case.taxpayer_id != taxpayer_id:
-            raise await self._fail(CaseNotFound(case.number))
+        if taxpayer_id is not None:
+            case = await self.entitled_case(number, taxpayer_id)
+        else:
+            case = await self._case(number)
         conv_id = case.conversation_id
         if relay_to_staff and conv_id is not None and case.status == CaseStatus.WAITING_TAXPAYER:
             self.session.add(  # (in any other state the step refuses: nothing is queued)
@@ -424,7 +438,7 @@ class TaxpayerCases(DeskCore):
         await self._transition(
             case,
             "answer",
-            Actor.taxpayer(case.taxpayer_id),
+            Actor.taxpayer(taxpayer_id if taxpayer_id is not None else case.taxpayer_id),
             data={"text": text_, "message_id": message_id},
         )
         return case
@@ -438,10 +452,12 @@ class TaxpayerCases(DeskCore):
         taxpayer_id: int | None = None,
     ) -> Rating:
         """Rate a closed (done or rejected) case once. A bad rating (不满意, 非常不满意) opens a
-        follow-up for a supervisor."""
-        case = await self._case(number)
-        if taxpayer_id is not None and case.taxpayer_id != taxpayer_id:
-            raise await self._fail(CaseNotFound(case.number))
+        follow-up for a supervisor. `taxpayer_id`: the taxpayer rating (the case must be one
+        it may rate: `Access.entitled_case`)."""
+        if taxpayer_id is not None:
+            case = await self.entitled_case(number, taxpayer_id)
+        else:
+            case = await self._case(number)
         if level not in notices.RATING_LEVELS:
             raise await self._fail(
                 InvalidRating(f"unknown rating level {level!r}", "请从五个评价等级中选择一个。")
@@ -473,7 +489,7 @@ class TaxpayerCases(DeskCore):
             CaseEvent(
                 case_id=case.id,
                 actor_kind="taxpayer",
-                actor_id=str(case.taxpayer_id),
+                actor_id=str(taxpayer_id if taxpayer_id is not None else case.taxpayer_id),
                 action="rate",
                 from_status=case.status,
                 to_status=case.status,
@@ -484,30 +500,22 @@ class TaxpayerCases(DeskCore):
         await self._commit()
         return rating
 
-    async def case_of_taxpayer(
-        self, number: str, taxpayer_id: int, *, tax_id: str | None = None
-    ) -> Case:
-        """The case, if it is this taxpayer's, or (given `tax_id`, the taxpayer ID the
-        conversation gave) a case of a taxpayer who used that ID or one naming it in its
-        slots; otherwise `CaseNotFound`, so someone else's case is not shown to exist."""
-        case = await repo.case_by_number(self.session, number)
-        if case is not None:
-            mine = case.taxpayer_id == taxpayer_id
-            if not mine and tax_id:
-                mine = (case.slots or {}).get("taxpayer_id") == tax_id or case.taxpayer_id in {
-                    row.taxpayer_id
-                    for row in await repo.taxpayer_ids_by_tax_id(self.session, tax_id)
-                }
-            if mine:
-                await self._commit()
-                return case
-        raise await self._fail(CaseNotFound(number))
+    async def case_of_taxpayer(self, number: str, taxpayer_id: int) -> Case:
+        """The case, if this taxpayer (a channel account) may see it (`Access.entitled_case`);
+        otherwise `CaseNotVisible`, so someone else's case is not shown to exist."""
+        case = await self.entitled_case(number, taxpayer_id)
+        await self._commit()
+        return case
 
-    async def taxpayer_open_cases(self, taxpayer_id: int) -> list[CaseSummary]:
-        """The taxpayer's open cases with state, deadline, due state and the last question."""
+    async def taxpayer_open_cases(
+        self, taxpayer_id: int, statuses: Collection[str] = OPEN_STATUSES
+    ) -> list[CaseSummary]:
+        """The cases this taxpayer may see (`Access.entitled_cases`: its own and those of the
+        taxpayer IDs it is verified for) in `statuses` (default: open), with state, deadline,
+        due state and the last question."""
         out: list[CaseSummary] = []
         now = self.now()
-        for case in await repo.open_cases_of(self.session, taxpayer_id):
+        for case in await self.entitled_cases(taxpayer_id, statuses):
             ct = self.catalog.get(case.case_type)
             q = None
             if case.status == CaseStatus.WAITING_TAXPAYER:

@@ -101,6 +101,7 @@ class TopicCard:
     cases: list[CardCase] = field(default_factory=list)
     channel: str = ""  # the taxpayer's chat, where the dialogue's tracker is found
     chat_id: str = ""
+    verified: bool | None = None  # the chat is verified for that taxpayer ID (None: no ID)
 
 
 class StaffTopics(DeskCore):
@@ -175,8 +176,9 @@ class StaffTopics(DeskCore):
         return int(conv) if conv is not None else None
 
     async def topic_card(self, conversation_id: int) -> TopicCard:
-        """The card of a conversation's topic: the taxpayer, the masked taxpayer ID last used,
-        the open cases with their deadlines, the state (bot / human)."""
+        """The card of a conversation's topic: the taxpayer, the masked taxpayer ID last used
+        and whether the chat is verified for it, the open cases with their deadlines, the
+        state (bot / human)."""
         conv = await self.session.get(Conversation, conversation_id)
         if conv is None:
             await self._commit()
@@ -206,6 +208,9 @@ class StaffTopics(DeskCore):
             ],
             channel=conv.channel,
             chat_id=conv.chat_id,
+            verified=(await repo.verification(self.session, conv.taxpayer_id, tax_id)) is not None
+            if tax_id
+            else None,
         )
         await self._commit()
         return card
@@ -480,6 +485,7 @@ class StaffTopics(DeskCore):
                     "period": describe_period((case.slots or {}).get("tax_period")) or None,
                     "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None,
                     "actions": state_actions(case.status, assigned=case.assignee_id is not None),
+                    "verified": await repo.from_verified_chat(self.session, case),
                 },
                 self.now(),
                 key=f"staff:case:{case.number}:announced",

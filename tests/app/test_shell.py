@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import signal
 import sys
@@ -75,6 +76,48 @@ async def test_shell_runs_the_flow_from_a_pipe(
         ]
         tracker = await services.engine.tracker("shell", "terminal")
         assert tracker is not None and tracker.active_form is None
+
+
+async def test_shell_verification_as_tried_by_hand(
+    tmp_path: Path, models_dir: Path, interpreter: Any
+) -> None:
+    """What was tried by hand: a stranger asks the status of a company's ID, is told only
+    its own cases show and offered the contact button; a typed rating payload for the
+    company's case is refused; an unregistered number is refused, the handler's own number
+    verifies; status then shows the company's case; a one-time code in Traditional."""
+    settings = _settings(tmp_path, models_dir)
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    async with build_container(settings, interpreter=interpreter) as services:
+        async with services.runtime.sessions() as session:
+            desk = services.runtime.desk(session)
+            owner = await desk.taxpayer_for_tax_id(GOOD_ID)
+            case = await desk.open_and_submit(
+                "tax_certificate",
+                taxpayer_id=owner.id,
+                slots={"taxpayer_id": GOOD_ID, "tax_period": "2025"},
+            )
+            await desk.add_handler(GOOD_ID, "13800138000")
+            code = await desk.issue_code("11010519491231002X")
+        lines = [
+            f"查一下{GOOD_ID}的进度",
+            "/rate" + json.dumps({"case": case.number, "level": "very_dissatisfied"}),
+            "/contact 13900139000",
+            "/contact +86 138 0013 8000",
+            "/status",
+            f"驗證碼 {code}",
+        ]
+        out = io.StringIO()
+        shell = ShellChannel(services, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out)
+        assert await shell.run() == 0
+        text = out.getvalue()
+        print(text)
+        first, rest = text.split("没有找到您可以查看的事项", 1)
+        assert "这里只显示本聊天提交的事项" in first and case.number not in first
+        assert "分享我的手机号" in first and "/contact" in first
+        assert "139****9000" in rest and "不在任何单位的办税人员名单中" in rest
+        assert "验证成功" in rest and f"{case.number} 完税证明" in rest
+        assert "驗證成功" in rest and "1101****02X" in rest
+        assert GOOD_ID not in text
 
 
 def test_bot_and_worker_without_a_token_refuse(

@@ -96,8 +96,11 @@ async def test_gateway_turns_desk_errors_into_user_messages(
     with pytest.raises(GatewayError) as err:
         await gateway.submit(number)  # slots and the commitment letter are missing
     assert err.value.user_message
-    await gateway.cancel(number)
-    await gateway.cancel(number)  # already cancelled: nothing to do
+    await gateway.cancel(number, requester=ALICE)
+    await gateway.cancel(number, requester=ALICE)  # already cancelled: nothing to do
+    number = await gateway.open_draft(ALICE, "return_correction", {"taxpayer_id": GOOD_ID})
+    with pytest.raises(GatewayError):  # not bob's to cancel
+        await gateway.cancel(number, requester=BOB)
 
 
 async def test_tracker_store_uses_the_conversation_row(conversations: DeskConversations) -> None:

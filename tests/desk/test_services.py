@@ -325,20 +325,26 @@ async def test_the_dialogues_lookups(desk: Desk) -> None:
     assert (await desk.case_of_taxpayer(case.number, alice.taxpayer_id)).id == case.id
     with pytest.raises(CaseNotFound):  # someone else's case does not exist for bob
         await desk.case_of_taxpayer(case.number, bob.taxpayer_id)
-    # the taxpayer ID bob gave is the one in the case's slots
-    assert (await desk.case_of_taxpayer(case.number, bob.taxpayer_id, tax_id=TAX_ID)).id == case.id
+    # naming the taxpayer ID is not enough: bob used it too, still nothing
+    await desk.remember_taxpayer_id(bob.taxpayer_id, TAX_ID)
     with pytest.raises(CaseNotFound):
-        await desk.case_of_taxpayer(case.number, bob.taxpayer_id, tax_id=TAX_ID_2)
-    # ... or one its taxpayer used
-    await desk.remember_taxpayer_id(carol.taxpayer_id, TAX_ID_2)
-    assert await desk.taxpayers_using(TAX_ID_2) == [carol.taxpayer_id]
-    other = await desk.open_case("invoice", taxpayer_id=carol.taxpayer_id)
-    found = await desk.case_of_taxpayer(other.number, bob.taxpayer_id, tax_id=TAX_ID_2)
-    assert found.id == other.id
+        await desk.case_of_taxpayer(case.number, bob.taxpayer_id)
+    # verified for the ID (a one-time code), bob sees the case
+    await desk.verify_by_code(bob.taxpayer_id, await desk.issue_code(TAX_ID))
+    assert (await desk.case_of_taxpayer(case.number, bob.taxpayer_id)).id == case.id
+    # ... but not carol's case of another ID
+    other = await desk.open_case(
+        "invoice", taxpayer_id=carol.taxpayer_id, slots={"taxpayer_id": TAX_ID_2}
+    )
+    with pytest.raises(CaseNotFound):
+        await desk.case_of_taxpayer(other.number, bob.taxpayer_id)
     with pytest.raises(CaseNotFound):
         await desk.case_of_taxpayer("TX-2026-999999", alice.taxpayer_id)
 
-    assert await desk.cancel_as_taxpayer("TX-2026-999999") is None
-    cancelled = await desk.cancel_as_taxpayer(case.number)
+    with pytest.raises(CaseNotFound):
+        await desk.cancel_as_taxpayer("TX-2026-999999", alice.taxpayer_id)
+    with pytest.raises(CaseNotFound):  # carol's case is not alice's to cancel
+        await desk.cancel_as_taxpayer(other.number, alice.taxpayer_id)
+    cancelled = await desk.cancel_as_taxpayer(case.number, alice.taxpayer_id)
     assert cancelled is not None and cancelled.status == "cancelled"
-    assert await desk.cancel_as_taxpayer(case.number) is None  # no longer open
+    assert await desk.cancel_as_taxpayer(case.number, alice.taxpayer_id) is None  # closed

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import time as time_module
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -302,6 +303,7 @@ async def test_case_announced_two_claims_at_once_and_a_stranger(staffed: Staffed
     thread = card.message["message_thread_id"]
     assert "截止" in (card.text or "") and thread in staffed.topics()
     assert "所属期：2026年10月" in (card.text or "")  # in words, as staff read it
+    assert "（未验证：请核对承诺书）" in (card.text or "")  # a chat not verified for the ID
     (claim,) = card.button_data()  # a queued case offers a claim only
 
     server.user_presses(STAFF, card.message_id, claim, user=STRANGER)
@@ -656,3 +658,42 @@ async def test_an_answer_given_while_with_staff_goes_on_the_case(staffed: Staffe
 
     server.user_sends_text(STAFF, f"/complete {number} 已开具。", user=OFFICER, thread_id=thread)
     await _topic_says(staffed, thread, "已办结，已通知纳税人")
+
+
+async def test_code_in_the_topic_stays_with_staff_and_verifies_the_chat(staffed: Staffed) -> None:
+    server, chat = staffed.server, 7150
+    await staffed.add_officer()
+    thread = await staffed.hand_over(chat)
+    server.user_sends_text(STAFF, "/code", user=OFFICER, thread_id=thread)
+    no_id = await wait_for(
+        lambda: next(
+            (m for m in server.in_topic(STAFF, thread) if "无法签发验证码" in (m.text or "")),
+            None,
+        ),
+        10,
+    )
+    assert no_id is not None
+    assert staffed.container.runtime is not None
+    async with staffed.container.runtime.sessions() as session:
+        desk = staffed.container.runtime.desk(session)
+        conv = await desk.find_conversation("telegram", str(chat))
+        assert conv is not None
+        await desk.remember_taxpayer_id(conv.taxpayer_id, GOOD_ID)
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(STAFF, "/code", user=OFFICER, thread_id=thread)
+    issued = await wait_for(
+        lambda: next(
+            (m for m in server.in_topic(STAFF, thread) if "一次性验证码" in (m.text or "")),
+            None,
+        ),
+        10,
+    )
+    assert GOOD_ID not in (issued.text or "")
+    code = re.search(r"验证码：(\d{8})", issued.text or "")
+    assert code is not None
+    await holds(lambda: len(server.sent_messages(chat)) == before, 0.3, message="code relayed")
+    server.user_sends_text(STAFF, "/bot", user=OFFICER, thread_id=thread)
+    await server.wait_for_messages(chat, before + 1, timeout=10)
+    server.user_sends_text(chat, f"验证码 {code.group(1)}")
+    sent = await server.wait_for_messages(chat, before + 2, timeout=10)
+    assert "验证成功" in (sent[-1].text or "")

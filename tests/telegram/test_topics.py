@@ -144,6 +144,13 @@ def test_card_name_queue_and_caption() -> None:
     facts = TopicFacts(4, "李四", None, "bot")
     assert topic_name(facts) == "李四"
     assert "（未提供）" in render_card(facts) and "智能助手接待中" in render_card(facts)
+    assert "验证" not in render_card(facts)  # no taxpayer ID: nothing to verify
+    assert "9131****12G（未验证）" in render_card(
+        TopicFacts(4, "李四", "9131****12G", "bot", verified=False)
+    )
+    assert "9131****12G（已验证）" in render_card(
+        TopicFacts(4, "李四", "9131****12G", "bot", verified=True)
+    )
     due = datetime(2026, 12, 3, 10, tzinfo=UTC)
     digest = render_queue(
         [
@@ -206,6 +213,8 @@ async def test_the_queue_digest_row_goes_to_general(bot: Bot, botapi: BotAPIServ
     bad = OutboxItem(2, "queue_digest", {"cases": [{}]}, "telegram_staff", "general", "k", 1, None)
     with pytest.raises(Undeliverable):
         await sender.send(bad)
+
+
 async def test_an_answer_to_a_staff_question_reaches_the_topic(
     bot: Bot, botapi: BotAPIServer
 ) -> None:
