@@ -82,8 +82,11 @@ def rating_buttons(number: str) -> list[list[dict[str, Any]]]:
     return rows
 
 
-def case_done(number: str, ct: CaseType, note: str) -> dict[str, Any]:
-    """Done: the staff note, and the 好差评 rating request."""
+def case_done(
+    number: str, ct: CaseType, note: str, *, documents: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Done: the staff note, and the 好差评 rating request. `documents`: the files staff
+    produced (`attachment_id`, `storage_key`, `media_type`, `name`), sent with the notice."""
     p = _payload(
         number,
         ct,
@@ -92,6 +95,11 @@ def case_done(number: str, ct: CaseType, note: str) -> dict[str, Any]:
         note=note,
     )
     p["buttons"] = rating_buttons(number)
+    if documents:
+        names = "、".join(str(d["name"]) for d in documents)
+        p["text"]["zh_hans"] += f"\n（办理结果文件随后发送：{names}）"
+        p["text"]["zh_hant"] += f"\n（辦理結果文件隨後發送：{names}）"
+        p["documents"] = documents
     return p
 
 

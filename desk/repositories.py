@@ -24,7 +24,7 @@ from desk.models import (
     StaffMember,
     TaxpayerTaxId,
 )
-from desk.states import ACTIVE_STATUSES, OPEN_STATUSES
+from desk.states import ACTIVE_STATUSES, OPEN_STATUSES, RESULT_STATUSES
 
 
 async def case_by_number(session: AsyncSession, number: str) -> Case | None:
@@ -174,14 +174,53 @@ async def queue(
     return (await session.execute(q)).scalars().all()
 
 
-async def open_cases_of(session: AsyncSession, taxpayer_id: int) -> Sequence[Case]:
-    """The taxpayer's open cases (drafts included), oldest first."""
-    return (
+async def cases_of(
+    session: AsyncSession, taxpayer_id: int, *, closed_since: datetime, closed_limit: int
+) -> Sequence[Case]:
+    """The taxpayer's open cases (drafts included), oldest first, then at most `closed_limit`
+    done or rejected cases closed since `closed_since`, latest first: what "进度" shows."""
+    open_ = (
         (
             await session.execute(
                 select(Case)
                 .where(Case.taxpayer_id == taxpayer_id, Case.status.in_(sorted(OPEN_STATUSES)))
                 .order_by(Case.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    closed = (
+        (
+            await session.execute(
+                select(Case)
+                .where(
+                    Case.taxpayer_id == taxpayer_id,
+                    Case.status.in_(sorted(RESULT_STATUSES)),
+                    Case.closed_at >= closed_since,
+                )
+                .order_by(Case.closed_at.desc(), Case.id.desc())
+                .limit(closed_limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return [*open_, *closed]
+
+
+async def produced_attachments_of(
+    session: AsyncSession, case_ids: Sequence[int]
+) -> Sequence[Attachment]:
+    """The files staff produced on these cases, in order."""
+    if not case_ids:
+        return []
+    return (
+        (
+            await session.execute(
+                select(Attachment)
+                .where(Attachment.case_id.in_(list(case_ids)), Attachment.produced.is_(True))
+                .order_by(Attachment.id)
             )
         )
         .scalars()
