@@ -26,6 +26,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ from desk.notices import OFFICE_TZ
 from desk.outbox import OutboxItem
 from desk.runtime import DeskRuntime
 from desk.services import Desk
+from desk.services.taxpayer_cases import RECENT_LIMIT
+from desk.services.taxpayer_cases import CaseSummary as DeskCaseSummary
 from desk.states import CaseStatus
 from intake.documents import DEFAULT_MAX_BYTES, inspect_upload_async
 from intake.storage import LocalAttachmentStore
@@ -364,27 +367,97 @@ class DeskCaseGateway:
             ids += [t for t in await desk.taxpayers_using(taxpayer_id) if t not in ids]
         return ids
 
-    async def list_open_cases(
+    @staticmethod
+    def _summary(c: DeskCaseSummary) -> CaseSummary:
+        def day(at: datetime | None) -> date | None:
+            return at.astimezone(OFFICE_TZ).date() if at else None
+
+        return CaseSummary(
+            c.number,
+            c.case_type,
+            c.status,
+            day(c.deadline_at),
+            c.last_question,
+            note=c.note,
+            reason=c.reason,
+            closed_on=day(c.closed_at),
+            documents=c.documents,
+        )
+
+    async def list_cases(
         self, requester: Requester, *, taxpayer_id: str | None
     ) -> Sequence[CaseSummary]:
-        """Submitted, unfinished cases (drafts are the dialogue's own business)."""
-        out: list[CaseSummary] = []
+        """Submitted, unfinished cases, newest first (drafts are the dialogue's own
+        business), then the recent results, latest first (`Desk.taxpayer_cases`)."""
+        open_: list[CaseSummary] = []
+        results: list[tuple[date, CaseSummary]] = []
         async with self.conversations.desk() as desk:
             try:
                 for tid in await self._taxpayers(desk, requester, taxpayer_id):
-                    for c in await desk.taxpayer_open_cases(tid):
+                    for c in await desk.taxpayer_cases(tid):
                         if c.status == CaseStatus.COLLECTING:
                             continue
-                        deadline = (
-                            c.deadline_at.astimezone(OFFICE_TZ).date() if c.deadline_at else None
-                        )
-                        out.append(
-                            CaseSummary(c.number, c.case_type, c.status, deadline, c.last_question)
-                        )
+                        summary = self._summary(c)
+                        if summary.is_result:
+                            results.append((summary.closed_on or date.min, summary))
+                        else:
+                            open_.append(summary)
             except DeskError as exc:
                 raise _user_error(exc) from exc
-        out.sort(key=lambda c: c.number, reverse=True)
-        return out
+        open_.sort(key=lambda c: c.number, reverse=True)
+        results.sort(key=lambda r: (r[0], r[1].number), reverse=True)
+        return [*open_, *(r for _, r in results[:RECENT_LIMIT])]
+
+    async def case_status(
+        self, requester: Requester, case_number: str, *, taxpayer_id: str | None
+    ) -> CaseSummary:
+        """`Desk.taxpayer_case`: one case of this conversation's taxpayer (or of the
+        taxpayer ID it gave)."""
+        async with self.conversations.desk() as desk:
+            try:
+                conv = await self._conv(desk, requester)
+                c = await desk.taxpayer_case(case_number, conv.taxpayer_id, tax_id=taxpayer_id)
+            except DeskError as exc:
+                raise _user_error(exc) from exc
+        return self._summary(c)
+
+    async def withdraw(
+        self, requester: Requester, case_number: str, *, taxpayer_id: str | None
+    ) -> None:
+        """`Desk.withdraw` (queued only); with a staff supergroup the topic is told."""
+        async with self.conversations.desk() as desk:
+            try:
+                conv = await self._conv(desk, requester)
+                await desk.withdraw(
+                    case_number,
+                    conv.taxpayer_id,
+                    tax_id=taxpayer_id,
+                    notify_staff=self.staff_chat,
+                )
+            except DeskError as exc:
+                raise _user_error(exc) from exc
+
+    async def add_files(
+        self,
+        requester: Requester,
+        case_number: str,
+        attachment_ids: Sequence[int],
+        *,
+        taxpayer_id: str | None,
+    ) -> None:
+        """`Desk.add_to_case`; with a staff supergroup the topic is told."""
+        async with self.conversations.desk() as desk:
+            try:
+                conv = await self._conv(desk, requester)
+                await desk.add_to_case(
+                    case_number,
+                    list(attachment_ids),
+                    conv.taxpayer_id,
+                    tax_id=taxpayer_id,
+                    notify_staff=self.staff_chat,
+                )
+            except DeskError as exc:
+                raise _user_error(exc) from exc
 
     async def answer_question(
         self,
