@@ -53,7 +53,7 @@ from desk.services.taxpayer_cases import RECENT_LIMIT
 from desk.services.taxpayer_cases import CaseSummary as DeskCaseSummary
 from desk.states import CaseStatus
 from intake.documents import DEFAULT_MAX_BYTES, inspect_upload_async
-from intake.storage import LocalAttachmentStore
+from intake.storage import BlobNotFoundError, LocalAttachmentStore
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,15 @@ class DeskStaffTopics:
         async with self.conversations.desk() as desk:
             return await desk.hand_back_to_bot(conversation_id, staff_id)
 
-    async def case_step(self, action: str, number: str, staff_id: int, text: str = "") -> str:
+    async def case_step(
+        self,
+        action: str,
+        number: str,
+        staff_id: int,
+        text: str = "",
+        *,
+        attachment_ids: Sequence[int] = (),
+    ) -> str:
         """One staff step on a case; then the pinned card of its topic is refreshed."""
         async with self.conversations.desk() as desk:
             if action == "claim":
@@ -252,8 +260,10 @@ class DeskStaffTopics:
                 case = await desk.release(number, staff_id)
                 done = f"案件 {case.number} 已放回队列。"
             elif action == "complete":
-                case = await desk.complete(number, staff_id, text)
+                case = await desk.complete(number, staff_id, text, attachment_ids=attachment_ids)
                 done = f"案件 {case.number} 已办结，已通知纳税人。"
+                if attachment_ids:
+                    done = f"案件 {case.number} 已办结，已通知纳税人并发送办理结果文件。"
             elif action == "reject":
                 case = await desk.reject(number, staff_id, text)
                 done = f"案件 {case.number} 已退回，已通知纳税人。"
@@ -704,10 +714,19 @@ class DeskFileIntake:
 
 
 class DeskNoticeLookups:
-    """`bot.ports.NoticeLookups` over the desk's queries."""
+    """`bot.ports.NoticeLookups` over the desk's queries and the attachment store."""
 
-    def __init__(self, runtime: DeskRuntime) -> None:
+    def __init__(self, runtime: DeskRuntime, data_dir: Path = Path("var")) -> None:
+        """`data_dir`: `TAXDESK_DATA_DIR`, where the attachment store lives."""
         self.runtime = runtime
+        self.store = LocalAttachmentStore(Path(data_dir) / "attachments")
+
+    async def document(self, storage_key: str) -> bytes:
+        """A stored attachment's bytes (`LookupError` when the blob is missing)."""
+        try:
+            return await self.store.get(storage_key)
+        except BlobNotFoundError as exc:
+            raise LookupError(storage_key) from exc
 
     async def recent_texts(self, notice: OutboxItem, limit: int) -> Sequence[str | None]:
         """`Desk.recent_inbound_texts` of the notice's conversation."""

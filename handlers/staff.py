@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, Message
 
+from bot.files import UploadIntake
 from bot.keyboards import StaffCaseCb
 from bot.ports import StaffDesk
 from bot.topics import render_queue
@@ -22,7 +23,8 @@ from taxrules.errors import UserFacingError
 NOT_STAFF = "抱歉，只有已登记的工作人员可以在这里处理纳税人的会话。如需开通，请联系管理员。"
 CASE_COMMANDS = {"/complete": "complete", "/reject": "reject", "/ask": "ask"}
 USAGE = {
-    "complete": "用法：/complete 案件号 办结说明",
+    "complete": "用法：/complete 案件号 办结说明（可作为文件或照片的说明，或回复一个文件，"
+    "把办理结果文件一并发给纳税人）",
     "reject": "用法：/reject 案件号 退回原因",
     "ask": "用法：/ask 案件号 要问纳税人的问题",
 }
@@ -35,7 +37,12 @@ def _command(message: Message) -> str | None:
     return text.split(maxsplit=1)[0].split("@", 1)[0].lower()
 
 
-async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
+async def on_staff_message(
+    message: Message,
+    staff_desk: StaffDesk,
+    bot: Bot | None = None,
+    uploads: UploadIntake | None = None,
+) -> None:
     """Any message in the staff group: check who writes, then relay or run the command."""
     if message.from_user is None or message.from_user.is_bot:
         return
@@ -55,7 +62,8 @@ async def on_staff_message(message: Message, staff_desk: StaffDesk) -> None:
     elif command == "/note":
         return  # internal: never reaches the taxpayer
     elif command in CASE_COMMANDS:
-        await _case_command(message, staff_desk, CASE_COMMANDS[command], member.staff_id)
+        action = CASE_COMMANDS[command]
+        await _case_command(message, staff_desk, action, member.staff_id, bot, uploads)
     elif conversation is None:
         await message.reply("请在纳税人的话题中使用此命令。")
     elif command == "/bot":
@@ -89,13 +97,31 @@ async def on_staff_edit(message: Message, staff_desk: StaffDesk) -> None:
     await staff_desk.relay_edit(message.chat.id, message.message_id, message.text)
 
 
-async def _case_command(message: Message, desk: StaffDesk, action: str, staff_id: int) -> None:
-    parts = (message.text or "").split(maxsplit=2)
+async def _case_command(
+    message: Message,
+    desk: StaffDesk,
+    action: str,
+    staff_id: int,
+    bot: Bot | None,
+    uploads: UploadIntake | None,
+) -> None:
+    """`/complete N note` (on a document or photo, as its caption or as a reply to it: the
+    produced document goes to the taxpayer with the notice), `/reject`, `/ask`."""
+    parts = (message.text or message.caption or "").split(maxsplit=2)
     if len(parts) < 3 or not parts[2].strip():
         await message.reply(USAGE[action])
         return
+    ids: list[int] = []
     try:
-        done = await desk.case_step(action, parts[1], staff_id, parts[2].strip())
+        if action == "complete" and bot is not None and uploads is not None:
+            for carrier in (message, message.reply_to_message):
+                got = await uploads.accept(bot, carrier) if carrier is not None else None
+                if got is not None:
+                    ids.append(got.attachment_id)
+                    break
+        done = await desk.case_step(
+            action, parts[1], staff_id, parts[2].strip(), attachment_ids=ids
+        )
     except UserFacingError as e:
         await message.reply(e.user_message)
         return
@@ -135,10 +161,12 @@ def build_router(staff_chat_id: int) -> Router:
     # are FIFO), so each topic's messages queue their relay in arrival order.
     locks: dict[int, asyncio.Lock] = {}
 
-    async def in_order(message: Message, staff_desk: StaffDesk) -> None:
+    async def in_order(
+        message: Message, staff_desk: StaffDesk, bot: Bot, uploads: UploadIntake | None = None
+    ) -> None:
         lock = locks.setdefault(message.message_thread_id or 0, asyncio.Lock())
         async with lock:
-            await on_staff_message(message, staff_desk)
+            await on_staff_message(message, staff_desk, bot, uploads)
 
     router = Router(name="staff")
     router.message.filter(in_staff_chat)
