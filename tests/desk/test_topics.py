@@ -77,8 +77,6 @@ async def test_an_edit_before_the_copy_is_recorded_waits_for_the_copy(desk: Desk
     assert await desk.taxpayer_copy_of(STAFF, 90) is None
     await desk.record_relay(conv_id, "to_taxpayer", 600, STAFF, 90)  # the copy was delivered
     assert await desk.taxpayer_copy_of(STAFF, 90) == 600
-
-
 async def test_an_answer_is_queued_for_the_topic_in_the_step(desk: Desk) -> None:
     conv = await desk.ensure_conversation("telegram", "44", "44", display_name="张会计")
     case = await desk.open_case(
