@@ -761,7 +761,9 @@ async def test_deliver_runs_under_the_turn_so_replies_keep_chat_order() -> None:
     first = engine.handle(
         InboundMessage("telegram", "a", "u", text="你好"), deliver=deliver("a1", slow=True)
     )
-    results = await asyncio.gather(first, second("a", "谢谢", "a2"), second("b", "谢谢", "b1"))
+    results = await asyncio.gather(
+        first, second("a", "谢谢", "a2"), second("b", "谢谢", "b1")
+    )
     assert all(results)
     in_a = [e for e in log if "a1" in e or "a2" in e or e in ("parse 你好",)]
     assert log.index("send a1 end") < log.index("send a2 start")

@@ -206,8 +206,6 @@ async def test_the_queue_digest_row_goes_to_general(bot: Bot, botapi: BotAPIServ
     bad = OutboxItem(2, "queue_digest", {"cases": [{}]}, "telegram_staff", "general", "k", 1, None)
     with pytest.raises(Undeliverable):
         await sender.send(bad)
-
-
 async def test_an_answer_to_a_staff_question_reaches_the_topic(
     bot: Bot, botapi: BotAPIServer
 ) -> None:
