@@ -442,6 +442,8 @@ def _detail_text(d: dict[str, Any], slot_keys: list[str]) -> str:
     for e in d["events"]:
         data = e["data"] or {}
         said = next((data[k] for k in ("question", "note", "reason", "text") if data.get(k)), "")
+        if e["action"] == "add_attachment":
+            said = "、".join(str(n) for n in data.get("names") or [])
         if e["action"] == "assign" or data.get("assigned_by"):
             said = f"分派给 {data.get('assignee', '')}"
         frm = STATUS_LABELS.get(e["from"] or "", e["from"] or "")
