@@ -98,7 +98,7 @@ class ActionSubmitCase(FormAction):
             return [Awaiting(None)]
         case_type = domain.case_types[tracker.active_form]
         work = tracker.copy()
-        if work.unclassified:
+        if work.unclassified and case_type.documents:
             return [classify_question(dispatcher, work.unclassified[0], work, case_type)]
         if missing_slots(work, case_type) or missing_documents(work, case_type):
             dispatcher.utter_message(response="utter_not_complete")
@@ -118,6 +118,17 @@ class ActionSubmitCase(FormAction):
             deadline=month_day(submitted.deadline),
             case_title=case_type.title.zh_hans,
         )
+        if work.unclassified:  # kept files, and a case type with no checklist: on the case
+            ids = [int(f["attachment_id"]) for f in work.unclassified]
+            await self.ctx.gateway.add_files(
+                requester_of(work), submitted.number, ids, taxpayer_id=work.get_slot("taxpayer_id")
+            )
+            dispatcher.utter_message(
+                response="utter_files_added",
+                count=len(ids),
+                case_number=submitted.number,
+                case_title=case_type.title.zh_hans,
+            )
         return [*events, FormReset(keep=KEPT_AFTER_SUBMIT)]
 
 

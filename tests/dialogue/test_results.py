@@ -268,3 +268,16 @@ async def test_anything_else_keeps_the_file_and_says_so() -> None:
     text = text_of(await chat.say("好的"))  # a yes answers the question asked again
     assert (await chat.tracker()).files == {"commitment_letter": [1]}
     assert "要提交吗" in text
+
+
+async def test_a_kept_file_goes_with_a_case_that_needs_no_documents() -> None:
+    """Found by hand in the shell: a photo kept before any case, then a 完税证明 (no
+    checklist) submitted — the submit failed on the file question; now the file goes on the
+    submitted case and the taxpayer is told."""
+    engine, gw = make_engine()
+    chat = Chat(engine)
+    assert "已为您保存" in text_of(await chat.send_files(1))
+    number = await certificate(chat)
+    assert gw.by_number(number).added == [1]
+    tracker = await chat.tracker()
+    assert tracker.unclassified == [] and tracker.active_form is None
