@@ -454,7 +454,7 @@ def _detail_text(d: dict[str, Any], slot_keys: list[str]) -> str:
             f"{EVENT_LABELS.get(e['action'], e['action'])}  {step}" + (f"  {said}" if said else "")
         )
     for a in d["attachments"]:
-        which = "办理结果" if a.get("produced") else a["document_key"]
+        which = "办理结果" if a.get("produced") else (a["document_key"] or "补充")
         lines.append(f"  附件 {which}: {a['original_name']} ({a['size']} B)")
     for o in d["outbox"]:
         lines.append(f"  通知 {o['kind']}: {o['status']} ({o['channel']} {o['chat_id']})")

@@ -702,3 +702,30 @@ async def test_complete_with_the_certificate_as_a_document_from_the_topic(
     assert detail.case.status == "done"
     (produced,) = [a for a in detail.attachments if a.produced]
     assert produced.original_name == "完税证明.pdf"
+
+
+async def test_a_page_after_submitting_goes_on_the_case_and_into_the_topic(
+    staffed: Staffed,
+) -> None:
+    """The taxpayer sends a photo after submitting: it goes on that case (event
+    `add_attachment`, shown in `cases show`) and the topic is told; withdrawing the queued
+    case is told there too."""
+    from testing.samples import make_jpeg
+
+    server, chat = staffed.server, 7407
+    number = await _submitted_case(staffed, chat)
+    card = await _announced(staffed, number)
+    thread = card.message["message_thread_id"]
+    before = len(server.sent_messages(chat))
+    server.user_sends_photo(chat, make_jpeg())
+    got = await server.wait_for_messages(chat, before + 1, timeout=10)
+    assert f"补充到案件 {number}" in (got[before].text or "")
+    await _topic_says(staffed, thread, f"纳税人为案件 {number} 补充了 1 个文件")
+    detail = await _detail(staffed, number)
+    assert detail.events[-1].action == "add_attachment" and len(detail.attachments) == 1
+
+    server.user_sends_text(chat, f'/withdraw{{"case_number":"{number}"}}')
+    got = await server.wait_for_messages(chat, before + 2, timeout=10)
+    assert f"已撤回案件 {number}" in (got[before + 1].text or "")
+    await _topic_says(staffed, thread, f"纳税人已撤回案件 {number}")
+    assert (await _detail(staffed, number)).case.status == "cancelled"
