@@ -22,7 +22,7 @@ from typing import Protocol, TextIO, runtime_checkable
 
 from actions.channel import Button, InboundFile, InboundMessage, Reply
 from app.container import Container
-from bot.notices import render_notice
+from bot.notices import render_notice, traditional_staff_words
 from desk.outbox import Delivered, OutboxItem, OutboxWorker, serve
 from handlers.taxpayer import COMMANDS as MENU
 from taxrules.errors import UserFacingError
@@ -93,6 +93,8 @@ class ShellNoticeSender:
                     CHANNEL, shell.chat_id, str(row.payload.get("case_number") or "")
                 )
         reply = render_notice(row.payload, script)
+        if script == "hant" and engine is not None:
+            reply = traditional_staff_words(reply, row.payload, engine.scripts)
         shell._show([reply], prefix="通知")
         data_dir = Path(shell.container.settings.data_dir) / "attachments"
         for doc in row.payload.get("documents") or []:

@@ -82,6 +82,23 @@ def render_notice(payload: Mapping[str, Any], script: str) -> Reply:
     return Reply(text=text, buttons=tuple(rows))
 
 
+#: Payload keys holding what staff wrote (in whatever script they typed).
+STAFF_WORDS = ("note", "reason", "question")
+
+
+def traditional_staff_words(
+    reply: Reply, payload: Mapping[str, Any], scripts: ScriptConverter
+) -> Reply:
+    """The Traditional notice with the staff's own words (note, reason, question) in
+    Traditional too; the rest of the text is the payload's own Traditional wording."""
+    text = reply.text
+    for key in STAFF_WORDS:
+        said = payload.get(key)
+        if isinstance(said, str) and said and said in text:
+            text = text.replace(said, scripts.to_traditional(said))
+    return Reply(text=text, buttons=reply.buttons)
+
+
 def _in_script(value: Any, script: str) -> str:
     if isinstance(value, Mapping):
         preferred = "zh_hant" if script == "hant" else "zh_hans"
@@ -122,7 +139,10 @@ class TelegramNoticeSender:
             return await self._copy_from_staff(row, chat_id)
         if row.kind == "staff_edit":
             return await self._edit_from_staff(row, chat_id)  # type: ignore[return-value]
-        reply = render_notice(row.payload, await self.script_of(row))
+        script = await self.script_of(row)
+        reply = render_notice(row.payload, script)
+        if script == "hant":
+            reply = traditional_staff_words(reply, row.payload, await self._converter())
         if row.kind == "case_question":
             await self._note_question(row)
         try:

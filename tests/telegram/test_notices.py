@@ -386,3 +386,11 @@ async def test_completion_with_a_document_reaches_the_chat_as_a_document(env: En
     assert sent == await store.get(att.storage_key) and sent.startswith(b"%PDF")
     (row,) = await env.settled_rows()
     assert (row.kind, row.status, row.attempts) == ("case_done", "sent", 1)
+
+
+async def test_a_traditional_writer_reads_the_staff_note_in_traditional(env: Env) -> None:
+    number = await env.open_case(first_words="請問稅務證明怎麼開？")
+    await env.staff("complete", number, "已为您开具完税证明，请登录电子税务局下载。")
+    (notice,) = await env.server.wait_for_messages(CHAT, 1)
+    assert "已為您開具完稅證明，請登錄電子稅務局下載。" in (notice.text or "")
+    assert "辦理說明" in (notice.text or "")
