@@ -292,3 +292,31 @@ async def test_the_shell_shows_notices_of_its_own_chat(
             detail = await runtime.desk(session).case_detail(number)
         assert detail.rating is not None and detail.rating.level == "satisfied"
         assert [o.status for o in detail.outbox] == ["sent"]
+
+
+async def test_a_staff_question_shows_in_the_shell_and_the_answer_goes_back(
+    tmp_path: Path, models_dir: Path, interpreter: Any
+) -> None:
+    settings = _settings(tmp_path, models_dir)
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    out = io.StringIO()
+    async with build_container(settings, interpreter=interpreter) as services:
+        shell = ShellChannel(services, stdin=io.StringIO(), stdout=out)
+        await shell.turn(f"我要开完税证明，2025年度，{GOOD_ID}")
+        await shell.turn("1")  # [提交]
+        number = out.getvalue().split("案件编号 ")[1].split("，")[0]
+        runtime = services.runtime
+        assert runtime is not None
+        async with runtime.sessions() as session:
+            desk = runtime.desk(session)
+            staff = await desk.add_staff("王芳")
+            await desk.claim(number, staff.id)
+            await desk.ask_taxpayer(number, staff.id, "请问开具证明的用途是什么？")
+        assert await shell.show_notices() == 1
+        assert "通知> 关于案件" in out.getvalue() and "用途是什么" in out.getvalue()
+        await shell.turn("用于办理银行贷款")
+        async with runtime.sessions() as session:
+            detail = await runtime.desk(session).case_detail(number)
+        assert detail.case.status == "in_progress"
+        assert detail.events[-1].action == "answer"
+        assert detail.events[-1].data["text"] == "用于办理银行贷款"
