@@ -11,7 +11,12 @@ from actions.base import Action, ActionContext, FormValidationAction, UtterActio
 from actions.channel import Button
 from actions.checklist import classify_question, ensure_draft, missing_documents
 from actions.dispatcher import CollectingDispatcher
-from actions.documents import ActionAttachDocument, ActionClassifyFile, ActionShowChecklist
+from actions.documents import (
+    ActionAddFiles,
+    ActionAttachDocument,
+    ActionClassifyFile,
+    ActionShowChecklist,
+)
 from actions.domain import Domain, FaqAnswer
 from actions.forms import (
     ActionCaseForm,
@@ -20,8 +25,8 @@ from actions.forms import (
     missing_slots,
     next_step,
 )
-from actions.policy import payload
-from actions.ports import RATING_ALIASES, RATING_LEVELS, GatewayError, Handoff
+from actions.policy import case_number_in, payload
+from actions.ports import RATING_ALIASES, RATING_LEVELS, CaseSummary, GatewayError, Handoff
 from actions.tracker import (
     Awaiting,
     ConversationStateSet,
@@ -94,7 +99,7 @@ class ActionSubmitCase(FormAction):
             return [Awaiting(None)]
         case_type = domain.case_types[tracker.active_form]
         work = tracker.copy()
-        if work.unclassified:
+        if work.unclassified and case_type.documents:
             return [classify_question(dispatcher, work.unclassified[0], work, case_type)]
         if missing_slots(work, case_type) or missing_documents(work, case_type):
             dispatcher.utter_message(response="utter_not_complete")
@@ -114,6 +119,17 @@ class ActionSubmitCase(FormAction):
             deadline=month_day(submitted.deadline),
             case_title=case_type.title.zh_hans,
         )
+        if work.unclassified:  # kept files, and a case type with no checklist: on the case
+            ids = [int(f["attachment_id"]) for f in work.unclassified]
+            await self.ctx.gateway.add_files(
+                requester_of(work), submitted.number, ids, taxpayer_id=work.get_slot("taxpayer_id")
+            )
+            dispatcher.utter_message(
+                response="utter_files_added",
+                count=len(ids),
+                case_number=submitted.number,
+                case_title=case_type.title.zh_hans,
+            )
         return [*events, FormReset(keep=KEPT_AFTER_SUBMIT)]
 
 
@@ -133,8 +149,39 @@ class ActionContinueUpload(Action):
         return [Awaiting(None)]
 
 
+def case_title(domain: Domain, case_type: str) -> str:
+    """The case type's Simplified title (the dispatcher writes the Traditional one)."""
+    ct = domain.case_types.get(case_type)
+    return ct.title.zh_hans if ct else case_type
+
+
+def case_line(case: CaseSummary, domain: Domain) -> str:
+    """One line of "进度": `TX-… 申报更正 · 处理中 · 预计 11月30日`, or for a result
+    `TX-… 申报更正 · 已办结（12月2日）：<staff note>` (and the documents staff produced)."""
+    parts = [f"{case.number} {case_title(domain, case.case_type)}"]
+    status = domain.label("case_status", case.status)
+    if case.is_result:
+        if case.closed_on:
+            status += f"（{month_day(case.closed_on)}）"
+        said = case.note if case.status == "done" else case.reason
+        if said:
+            status += f"：{said}"
+        if case.documents:
+            status += f"\n  办理结果文件：{'、'.join(case.documents)}（已随办结通知发送）"
+        parts.append(status)
+        return " · ".join(parts)
+    if case.staff_question:
+        status += f"（工作人员留言：{case.staff_question}）"
+    parts.append(status)
+    if case.deadline and not case.staff_question:
+        parts.append(f"预计 {month_day(case.deadline)}")
+    return " · ".join(parts)
+
+
 class ActionCheckStatus(Action):
-    """All open cases of this taxpayer, with state and deadline (DIALOGUES §5)."""
+    """The taxpayer's open cases with state and deadline (DIALOGUES §5), then the recent
+    results with the staff note or the rejection reason (§12); with a case number, that
+    case. Notes are converted to the taxpayer's script with the rest of the reply."""
 
     def name(self) -> str:
         return "action_check_status"
@@ -142,29 +189,33 @@ class ActionCheckStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> list[Event]:
-        cases = list(
-            await self.ctx.gateway.list_open_cases(
-                requester_of(tracker), taxpayer_id=tracker.get_slot("taxpayer_id")
+        taxpayer_id = tracker.get_slot("taxpayer_id")
+        number = case_number_in(str(tracker.latest_message.get("text") or ""))
+        if number:
+            case = await self.ctx.gateway.case_status(
+                requester_of(tracker), number, taxpayer_id=taxpayer_id
             )
-        )
-        if not cases:
-            dispatcher.utter_message(response="utter_no_open_cases")
-            await offer_verification_if_needed(self.ctx, dispatcher, tracker)
+            dispatcher.utter_message(response="utter_case_detail", case=case_line(case, domain))
             return []
-        lines = []
-        for case in cases:
-            case_type = domain.case_types.get(case.case_type)
-            parts = [f"{case.number} {case_type.title.zh_hans if case_type else case.case_type}"]
-            status = domain.label("case_status", case.status)
-            if case.staff_question:
-                status += f"（工作人员留言：{case.staff_question}）"
-            parts.append(status)
-            if case.deadline and not case.staff_question:
-                parts.append(f"预计 {month_day(case.deadline)}")
-            lines.append(" · ".join(parts))
-        dispatcher.utter_message(
-            response="utter_open_cases", count=len(cases), cases="\n".join(lines)
-        )
+        requester = requester_of(tracker)
+        cases = list(await self.ctx.gateway.list_cases(requester, taxpayer_id=taxpayer_id))
+        open_ = [case_line(c, domain) for c in cases if not c.is_result]
+        results = [case_line(c, domain) for c in cases if c.is_result]
+        if open_ and results:
+            dispatcher.utter_message(
+                response="utter_open_cases_and_results",
+                count=len(open_),
+                cases="\n".join(open_),
+                results="\n".join(results),
+            )
+        elif open_:
+            dispatcher.utter_message(
+                response="utter_open_cases", count=len(open_), cases="\n".join(open_)
+            )
+        elif results:
+            dispatcher.utter_message(response="utter_recent_results", results="\n".join(results))
+        else:
+            dispatcher.utter_message(response="utter_no_open_cases")
         await offer_verification_if_needed(self.ctx, dispatcher, tracker)
         return []
 
@@ -195,8 +246,18 @@ async def offer_verification_if_needed(
     )
 
 
+def withdraw_button(case: CaseSummary, domain: Domain) -> Button:
+    """[撤回 TX-… 申报更正]."""
+    return Button(
+        f"撤回 {case.number} {case_title(domain, case.case_type)}",
+        payload("withdraw", {"case_number": case.number}),
+    )
+
+
 class ActionCancel(Action):
-    """Leave the form from anywhere; the draft is dropped, nothing is submitted (§10)."""
+    """Leave the form from anywhere; the draft is dropped, nothing is submitted (§10).
+    Outside a form, "撤回"/"不办了" means a submitted case: with its number it is withdrawn
+    at once; otherwise the taxpayer confirms with a button (one per open case)."""
 
     def name(self) -> str:
         return "action_cancel"
@@ -205,12 +266,78 @@ class ActionCancel(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> list[Event]:
         if not tracker.active_form and not tracker.unclassified:
-            dispatcher.utter_message(response="utter_nothing_to_cancel")
-            return [Awaiting(None)]
+            return await self._submitted(dispatcher, tracker, domain)
         if tracker.draft_case_id:
             await self.ctx.gateway.cancel(tracker.draft_case_id, requester=requester_of(tracker))
         dispatcher.utter_message(response="utter_cancelled")
         return [FormReset(), FallbackCounted(reset=True)]
+
+    async def _submitted(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        number = case_number_in(str(tracker.latest_message.get("text") or ""))
+        if number:
+            return await withdraw(self.ctx, dispatcher, tracker, domain, number)
+        cases = [
+            c
+            for c in await self.ctx.gateway.list_cases(
+                requester_of(tracker), taxpayer_id=tracker.get_slot("taxpayer_id")
+            )
+            if not c.is_result
+        ]
+        if not cases:
+            dispatcher.utter_message(response="utter_nothing_to_cancel")
+            return [Awaiting(None)]
+        if len(cases) == 1 and cases[0].status != "queued":  # say why at once
+            return await withdraw(self.ctx, dispatcher, tracker, domain, cases[0].number)
+        if len(cases) == 1:
+            dispatcher.utter_message(
+                response="utter_confirm_withdraw",
+                case_number=cases[0].number,
+                case_title=case_title(domain, cases[0].case_type),
+                buttons=[withdraw_button(cases[0], domain), Button("不用了", payload("deny"))],
+            )
+        else:
+            dispatcher.utter_message(
+                response="utter_choose_withdraw",
+                buttons=[
+                    *([withdraw_button(c, domain)] for c in cases),
+                    [Button("不用了", payload("deny"))],
+                ],
+            )
+        return [Awaiting(None)]
+
+
+async def withdraw(
+    ctx: ActionContext,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    domain: Domain,
+    number: str,
+) -> list[Event]:
+    """Withdraw a submitted case at the desk, which refuses (saying why) once it is claimed
+    or when it is not this chat's."""
+    await ctx.gateway.withdraw(
+        requester_of(tracker), number, taxpayer_id=tracker.get_slot("taxpayer_id")
+    )
+    dispatcher.utter_message(response="utter_withdrawn", case_number=number)
+    return [Awaiting(None)]
+
+
+class ActionWithdraw(Action):
+    """[撤回 TX-…]: `/withdraw{"case_number": "TX-…"}` (typed or pressed, checked alike)."""
+
+    def name(self) -> str:
+        return "action_withdraw"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        number = tracker.latest_message.get("case_number")
+        if not number:
+            dispatcher.utter_message(response="utter_nothing_to_cancel")
+            return [Awaiting(None)]
+        return await withdraw(self.ctx, dispatcher, tracker, domain, str(number).upper())
 
 
 class ActionHandOver(Action):
@@ -438,6 +565,8 @@ def build_actions(
         ActionContinueUpload(ctx),
         ActionCheckStatus(ctx),
         ActionCancel(ctx),
+        ActionWithdraw(ctx),
+        ActionAddFiles(ctx, validation),
         ActionHandOver(ctx),
         ActionDecline(ctx),
         ActionFaq(ctx),

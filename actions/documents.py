@@ -4,6 +4,8 @@ form (`actions.forms`) after the files; the checklist itself is `actions.checkli
 
 from __future__ import annotations
 
+from actions.base import ActionContext, requester_of
+from actions.channel import Button
 from actions.checklist import (
     checklist_text,
     classify_files,
@@ -23,7 +25,16 @@ from actions.forms import (
     slot_summary,
     still_needed_text,
 )
-from actions.tracker import Awaiting, Event, FilesUnclassified, FollowupAction, Tracker
+from actions.policy import case_number_in, document_answer, payload
+from actions.ports import TAKES_FILES, CaseSummary
+from actions.tracker import (
+    Awaiting,
+    Event,
+    FilesUnclassified,
+    FollowupAction,
+    Tracker,
+    UnclassifiedCleared,
+)
 
 
 class ActionAttachDocument(FormAction):
@@ -54,6 +65,19 @@ class ActionAttachDocument(FormAction):
             if not files:
                 return events
             stored = FilesUnclassified(tuple({**f, "caption": caption} for f in files))
+            taking = await cases_taking_files(self.ctx, tracker)
+            number = case_number_in(caption)
+            chosen = [c for c in taking if c.number == number] or taking
+            if len(chosen) == 1:  # a missing page of the submitted case
+                work.apply([stored])
+                return [stored, *await add_files(self.ctx, dispatcher, work, domain, chosen[0])]
+            if chosen:
+                dispatcher.utter_message(
+                    response="utter_ask_which_case_for_files",
+                    count=len(files),
+                    buttons=[[add_files_button(c, domain)] for c in chosen],
+                )
+                return [stored]
             dispatcher.utter_message(
                 response="utter_files_kept",
                 count=len(files),
@@ -84,6 +108,65 @@ class ActionAttachDocument(FormAction):
         return events
 
 
+async def cases_taking_files(ctx: ActionContext, tracker: Tracker) -> list[CaseSummary]:
+    """This chat's submitted cases that can still take a file (`TAKES_FILES`)."""
+    cases = await ctx.gateway.list_cases(
+        requester_of(tracker), taxpayer_id=tracker.get_slot("taxpayer_id")
+    )
+    return [c for c in cases if c.status in TAKES_FILES]
+
+
+def add_files_button(case: CaseSummary, domain: Domain) -> Button:
+    """[补充到 TX-… 申报更正]."""
+    ct = domain.case_types.get(case.case_type)
+    title = ct.title.zh_hans if ct else case.case_type
+    return Button(
+        f"补充到 {case.number} {title}", payload("add_files", {"case_number": case.number})
+    )
+
+
+async def add_files(
+    ctx: ActionContext,
+    dispatcher: CollectingDispatcher,
+    work: Tracker,
+    domain: Domain,
+    case: CaseSummary,
+) -> list[Event]:
+    """The kept files (`Tracker.unclassified`) go to the submitted `case` at the desk."""
+    ids = [int(f["attachment_id"]) for f in work.unclassified]
+    await ctx.gateway.add_files(
+        requester_of(work), case.number, ids, taxpayer_id=work.get_slot("taxpayer_id")
+    )
+    ct = domain.case_types.get(case.case_type)
+    dispatcher.utter_message(
+        response="utter_files_added",
+        count=len(ids),
+        case_number=case.number,
+        case_title=ct.title.zh_hans if ct else case.case_type,
+    )
+    return [UnclassifiedCleared(), Awaiting(None)]
+
+
+class ActionAddFiles(FormAction):
+    """[补充到 TX-…]: `/add_files{"case_number": "TX-…"}` puts the kept files on that
+    submitted case (the desk checks the case is this chat's and can take files)."""
+
+    def name(self) -> str:
+        return "action_add_files"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        number = str(tracker.latest_message.get("case_number") or "").upper()
+        if not tracker.unclassified or not number:
+            dispatcher.utter_message(response="utter_no_files_to_add")
+            return [Awaiting(None)]
+        case = await self.ctx.gateway.case_status(
+            requester_of(tracker), number, taxpayer_id=tracker.get_slot("taxpayer_id")
+        )
+        return await add_files(self.ctx, dispatcher, tracker.copy(), domain, case)
+
+
 class ActionClassifyFile(FormAction):
     """Answer to "这是承诺书吗？": `/classify_file{"attachment_id": 5, "item": "..."}`, or
     affirm/deny (deny picks the only alternative)."""
@@ -110,7 +193,10 @@ class ActionClassifyFile(FormAction):
             missing = missing_documents(work, case_type)
             guess = missing[0] if missing else case_type.documents[0]
             others = [d for d in case_type.documents if d.key != guess.key]
-            if tracker.latest_intent == "affirm":
+            worded = document_answer(str(msg.get("text") or ""), case_type, guess)
+            if worded is not None:  # "这是承诺书", "是补充材料", "不是承诺书"
+                item = worded.key
+            elif tracker.latest_intent == "affirm":
                 item = guess.key
             elif tracker.latest_intent == "deny" and len(others) == 1:
                 item = others[0].key

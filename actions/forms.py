@@ -107,7 +107,14 @@ def next_step(
     *,
     confirm: bool = True,
 ) -> list[Event]:
-    """Ask for what the case needs next: a slot, a document, or the confirmation."""
+    """Ask for what the case needs next: a slot, a document, or the confirmation. A file
+    still waiting for "是哪份材料" comes first: it is kept, and the taxpayer is told so."""
+    if work.unclassified and case_type.documents:
+        name = work.unclassified[0].get("original_name")
+        dispatcher.utter_message(
+            response="utter_file_still_pending", file_name=f"（{name}）" if name else ""
+        )
+        return [classify_question(dispatcher, work.unclassified[0], work, case_type)]
     slots = missing_slots(work, case_type)
     if slots:
         return [SlotSet("requested_slot", ask_slots(dispatcher, slots, domain))]

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from actions.domain import Domain
+from actions.domain import CaseType, DocumentSpec, Domain
 from actions.tracker import Tracker
 
 PAYLOAD_RE = re.compile(r"^/(?P<intent>[A-Za-z_][A-Za-z0-9_]*)(?P<data>\{.*\})?$", re.S)
@@ -58,6 +58,42 @@ VERIFY_CODE_RE = re.compile(r"^(?:/verify|验证码|验证)\s*[:：]?\s*(?P<code
 RESERVED_KEYS = frozenset({"text", "intent", "intent_ranking", "entities", "contact"})
 
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+#: A case number as staff and notices write it (`TX-2026-000123`).
+CASE_NUMBER_RE = re.compile(r"TX-\d{4}-\d{6}", re.I)
+NEGATIONS = ("不是", "不对", "并非")
+QUESTION_WORDS = ("什么", "哪", "怎么", "吗", "?", "？")
+
+
+def case_number_in(text: str) -> str | None:
+    """The first case number in `text`, upper-cased, or None."""
+    match = CASE_NUMBER_RE.search(text or "")
+    return match.group(0).upper() if match else None
+
+
+def named_documents(text: str, case_type: CaseType) -> list[DocumentSpec]:
+    """The checklist items `text` names (title or keyword, either script), in the order
+    they appear: "这是承诺书" → [承诺书]; "不是承诺书，是发票" → [承诺书, 补充材料]."""
+    found: list[tuple[int, DocumentSpec]] = []
+    for doc in case_type.documents:
+        words = (doc.title.zh_hans, doc.title.zh_hant, *doc.keywords)
+        at = [text.find(w) for w in words if w and w in text]
+        if at:
+            found.append((min(at), doc))
+    return [doc for _, doc in sorted(found, key=lambda f: f[0])]
+
+
+def document_answer(text: str, case_type: CaseType, guess: DocumentSpec) -> DocumentSpec | None:
+    """The checklist item a worded answer to "这个文件是<guess>吗？" means, or None: the
+    last item named ("不是承诺书，是发票" → 补充材料); one item named after a negation and
+    nothing else ("不是承诺书") means the only other item, if there is one."""
+    named = named_documents(text, case_type)
+    if not named:
+        return None
+    last = named[-1]
+    if len(named) == 1 and last.key == guess.key and any(n in text for n in NEGATIONS):
+        others = [d for d in case_type.documents if d.key != guess.key]
+        return others[0] if len(others) == 1 else None
+    return last
 
 
 def parse_payload(text: str) -> dict[str, Any] | None:
@@ -154,7 +190,7 @@ class Policy:
             return Decision("action_answer_case")
         if has_files:
             return Decision("action_attach_document")
-        awaiting = self._awaiting(tracker, intent)
+        awaiting = self._awaiting(tracker, intent) or self._file_answer(tracker)
         if awaiting:
             return Decision(awaiting)
         if tracker.active_form:
@@ -181,6 +217,20 @@ class Policy:
         if not tracker.awaiting and intent == "deny" and tracker.fallback_count:
             return "action_decline"
         return None
+
+    def _file_answer(self, tracker: Tracker) -> str | None:
+        """Words that name a checklist item answer "这个文件是承诺书吗？" as a button would
+        ("这是承诺书", "是补充材料"); anything else is answered as usual and the question
+        about the kept file is asked again (`forms.next_step`)."""
+        if tracker.awaiting != "classify_file" or not tracker.active_form:
+            return None
+        case_type = self.domain.case_types.get(tracker.active_form)
+        text = str(tracker.latest_message.get("text") or "")
+        if case_type is None or not text or text.startswith("/"):
+            return None
+        if any(q in text for q in QUESTION_WORDS):  # "要交什么材料？" is a question
+            return None
+        return "action_classify_file" if named_documents(text, case_type) else None
 
     def _has_form_entities(self, tracker: Tracker) -> bool:
         slots = self.domain.form_slots

@@ -59,15 +59,29 @@ class SubmittedCase:
     deadline: date  # computed by the desk in working days (weekends, holidays, 调休)
 
 
+#: Submitted cases that can still take a file from the taxpayer (a missing page).
+TAKES_FILES: frozenset[str] = frozenset({"queued", "in_progress", "waiting_taxpayer"})
+
+
 @dataclass(frozen=True, slots=True)
 class CaseSummary:
-    """One open case of this taxpayer, as shown by the status action (DIALOGUES §5)."""
+    """One case of this taxpayer as the status action shows it (DIALOGUES §5, §12): open,
+    or recently finished (done, rejected) with its result."""
 
     number: str
     case_type: str  # key in data/case_types.yml
-    status: str  # e.g. "queued", "in_progress", "waiting_taxpayer"
+    status: str  # e.g. "queued", "in_progress", "waiting_taxpayer", "done", "rejected"
     deadline: date | None = None
     staff_question: str | None = None  # the last question staff asked, when waiting
+    note: str | None = None  # done: the staff note (Simplified or as staff wrote it)
+    reason: str | None = None  # rejected: the reason
+    closed_on: date | None = None  # done / rejected: the day (office time)
+    documents: tuple[str, ...] = ()  # names of the files staff produced (sent with the notice)
+
+    @property
+    def is_result(self) -> bool:
+        """Finished: done or rejected."""
+        return self.status in ("done", "rejected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +150,39 @@ class CaseGateway(Protocol):
         change (else `GatewayError`, and nothing changes)."""
         ...
 
-    async def list_open_cases(
+    async def list_cases(
         self, requester: Requester, *, taxpayer_id: str | None
     ) -> Sequence[CaseSummary]:
-        """The open (submitted, not finished) cases this conversation may see, newest first:
-        the ones it opened, and all cases of the taxpayer IDs it is verified for. Naming a
-        taxpayer ID (`taxpayer_id`, the conversation's slot) adds nothing by itself."""
+        """The cases this conversation may see: the ones it opened, and all cases of the
+        taxpayer IDs it is verified for (naming a taxpayer ID, `taxpayer_id`, adds nothing by
+        itself). The open (submitted, not finished) ones, newest first, then the recent
+        results (done, rejected), latest first."""
+        ...
+
+    async def case_status(
+        self, requester: Requester, case_number: str, *, taxpayer_id: str | None
+    ) -> CaseSummary:
+        """One case this chat may see, by number (`GatewayError` when it may not: not
+        found)."""
+        ...
+
+    async def withdraw(
+        self, requester: Requester, case_number: str, *, taxpayer_id: str | None
+    ) -> None:
+        """Withdraw a submitted case no one has claimed yet; once claimed `GatewayError`
+        says why."""
+        ...
+
+    async def add_files(
+        self,
+        requester: Requester,
+        case_number: str,
+        attachment_ids: Sequence[int],
+        *,
+        taxpayer_id: str | None,
+    ) -> None:
+        """Add files (a missing page) to a submitted case that can still take them
+        (`TAKES_FILES`); staff see the addition."""
         ...
 
     async def is_verified(self, requester: Requester, taxpayer_id: str) -> bool:

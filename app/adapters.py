@@ -26,6 +26,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,11 @@ from desk.notices import OFFICE_TZ
 from desk.outbox import OutboxItem
 from desk.runtime import DeskRuntime
 from desk.services import Desk
+from desk.services.taxpayer_cases import RECENT_LIMIT
+from desk.services.taxpayer_cases import CaseSummary as DeskCaseSummary
 from desk.states import CaseStatus
 from intake.documents import DEFAULT_MAX_BYTES, inspect_upload_async
-from intake.storage import LocalAttachmentStore
+from intake.storage import BlobNotFoundError, LocalAttachmentStore
 from taxrules.masking import mask_taxpayer_id
 
 log = logging.getLogger(__name__)
@@ -289,7 +292,15 @@ class DeskStaffTopics:
         async with self.conversations.desk() as desk:
             return await desk.hand_back_to_bot(conversation_id, staff_id)
 
-    async def case_step(self, action: str, number: str, staff_id: int, text: str = "") -> str:
+    async def case_step(
+        self,
+        action: str,
+        number: str,
+        staff_id: int,
+        text: str = "",
+        *,
+        attachment_ids: Sequence[int] = (),
+    ) -> str:
         """One staff step on a case; then the pinned card of its topic is refreshed."""
         async with self.conversations.desk() as desk:
             if action == "claim":
@@ -299,8 +310,10 @@ class DeskStaffTopics:
                 case = await desk.release(number, staff_id)
                 done = f"案件 {case.number} 已放回队列。"
             elif action == "complete":
-                case = await desk.complete(number, staff_id, text)
+                case = await desk.complete(number, staff_id, text, attachment_ids=attachment_ids)
                 done = f"案件 {case.number} 已办结，已通知纳税人。"
+                if attachment_ids:
+                    done = f"案件 {case.number} 已办结，已通知纳税人并发送办理结果文件。"
             elif action == "reject":
                 case = await desk.reject(number, staff_id, text)
                 done = f"案件 {case.number} 已退回，已通知纳税人。"
@@ -426,30 +439,97 @@ class DeskCaseGateway:
             except DeskError as exc:
                 raise _user_error(exc) from exc
 
-    async def list_open_cases(
+    @staticmethod
+    def _summary(c: DeskCaseSummary) -> CaseSummary:
+        def day(at: datetime | None) -> date | None:
+            return at.astimezone(OFFICE_TZ).date() if at else None
+
+        return CaseSummary(
+            c.number,
+            c.case_type,
+            c.status,
+            day(c.deadline_at),
+            c.last_question,
+            note=c.note,
+            reason=c.reason,
+            closed_on=day(c.closed_at),
+            documents=c.documents,
+        )
+
+    async def list_cases(
         self, requester: Requester, *, taxpayer_id: str | None
     ) -> Sequence[CaseSummary]:
-        """Submitted, unfinished cases this chat may see (`Desk.taxpayer_open_cases`, the
-        entitlement rule: its own, and all of the taxpayer IDs it is verified for). Naming a
-        taxpayer ID (`taxpayer_id`) shows nothing more (`is_verified` says whether to offer
-        verification); drafts are the dialogue's own business."""
-        out: list[CaseSummary] = []
+        """Submitted, unfinished cases this chat may see, newest first (drafts are the
+        dialogue's own business), then the recent results, latest first
+        (`Desk.taxpayer_cases`, the entitlement rule: its own, and all of the taxpayer IDs it
+        is verified for). Naming a taxpayer ID (`taxpayer_id`) shows nothing more
+        (`is_verified` says whether to offer verification)."""
+        open_: list[CaseSummary] = []
+        results: list[tuple[date, CaseSummary]] = []
         async with self.conversations.desk() as desk:
             try:
                 conv = await self._conv(desk, requester)
-                for c in await desk.taxpayer_open_cases(conv.taxpayer_id):
+                for c in await desk.taxpayer_cases(conv.taxpayer_id):
                     if c.status == CaseStatus.COLLECTING:
                         continue
-                    deadline = (
-                        c.deadline_at.astimezone(OFFICE_TZ).date() if c.deadline_at else None
-                    )
-                    out.append(
-                        CaseSummary(c.number, c.case_type, c.status, deadline, c.last_question)
-                    )
+                    summary = self._summary(c)
+                    if summary.is_result:
+                        results.append((summary.closed_on or date.min, summary))
+                    else:
+                        open_.append(summary)
             except DeskError as exc:
                 raise _user_error(exc) from exc
-        out.sort(key=lambda c: c.number, reverse=True)
-        return out
+        open_.sort(key=lambda c: c.number, reverse=True)
+        results.sort(key=lambda r: (r[0], r[1].number), reverse=True)
+        return [*open_, *(r for _, r in results[:RECENT_LIMIT])]
+
+    async def case_status(
+        self, requester: Requester, case_number: str, *, taxpayer_id: str | None
+    ) -> CaseSummary:
+        """`Desk.taxpayer_case`: one case this chat may see (the entitlement rule)."""
+        async with self.conversations.desk() as desk:
+            try:
+                conv = await self._conv(desk, requester)
+                c = await desk.taxpayer_case(case_number, conv.taxpayer_id)
+            except DeskError as exc:
+                raise _user_error(exc) from exc
+        return self._summary(c)
+
+    async def withdraw(
+        self, requester: Requester, case_number: str, *, taxpayer_id: str | None
+    ) -> None:
+        """`Desk.withdraw` (queued only); with a staff supergroup the topic is told."""
+        async with self.conversations.desk() as desk:
+            try:
+                conv = await self._conv(desk, requester)
+                await desk.withdraw(
+                    case_number,
+                    conv.taxpayer_id,
+                    notify_staff=self.staff_chat,
+                )
+            except DeskError as exc:
+                raise _user_error(exc) from exc
+
+    async def add_files(
+        self,
+        requester: Requester,
+        case_number: str,
+        attachment_ids: Sequence[int],
+        *,
+        taxpayer_id: str | None,
+    ) -> None:
+        """`Desk.add_to_case`; with a staff supergroup the topic is told."""
+        async with self.conversations.desk() as desk:
+            try:
+                conv = await self._conv(desk, requester)
+                await desk.add_to_case(
+                    case_number,
+                    list(attachment_ids),
+                    conv.taxpayer_id,
+                    notify_staff=self.staff_chat,
+                )
+            except DeskError as exc:
+                raise _user_error(exc) from exc
 
     async def is_verified(self, requester: Requester, taxpayer_id: str) -> bool:
         """Whether this chat is verified for `taxpayer_id` (sees all of its cases)."""
@@ -726,10 +806,19 @@ class DeskFileIntake:
 
 
 class DeskNoticeLookups:
-    """`bot.ports.NoticeLookups` over the desk's queries."""
+    """`bot.ports.NoticeLookups` over the desk's queries and the attachment store."""
 
-    def __init__(self, runtime: DeskRuntime) -> None:
+    def __init__(self, runtime: DeskRuntime, data_dir: Path = Path("var")) -> None:
+        """`data_dir`: `TAXDESK_DATA_DIR`, where the attachment store lives."""
         self.runtime = runtime
+        self.store = LocalAttachmentStore(Path(data_dir) / "attachments")
+
+    async def document(self, storage_key: str) -> bytes:
+        """A stored attachment's bytes (`LookupError` when the blob is missing)."""
+        try:
+            return await self.store.get(storage_key)
+        except BlobNotFoundError as exc:
+            raise LookupError(storage_key) from exc
 
     async def recent_texts(self, notice: OutboxItem, limit: int) -> Sequence[str | None]:
         """`Desk.recent_inbound_texts` of the notice's conversation."""

@@ -91,7 +91,7 @@ class Container:
             return self.lookups
         if self.runtime is None:
             raise RuntimeError("no desk runtime: the outbox worker cannot run")
-        return DeskNoticeLookups(self.runtime)
+        return DeskNoticeLookups(self.runtime, self.settings.data_dir)
 
 
 def download_limit(settings: Settings) -> int:
@@ -161,7 +161,7 @@ async def build_container(
             else DeskButtonStore(runtime.sessions, clock=runtime.clock),
             links=DeskAttachmentLinker(runtime.sessions),
             runtime=runtime,
-            lookups=DeskNoticeLookups(runtime),
+            lookups=DeskNoticeLookups(runtime, settings.data_dir),
             staff=DeskStaffTopics(
                 conversations, on_take_over=engine.note_taken_over, intents=engine.recent_intents
             ),

@@ -134,6 +134,16 @@ class UploadIntake:
         rejected = [r for r in results if isinstance(r, str)]
         return files, rejected
 
+    async def accept(self, bot: Bot, message: Message) -> InboundFile | None:
+        """The file of one message checked and stored, not linked to a taxpayer's message
+        row (a document staff attach in their group); None when the message has no file;
+        a refusal raises its `UserFacingError`."""
+        ref = file_ref(message)
+        if ref is None:
+            return None
+        data = await self.fetcher.fetch(bot, ref, None)
+        return await self.intake.accept(data, ref.filename, ref.declared_type)
+
     async def _one(self, bot: Bot, message: Message) -> InboundFile | str | None:
         ref = file_ref(message)
         if ref is None:

@@ -11,6 +11,8 @@ dialogue as `/rate{"case_number": ..., "level": ...}`), and sends it with the bo
   off exponentially); blocked, chat gone, other 4xx → `Undeliverable`.
 * The taxpayer's script: the dialogue tracker's (`engine.tracker(...).script`) when an engine
   is given, else detected from the conversation's latest inbound texts, else Simplified.
+* `case_done` with `documents` (what staff produced, e.g. the certificate): each is sent
+  with sendDocument after the notice (bytes through `NoticeLookups.document`).
 * `case_question`: before the question is sent, `engine.note_staff_question(...)` tells the
   dialogue that the taxpayer's next message answers that case. That needs the engine of the
   process that runs the dialogue (the in-process worker of `main.py run` / `main.py bot`);
@@ -38,7 +40,7 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.types import ReplyParameters
+from aiogram.types import BufferedInputFile, ReplyParameters
 
 from actions.channel import Button, Reply
 from bot.convert import CHANNEL
@@ -78,6 +80,23 @@ def render_notice(payload: Mapping[str, Any], script: str) -> Reply:
         if line:
             rows.append(line)
     return Reply(text=text, buttons=tuple(rows))
+
+
+#: Payload keys holding what staff wrote (in whatever script they typed).
+STAFF_WORDS = ("note", "reason", "question")
+
+
+def traditional_staff_words(
+    reply: Reply, payload: Mapping[str, Any], scripts: ScriptConverter
+) -> Reply:
+    """The Traditional notice with the staff's own words (note, reason, question) in
+    Traditional too; the rest of the text is the payload's own Traditional wording."""
+    text = reply.text
+    for key in STAFF_WORDS:
+        said = payload.get(key)
+        if isinstance(said, str) and said and said in text:
+            text = text.replace(said, scripts.to_traditional(said))
+    return Reply(text=text, buttons=reply.buttons)
 
 
 def _in_script(value: Any, script: str) -> str:
@@ -120,7 +139,10 @@ class TelegramNoticeSender:
             return await self._copy_from_staff(row, chat_id)
         if row.kind == "staff_edit":
             return await self._edit_from_staff(row, chat_id)  # type: ignore[return-value]
-        reply = render_notice(row.payload, await self.script_of(row))
+        script = await self.script_of(row)
+        reply = render_notice(row.payload, script)
+        if script == "hant":
+            reply = traditional_staff_words(reply, row.payload, await self._converter())
         if row.kind == "case_question":
             await self._note_question(row)
         try:
@@ -132,7 +154,27 @@ class TelegramNoticeSender:
         except TelegramBadRequest as e:  # chat not found, bad markup: retrying will not help
             raise Undeliverable(f"bad request: {e.message}") from e
         message_id = str(sent[-1].message_id) if sent else None
+        for doc in row.payload.get("documents") or []:
+            await self._send_document(row, chat_id, doc)
         return Delivered(channel_message_id=message_id, text=reply.text)
+
+    async def _send_document(self, row: OutboxItem, chat_id: int, doc: Mapping[str, Any]) -> None:
+        """A document staff produced (the certificate), after the notice that names it. Sent
+        again with the whole notice if this fails and the row is retried."""
+        try:
+            data = await self.lookups.document(str(doc["storage_key"]))
+        except (KeyError, LookupError) as e:
+            raise Undeliverable(f"outbox {row.id}: produced document missing: {e}") from e
+        name = str(doc.get("name") or "document")
+        await self.replies.limiter.acquire(chat_id)
+        try:
+            await self.bot.send_document(chat_id, BufferedInputFile(data, filename=name))
+        except TelegramRetryAfter as e:
+            raise RetryLater(float(e.retry_after), "Telegram flood control") from e
+        except (TelegramForbiddenError, TelegramNotFound) as e:
+            raise Undeliverable(f"{type(e).__name__}: {e.message}") from e
+        except TelegramBadRequest as e:
+            raise Undeliverable(f"bad request: {e.message}") from e
 
     async def _copy_from_staff(self, row: OutboxItem, chat_id: int) -> Delivered:
         """A staff member's message in the conversation's topic, copied to the taxpayer."""

@@ -127,6 +127,11 @@ class NoticeLookups(Protocol):
         conversation `notice` goes to; empty when there is none."""
         ...
 
+    async def document(self, storage_key: str) -> bytes:
+        """The bytes of a stored attachment (a document staff produced, sent with the
+        completion notice); `LookupError` when it is gone."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class TopicCase:
@@ -249,10 +254,20 @@ class StaffDesk(Protocol):
         """`/bot`: the bot answers again and the taxpayer is told; False if it already did."""
         ...
 
-    async def case_step(self, action: str, number: str, staff_id: int, text: str = "") -> str:
+    async def case_step(
+        self,
+        action: str,
+        number: str,
+        staff_id: int,
+        text: str = "",
+        *,
+        attachment_ids: Sequence[int] = (),
+    ) -> str:
         """A staff step on a case (claim, release, complete, reject, ask) through the desk's
         one set of staff operations; returns what to show. Raises `UserFacingError` (e.g.
-        the desk's `AlreadyClaimed`, naming who has it) when the step is refused."""
+        the desk's `AlreadyClaimed`, naming who has it) when the step is refused.
+        `attachment_ids`: with `complete`, the documents staff produced (checked, stored),
+        sent to the taxpayer with the notice."""
         ...
 
     async def queue(self) -> list[tuple[TopicCase, str | None]]:

@@ -16,7 +16,8 @@ that delivers the desk's `telegram_staff` rows into those topics.
 * The rows: `staff_handoff` (the alert when a conversation is handed to staff) and
   `staff_relay` (a taxpayer message copied into the topic with copyMessage; a caption longer
   than Telegram's 1,024 characters is cut there and the rest follows as text), and
-  `staff_answer` (the taxpayer's answer to a staff question, given to the bot). Written while
+  `staff_answer` (the taxpayer's answer to a staff question, given to the bot), `staff_event`
+  (a taxpayer's own step on a case: withdrawn, pages added). Written while
   the office is closed (`closed` in the payload), the alert says "（非办公时间）" and a
   relayed copy is marked: its caption starts with "🌙非办公时间｜", or, for a text, a
   one-line note answers it. `queue_digest` (the morning digest, `render_queue`) goes to the
@@ -397,6 +398,9 @@ class StaffTopicSender:
                 await self.topics.in_topic(conversation_id, self._relay(row, conversation_id))
             elif row.kind == "staff_answer":
                 await self._send_answer(row, conversation_id)
+            elif row.kind == "staff_event":  # a taxpayer's step: withdrawn, pages added
+                await self.topics.in_topic(conversation_id, self._line(row))
+                await self.topics.refresh_card(conversation_id)
             else:
                 raise Undeliverable(f"unknown staff row kind {row.kind!r}")
         except TelegramRetryAfter as e:
@@ -404,6 +408,16 @@ class StaffTopicSender:
         except (TelegramForbiddenError, TelegramNotFound) as e:
             raise Undeliverable(f"staff group: {type(e).__name__}: {e.message}") from e
         return None  # not a message of the taxpayer's conversation
+
+    def _line(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
+        text = str(row.payload.get("text") or "")
+        if row.payload.get("closed"):
+            text += CLOSED_MARK
+
+        async def send(thread: int) -> object:
+            return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
+
+        return send
 
     def _alert(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
         reason = str(row.payload.get("reason") or "")

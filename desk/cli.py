@@ -20,9 +20,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desk.case_types import slot_label
+from desk.errors import FileRefused
 from desk.notices import OFFICE_TZ, RATING_LEVELS
 from desk.states import ACTION_LABELS, CaseStatus
 from desk.states import STATUS_LABELS as _TAXPAYER_STATUS_LABELS
@@ -89,6 +91,14 @@ def register(sub: Any) -> None:
     p = csub.add_parser("complete", help="mark a case done with a note for the taxpayer")
     p.add_argument("number")
     p.add_argument("--note", required=True)
+    p.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a document produced for the taxpayer (e.g. the certificate), sent with the "
+        "notice; checked like an upload; may be repeated",
+    )
     p.add_argument("--staff", help="acting staff name (default: the assignee)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_run(_cases_complete))
@@ -245,6 +255,7 @@ async def _main(fn: Command, args: argparse.Namespace, settings: Any) -> int:
     from desk.runtime import DeskRuntime
 
     rt = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
+    args.data_dir = getattr(settings, "data_dir", "var")  # where the attachment store lives
     try:
         problem = await _schema_problem(rt)
         if problem is not None:
@@ -391,6 +402,7 @@ def detail_json(d: CaseDetail, desk: Desk) -> dict[str, Any]:
                 {
                     "id": a.id,
                     "document_key": a.document_key,
+                    "produced": a.produced,
                     "original_name": a.original_name,
                     "media_type": a.media_type,
                     "size": a.size,
@@ -509,6 +521,8 @@ def _detail_text(d: dict[str, Any], slot_keys: list[str]) -> str:
     for e in d["events"]:
         data = e["data"] or {}
         said = next((data[k] for k in ("question", "note", "reason", "text") if data.get(k)), "")
+        if e["action"] == "add_attachment":
+            said = "、".join(str(n) for n in data.get("names") or [])
         if e["action"] == "assign" or data.get("assigned_by"):
             said = f"分派给 {data.get('assignee', '')}"
         frm = STATUS_LABELS.get(e["from"] or "", e["from"] or "")
@@ -519,7 +533,8 @@ def _detail_text(d: dict[str, Any], slot_keys: list[str]) -> str:
             f"{EVENT_LABELS.get(e['action'], e['action'])}  {step}" + (f"  {said}" if said else "")
         )
     for a in d["attachments"]:
-        lines.append(f"  附件 {a['document_key']}: {a['original_name']} ({a['size']} B)")
+        which = "办理结果" if a.get("produced") else (a["document_key"] or "补充")
+        lines.append(f"  附件 {which}: {a['original_name']} ({a['size']} B)")
     for o in d["outbox"]:
         lines.append(f"  通知 {o['kind']}: {o['status']} ({o['channel']} {o['chat_id']})")
     return "\n".join(lines)
@@ -638,7 +653,20 @@ async def _cases_claim(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) ->
 
 async def _cases_complete(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
     staff_id = await _acting_staff(desk, args.number, args.staff, "办结")
-    return await _summary(desk, await desk.complete(args.number, staff_id, args.note))
+    ids: list[int] = []
+    if args.file:
+        from intake.storage import LocalAttachmentStore
+
+        store = LocalAttachmentStore(Path(args.data_dir) / "attachments")
+        for name in args.file:
+            path = await asyncio.to_thread(Path(name).expanduser)
+            try:
+                data = await asyncio.to_thread(path.read_bytes)
+            except OSError as e:
+                raise FileRefused(f"读不到文件 {path}：{e.strerror or e}") from None
+            ids.append((await desk.check_and_store(store, data, path.name)).id)
+    case = await desk.complete(args.number, staff_id, args.note, attachment_ids=ids)
+    return await _summary(desk, case)
 
 
 async def _cases_reject(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:

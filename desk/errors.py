@@ -147,6 +147,34 @@ class IllegalTransition(DeskError):
         self.action = action
 
 
+class FileRefused(DeskError):
+    """A file did not pass the intake checks (`intake.documents`); says why."""
+
+    code = "file_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"file refused: {reason}", reason)
+
+
+class WithdrawRefused(DeskError):
+    """The taxpayer may withdraw a case only while no one has claimed it."""
+
+    code = "withdraw_refused"
+
+    def __init__(self, number: str, status: str) -> None:
+        from desk.states import STATUS_LABELS  # local: avoid a cycle
+
+        if status in ("in_progress", "waiting_taxpayer"):
+            why = "工作人员已经开始办理，不能在这里撤回了。如需撤回，请说“转人工”告诉工作人员。"
+        else:
+            why = f"当前状态为「{STATUS_LABELS.get(status, status)}」，无法撤回。"
+        super().__init__(
+            f"case {number}: cannot withdraw in status {status}", f"案件 {number} {why}"
+        )
+        self.number = number
+        self.status = status
+
+
 class AlreadyClaimed(DeskError):
     """Another staff member claimed the case first (or at the same moment)."""
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -257,6 +258,8 @@ class Attachment(Base):
         ForeignKey("case.id", ondelete="SET NULL"), index=True
     )
     taxpayer_id: Mapped[int | None] = mapped_column(ForeignKey("taxpayer.id", ondelete="SET NULL"))
+    # made by staff for the taxpayer (a certificate, a decision), not sent by the taxpayer
+    produced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -82,16 +82,27 @@ def rating_buttons(number: str) -> list[list[dict[str, Any]]]:
     return rows
 
 
-def case_done(number: str, ct: CaseType, note: str) -> dict[str, Any]:
-    """Done: the staff note, and the 好差评 rating request."""
+def case_done(
+    number: str, ct: CaseType, note: str, *, documents: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Done: the staff note, and the 好差评 rating request. `documents`: the files staff
+    produced (`attachment_id`, `storage_key`, `media_type`, `name`), named here and sent
+    with the notice by the channel."""
+    names = "、".join(str(d["name"]) for d in documents or [])
+    files_hans = f"\n办理结果文件（随后发送）：{names}" if names else ""
+    files_hant = f"\n辦理結果文件（隨後發送）：{names}" if names else ""
     p = _payload(
         number,
         ct,
-        f"您的案件 {number}（{ct.title.zh_hans}）已办结。\n办理说明：{note}\n请为本次服务评价：",
-        f"您的案件 {number}（{ct.title.zh_hant}）已辦結。\n辦理說明：{note}\n請為本次服務評價：",
+        f"您的案件 {number}（{ct.title.zh_hans}）已办结。\n办理说明：{note}{files_hans}\n"
+        "请为本次服务评价：",
+        f"您的案件 {number}（{ct.title.zh_hant}）已辦結。\n辦理說明：{note}{files_hant}\n"
+        "請為本次服務評價：",
         note=note,
     )
     p["buttons"] = rating_buttons(number)
+    if documents:
+        p["documents"] = documents
     return p
 
 

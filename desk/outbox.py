@@ -114,9 +114,10 @@ async def claim(
     lease_seconds: float = 60.0,
     now: datetime | None = None,
     channel: str | None = None,
+    chat_id: str | None = None,
 ) -> list[OutboxItem]:
-    """Claim up to `limit` due rows (of `channel`, or of any channel) — see the module
-    docstring — and commit the claim."""
+    """Claim up to `limit` due rows (of `channel`, or of any channel; of one `chat_id` when
+    given) — see the module docstring — and commit the claim."""
     now = now or utcnow()
     earlier = aliased(Outbox)
     blocked = exists().where(
@@ -134,6 +135,8 @@ async def claim(
     ]
     if channel is not None:
         conditions.append(Outbox.channel == channel)
+    if chat_id is not None:
+        conditions.append(Outbox.chat_id == chat_id)
     due = (
         select(Outbox.id)
         .where(*conditions)
@@ -284,6 +287,7 @@ class OutboxWorker:
         sender: Sender,
         *,
         channel: str | None = None,
+        chat_id: str | None = None,
         batch_size: int = 20,
         lease_seconds: float = 60.0,
         max_attempts: int = 10,
@@ -291,11 +295,13 @@ class OutboxWorker:
         clock: Callable[[], datetime] = utcnow,
         wake: asyncio.Event | None = None,
     ) -> None:
-        """`channel`: only rows of this channel (None: all). `wake`: an event that ends the
-        idle wait early (set by `listen` on PostgreSQL NOTIFY)."""
+        """`channel`: only rows of this channel (None: all); `chat_id`: only rows of this
+        chat (the terminal shell takes only its own). `wake`: an event that ends the idle
+        wait early (set by `listen` on PostgreSQL NOTIFY)."""
         self.sessions = sessions
         self.sender = sender
         self.channel = channel
+        self.chat_id = chat_id
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
@@ -314,6 +320,7 @@ class OutboxWorker:
                 lease_seconds=self.lease_seconds,
                 now=self.clock(),
                 channel=self.channel,
+                chat_id=self.chat_id,
             )
         if items:
             outcomes = await asyncio.gather(

@@ -28,7 +28,7 @@ from desk.models import (
     VerificationAttempt,
     VerificationCode,
 )
-from desk.states import ACTIVE_STATUSES, OPEN_STATUSES
+from desk.states import ACTIVE_STATUSES
 
 
 async def case_by_number(session: AsyncSession, number: str) -> Case | None:
@@ -178,14 +178,18 @@ async def queue(
     return (await session.execute(q)).scalars().all()
 
 
-async def open_cases_of(session: AsyncSession, taxpayer_id: int) -> Sequence[Case]:
-    """The taxpayer's open cases (drafts included), oldest first."""
+async def produced_attachments_of(
+    session: AsyncSession, case_ids: Sequence[int]
+) -> Sequence[Attachment]:
+    """The files staff produced on these cases, in order."""
+    if not case_ids:
+        return []
     return (
         (
             await session.execute(
-                select(Case)
-                .where(Case.taxpayer_id == taxpayer_id, Case.status.in_(sorted(OPEN_STATUSES)))
-                .order_by(Case.id)
+                select(Attachment)
+                .where(Attachment.case_id.in_(list(case_ids)), Attachment.produced.is_(True))
+                .order_by(Attachment.id)
             )
         )
         .scalars()

@@ -58,6 +58,8 @@ ACTIVE_STATUSES: frozenset[str] = frozenset(
 CLOSED_STATUSES: frozenset[str] = frozenset(
     {CaseStatus.DONE, CaseStatus.REJECTED, CaseStatus.CANCELLED}
 )
+#: Closed statuses with a result the taxpayer is shown (a note, a reason, a document).
+RESULT_STATUSES: frozenset[str] = frozenset({CaseStatus.DONE, CaseStatus.REJECTED})
 
 S = CaseStatus
 #: action -> (allowed source statuses, target status; None = unchanged)
@@ -71,6 +73,10 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "complete": (frozenset({S.IN_PROGRESS}), S.DONE),
     "reject": (frozenset({S.QUEUED, S.IN_PROGRESS, S.WAITING_TAXPAYER}), S.REJECTED),
     "cancel": (OPEN_STATUSES, S.CANCELLED),
+    # the taxpayer takes a submitted case back while no one has claimed it
+    "withdraw": (frozenset({S.QUEUED}), S.CANCELLED),
+    # the taxpayer adds a missing page to a submitted case: an event, no state change
+    "add_attachment": (frozenset({S.QUEUED, S.IN_PROGRESS, S.WAITING_TAXPAYER}), None),
     "reopen": (frozenset({S.DONE, S.REJECTED}), S.QUEUED),
     # an internal staff note: an event in any state, no state change
     "note": (frozenset(S), None),
@@ -104,6 +110,8 @@ ACTION_LABELS: dict[str, str] = {
     "complete": "办结",
     "reject": "不予受理",
     "cancel": "取消",
+    "withdraw": "撤回",
+    "add_attachment": "补充材料",
     "reopen": "重新打开",
     "note": "内部备注",
 }

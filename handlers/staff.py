@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import contextlib
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
 from bot.albums import AlbumCollector
+from bot.files import UploadIntake
 from bot.keyboards import StaffCaseCb, staff_case_keyboard
 from bot.locks import KeyedLocks
 from bot.ports import StaffDesk
@@ -32,7 +33,8 @@ TAKEN_OVER = (
 )
 CASE_COMMANDS = {"/complete": "complete", "/reject": "reject", "/ask": "ask"}
 USAGE = {
-    "complete": "用法：/complete 案件号 办结说明",
+    "complete": "用法：/complete 案件号 办结说明（可作为文件或照片的说明，或回复一个文件，"
+    "把办理结果文件一并发给纳税人）",
     "reject": "用法：/reject 案件号 退回原因",
     "ask": "用法：/ask 案件号 要问纳税人的问题",
 }
@@ -46,11 +48,15 @@ def _command(message: Message) -> str | None:
 
 
 async def on_staff_message(
-    message: Message, staff_desk: StaffDesk, album: list[Message] | None = None
+    message: Message,
+    staff_desk: StaffDesk,
+    album: list[Message] | None = None,
+    bot: Bot | None = None,
+    uploads: UploadIntake | None = None,
 ) -> None:
     """Any message in the staff group: check who writes, then relay or run the command.
     `album`: all items of an album (`message` is the one with the caption), relayed as one
-    album."""
+    album. `bot` and `uploads`: a document staff attach to `/complete` is taken in."""
     if message.from_user is None or message.from_user.is_bot:
         return
     command = _command(message)
@@ -69,7 +75,8 @@ async def on_staff_message(
     elif command == "/note":
         return  # internal: never reaches the taxpayer
     elif command in CASE_COMMANDS:
-        await _case_command(message, staff_desk, CASE_COMMANDS[command], member.staff_id)
+        action = CASE_COMMANDS[command]
+        await _case_command(message, staff_desk, action, member.staff_id, bot, uploads)
     elif conversation is None:
         await message.reply("请在纳税人的话题中使用此命令。")
     elif command == "/code":  # stays in the topic: staff check who they give it to
@@ -111,13 +118,31 @@ async def on_staff_edit(message: Message, staff_desk: StaffDesk) -> None:
     await staff_desk.relay_edit(message.chat.id, message.message_id, message.text)
 
 
-async def _case_command(message: Message, desk: StaffDesk, action: str, staff_id: int) -> None:
-    parts = (message.text or "").split(maxsplit=2)
+async def _case_command(
+    message: Message,
+    desk: StaffDesk,
+    action: str,
+    staff_id: int,
+    bot: Bot | None,
+    uploads: UploadIntake | None,
+) -> None:
+    """`/complete N note` (on a document or photo, as its caption or as a reply to it: the
+    produced document goes to the taxpayer with the notice), `/reject`, `/ask`."""
+    parts = (message.text or message.caption or "").split(maxsplit=2)
     if len(parts) < 3 or not parts[2].strip():
         await message.reply(USAGE[action])
         return
+    ids: list[int] = []
     try:
-        done = await desk.case_step(action, parts[1], staff_id, parts[2].strip())
+        if action == "complete" and bot is not None and uploads is not None:
+            for carrier in (message, message.reply_to_message):
+                got = await uploads.accept(bot, carrier) if carrier is not None else None
+                if got is not None:
+                    ids.append(got.attachment_id)
+                    break
+        done = await desk.case_step(
+            action, parts[1], staff_id, parts[2].strip(), attachment_ids=ids
+        )
     except UserFacingError as e:
         await message.reply(e.user_message)
         return
@@ -180,11 +205,15 @@ def build_router(staff_chat_id: int, *, locks: KeyedLocks | None = None) -> Rout
     locks = locks if locks is not None else KeyedLocks()
 
     async def in_order(
-        message: Message, staff_desk: StaffDesk, albums: AlbumCollector | None = None
+        message: Message,
+        staff_desk: StaffDesk,
+        bot: Bot,
+        uploads: UploadIntake | None = None,
+        albums: AlbumCollector | None = None,
     ) -> None:
         if not message.media_group_id or albums is None:
             async with locks.hold(message.message_thread_id or 0):
-                await on_staff_message(message, staff_desk)
+                await on_staff_message(message, staff_desk, bot=bot, uploads=uploads)
             return
         # An album arrives as one update per item: the first item claims the album before
         # it queues for the topic (so the others join it meanwhile and return), then, in its
@@ -195,7 +224,7 @@ def build_router(staff_chat_id: int, *, locks: KeyedLocks | None = None) -> Rout
         async with locks.hold(message.message_thread_id or 0):
             items = await albums.settle(group)
             captioned = next((m for m in items if m.caption), items[0])
-            await on_staff_message(captioned, staff_desk, album=items)
+            await on_staff_message(captioned, staff_desk, album=items, bot=bot, uploads=uploads)
 
     router = Router(name="staff")
     router.message.filter(in_staff_chat)

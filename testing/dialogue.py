@@ -137,6 +137,24 @@ class FakeCase:
     staff_question: str | None = None
     answers: list[tuple[str, list[int]]] = field(default_factory=list)
     rating: str | None = None
+    note: str | None = None
+    reason: str | None = None
+    closed_on: date | None = None
+    documents: tuple[str, ...] = ()
+    added: list[int] = field(default_factory=list)  # files added after submitting
+
+    def summary(self) -> CaseSummary:
+        return CaseSummary(
+            self.number or "",
+            self.case_type,
+            self.status,
+            self.deadline,
+            self.staff_question,
+            note=self.note,
+            reason=self.reason,
+            closed_on=self.closed_on,
+            documents=self.documents,
+        )
 
 
 FAKE_OFFICE_HOURS = "工作日 9:00–12:00、13:30–17:30，法定节假日除外"
@@ -213,20 +231,34 @@ class FakeGateway:
         self._call("cancel", case_id)
         self.cases[case_id].status = "cancelled"
 
-    async def list_open_cases(
-        self, requester: Requester, *, taxpayer_id: str | None
-    ) -> Sequence[CaseSummary]:
-        self._call("list_open_cases", requester)
-        open_cases = [
+    def _mine(self, requester: Requester) -> list[FakeCase]:
+        return [
             c
             for c in self.cases.values()
-            if c.requester.conversation_key == requester.conversation_key
-            and c.number
-            and c.status not in ("draft", "cancelled", "done", "rejected")
+            if c.requester.conversation_key == requester.conversation_key and c.number
         ]
+
+    def _case(self, requester: Requester, number: str) -> FakeCase:
+        for c in self._mine(requester):
+            if c.number == number.strip().upper():
+                return c
+        raise GatewayError(f"没有找到案件 {number}。")
+
+    async def list_cases(
+        self, requester: Requester, *, taxpayer_id: str | None
+    ) -> Sequence[CaseSummary]:
+        self._call("list_cases", requester)
+        mine = self._mine(requester)
+        open_cases = [c for c in mine if c.status in ("queued", "in_progress", "waiting_taxpayer")]
+        results = [c for c in mine if c.status in ("done", "rejected")]
         return [
-            CaseSummary(c.number or "", c.case_type, c.status, c.deadline, c.staff_question)
-            for c in sorted(open_cases, key=lambda c: c.number or "", reverse=True)
+            *(c.summary() for c in sorted(open_cases, key=lambda c: c.number or "", reverse=True)),
+            *(
+                c.summary()
+                for c in sorted(
+                    results, key=lambda c: (c.closed_on or date.min, c.number or ""), reverse=True
+                )[:5]
+            ),
         ]
 
     async def is_verified(self, requester: Requester, taxpayer_id: str) -> bool:
@@ -252,6 +284,34 @@ class FakeGateway:
             raise GatewayError("验证码不对或已过期。")
         self.verified.setdefault(requester.conversation_key, set()).add(tax_id)
         return mask_taxpayer_id(tax_id)
+    async def case_status(
+        self, requester: Requester, case_number: str, *, taxpayer_id: str | None
+    ) -> CaseSummary:
+        self._call("case_status", requester, case_number)
+        return self._case(requester, case_number).summary()
+
+    async def withdraw(
+        self, requester: Requester, case_number: str, *, taxpayer_id: str | None
+    ) -> None:
+        self._call("withdraw", requester, case_number)
+        case = self._case(requester, case_number)
+        if case.status != "queued":
+            raise GatewayError(f"案件 {case.number} 工作人员已经开始办理，不能在这里撤回了。")
+        case.status = "cancelled"
+
+    async def add_files(
+        self,
+        requester: Requester,
+        case_number: str,
+        attachment_ids: Sequence[int],
+        *,
+        taxpayer_id: str | None,
+    ) -> None:
+        self._call("add_files", requester, case_number, list(attachment_ids))
+        case = self._case(requester, case_number)
+        if case.status not in ("queued", "in_progress", "waiting_taxpayer"):
+            raise GatewayError(f"案件 {case.number} 已经办结，不能再补充材料。")
+        case.added.extend(attachment_ids)
 
     async def answer_question(
         self,
@@ -293,6 +353,25 @@ class FakeGateway:
         self.review.append((requester.conversation_key, text))
 
     # test helpers (what staff do at the desk)
+    def by_number(self, case_number: str) -> FakeCase:
+        """The submitted case with that number."""
+        return next(c for c in self.cases.values() if c.number == case_number)
+
+    def claim(self, case_number: str) -> None:
+        """A staff member takes the case."""
+        self.by_number(case_number).status = "in_progress"
+
+    def complete(self, case_number: str, note: str, *documents: str) -> None:
+        """Staff finish the case with a note (and produced documents)."""
+        case = self.by_number(case_number)
+        case.status, case.note, case.documents = "done", note, tuple(documents)
+        case.closed_on = self.today()
+
+    def reject(self, case_number: str, reason: str) -> None:
+        """Staff reject the case with a reason."""
+        case = self.by_number(case_number)
+        case.status, case.reason, case.closed_on = "rejected", reason, self.today()
+
     def ask(self, case_number: str, question: str) -> None:
         """Staff ask the taxpayer a question."""
         for case in self.cases.values():

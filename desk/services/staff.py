@@ -8,8 +8,9 @@ member may take on a case now. The CLI, the staff topics and the console all com
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC
+from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -26,12 +27,17 @@ from desk.errors import (
     StaffExists,
     StaffNotFound,
 )
-from desk.models import Case, FollowUp, StaffMember
+from desk.models import Attachment, Case, FollowUp, StaffMember
 from desk.services.core import Actor, DeskCore
 from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, refusal, state_actions
 from desk.states import CaseStatus, allowed_from
 
 ROLES = ("staff", "supervisor", "admin")
+
+
+def suffix_of(storage_key: str) -> str:
+    """`.pdf` of a stored blob's key (the store keeps the checked type's extension)."""
+    return PurePosixPath(storage_key).suffix
 
 
 class StaffWork(DeskCore):
@@ -206,13 +212,17 @@ class StaffWork(DeskCore):
         data: dict[str, Any],
         notice: tuple[str, Callable[[Case, CaseType], dict[str, Any]]],
         changes: dict[str, Any] | None = None,
+        prepare: Callable[[Case], None] | None = None,
     ) -> Case:
         """A step by the case's assignee (or a supervisor) that tells the taxpayer something:
         the audit event and the notice are written in the same transaction. `action` is the
-        name in `PERMISSIONS`."""
+        name in `PERMISSIONS`. `prepare` changes more rows with the step, once it is allowed
+        (a refusal of the state machine rolls them back)."""
         member = await self._staff(staff_id)
         case = await self._case(number)
         await self._authorize(member, action, case)
+        if prepare is not None:
+            prepare(case)
         ct = self.catalog.get(case.case_type)
         await self._load_conversation(case)
         kind, render = notice
@@ -240,17 +250,46 @@ class StaffWork(DeskCore):
             notice=("case_question", lambda c, ct: notices.case_question(c.number, ct, question)),
         )
 
-    async def complete(self, number: str, staff_id: int, note: str) -> Case:
+    async def complete(
+        self, number: str, staff_id: int, note: str, *, attachment_ids: Sequence[int] = ()
+    ) -> Case:
         """Done, with a note for the taxpayer; the notice asks for a rating. The event
-        records who completed it (`CaseDetail.closed_by`). A blank note raises `MissingText`."""
+        records who completed it (`CaseDetail.closed_by`). A blank note raises `MissingText`.
+        `attachment_ids`: files staff produced (a certificate, a decision), already checked
+        and stored (`intake`, `store_attachment`): they go on the case marked `produced`, in
+        the same transaction, and the notice carries them so the channel sends them along."""
         note = await self._text(note, "note", "办结说明（纳税人会收到这段话）")
+        produced: list[Attachment] = []
+        for att_id in attachment_ids:
+            att = await self.session.get(Attachment, att_id)
+            if att is None:
+                raise await self._fail(NotFound(f"attachment {att_id}"))
+            produced.append(att)
+        documents = [
+            {
+                "attachment_id": a.id,
+                "storage_key": a.storage_key,
+                "media_type": a.media_type,
+                "name": a.original_name or f"{number}{suffix_of(a.storage_key)}",
+            }
+            for a in produced
+        ]
+
+        def attach_produced(case: Case) -> None:
+            for att in produced:  # with the step: its commit (or rollback) covers them
+                att.case_id, att.produced, att.document_key = case.id, True, None
+
         return await self._staff_step(
             number,
             staff_id,
             "complete",
-            data={"note": note},
-            notice=("case_done", lambda c, ct: notices.case_done(c.number, ct, note)),
+            data={"note": note, "documents": [d["attachment_id"] for d in documents]},
+            notice=(
+                "case_done",
+                lambda c, ct: notices.case_done(c.number, ct, note, documents=documents),
+            ),
             changes={"note": note, "closed_at": self.now()},
+            prepare=attach_produced,
         )
 
     async def reject(self, number: str, staff_id: int, reason: str) -> Case:

@@ -3,9 +3,9 @@ answer, rating, the taxpayer's open cases, and the review inbox."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete
@@ -18,6 +18,7 @@ from desk.case_types import CaseType
 from desk.errors import (
     ConcurrentUpdate,
     DeskError,
+    FileRefused,
     IllegalTransition,
     InvalidPeriod,
     InvalidRating,
@@ -26,22 +27,34 @@ from desk.errors import (
     MissingSlots,
     NotFound,
     UnknownDocument,
+    WithdrawRefused,
 )
 from desk.models import Attachment, Case, CaseEvent, FollowUp, Rating, ReviewItem
 from desk.services.access import Access
 from desk.services.core import Actor, valid_tax_id
 from desk.services.topics import staff_row
-from desk.states import ACTIVE_STATUSES, OPEN_STATUSES, CaseStatus
+from desk.states import (
+    ACTIVE_STATUSES,
+    OPEN_STATUSES,
+    RESULT_STATUSES,
+    CaseStatus,
+    allowed_from,
+)
+from intake.documents import DocumentRejected, inspect_upload_async
 from intake.storage import AttachmentStore
 from taxrules.periods import kinds_in_words, parse_canonical_period, read_period
 from taxrules.tax_types import FILING_PERIODS, TAX_TYPES
 
 ALREADY_RATED = "这个案件您已经评价过了，谢谢！"
+#: Finished and rejected cases shown with the open ones: closed within this many days,
+RECENT_DAYS = 30
+#: and at most this many.
+RECENT_LIMIT = 5
 
 
 @dataclass(frozen=True, slots=True)
 class CaseSummary:
-    """A taxpayer's open case, as the dialogue shows it ("进度")."""
+    """A taxpayer's case as the dialogue shows it ("进度"): open, or recently done/rejected."""
 
     number: str
     case_type: str
@@ -53,6 +66,10 @@ class CaseSummary:
     last_question: str | None
     missing_slots: tuple[str, ...]
     missing_documents: tuple[str, ...]
+    note: str | None = None  # done: the staff note
+    reason: str | None = None  # rejected: the reason
+    closed_at: datetime | None = None  # done or rejected: when
+    documents: tuple[str, ...] = ()  # names of the files staff produced (a certificate)
 
 
 class TaxpayerCases(Access):
@@ -271,6 +288,26 @@ class TaxpayerCases(Access):
             taxpayer_id=taxpayer_id,
             thumbnail_key=thumb.key if thumb else None,
             page_count=page_count,
+        )
+
+    async def check_and_store(
+        self, store: AttachmentStore, data: bytes, filename: str | None
+    ) -> Attachment:
+        """A file from outside the chat (staff's produced document): the same intake checks
+        as the taxpayer's uploads (`intake.documents`, off the event loop), then stored
+        (`store_attachment`). A refused file raises `FileRefused` with the reason."""
+        try:
+            doc = await inspect_upload_async(data, filename=filename)
+        except DocumentRejected as exc:
+            raise await self._fail(FileRefused(exc.user_message)) from None
+        return await self.store_attachment(
+            store,
+            doc.data,
+            media_type=doc.media_type,
+            suffix=doc.suggested_extension,
+            original_name=doc.original_name or filename,
+            thumbnail=doc.thumbnail,
+            page_count=doc.page_count,
         )
 
     async def attach(
@@ -507,16 +544,40 @@ class TaxpayerCases(Access):
         await self._commit()
         return case
 
-    async def taxpayer_open_cases(
-        self, taxpayer_id: int, statuses: Collection[str] = OPEN_STATUSES
-    ) -> list[CaseSummary]:
-        """The cases this taxpayer may see (`Access.entitled_cases`: its own and those of the
-        taxpayer IDs it is verified for) in `statuses` (default: open), with state, deadline,
-        due state and the last question."""
+    def _summary(
+        self,
+        case: Case,
+        question: str | None,
+        produced: list[Attachment],
+        ms: list[str],
+        md: list[str],
+    ) -> CaseSummary:
+        ct = self.catalog.get(case.case_type)
+        return CaseSummary(
+            number=case.number,
+            case_type=case.case_type,
+            title_hans=ct.title.zh_hans,
+            title_hant=ct.title.zh_hant,
+            status=case.status,
+            deadline_at=case.deadline_at,
+            due=str(self.calendar.due_state(case.deadline_at, self.now()))
+            if case.deadline_at and case.status in ACTIVE_STATUSES
+            else None,
+            last_question=question,
+            missing_slots=tuple(ms),
+            missing_documents=tuple(md),
+            note=case.note if case.status == CaseStatus.DONE else None,
+            reason=case.reason if case.status == CaseStatus.REJECTED else None,
+            closed_at=case.closed_at if case.status in RESULT_STATUSES else None,
+            documents=tuple(a.original_name or f"文件{a.id}" for a in produced),
+        )
+
+    async def _summaries(self, cases: Sequence[Case]) -> list[CaseSummary]:
+        produced: dict[int, list[Attachment]] = {}
+        for att in await repo.produced_attachments_of(self.session, [c.id for c in cases]):
+            produced.setdefault(att.case_id or 0, []).append(att)
         out: list[CaseSummary] = []
-        now = self.now()
-        for case in await self.entitled_cases(taxpayer_id, statuses):
-            ct = self.catalog.get(case.case_type)
+        for case in cases:
             q = None
             if case.status == CaseStatus.WAITING_TAXPAYER:
                 ev = await repo.last_event(self.session, case.id, "ask")
@@ -525,24 +586,119 @@ class TaxpayerCases(Access):
             md: list[str] = []
             if case.status == CaseStatus.COLLECTING:
                 ms, md = await self.missing_for_submit(case)
-            out.append(
-                CaseSummary(
-                    number=case.number,
-                    case_type=case.case_type,
-                    title_hans=ct.title.zh_hans,
-                    title_hant=ct.title.zh_hant,
-                    status=case.status,
-                    deadline_at=case.deadline_at,
-                    due=str(self.calendar.due_state(case.deadline_at, now))
-                    if case.deadline_at and case.status in ACTIVE_STATUSES
-                    else None,
-                    last_question=q,
-                    missing_slots=tuple(ms),
-                    missing_documents=tuple(md),
-                )
-            )
+            out.append(self._summary(case, q, produced.get(case.id, []), ms, md))
+        return out
+
+    async def taxpayer_cases(
+        self, taxpayer_id: int, *, recent_days: int = RECENT_DAYS, recent_limit: int = RECENT_LIMIT
+    ) -> list[CaseSummary]:
+        """The cases this taxpayer may see (`Access.entitled_cases`: its own and those of the
+        taxpayer IDs it is verified for): the open ones (oldest first: state, deadline, due
+        state, the last question), then the latest `recent_limit` done or rejected ones
+        closed within `recent_days` (latest first: the staff note or the rejection reason,
+        the documents staff produced). The one list behind "进度"."""
+        since = self.now() - timedelta(days=recent_days)
+        open_ = await self.entitled_cases(taxpayer_id, OPEN_STATUSES)
+        closed = [
+            c
+            for c in await self.entitled_cases(taxpayer_id, RESULT_STATUSES)
+            if c.closed_at is not None and c.closed_at >= since
+        ]
+        closed.sort(key=lambda c: (c.closed_at, c.id), reverse=True)
+        out = await self._summaries([*open_, *closed[: max(recent_limit, 0)]])
         await self._commit()
         return out
+
+    async def taxpayer_open_cases(
+        self, taxpayer_id: int, statuses: Collection[str] = OPEN_STATUSES
+    ) -> list[CaseSummary]:
+        """The cases this taxpayer may see in `statuses` (default: the open ones), oldest
+        first, without the recent results (`taxpayer_cases`)."""
+        out = await self._summaries(await self.entitled_cases(taxpayer_id, statuses))
+        await self._commit()
+        return out
+
+    async def taxpayer_case(
+        self, number: str, taxpayer_id: int
+    ) -> CaseSummary:
+        """One case of this taxpayer (`case_of_taxpayer` decides), as "进度 TX-…" shows it."""
+        case = await self.case_of_taxpayer(number, taxpayer_id)
+        (summary,) = await self._summaries([case])
+        await self._commit()
+        return summary
+
+    def _staff_event(self, case: Case, text_: str) -> None:
+        """A line for the case's staff topic (`staff_event`), with the step's transaction."""
+        if case.conversation_id is None:
+            return
+        row = staff_row(
+            case.conversation_id,
+            "staff_event",
+            {"case_number": case.number, "text": text_},
+            self.now(),
+        )
+        row.case_id = case.id
+        self.session.add(row)
+
+    async def withdraw(
+        self,
+        number: str,
+        taxpayer_id: int,
+        *,
+        notify_staff: bool = False,
+    ) -> Case:
+        """The taxpayer takes back a submitted case no one has claimed yet (queued →
+        cancelled, event `withdraw`); once claimed, `WithdrawRefused` says why. The dialogue
+        tells the taxpayer; `notify_staff` (a staff supergroup is configured): the case's
+        topic is told too (`staff_event`)."""
+        case = await self.case_of_taxpayer(number, taxpayer_id)
+        if case.status != CaseStatus.QUEUED:
+            raise await self._fail(WithdrawRefused(case.number, case.status))
+        if notify_staff:
+            self._staff_event(case, f"↩️ 纳税人已撤回案件 {case.number}。")
+        await self._transition(
+            case,
+            "withdraw",
+            Actor.taxpayer(case.taxpayer_id),
+            changes={"closed_at": self.now(), "reason": "纳税人撤回"},
+        )
+        return case
+
+    async def add_to_case(
+        self,
+        number: str,
+        attachment_ids: Sequence[int],
+        taxpayer_id: int,
+        *,
+        notify_staff: bool = False,
+    ) -> Case:
+        """Files the taxpayer sent after submitting go on the case (its multi-file checklist
+        item, else unlabelled) while it can still take files (queued, in progress, waiting
+        for the taxpayer): one `add_attachment` event staff see in the case view and, with
+        `notify_staff`, a line in the case's staff topic (`staff_event`)."""
+        case = await self.case_of_taxpayer(number, taxpayer_id)
+        ct = self.catalog.get(case.case_type)
+        multi = next((d.key for d in ct.documents if d.multiple), None)
+        names: list[str] = []
+        for att_id in attachment_ids:
+            att = await self.session.get(Attachment, att_id)
+            if att is None:
+                raise await self._fail(NotFound(f"attachment {att_id}"))
+            att.case_id = case.id
+            att.document_key = multi
+            names.append(att.original_name or f"文件{att.id}")
+        if notify_staff and allowed_from("add_attachment", case.status):
+            files = "、".join(names)
+            self._staff_event(
+                case, f"📎 纳税人为案件 {case.number} 补充了 {len(names)} 个文件：{files}"
+            )
+        await self._transition(
+            case,
+            "add_attachment",
+            Actor.taxpayer(case.taxpayer_id),
+            data={"attachment_ids": list(attachment_ids), "names": names},
+        )
+        return case
 
     async def add_review_item(
         self,

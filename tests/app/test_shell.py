@@ -18,6 +18,7 @@ from app.container import build_container
 from app.settings import Settings
 from app.shell import ShellChannel
 from desk.migrate import upgrade
+from intake.storage import LocalAttachmentStore
 from testing.botapi_server import BotAPIServer
 from testing.samples import GOOD_ID, REQUEST, make_jpeg, make_pdf
 from testing.waits import holds
@@ -273,3 +274,87 @@ async def test_main_runs_the_bot_until_sigterm(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_bytes_that_are_not_utf8_do_not_end_the_shell(
+    tmp_path: Path, models_dir: Path, interpreter: Any
+) -> None:
+    """A line with Latin-1 or broken bytes is said so and replaced; the next lines work and
+    everything is stored (the database never meets a lone surrogate)."""
+    settings = _settings(tmp_path, models_dir)
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    raw = b"\xff\xfe\xe4\xb9\n\xc4\xe3\xba\xc3\n/status\n"  # broken, GBK 你好, a command
+    stdin = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8")  # strict, as a terminal's
+    out = io.StringIO()
+    async with build_container(settings, interpreter=interpreter) as services:
+        shell = ShellChannel(services, stdin=stdin, stdout=out)
+        assert await shell.run() == 0
+    text = out.getvalue()
+    print(text)
+    assert text.count("不是 UTF-8 编码") == 2
+    assert "没有在办事项" in text  # the shell kept going
+
+
+async def test_the_shell_shows_notices_of_its_own_chat(
+    tmp_path: Path, models_dir: Path, interpreter: Any
+) -> None:
+    """Submitted in the shell, completed with a document by staff elsewhere (the CLI's
+    services): the completion shows in the shell with its rating buttons and the file, a
+    number presses a rating; another shell chat's notice is not shown here."""
+    settings = _settings(tmp_path, models_dir)
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    out = io.StringIO()
+    async with build_container(settings, interpreter=interpreter) as services:
+        shell = ShellChannel(services, stdin=io.StringIO(), stdout=out)
+        other = ShellChannel(services, chat_id="other", stdin=io.StringIO(), stdout=io.StringIO())
+        await shell.turn(f"我要开完税证明，2025年度，{GOOD_ID}")
+        await shell.turn("1")  # [提交]
+        number = out.getvalue().split("案件编号 ")[1].split("，")[0]
+        runtime = services.runtime
+        assert runtime is not None
+        async with runtime.sessions() as session:
+            desk = runtime.desk(session)
+            staff = await desk.add_staff("王芳")
+            await desk.claim(number, staff.id)
+            store = LocalAttachmentStore(settings.data_dir / "attachments")
+            att = await desk.check_and_store(store, make_pdf(), "完税证明.pdf")
+            await desk.complete(number, staff.id, "已为您开具。", attachment_ids=[att.id])
+        assert await other.show_notices() == 0  # not its chat
+        assert await shell.show_notices() == 1
+        text = out.getvalue()
+        assert f"通知> 您的案件 {number}（完税证明）已办结。" in text
+        assert "[2] 满意" in text and "📎 完税证明.pdf" in text
+        await shell.turn("2")  # presses 满意
+        assert "评价（满意）" in out.getvalue().split("[2] 满意")[-1]
+        async with runtime.sessions() as session:
+            detail = await runtime.desk(session).case_detail(number)
+        assert detail.rating is not None and detail.rating.level == "satisfied"
+        assert [o.status for o in detail.outbox] == ["sent"]
+
+
+async def test_a_staff_question_shows_in_the_shell_and_the_answer_goes_back(
+    tmp_path: Path, models_dir: Path, interpreter: Any
+) -> None:
+    settings = _settings(tmp_path, models_dir)
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    out = io.StringIO()
+    async with build_container(settings, interpreter=interpreter) as services:
+        shell = ShellChannel(services, stdin=io.StringIO(), stdout=out)
+        await shell.turn(f"我要开完税证明，2025年度，{GOOD_ID}")
+        await shell.turn("1")  # [提交]
+        number = out.getvalue().split("案件编号 ")[1].split("，")[0]
+        runtime = services.runtime
+        assert runtime is not None
+        async with runtime.sessions() as session:
+            desk = runtime.desk(session)
+            staff = await desk.add_staff("王芳")
+            await desk.claim(number, staff.id)
+            await desk.ask_taxpayer(number, staff.id, "请问开具证明的用途是什么？")
+        assert await shell.show_notices() == 1
+        assert "通知> 关于案件" in out.getvalue() and "用途是什么" in out.getvalue()
+        await shell.turn("用于办理银行贷款")
+        async with runtime.sessions() as session:
+            detail = await runtime.desk(session).case_detail(number)
+        assert detail.case.status == "in_progress"
+        assert detail.events[-1].action == "answer"
+        assert detail.events[-1].data["text"] == "用于办理银行贷款"

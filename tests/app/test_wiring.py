@@ -75,9 +75,9 @@ async def test_gateway_keeps_cases_to_their_taxpayer(conversations: DeskConversa
     )
     submitted = await gateway.submit(number)
     assert submitted.number == number
-    (mine,) = await gateway.list_open_cases(ALICE, taxpayer_id=None)
+    (mine,) = await gateway.list_cases(ALICE, taxpayer_id=None)
     assert (mine.number, mine.status) == (number, "queued")
-    assert await gateway.list_open_cases(BOB, taxpayer_id=None) == []
+    assert await gateway.list_cases(BOB, taxpayer_id=None) == []
     with pytest.raises(GatewayError) as err:
         await gateway.rate(BOB, number, "satisfied", taxpayer_id=None)
     assert err.value.user_message  # the desk's Chinese "not found"

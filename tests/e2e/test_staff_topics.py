@@ -697,3 +697,80 @@ async def test_code_in_the_topic_stays_with_staff_and_verifies_the_chat(staffed:
     server.user_sends_text(chat, f"验证码 {code.group(1)}")
     sent = await server.wait_for_messages(chat, before + 2, timeout=10)
     assert "验证成功" in (sent[-1].text or "")
+async def test_complete_with_the_certificate_as_a_document_from_the_topic(
+    staffed: Staffed,
+) -> None:
+    """Staff send the certificate into the topic with the caption `/complete N note`: it is
+    checked and stored as the case's produced document and reaches the taxpayer's chat as a
+    document after the notice; a bad file is refused and nothing changes."""
+    from testing.samples import make_pdf
+
+    server, chat = staffed.server, 7406
+    await staffed.add_officer("王科员", 5001)
+    number = await _submitted_case(staffed, chat)
+    card = await _announced(staffed, number)
+    thread = card.message["message_thread_id"]
+    server.user_presses(STAFF, card.message_id, card.button_data()[0], user=OFFICER)
+    await _topic_says(staffed, thread, "王科员：案件")
+    before = len(server.sent_messages(chat))
+
+    server.user_sends_document(
+        STAFF,
+        b"PK\x03\x04" + b"\0" * 200,
+        "证明.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        caption=f"/complete {number} 已开具",
+        user=OFFICER,
+        thread_id=thread,
+    )
+    await _topic_says(staffed, thread, "暂不支持")
+    assert (await _detail(staffed, number)).case.status == "in_progress"
+
+    pdf = make_pdf()
+    server.user_sends_document(
+        STAFF,
+        pdf,
+        "完税证明.pdf",
+        "application/pdf",
+        caption=f"/complete {number} 已为您开具完税证明。",
+        user=OFFICER,
+        thread_id=thread,
+    )
+    await _topic_says(staffed, thread, "已通知纳税人并发送办理结果文件")
+    got = await server.wait_for_messages(chat, before + 2, timeout=10)
+    notice, document = got[before], got[before + 1]
+    assert "已为您开具完税证明。" in (notice.text or "") and len(notice.button_data()) == 5
+    assert document.method == "sendDocument"
+    assert document.message["document"]["file_name"] == "完税证明.pdf"
+    assert server.files[document.message["document"]["file_id"]].data.startswith(b"%PDF")
+    detail = await _detail(staffed, number)
+    assert detail.case.status == "done"
+    (produced,) = [a for a in detail.attachments if a.produced]
+    assert produced.original_name == "完税证明.pdf"
+
+
+async def test_a_page_after_submitting_goes_on_the_case_and_into_the_topic(
+    staffed: Staffed,
+) -> None:
+    """The taxpayer sends a photo after submitting: it goes on that case (event
+    `add_attachment`, shown in `cases show`) and the topic is told; withdrawing the queued
+    case is told there too."""
+    from testing.samples import make_jpeg
+
+    server, chat = staffed.server, 7407
+    number = await _submitted_case(staffed, chat)
+    card = await _announced(staffed, number)
+    thread = card.message["message_thread_id"]
+    before = len(server.sent_messages(chat))
+    server.user_sends_photo(chat, make_jpeg())
+    got = await server.wait_for_messages(chat, before + 1, timeout=10)
+    assert f"补充到案件 {number}" in (got[before].text or "")
+    await _topic_says(staffed, thread, f"纳税人为案件 {number} 补充了 1 个文件")
+    detail = await _detail(staffed, number)
+    assert detail.events[-1].action == "add_attachment" and len(detail.attachments) == 1
+
+    server.user_sends_text(chat, f'/withdraw{{"case_number":"{number}"}}')
+    got = await server.wait_for_messages(chat, before + 2, timeout=10)
+    assert f"已撤回案件 {number}" in (got[before + 1].text or "")
+    await _topic_says(staffed, thread, f"纳税人已撤回案件 {number}")
+    assert (await _detail(staffed, number)).case.status == "cancelled"

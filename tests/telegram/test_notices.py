@@ -111,8 +111,8 @@ class Env:
             await getattr(d, action)(number, self.staff_id, text)
 
 
-def _settings(server: BotAPIServer) -> Settings:
-    return bot_settings(server)
+def _settings(server: BotAPIServer, data_dir: Path | None = None) -> Settings:
+    return bot_settings(server, **({"data_dir": data_dir} if data_dir else {}))
 
 
 @pytest.fixture
@@ -121,7 +121,12 @@ def database(database_url: str) -> str:
     return database_url
 
 
-async def _start(server: BotAPIServer, url: str, make: Callable[[DeskRuntime], Any]) -> Env:
+async def _start(
+    server: BotAPIServer,
+    url: str,
+    make: Callable[[DeskRuntime], Any],
+    data_dir: Path | None = None,
+) -> Env:
     """The desk (schema created) and the bot service on the Bot API server; `make` builds the
     dialogue over the runtime (the worker uses it too when it is a `DialogueEngine`)."""
     runtime = await asyncio.to_thread(DeskRuntime.create, url)
@@ -130,7 +135,7 @@ async def _start(server: BotAPIServer, url: str, make: Callable[[DeskRuntime], A
     async with runtime.sessions() as s:
         staff = await runtime.desk(s).add_staff("王芳")
     container = Container(
-        _settings(server),
+        _settings(server, data_dir),
         make(runtime),
         MemoryInboundStore(),
         MemoryFileIntake(),
@@ -144,8 +149,8 @@ async def _start(server: BotAPIServer, url: str, make: Callable[[DeskRuntime], A
 
 
 @pytest.fixture
-async def env(database: str, botapi: BotAPIServer) -> AsyncIterator[Env]:
-    e = await _start(botapi, database, lambda _: EchoDialogue())
+async def env(database: str, botapi: BotAPIServer, tmp_path: Path) -> AsyncIterator[Env]:
+    e = await _start(botapi, database, lambda _: EchoDialogue(), tmp_path / "var")
     polling = asyncio.create_task(e.service.run_polling())
     worker = asyncio.create_task(e.service.run_outbox(e.stop))
     e.worker = worker
@@ -369,3 +374,34 @@ def test_render_notice_picks_the_script() -> None:
     assert hant.text == "已辦結" and hant.buttons[0][0].title == "滿意"
     assert render_notice(payload, "hans").text == "已办结"
     assert render_notice(payload, "").buttons[0][0].payload == "/rate{}"
+
+
+async def test_completion_with_a_document_reaches_the_chat_as_a_document(env: Env) -> None:
+    """A 完税证明 case completed with the certificate attached: the notice (naming the file,
+    with the rating buttons), then the certificate itself through sendDocument."""
+    from intake.storage import LocalAttachmentStore
+    from testing.samples import make_pdf
+
+    number = await env.open_case()
+    store = LocalAttachmentStore(env.service.container.settings.data_dir / "attachments")
+    async with env.runtime.sessions() as s:
+        d = env.runtime.desk(s)
+        att = await d.check_and_store(store, make_pdf(), "完税证明.pdf")
+        await d.complete(number, env.staff_id, "已为您开具完税证明。", attachment_ids=[att.id])
+    notice, document = await env.server.wait_for_messages(CHAT, 2)
+    assert notice.method == "sendMessage" and "完税证明.pdf" in (notice.text or "")
+    assert notice.reply_markup is not None  # the rating buttons stay on the notice
+    assert document.method == "sendDocument"
+    assert document.message["document"]["file_name"] == "完税证明.pdf"
+    sent = env.server.files[document.message["document"]["file_id"]].data
+    assert sent == await store.get(att.storage_key) and sent.startswith(b"%PDF")
+    (row,) = await env.settled_rows()
+    assert (row.kind, row.status, row.attempts) == ("case_done", "sent", 1)
+
+
+async def test_a_traditional_writer_reads_the_staff_note_in_traditional(env: Env) -> None:
+    number = await env.open_case(first_words="請問稅務證明怎麼開？")
+    await env.staff("complete", number, "已为您开具完税证明，请登录电子税务局下载。")
+    (notice,) = await env.server.wait_for_messages(CHAT, 1)
+    assert "已為您開具完稅證明，請登錄電子稅務局下載。" in (notice.text or "")
+    assert "辦理說明" in (notice.text or "")
