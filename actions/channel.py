@@ -46,11 +46,22 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """A file the bot sends (the commitment-letter template): a file on the server's disk
+    (`path`, absolute) and the name the taxpayer sees (`name`)."""
+
+    path: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """One message to send back. `buttons` are rows of buttons."""
+    """One message to send back. `buttons` are rows of buttons; with `document`, the file is
+    sent and `text` is its caption (a channel sends a caption too long for it as a text)."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+    document: OutboundFile | None = None
 
 
 #: A channel's "send these replies now": awaited by the dialogue while it still holds the

@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from actions.channel import Button, Reply
+from actions.channel import Button, OutboundFile, Reply
 from actions.domain import Domain, render_template
 
 ButtonsArg = Sequence[Button | Mapping[str, str]] | Sequence[Sequence[Button | Mapping[str, str]]]
@@ -58,11 +58,13 @@ class CollectingDispatcher:
         *,
         response: str | None = None,
         buttons: ButtonsArg | None = None,
+        outbound_file: OutboundFile | None = None,
         **kwargs: Any,
     ) -> None:
         """Utter `text` or the named `response` (a random variant), filled with `kwargs` and
         the tracker's slot values. `buttons` is one row or a list of rows of `Button` (or
-        `{"title", "payload"}` dicts); they are added after any buttons of the response."""
+        `{"title", "payload"}` dicts); they are added after any buttons of the response.
+        `outbound_file`: a file sent with the text as its caption (`Reply.document`)."""
         values = {**self.values, **kwargs}
         rows: list[list[Button]] = []
         converted = False
@@ -80,7 +82,7 @@ class CollectingDispatcher:
         final_rows = tuple(
             tuple(Button(self._convert(b.title), b.payload) for b in row) for row in rows if row
         )
-        self.messages.append(Reply(text=body, buttons=final_rows))
+        self.messages.append(Reply(text=body, buttons=final_rows, document=outbound_file))
 
 
 def _as_button(b: Button | Mapping[str, str]) -> Button:
@@ -100,10 +102,11 @@ def _button_rows(buttons: ButtonsArg | None) -> list[list[Button]]:
 
 def merge_replies(replies: Iterable[Reply]) -> list[Reply]:
     """Join consecutive replies into one message while the earlier one has no buttons, so a
-    turn reads as one message ("好的…。请上传承诺书。") rather than several."""
+    turn reads as one message ("好的…。请上传承诺书。") rather than several. A reply that
+    carries a file stays on its own (its text is the file's caption)."""
     out: list[Reply] = []
     for reply in replies:
-        if out and not out[-1].buttons:
+        if out and not out[-1].buttons and not out[-1].document and not reply.document:
             prev = out.pop()
             out.append(Reply(text=f"{prev.text}\n{reply.text}", buttons=reply.buttons))
         else:

@@ -7,7 +7,8 @@ Every intent → action pair is in `data/rules.yml` (read through `Domain.rules`
    rule of the intent is `not_an_answer`;
 3. files (document intake);
 4. the answer to a yes/no the bot just asked (confirm submit, offer a person, which item);
-5. the active form (`interrupts_form` rules are answered, then the form asks again);
+5. the active form (`interrupts_form` rules are answered, then the form asks again; a rule
+   with `even_with_values` also when the message names form values, e.g. a 个税 question);
 6. a request intent opens its case form;
 7. the other rules; anything else is the fallback.
 """
@@ -41,6 +42,9 @@ SHORTCUTS: dict[str, str] = {
     "提交": "submit_case",
     "进度": "check_status",
 }
+# Chat slang for goodbye that is all digits; any other bare number is not understood.
+GOODBYE_NUMBERS = frozenset({"88", "886", "8888"})
+BARE_NUMBER_RE = re.compile(r"^[0-9]{1,8}$")
 RESERVED_KEYS = frozenset({"text", "intent", "intent_ranking", "entities"})
 
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
@@ -95,6 +99,22 @@ def shortcut(text: str) -> dict[str, Any] | None:
     }
 
 
+def bare_number(text: str) -> dict[str, Any] | None:
+    """A number alone ("1", "2") outside any button: not understood, with a reply that says
+    so (`bare_number`), rather than whatever the classifier makes of a digit. Inside a form
+    the form still reads it as an answer (an amount). "88"/"886" are chat goodbyes."""
+    key = text.strip().strip("。.!！?？ ")
+    if not BARE_NUMBER_RE.match(key) or key in GOODBYE_NUMBERS:
+        return None
+    return {
+        "text": text,
+        "intent": {"name": "nlu_fallback", "confidence": 1.0},
+        "intent_ranking": [{"name": "nlu_fallback", "confidence": 1.0}],
+        "entities": [],
+        "bare_number": True,
+    }
+
+
 @dataclass(frozen=True)
 class Decision:
     """The action to run, and the action to run after it (a form re-ask) if any."""
@@ -112,6 +132,7 @@ class Policy:
         self.anytime = frozenset(r.intent for r in domain.rules if r.anytime)
         self.form_interrupts = frozenset(r.intent for r in domain.rules if r.interrupts_form)
         self.not_an_answer = frozenset(r.intent for r in domain.rules if r.not_an_answer)
+        self.even_with_values = frozenset(r.intent for r in domain.rules if r.even_with_values)
 
     def decide(self, tracker: Tracker) -> Decision:
         """The next action for the latest message of `tracker`."""
@@ -129,7 +150,9 @@ class Policy:
         if awaiting:
             return Decision(awaiting)
         if tracker.active_form:
-            if intent in self.form_interrupts and not self._has_form_entities(tracker):
+            if intent in self.form_interrupts and (
+                intent in self.even_with_values or not self._has_form_entities(tracker)
+            ):
                 return Decision(self.rules[intent], then="case_form_reprompt")
             return Decision("case_form")
         if self.domain.case_type_for_intent(intent) is not None:
@@ -149,6 +172,8 @@ class Policy:
             return "action_hand_over" if yes else "action_decline"
         if tracker.awaiting == "classify_file":
             return "action_classify_file"
+        if tracker.awaiting == "queued":
+            return "action_take_queued" if yes else "action_decline"
         if not tracker.awaiting and intent == "deny" and tracker.fallback_count:
             return "action_decline"
         return None
