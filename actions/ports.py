@@ -80,6 +80,15 @@ class Handoff:
     hours: str  # the office hours in words (Simplified), e.g. "工作日 9:00–12:00…"
 
 
+@dataclass(frozen=True, slots=True)
+class ComplaintRecorded:
+    """What the desk answers when a complaint is recorded: the follow-up's number and the
+    working day by which a supervisor answers."""
+
+    follow_up_id: int
+    due: date
+
+
 class GatewayError(UserFacingError):
     """A desk operation failed in a way the taxpayer should be told about (Chinese message)."""
 
@@ -164,6 +173,14 @@ class CaseGateway(Protocol):
 
     async def conversation_state(self, requester: Requester) -> ConversationState:
         """`human` while staff own the conversation, else `bot` (asked only while human)."""
+        ...
+
+    async def record_complaint(
+        self, requester: Requester, text: str, *, working_days: int
+    ) -> ComplaintRecorded:
+        """Record a complaint as a follow-up for a supervisor (kind `complaint`, with the text
+        and the conversation), visible to staff; due in `working_days` working days. The
+        conversation stays with the bot."""
         ...
 
     async def add_review_item(

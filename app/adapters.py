@@ -32,6 +32,7 @@ from typing import Any
 from actions.channel import InboundFile
 from actions.ports import (
     CaseSummary,
+    ComplaintRecorded,
     ConversationState,
     GatewayError,
     Handoff,
@@ -458,6 +459,21 @@ class DeskCaseGateway:
         async with self.conversations.desk() as desk:
             conv = await self._conv(desk, requester)
             return await desk.conversation_state(conv.id)
+
+    async def record_complaint(
+        self, requester: Requester, text: str, *, working_days: int
+    ) -> ComplaintRecorded:
+        """A supervisor follow-up of kind `complaint` (in the staff topic too, with a staff
+        chat); the due day in the office's time zone."""
+        async with self.conversations.desk() as desk:
+            conv = await self._conv(desk, requester)
+            follow_up = await desk.record_complaint(
+                conv.id, text, working_days=working_days, alert_staff=self.staff_chat
+            )
+            log.info("complaint recorded as follow-up %s (conversation %s)", follow_up.id, conv.id)
+            due = follow_up.due_at
+            assert due is not None  # set by record_complaint
+            return ComplaintRecorded(follow_up.id, due.astimezone(OFFICE_TZ).date())
 
     async def add_review_item(
         self, requester: Requester, text: str, parse: Mapping[str, Any], *, reason: str

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from actions.channel import InboundFile, InboundMessage, Reply
 from actions.ports import (
     CaseSummary,
+    ComplaintRecorded,
     ConversationState,
     GatewayError,
     Handoff,
@@ -174,6 +175,7 @@ class FakeGateway:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.states: dict[str, ConversationState] = {}
         self.review: list[tuple[str, str]] = []
+        self.complaints: list[tuple[str, str, date]] = []  # (conversation key, text, due)
         self._next = first_number
         self.fail_next: str | None = None
         # what `hand_over` answers: no staff chat, open now (tests set others)
@@ -270,6 +272,14 @@ class FakeGateway:
     async def conversation_state(self, requester: Requester) -> ConversationState:
         self._call("conversation_state", requester)
         return self.states.get(requester.conversation_key, "bot")
+
+    async def record_complaint(
+        self, requester: Requester, text: str, *, working_days: int
+    ) -> ComplaintRecorded:
+        self._call("record_complaint", requester, text, working_days)
+        due = add_working_days(self.today(), working_days)
+        self.complaints.append((requester.conversation_key, text, due))
+        return ComplaintRecorded(len(self.complaints), due)
 
     async def add_review_item(
         self, requester: Requester, text: str, parse: Mapping[str, Any], *, reason: str
