@@ -8,11 +8,11 @@ from datetime import date, datetime
 from typing import Any
 
 from actions.base import Action, ActionContext, FormValidationAction, UtterAction, requester_of
-from actions.channel import Button
+from actions.channel import Button, OutboundFile
 from actions.checklist import classify_question, ensure_draft, missing_documents
 from actions.dispatcher import CollectingDispatcher
 from actions.documents import ActionAttachDocument, ActionClassifyFile, ActionShowChecklist
-from actions.domain import Domain, FaqAnswer
+from actions.domain import CaseType, Domain, FaqAnswer, render_template
 from actions.forms import (
     ActionCaseForm,
     ActionCaseFormReprompt,
@@ -20,7 +20,7 @@ from actions.forms import (
     missing_slots,
     next_step,
 )
-from actions.policy import payload
+from actions.policy import parse_payload, payload
 from actions.ports import RATING_ALIASES, RATING_LEVELS, GatewayError, Handoff
 from actions.tracker import (
     Awaiting,
@@ -30,6 +30,7 @@ from actions.tracker import (
     FollowupAction,
     FormReset,
     PendingCase,
+    QueuedRequestDone,
     Tracker,
 )
 from actions.validation import CaseFormValidation
@@ -37,6 +38,7 @@ from actions.validation import CaseFormValidation
 # Slots kept after a case is submitted (the same company usually asks again).
 KEPT_AFTER_SUBMIT: tuple[str, ...] = ("taxpayer_id",)
 FALLBACKS_BEFORE_HUMAN = 2
+COMPLAINT_WORKING_DAYS = 2  # default; domain.yml `settings: complaint_working_days`
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
@@ -79,6 +81,30 @@ def human_buttons() -> list[Button]:
     return [Button("转人工", payload("request_human")), Button("不用了", payload("deny"))]
 
 
+def queued_payload(item: dict[str, Any]) -> str:
+    """The [现在办理] button of a waiting request: its case type and the values the message
+    gave for it, read by the case form as a pressed case-type button (values validated)."""
+    data = {str(k): v for k, v in (item.get("slots") or {}).items() if k != "case_type"}
+    return payload("choose_case_type", {"case_type": item["case_type"], **data})
+
+
+def offer_queued(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+) -> list[Event]:
+    """When a request is done (submitted or cancelled) and the same message asked for
+    another: "您还提到要办「完税证明」，现在办吗？" [现在办理] [不用了]."""
+    item = next((q for q in tracker.queued if q.get("case_type") in domain.case_types), None)
+    if item is None:
+        return []
+    case_type = domain.case_types[item["case_type"]]
+    dispatcher.utter_message(
+        response="utter_offer_queued",
+        case_title=case_type.title.zh_hans,
+        buttons=[Button("现在办理", queued_payload(item)), Button("不用了", payload("deny"))],
+    )
+    return [Awaiting("queued")]
+
+
 class ActionSubmitCase(FormAction):
     """Submit the active case (after the [提交] confirmation): number and deadline."""
 
@@ -113,7 +139,11 @@ class ActionSubmitCase(FormAction):
             deadline=month_day(submitted.deadline),
             case_title=case_type.title.zh_hans,
         )
-        return [*events, FormReset(keep=KEPT_AFTER_SUBMIT)]
+        return [
+            *events,
+            FormReset(keep=KEPT_AFTER_SUBMIT),
+            *offer_queued(dispatcher, work, domain),
+        ]
 
 
 class ActionContinueUpload(Action):
@@ -181,7 +211,11 @@ class ActionCancel(Action):
         if tracker.draft_case_id:
             await self.ctx.gateway.cancel(tracker.draft_case_id)
         dispatcher.utter_message(response="utter_cancelled")
-        return [FormReset(), FallbackCounted(reset=True)]
+        return [
+            FormReset(),
+            FallbackCounted(reset=True),
+            *offer_queued(dispatcher, tracker, domain),
+        ]
 
 
 class ActionHandOver(Action):
@@ -213,6 +247,8 @@ class ActionDecline(Action):
     ) -> list[Event]:
         dispatcher.utter_message(response="utter_ok")
         events: list[Event] = [Awaiting(None), FallbackCounted(reset=True)]
+        if tracker.awaiting == "queued":
+            events.append(QueuedRequestDone())
         if tracker.active_form:
             events.append(FollowupAction("case_form_reprompt"))
         return events
@@ -245,7 +281,7 @@ class ActionFaq(Action):
         if answer is None:
             dispatcher.utter_message(response="utter_faq_unknown", buttons=human_buttons())
             return [Awaiting("offer_human")]
-        body = answer.text.strip()
+        body = render_template(answer.text.strip(), domain.office)
         if answer.source:
             dispatcher.utter_message(
                 response="utter_policy_answer",
@@ -284,8 +320,131 @@ class ActionDefaultFallback(Action):
         if tracker.active_form:
             dispatcher.utter_message(response="utter_form_not_understood")
             return [*events, FollowupAction("case_form_reprompt")]
-        dispatcher.utter_message(response="utter_default")
+        if tracker.latest_message.get("bare_number"):
+            dispatcher.utter_message(response="utter_default_number", number=text)
+        else:
+            dispatcher.utter_message(response="utter_default")
         return events
+
+
+def _documents_text(case_type: CaseType, domain: Domain) -> str:
+    docs = []
+    for doc in case_type.documents:
+        accept = " 或 ".join(domain.label("accept", a) for a in doc.accept)
+        need = "必需" if doc.required else "可选"
+        more = "，可多份" if doc.multiple else ""
+        docs.append(f"{doc.title.zh_hans}（{need}，{accept}{more}）")
+    return "；".join(docs) or "不需要上传材料"
+
+
+def checklist_answer(case_type: CaseType, domain: Domain) -> str:
+    """What a case type needs, from case_types.yml: the documents (required or not, in which
+    form), the values the form asks, and its time limit."""
+    lines = [
+        f"办理「{case_type.title.zh_hans}」需要：",
+        f"· 材料：{_documents_text(case_type, domain)}",
+    ]
+    if case_type.slots:
+        values = "、".join(domain.label("slot_long", s) for s in case_type.slots)
+        lines.append(f"· 信息：{values}")
+    lines.append(f"在这里提供即可，{case_type.sla_working_days} 个工作日内办结。")
+    return "\n".join(lines)
+
+
+def all_checklists(domain: Domain) -> str:
+    """One line per case type: its documents and the values asked."""
+    lines = ["各项业务需要的材料："]
+    for c in domain.case_types.values():
+        values = "、".join(domain.label("slot_long", s) for s in c.slots)
+        line = f"· {c.title.zh_hans}：{_documents_text(c, domain)}"
+        lines.append(f"{line}；另需{values}" if values else line)
+    return "\n".join(lines)
+
+
+class ActionFaqDocuments(Action):
+    """ "要交什么材料": the checklist of the current form's case type (mid-form), of the case
+    type the question names (faq.yml `faq_documents` keywords → `case_type`), else of all."""
+
+    def name(self) -> str:
+        return "action_faq_documents"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        text = str(tracker.latest_message.get("text") or "")
+        answer = pick_faq(domain.faq.get("faq_documents", []), text)
+        key = tracker.active_form or (answer.case_type if answer else None)
+        if key in domain.case_types:
+            body = checklist_answer(domain.case_types[key], domain)
+        else:
+            body = all_checklists(domain)
+        note = render_template(answer.text.strip(), domain.office) if answer else ""
+        dispatcher.utter_message(text=f"{body}\n{note}".strip())
+        return []
+
+
+class ActionSendTemplate(Action):
+    """ "承诺书模板在哪里下载": the template file of data/office.yml, sent as a document."""
+
+    def name(self) -> str:
+        return "action_send_template"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        relative = domain.office.get("template_file")
+        path = domain.data_file(relative) if relative else None
+        if path is None or not path.is_file():
+            dispatcher.utter_message(response="utter_template_missing", buttons=human_buttons())
+            return [Awaiting("offer_human")]
+        name = domain.office.get("template_name") or path.name
+        dispatcher.utter_message(
+            response="utter_template_sent", outbound_file=OutboundFile(str(path), name)
+        )
+        return []
+
+
+class ActionComplaint(Action):
+    """A complaint is recorded as a follow-up for a supervisor (visible to staff), the reply
+    says who answers and by when, and the conversation goes on with the bot."""
+
+    def name(self) -> str:
+        return "action_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        text = str(tracker.latest_message.get("original_text") or "")
+        text = text or str(tracker.latest_message.get("text") or "")
+        days = int(domain.settings.get("complaint_working_days") or COMPLAINT_WORKING_DAYS)
+        recorded = await self.ctx.gateway.record_complaint(
+            requester_of(tracker), text, working_days=days
+        )
+        dispatcher.utter_message(
+            response="utter_complaint_recorded",
+            number=recorded.follow_up_id,
+            deadline=month_day(recorded.due),
+        )
+        return [FallbackCounted(reset=True)]
+
+
+class ActionTakeQueued(FormAction):
+    """ "好的" to "您还提到要办「完税证明」，现在办吗？": the case form starts for the waiting
+    request, with the values the first message gave (as its [现在办理] button would)."""
+
+    def name(self) -> str:
+        return "action_take_queued"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        if not tracker.queued:
+            dispatcher.utter_message(response="utter_ok")
+            return [Awaiting(None)]
+        work = tracker.copy()
+        work.latest_message = parse_payload(queued_payload(tracker.queued[0])) or {}
+        form = ActionCaseForm(self.ctx, self.validation)
+        return [QueuedRequestDone(), *await form.run(dispatcher, work, domain)]
 
 
 class ActionAnswerCase(Action):
@@ -364,6 +523,10 @@ def build_actions(
         ActionHandOver(ctx),
         ActionDecline(ctx),
         ActionFaq(ctx),
+        ActionFaqDocuments(ctx),
+        ActionSendTemplate(ctx),
+        ActionComplaint(ctx),
+        ActionTakeQueued(ctx, validation),
         ActionDefaultFallback(ctx),
         ActionAnswerCase(ctx),
         ActionRate(ctx),

@@ -26,9 +26,10 @@ import opencc
 from actions.actions import build_actions
 from actions.base import ActionContext, FormValidationAction
 from actions.channel import Deliver, InboundMessage, Reply
+from actions.clauses import split_requests
 from actions.dispatcher import CollectingDispatcher, merge_replies
 from actions.domain import Domain
-from actions.policy import Policy, parse_payload, shortcut
+from actions.policy import Policy, bare_number, parse_payload, shortcut
 from actions.ports import (
     CaseGateway,
     GatewayError,
@@ -38,7 +39,14 @@ from actions.ports import (
     TrackerStore,
     conversation_key,
 )
-from actions.tracker import ConversationStateSet, Event, FallbackCounted, PendingCase, Tracker
+from actions.tracker import (
+    ConversationStateSet,
+    Event,
+    FallbackCounted,
+    PendingCase,
+    RequestsQueued,
+    Tracker,
+)
 from actions.validation import CaseFormValidation
 from taxrules.masking import redact_taxpayer_ids
 
@@ -171,6 +179,8 @@ class DialogueEngine:
         parse = await self._parse(text, msg)
         tracker.latest_message = parse
         tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
+        if parse.get("queued_requests"):
+            self._apply(tracker, [RequestsQueued(tuple(parse["queued_requests"]))])
         replies = await self._run(tracker)
         for reply in replies:
             tracker.add_turn("bot", reply.text)
@@ -191,13 +201,21 @@ class DialogueEngine:
             parse = parse_payload(text)
         simplified = self.scripts.to_simplified(text) if text else ""
         if parse is None and simplified:
-            parse = shortcut(simplified)
+            parse = shortcut(simplified) or bare_number(simplified)
         if parse is None and simplified:
             try:
                 parse = dict(await self.interpreter.aparse(simplified))
             except Exception:  # the NLU failing must not lose the turn: treat as not understood
                 log.exception("NLU failed; handling the message as nlu_fallback")
                 parse = None
+        if parse is not None and simplified and not text.startswith("/"):
+            try:  # a second request in the same message is queued (actions.clauses)
+                parse = (
+                    await split_requests(simplified, parse, self.interpreter.aparse, self.domain)
+                    or parse
+                )
+            except Exception:
+                log.exception("splitting the message into requests failed; taken whole")
         if parse is None:
             name = "submit_document" if (files or msg.rejected_files) else "nlu_fallback"
             parse = {
