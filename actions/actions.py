@@ -424,6 +424,7 @@ class ActionComplaint(Action):
             response="utter_complaint_recorded",
             number=recorded.follow_up_id,
             deadline=month_day(recorded.due),
+            buttons=[Button("转人工", payload("request_human"))],
         )
         return [FallbackCounted(reset=True)]
 
