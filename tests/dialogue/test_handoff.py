@@ -1,6 +1,7 @@
 """Hand-over replies and flips (issue 8): 转人工 and two fallbacks in a row hand the
-conversation to staff (a complaint is recorded for a supervisor instead, issue 9); the reply promises a person only when a staff chat exists, and out
-of office hours says when staff answer; in both scripts. Idle timeout: the bot answers again."""
+conversation to staff (a complaint is recorded for a supervisor instead, issue 9); the reply
+promises a person only when a staff chat exists, and out of office hours says when staff
+answer; in both scripts. Idle timeout: the bot answers again."""
 
 from __future__ import annotations
 

@@ -63,7 +63,11 @@ async def no_case_opened(chat: Chat) -> None:
         ("发票开错了怎么红冲", ["红字发票", "电子税务局"], ["发票申领"]),
         ("發票開錯了怎麼紅沖", ["紅字發票", "電子稅務局"], ["發票申領」"]),
         ("注销税务登记怎么办", ["清税证明", "注销不在这里办理"], ["登记信息变更」"]),
-        ("2025年个税汇算清缴退税怎么办理", ["个人所得税", "汇算", "不在这里办理"], ["纳税人识别号"]),
+        (
+            "2025年个税汇算清缴退税怎么办理",
+            ["个人所得税", "汇算", "不在这里办理"],
+            ["纳税人识别号"],
+        ),
         ("数电发票怎么开", ["电子税务局"], ["营业执照"]),
         ("我想预约明天上午去办", ["不能预约", "12366"], ["抱歉"]),
         ("地址在哪里？怎么坐车过去", ["地址", "公交"], ["抱歉"]),
@@ -86,7 +90,7 @@ async def test_the_template_is_sent_as_a_file(engine: DialogueEngine) -> None:
     replies = await Chat(engine, "tpl").say("承诺书模板在哪里下载？")
     files = [r.document for r in replies if r.document is not None]
     assert len(files) == 1 and files[0].name.endswith(".docx")
-    assert Path(files[0].path).is_file()
+    assert files[0].path == str(ROOT / "data" / "templates" / "commitment_letter.docx")
     assert "承诺书模板" in replies[0].text
 
 
@@ -246,7 +250,9 @@ async def test_a_complaint_is_recorded_and_the_chat_goes_on(
     assert "在办事项" in reply  # understood: the status answer
 
 
-async def test_a_complaint_mid_form_keeps_the_form(engine: DialogueEngine, gateway: FakeGateway) -> None:
+async def test_a_complaint_mid_form_keeps_the_form(
+    engine: DialogueEngine, gateway: FakeGateway
+) -> None:
     chat = Chat(engine, "complaint-mid")
     await correction_waiting_for_letter(chat)
     replies = await chat.say("态度太差了")
