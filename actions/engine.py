@@ -29,7 +29,7 @@ from actions.channel import Deliver, InboundMessage, Reply
 from actions.clauses import split_requests
 from actions.dispatcher import CollectingDispatcher, merge_replies
 from actions.domain import Domain
-from actions.policy import Policy, bare_number, parse_payload, shortcut
+from actions.policy import Policy, bare_number, parse_payload, redirect, shortcut
 from actions.ports import (
     CaseGateway,
     GatewayError,
@@ -216,6 +216,7 @@ class DialogueEngine:
                 )
             except Exception:
                 log.exception("splitting the message into requests failed; taken whole")
+            parse = redirect(parse, self.domain)
         if parse is None:
             name = "submit_document" if (files or msg.rejected_files) else "nlu_fallback"
             parse = {

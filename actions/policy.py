@@ -115,6 +115,29 @@ def bare_number(text: str) -> dict[str, Any] | None:
     }
 
 
+def redirect(parse: dict[str, Any], domain: Domain) -> dict[str, Any]:
+    """Apply domain.yml `settings: redirects`: a request whose entity has a value the office
+    does not take in chat ("退个税": request_refund with tax_type iit) becomes the question
+    that says where to go (faq_iit). Returns the parse, changed or not."""
+    intent = (parse.get("intent") or {}).get("name")
+    for rule in domain.settings.get("redirects") or []:
+        if rule.get("intent") != intent:
+            continue
+        values = {
+            str(e.get("value"))
+            for e in parse.get("entities") or []
+            if e.get("entity") == rule.get("entity")
+        }
+        if str(rule.get("value")) in values:
+            confidence = (parse.get("intent") or {}).get("confidence", 1.0)
+            return {
+                **parse,
+                "intent": {"name": str(rule["to"]), "confidence": confidence},
+                "redirected_from": intent,
+            }
+    return parse
+
+
 @dataclass(frozen=True)
 class Decision:
     """The action to run, and the action to run after it (a form re-ask) if any."""

@@ -265,3 +265,21 @@ async def test_traditional_questions_get_traditional_answers(engine: DialogueEng
     assert "這是承諾書模板" in reply
     reply = text_of(await Chat(engine, "hant2").say("註銷稅務登記怎麼辦"))
     assert "清稅證明" in reply
+
+
+@pytest.mark.parametrize("text", ["申请退个税", "退2024年的个人所得税", "我要退税 个税多扣了"])
+async def test_an_individuals_iit_refund_is_never_the_company_refund_form(
+    engine: DialogueEngine, text: str
+) -> None:
+    chat = Chat(engine, f"iit-{hash(text) % 10_000}")
+    reply = text_of(await chat.say(text))
+    assert "个人所得税" in reply and "App" in reply, reply
+    assert "纳税人识别号" not in reply and "金额" not in reply
+    await no_case_opened(chat)
+
+
+async def test_a_company_refund_still_opens_the_refund_form(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "refund")
+    reply = text_of(await chat.say("多交了增值税 申请退税"))
+    assert "退税申请" in reply
+    assert (await chat.tracker()).active_form == "refund"

@@ -1,0 +1,48 @@
+"""domain.yml `settings: redirects` and the bare-number rule with a scripted NLU: a refund
+request naming 个税 is answered as the 个税 question (never the company refund form)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from pathlib import Path
+
+from actions.domain import Domain
+from actions.engine import DialogueEngine
+from actions.policy import redirect
+from actions.stores import InMemoryTrackerStore
+from testing.dialogue import Chat, FakeGateway, FakeInterpreter, FakeNormalizers, parse, text_of
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = Domain.load(ROOT / "data")
+
+
+def test_redirect_needs_the_intent_and_the_value() -> None:
+    iit = parse("request_refund", 0.9, tax_type="iit")
+    assert redirect(iit, DOMAIN)["intent"] == {"name": "faq_iit", "confidence": 0.9}
+    vat = parse("request_refund", 0.9, tax_type="vat")
+    assert redirect(vat, DOMAIN) is vat
+    other = parse("request_correction", 0.9, tax_type="iit")  # correcting 个税 is a case
+    assert redirect(other, DOMAIN) is other
+
+
+async def test_the_dialogue_answers_the_redirected_question() -> None:
+    gw = FakeGateway(lambda: date(2026, 12, 1))
+    nlu = FakeInterpreter({"退个税": parse("request_refund", tax_type="iit")})
+    engine = DialogueEngine(
+        nlu,
+        gw,
+        InMemoryTrackerStore(),
+        DOMAIN,
+        today=lambda: date(2026, 12, 1),
+        normalizers=FakeNormalizers(),
+        rng=random.Random(1),
+    )
+    chat = Chat(engine, "r")
+    reply = text_of(await chat.say("退个税"))
+    assert "个人所得税" in reply and "不在这里办理" in reply
+    assert (await chat.tracker()).active_form is None
+    assert gw.called("open_draft") == []
+    # a bare number never reaches the classifier
+    reply = text_of(await chat.say("3"))
+    assert "“3”" in reply and nlu.seen == ["退个税"]
