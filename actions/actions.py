@@ -337,6 +337,104 @@ def _documents_text(case_type: CaseType, domain: Domain) -> str:
     return "；".join(docs) or "不需要上传材料"
 
 
+# What taxpayers call the holidays named in data/calendar/*.yml.
+HOLIDAY_ALIASES: dict[str, str] = {
+    "元旦": "元旦",
+    "春节": "春节",
+    "过年": "春节",
+    "清明": "清明节",
+    "五一": "劳动节",
+    "劳动节": "劳动节",
+    "端午": "端午节",
+    "中秋": "中秋节",
+    "国庆": "国庆节",
+    "十一": "国庆节",
+}
+RELATIVE_DAYS: dict[str, int] = {"今天": 0, "明天": 1, "后天": 2}
+HOLIDAY_WORDS = ("节假日", "放假", "假期", "节后", "调休", "补班")
+CALENDAR_DAYS = 370
+
+
+def day_label(day: date) -> str:
+    """`10月2日（周五）`."""
+    return f"{month_day(day)}（{WEEKDAYS[day.weekday()]}）"
+
+
+def _runs(days: list[Any], name: str) -> list[tuple[date, date]]:
+    """Consecutive closed days of holiday `name`, as (first, last)."""
+    runs: list[tuple[date, date]] = []
+    for d in days:
+        if d.name != name or d.open:
+            continue
+        if runs and (d.day - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], d.day)
+        else:
+            runs.append((d.day, d.day))
+    return runs
+
+
+def holiday_lines(days: list[Any], wanted: str | None) -> list[str]:
+    """ "国庆节：10月1日（周四）至10月7日（周三）办税服务厅不开放；9月20日（周日）、
+    10月10日（周六）调休上班，照常办公。" for the named holiday, or the next one."""
+    names = list(dict.fromkeys(d.name for d in days if d.name and not d.open))
+    if wanted is not None:
+        names = [n for n in names if n == wanted]
+    lines = []
+    for name in names[:1]:
+        runs = _runs(days, name)
+        spans = "、".join(
+            day_label(a) if a == b else f"{day_label(a)}至{day_label(b)}" for a, b in runs
+        )
+        line = f"{name}：{spans}办税服务厅不开放"
+        workdays = [d.day for d in days if d.open and d.name and d.name.startswith(name)]
+        if workdays:
+            line += f"；{'、'.join(day_label(w) for w in workdays)}调休上班，照常办公"
+        lines.append(line + "。")
+    return lines
+
+
+class ActionOfficeHours(Action):
+    """Opening hours from data (faq.yml), and from the holiday calendar when the question
+    names a day (今天/明天/后天) or a holiday (国庆, 五一, 放假...): whether the 办税服务厅
+    opens that day, and the dates of the holiday with its 调休 working days."""
+
+    def name(self) -> str:
+        return "action_office_hours"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        text = str(tracker.latest_message.get("text") or "")
+        today = self.ctx.today()
+        lines: list[str] = []
+        relative = next((w for w in RELATIVE_DAYS if w in text), None)
+        wanted = next((v for k, v in HOLIDAY_ALIASES.items() if k in text), None)
+        if relative is not None or wanted is not None or any(w in text for w in HOLIDAY_WORDS):
+            days = list(await self.ctx.gateway.office_days(today, CALENDAR_DAYS))
+            if relative is not None:
+                day = days[RELATIVE_DAYS[relative]]
+                label = f"{relative}（{month_day(day.day)} {WEEKDAYS[day.day.weekday()]}"
+                label += f"，{day.name}）" if day.name else "）"
+                if day.open:
+                    lines.append(f"{label}办税服务厅正常办公。")
+                else:
+                    following = next((d.day for d in days if d.day > day.day and d.open), None)
+                    line = f"{label}办税服务厅不开放"
+                    if following is not None:
+                        line += f"，{day_label(following)}起照常办公"
+                    lines.append(line + "。")
+            else:
+                lines += holiday_lines(days, wanted)
+        answer = pick_faq(domain.faq.get("faq_office_hours", []), text)
+        if answer is not None:
+            lines.append(render_template(answer.text.strip(), domain.office))
+        if not lines:
+            dispatcher.utter_message(response="utter_faq_unknown", buttons=human_buttons())
+            return [Awaiting("offer_human")]
+        dispatcher.utter_message(text="\n".join(lines))
+        return []
+
+
 def checklist_answer(case_type: CaseType, domain: Domain) -> str:
     """What a case type needs, from case_types.yml: the documents (required or not, in which
     form), the values the form asks, and its time limit."""
@@ -525,6 +623,7 @@ def build_actions(
         ActionDecline(ctx),
         ActionFaq(ctx),
         ActionFaqDocuments(ctx),
+        ActionOfficeHours(ctx),
         ActionSendTemplate(ctx),
         ActionComplaint(ctx),
         ActionTakeQueued(ctx, validation),

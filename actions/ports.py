@@ -89,6 +89,16 @@ class ComplaintRecorded:
     due: date
 
 
+@dataclass(frozen=True, slots=True)
+class OfficeDay:
+    """One day on the office's calendar: whether the 办税服务厅 opens, and the name of the
+    holiday (国庆节) or of the 调休 working day (国庆节调休) when it is one."""
+
+    day: date
+    open: bool
+    name: str | None = None
+
+
 class GatewayError(UserFacingError):
     """A desk operation failed in a way the taxpayer should be told about (Chinese message)."""
 
@@ -173,6 +183,10 @@ class CaseGateway(Protocol):
 
     async def conversation_state(self, requester: Requester) -> ConversationState:
         """`human` while staff own the conversation, else `bot` (asked only while human)."""
+        ...
+
+    async def office_days(self, start: date, days: int) -> Sequence[OfficeDay]:
+        """The office's calendar from `start` for `days` days (holidays and 调休 included)."""
         ...
 
     async def record_complaint(

@@ -26,6 +26,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from actions.ports import (
     ConversationState,
     GatewayError,
     Handoff,
+    OfficeDay,
     Requester,
     SubmittedCase,
     conversation_key,
@@ -459,6 +461,16 @@ class DeskCaseGateway:
         async with self.conversations.desk() as desk:
             conv = await self._conv(desk, requester)
             return await desk.conversation_state(conv.id)
+
+    async def office_days(self, start: date, days: int) -> list[OfficeDay]:
+        """From the desk's holiday calendar (data/calendar/*.yml)."""
+        calendar = self.conversations.runtime.calendar
+        out = []
+        for i in range(days):
+            day = start + timedelta(days=i)
+            name = calendar.holiday_name(day) or calendar.workday_name(day)
+            out.append(OfficeDay(day, calendar.is_working_day(day), name))
+        return out
 
     async def record_complaint(
         self, requester: Requester, text: str, *, working_days: int

@@ -18,6 +18,7 @@ from actions.ports import (
     GatewayError,
     Handoff,
     IdCheck,
+    OfficeDay,
     Requester,
     SubmittedCase,
 )
@@ -176,6 +177,7 @@ class FakeGateway:
         self.states: dict[str, ConversationState] = {}
         self.review: list[tuple[str, str]] = []
         self.complaints: list[tuple[str, str, date]] = []  # (conversation key, text, due)
+        self.holidays: dict[date, str] = {}  # what office_days calls holidays
         self._next = first_number
         self.fail_next: str | None = None
         # what `hand_over` answers: no staff chat, open now (tests set others)
@@ -272,6 +274,17 @@ class FakeGateway:
     async def conversation_state(self, requester: Requester) -> ConversationState:
         self._call("conversation_state", requester)
         return self.states.get(requester.conversation_key, "bot")
+
+    async def office_days(self, start: date, days: int) -> list[OfficeDay]:
+        """Weekdays open, weekends closed, and the `holidays` a test sets ({day: name}):
+        closed, except those named "…调休" (working days)."""
+        out = []
+        for i in range(days):
+            day = start + timedelta(days=i)
+            name = self.holidays.get(day)
+            is_open = name.endswith("调休") if name else day.weekday() < 5
+            out.append(OfficeDay(day, is_open, name))
+        return out
 
     async def record_complaint(
         self, requester: Requester, text: str, *, working_days: int

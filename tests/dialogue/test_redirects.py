@@ -46,3 +46,36 @@ async def test_the_dialogue_answers_the_redirected_question() -> None:
     # a bare number never reaches the classifier
     reply = text_of(await chat.say("3"))
     assert "“3”" in reply and nlu.seen == ["退个税"]
+
+
+async def test_opening_hours_on_holidays_come_from_the_calendar() -> None:
+    today = date(2026, 9, 30)  # a Wednesday, the day before 国庆节
+    gw = FakeGateway(lambda: today)
+    gw.holidays = {date(2026, 10, d): "国庆节" for d in range(1, 8)}
+    gw.holidays[date(2026, 10, 10)] = "国庆节调休"  # a Saturday the office works
+    nlu = FakeInterpreter(
+        {
+            "国庆节上班吗": parse("faq_office_hours"),
+            "明天大厅开门不": parse("faq_office_hours"),
+            "今天能去大厅吗": parse("faq_office_hours"),
+        }
+    )
+    engine = DialogueEngine(
+        nlu,
+        gw,
+        InMemoryTrackerStore(),
+        DOMAIN,
+        today=lambda: today,
+        normalizers=FakeNormalizers(),
+        rng=random.Random(1),
+    )
+    chat = Chat(engine, "h")
+    reply = text_of(await chat.say("国庆节上班吗"))
+    assert "国庆节：10月1日（周四）至10月7日（周三）办税服务厅不开放" in reply
+    assert "10月10日（周六）调休上班" in reply
+    reply = text_of(await chat.say("明天大厅开门不"))
+    assert reply.startswith(
+        "明天（10月1日 周四，国庆节）办税服务厅不开放，10月8日（周四）起照常办公"
+    )
+    reply = text_of(await chat.say("今天能去大厅吗"))
+    assert reply.startswith("今天（9月30日 周三）办税服务厅正常办公")
