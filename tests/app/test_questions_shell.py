@@ -44,6 +44,7 @@ async def test_questions_complaint_and_two_requests_in_the_shell(
     settings = _settings(tmp_path, models_dir, database_url)
     (tmp_path / "letter.pdf").write_bytes(make_pdf())
     lines = [
+        "国庆节上班吗",
         "承诺书模板在哪里下载？",
         "你们效率太低了 我要投诉",
         "告诉我进度",
@@ -63,6 +64,7 @@ async def test_questions_complaint_and_two_requests_in_the_shell(
         assert await shell.run() == 0
         text = out.getvalue()
         print(text)
+        assert "国庆节：" in text and "办税服务厅不开放" in text  # the desk's calendar
         assert "📎 承诺书模板.docx" in text and "commitment_letter.docx" in text
         assert "投诉编号" in text and "负责人" in text
         assert "您目前没有在办事项" in text  # the status answer after the complaint
