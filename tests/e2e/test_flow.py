@@ -573,7 +573,5 @@ async def test_the_template_arrives_as_a_document_and_the_form_goes_on(
     assert doc.message["caption"].startswith("这是承诺书模板")
     assert "承诺书" in (again.text or "") and again.method == "sendMessage"
     async with h.services.runtime.sessions() as session:
-        out = (
-            await session.scalars(select(Message.text).where(Message.direction == "out"))
-        ).all()
+        out = (await session.scalars(select(Message.text).where(Message.direction == "out"))).all()
     assert any((t or "").startswith("这是承诺书模板") for t in out)
