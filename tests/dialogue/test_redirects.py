@@ -1,5 +1,6 @@
-"""domain.yml `settings: redirects` and the bare-number rule with a scripted NLU: a refund
-request naming 个税 is answered as the 个税 question (never the company refund form)."""
+"""Question routing with a scripted NLU: domain.yml `settings: redirects` (a refund request
+naming 个税 is the 个税 question, never the company refund form), bare numbers, opening hours
+from the holiday calendar, and office questions while a staff question waits."""
 
 from __future__ import annotations
 
@@ -79,3 +80,31 @@ async def test_opening_hours_on_holidays_come_from_the_calendar() -> None:
     )
     reply = text_of(await chat.say("今天能去大厅吗"))
     assert reply.startswith("今天（9月30日 周三）办税服务厅正常办公")
+
+
+async def test_an_office_question_while_staff_wait_for_an_answer_is_answered() -> None:
+    """A staff question waits (§6); "地址在哪里" is answered by the bot and the next message
+    still goes to the case."""
+    gw = FakeGateway(lambda: date(2026, 12, 1))
+    nlu = FakeInterpreter(
+        {
+            "地址在哪里": parse("faq_location"),
+            "用于办理银行贷款": parse("provide_info", 0.5),
+        }
+    )
+    engine = DialogueEngine(
+        nlu,
+        gw,
+        InMemoryTrackerStore(),
+        DOMAIN,
+        today=lambda: date(2026, 12, 1),
+        normalizers=FakeNormalizers(),
+        rng=random.Random(1),
+    )
+    await engine.note_staff_question("telegram", "w", "TX-2026-000119")
+    chat = Chat(engine, "w")
+    reply = text_of(await chat.say("地址在哪里"))
+    assert DOMAIN.office["address"] in reply
+    assert gw.called("answer_question") == []
+    assert "已转交工作人员" in text_of(await chat.say("用于办理银行贷款"))
+    assert [c[2] for c in gw.called("answer_question")] == ["用于办理银行贷款"]
