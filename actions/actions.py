@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from actions.base import Action, ActionContext, FormValidationAction, UtterAction, requester_of
-from actions.channel import Button
+from actions.channel import Button, OutboundFile
 from actions.checklist import classify_question, ensure_draft, missing_documents
 from actions.dispatcher import CollectingDispatcher
 from actions.documents import (
@@ -17,7 +17,7 @@ from actions.documents import (
     ActionClassifyFile,
     ActionShowChecklist,
 )
-from actions.domain import Domain, FaqAnswer
+from actions.domain import CaseType, Domain, FaqAnswer, render_template
 from actions.forms import (
     ActionCaseForm,
     ActionCaseFormReprompt,
@@ -25,7 +25,7 @@ from actions.forms import (
     missing_slots,
     next_step,
 )
-from actions.policy import case_number_in, payload
+from actions.policy import case_number_in, parse_payload, payload
 from actions.ports import RATING_ALIASES, RATING_LEVELS, CaseSummary, GatewayError, Handoff
 from actions.tracker import (
     Awaiting,
@@ -35,6 +35,7 @@ from actions.tracker import (
     FollowupAction,
     FormReset,
     PendingCase,
+    QueuedRequestDone,
     Tracker,
 )
 from actions.validation import CaseFormValidation
@@ -43,6 +44,7 @@ from taxrules.phones import mask_phone
 # Slots kept after a case is submitted (the same company usually asks again).
 KEPT_AFTER_SUBMIT: tuple[str, ...] = ("taxpayer_id",)
 FALLBACKS_BEFORE_HUMAN = 2
+COMPLAINT_WORKING_DAYS = 2  # default; domain.yml `settings: complaint_working_days`
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
@@ -83,6 +85,30 @@ async def hand_over(
 def human_buttons() -> list[Button]:
     """[转人工] [不用了]."""
     return [Button("转人工", payload("request_human")), Button("不用了", payload("deny"))]
+
+
+def queued_payload(item: dict[str, Any]) -> str:
+    """The [现在办理] button of a waiting request: its case type and the values the message
+    gave for it, read by the case form as a pressed case-type button (values validated)."""
+    data = {str(k): v for k, v in (item.get("slots") or {}).items() if k != "case_type"}
+    return payload("choose_case_type", {"case_type": item["case_type"], **data})
+
+
+def offer_queued(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+) -> list[Event]:
+    """When a request is done (submitted or cancelled) and the same message asked for
+    another: "您还提到要办「完税证明」，现在办吗？" [现在办理] [不用了]."""
+    item = next((q for q in tracker.queued if q.get("case_type") in domain.case_types), None)
+    if item is None:
+        return []
+    case_type = domain.case_types[item["case_type"]]
+    dispatcher.utter_message(
+        response="utter_offer_queued",
+        case_title=case_type.title.zh_hans,
+        buttons=[Button("现在办理", queued_payload(item)), Button("不用了", payload("deny"))],
+    )
+    return [Awaiting("queued")]
 
 
 class ActionSubmitCase(FormAction):
@@ -130,7 +156,11 @@ class ActionSubmitCase(FormAction):
                 case_number=submitted.number,
                 case_title=case_type.title.zh_hans,
             )
-        return [*events, FormReset(keep=KEPT_AFTER_SUBMIT)]
+        return [
+            *events,
+            FormReset(keep=KEPT_AFTER_SUBMIT),
+            *offer_queued(dispatcher, work, domain),
+        ]
 
 
 class ActionContinueUpload(Action):
@@ -270,7 +300,11 @@ class ActionCancel(Action):
         if tracker.draft_case_id:
             await self.ctx.gateway.cancel(tracker.draft_case_id, requester=requester_of(tracker))
         dispatcher.utter_message(response="utter_cancelled")
-        return [FormReset(), FallbackCounted(reset=True)]
+        return [
+            FormReset(),
+            FallbackCounted(reset=True),
+            *offer_queued(dispatcher, tracker, domain),
+        ]
 
     async def _submitted(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
@@ -369,6 +403,8 @@ class ActionDecline(Action):
     ) -> list[Event]:
         dispatcher.utter_message(response="utter_ok")
         events: list[Event] = [Awaiting(None), FallbackCounted(reset=True)]
+        if tracker.awaiting == "queued":
+            events.append(QueuedRequestDone())
         if tracker.active_form:
             events.append(FollowupAction("case_form_reprompt"))
         return events
@@ -401,7 +437,7 @@ class ActionFaq(Action):
         if answer is None:
             dispatcher.utter_message(response="utter_faq_unknown", buttons=human_buttons())
             return [Awaiting("offer_human")]
-        body = answer.text.strip()
+        body = render_template(answer.text.strip(), domain.office)
         if answer.source:
             dispatcher.utter_message(
                 response="utter_policy_answer",
@@ -440,8 +476,230 @@ class ActionDefaultFallback(Action):
         if tracker.active_form:
             dispatcher.utter_message(response="utter_form_not_understood")
             return [*events, FollowupAction("case_form_reprompt")]
-        dispatcher.utter_message(response="utter_default")
+        if tracker.latest_message.get("bare_number"):
+            dispatcher.utter_message(response="utter_default_number", number=text)
+        else:
+            dispatcher.utter_message(response="utter_default")
         return events
+
+
+def _documents_text(case_type: CaseType, domain: Domain) -> str:
+    docs = []
+    for doc in case_type.documents:
+        accept = " 或 ".join(domain.label("accept", a) for a in doc.accept)
+        need = "必需" if doc.required else "可选"
+        more = "，可多份" if doc.multiple else ""
+        docs.append(f"{doc.title.zh_hans}（{need}，{accept}{more}）")
+    return "；".join(docs) or "不需要上传材料"
+
+
+# What taxpayers call the holidays named in data/calendar/*.yml.
+HOLIDAY_ALIASES: dict[str, str] = {
+    "元旦": "元旦",
+    "春节": "春节",
+    "过年": "春节",
+    "清明": "清明节",
+    "五一": "劳动节",
+    "劳动节": "劳动节",
+    "端午": "端午节",
+    "中秋": "中秋节",
+    "国庆": "国庆节",
+    "十一": "国庆节",
+}
+RELATIVE_DAYS: dict[str, int] = {"今天": 0, "明天": 1, "后天": 2}
+HOLIDAY_WORDS = ("节假日", "放假", "假期", "节后", "调休", "补班")
+CALENDAR_DAYS = 370
+
+
+def day_label(day: date) -> str:
+    """`10月2日（周五）`."""
+    return f"{month_day(day)}（{WEEKDAYS[day.weekday()]}）"
+
+
+def _runs(days: list[Any], name: str) -> list[tuple[date, date]]:
+    """Consecutive closed days of holiday `name`, as (first, last)."""
+    runs: list[tuple[date, date]] = []
+    for d in days:
+        if d.name != name or d.open:
+            continue
+        if runs and (d.day - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], d.day)
+        else:
+            runs.append((d.day, d.day))
+    return runs
+
+
+def holiday_lines(days: list[Any], wanted: str | None) -> list[str]:
+    """ "国庆节：10月1日（周四）至10月7日（周三）办税服务厅不开放；9月20日（周日）、
+    10月10日（周六）调休上班，照常办公。" for the named holiday, or the next one."""
+    names = list(dict.fromkeys(d.name for d in days if d.name and not d.open))
+    if wanted is not None:
+        names = [n for n in names if n == wanted]
+    lines = []
+    for name in names[:1]:
+        runs = _runs(days, name)
+        spans = "、".join(
+            day_label(a) if a == b else f"{day_label(a)}至{day_label(b)}" for a, b in runs
+        )
+        line = f"{name}：{spans}办税服务厅不开放"
+        workdays = [d.day for d in days if d.open and d.name and d.name.startswith(name)]
+        if workdays:
+            line += f"；{'、'.join(day_label(w) for w in workdays)}调休上班，照常办公"
+        lines.append(line + "。")
+    return lines
+
+
+class ActionOfficeHours(Action):
+    """Opening hours from data (faq.yml), and from the holiday calendar when the question
+    names a day (今天/明天/后天) or a holiday (国庆, 五一, 放假...): whether the 办税服务厅
+    opens that day, and the dates of the holiday with its 调休 working days."""
+
+    def name(self) -> str:
+        return "action_office_hours"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        text = str(tracker.latest_message.get("text") or "")
+        today = self.ctx.today()
+        lines: list[str] = []
+        relative = next((w for w in RELATIVE_DAYS if w in text), None)
+        wanted = next((v for k, v in HOLIDAY_ALIASES.items() if k in text), None)
+        if relative is not None or wanted is not None or any(w in text for w in HOLIDAY_WORDS):
+            days = list(await self.ctx.gateway.office_days(today, CALENDAR_DAYS))
+            if relative is not None:
+                day = days[RELATIVE_DAYS[relative]]
+                label = f"{relative}（{month_day(day.day)} {WEEKDAYS[day.day.weekday()]}"
+                label += f"，{day.name}）" if day.name else "）"
+                if day.open:
+                    lines.append(f"{label}办税服务厅正常办公。")
+                else:
+                    following = next((d.day for d in days if d.day > day.day and d.open), None)
+                    line = f"{label}办税服务厅不开放"
+                    if following is not None:
+                        line += f"，{day_label(following)}起照常办公"
+                    lines.append(line + "。")
+            else:
+                lines += holiday_lines(days, wanted)
+        answer = pick_faq(domain.faq.get("faq_office_hours", []), text)
+        if answer is not None:
+            lines.append(render_template(answer.text.strip(), domain.office))
+        if not lines:
+            dispatcher.utter_message(response="utter_faq_unknown", buttons=human_buttons())
+            return [Awaiting("offer_human")]
+        dispatcher.utter_message(text="\n".join(lines))
+        return []
+
+
+def checklist_answer(case_type: CaseType, domain: Domain) -> str:
+    """What a case type needs, from case_types.yml: the documents (required or not, in which
+    form), the values the form asks, and its time limit."""
+    lines = [
+        f"办理「{case_type.title.zh_hans}」需要：",
+        f"· 材料：{_documents_text(case_type, domain)}",
+    ]
+    if case_type.slots:
+        values = "、".join(domain.label("slot_long", s) for s in case_type.slots)
+        lines.append(f"· 信息：{values}")
+    lines.append(f"在这里提供即可，{case_type.sla_working_days} 个工作日内办结。")
+    return "\n".join(lines)
+
+
+def all_checklists(domain: Domain) -> str:
+    """One line per case type: its documents and the values asked."""
+    lines = ["各项业务需要的材料："]
+    for c in domain.case_types.values():
+        values = "、".join(domain.label("slot_long", s) for s in c.slots)
+        line = f"· {c.title.zh_hans}：{_documents_text(c, domain)}"
+        lines.append(f"{line}；另需{values}" if values else line)
+    return "\n".join(lines)
+
+
+class ActionFaqDocuments(Action):
+    """ "要交什么材料": the checklist of the current form's case type (mid-form), of the case
+    type the question names (faq.yml `faq_documents` keywords → `case_type`), else of all."""
+
+    def name(self) -> str:
+        return "action_faq_documents"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        text = str(tracker.latest_message.get("text") or "")
+        answer = pick_faq(domain.faq.get("faq_documents", []), text)
+        key = tracker.active_form or (answer.case_type if answer else None)
+        if key in domain.case_types:
+            body = checklist_answer(domain.case_types[key], domain)
+        else:
+            body = all_checklists(domain)
+        note = render_template(answer.text.strip(), domain.office) if answer else ""
+        dispatcher.utter_message(text=f"{body}\n{note}".strip())
+        return []
+
+
+class ActionSendTemplate(Action):
+    """ "承诺书模板在哪里下载": the template file of data/office.yml, sent as a document."""
+
+    def name(self) -> str:
+        return "action_send_template"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        relative = domain.office.get("template_file")
+        path = domain.data_file(relative) if relative else None
+        if path is None or not path.is_file():
+            dispatcher.utter_message(response="utter_template_missing", buttons=human_buttons())
+            return [Awaiting("offer_human")]
+        name = domain.office.get("template_name") or path.name
+        dispatcher.utter_message(
+            response="utter_template_sent", outbound_file=OutboundFile(str(path), name)
+        )
+        return []
+
+
+class ActionComplaint(Action):
+    """A complaint is recorded as a follow-up for a supervisor (visible to staff), the reply
+    says who answers and by when, and the conversation goes on with the bot."""
+
+    def name(self) -> str:
+        return "action_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        text = str(tracker.latest_message.get("original_text") or "")
+        text = text or str(tracker.latest_message.get("text") or "")
+        days = int(domain.settings.get("complaint_working_days") or COMPLAINT_WORKING_DAYS)
+        recorded = await self.ctx.gateway.record_complaint(
+            requester_of(tracker), text, working_days=days
+        )
+        dispatcher.utter_message(
+            response="utter_complaint_recorded",
+            number=recorded.follow_up_id,
+            deadline=month_day(recorded.due),
+            buttons=[Button("转人工", payload("request_human"))],
+        )
+        return [FallbackCounted(reset=True)]
+
+
+class ActionTakeQueued(FormAction):
+    """ "好的" to "您还提到要办「完税证明」，现在办吗？": the case form starts for the waiting
+    request, with the values the first message gave (as its [现在办理] button would)."""
+
+    def name(self) -> str:
+        return "action_take_queued"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> list[Event]:
+        if not tracker.queued:
+            dispatcher.utter_message(response="utter_ok")
+            return [Awaiting(None)]
+        work = tracker.copy()
+        work.latest_message = parse_payload(queued_payload(tracker.queued[0])) or {}
+        form = ActionCaseForm(self.ctx, self.validation)
+        return [QueuedRequestDone(), *await form.run(dispatcher, work, domain)]
 
 
 class ActionAnswerCase(Action):
@@ -570,6 +828,11 @@ def build_actions(
         ActionHandOver(ctx),
         ActionDecline(ctx),
         ActionFaq(ctx),
+        ActionFaqDocuments(ctx),
+        ActionOfficeHours(ctx),
+        ActionSendTemplate(ctx),
+        ActionComplaint(ctx),
+        ActionTakeQueued(ctx, validation),
         ActionDefaultFallback(ctx),
         ActionAnswerCase(ctx),
         ActionRate(ctx),

@@ -59,14 +59,25 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """A file the bot sends (the commitment-letter template): a file on the server's disk
+    (`path`, absolute) and the name the taxpayer sees (`name`)."""
+
+    path: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """One message to send back. `buttons` are rows of buttons. `kinds` names what the
-    message says, in order: the domain response of each part (`utter_ask_tax_period`), or the
-    action that wrote a free text; channels ignore it, tests and the conversation benchmark
-    read it."""
+    """One message to send back. `buttons` are rows of buttons; with `document`, the file is
+    sent and `text` is its caption (a channel sends a caption too long for it as a text).
+    `kinds` names what the message says, in order: the domain response of each part
+    (`utter_ask_tax_period`), or the action that wrote a free text; channels ignore it, tests
+    and the conversation benchmark read it."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+    document: OutboundFile | None = None
     kinds: tuple[str, ...] = ()
     remove_keyboard: bool = False  # take away a reply keyboard shown before (contact button)
 

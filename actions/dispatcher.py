@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from actions.channel import Button, Reply
+from actions.channel import Button, OutboundFile, Reply
 from actions.domain import Domain, render_template
 
 ButtonsArg = Sequence[Button | Mapping[str, str]] | Sequence[Sequence[Button | Mapping[str, str]]]
@@ -61,12 +61,14 @@ class CollectingDispatcher:
         response: str | None = None,
         buttons: ButtonsArg | None = None,
         remove_keyboard: bool = False,
+        outbound_file: OutboundFile | None = None,
         **kwargs: Any,
     ) -> None:
         """Utter `text` or the named `response` (a random variant), filled with `kwargs` and
         the tracker's slot values. `buttons` is one row or a list of rows of `Button` (or
         `{"title", "payload"}` dicts); they are added after any buttons of the response.
-        `remove_keyboard`: the channel takes away a reply keyboard shown before."""
+        `remove_keyboard`: the channel takes away a reply keyboard shown before.
+        `outbound_file`: a file sent with the text as its caption (`Reply.document`)."""
         values = {**self.values, **kwargs}
         rows: list[list[Button]] = []
         converted = False
@@ -89,7 +91,11 @@ class CollectingDispatcher:
         kind = response or self.action or "text"
         self.messages.append(
             Reply(
-                text=body, buttons=final_rows, remove_keyboard=remove_keyboard, kinds=(kind,)
+                text=body,
+                buttons=final_rows,
+                document=outbound_file,
+                remove_keyboard=remove_keyboard,
+                kinds=(kind,),
             )
         )
 
@@ -111,10 +117,11 @@ def _button_rows(buttons: ButtonsArg | None) -> list[list[Button]]:
 
 def merge_replies(replies: Iterable[Reply]) -> list[Reply]:
     """Join consecutive replies into one message while the earlier one has no buttons, so a
-    turn reads as one message ("好的…。请上传承诺书。") rather than several."""
+    turn reads as one message ("好的…。请上传承诺书。") rather than several. A reply that
+    carries a file stays on its own (its text is the file's caption)."""
     out: list[Reply] = []
     for reply in replies:
-        if out and not out[-1].buttons:
+        if out and not out[-1].buttons and not out[-1].document and not reply.document:
             prev = out.pop()
             out.append(
                 Reply(

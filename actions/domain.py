@@ -3,6 +3,9 @@
 uses; its errors name the file and the field), FAQ answers (`data/faq.yml`) and rules
 (`data/rules.yml`).
 
+The office's own facts (address, phone, transport, the template file: `data/office.yml`) fill
+the placeholders of FAQ answers.
+
 Loaded once at start-up (`Domain.load`, plain file reads: call it before the event loop runs
 or through `asyncio.to_thread`). Responses are written in Simplified Chinese; the engine
 converts replies to Traditional when the taxpayer writes Traditional, and then puts back the
@@ -43,12 +46,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class FaqAnswer:
-    """One answer of an FAQ intent; `keywords` pick it (empty = the default answer)."""
+    """One answer of an FAQ intent; `keywords` pick it (empty = the default answer);
+    `case_type` names the case type a documents question is about."""
 
     text: str
     keywords: tuple[str, ...] = ()
     source: str | None = None
     date: str | None = None
+    case_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class Rule:
     anytime: bool = False  # in any state: before a waiting question, files and the form
     interrupts_form: bool = False  # during a form: answered, then the form asks again
     not_an_answer: bool = False  # not taken as the answer to a waiting staff question
+    even_with_values: bool = False  # a question answered mid-form even when it names values
 
 
 class _Template(dict[str, Any]):
@@ -102,6 +108,12 @@ class Domain:
     faq: dict[str, list[FaqAnswer]]
     rules: list[Rule]
     settings: dict[str, Any] = field(default_factory=dict)
+    office: dict[str, str] = field(default_factory=dict)  # data/office.yml, the office's facts
+    data_dir: Path = Path("data")
+
+    def data_file(self, relative: str) -> Path:
+        """A file under the data directory (e.g. `templates/commitment_letter.docx`)."""
+        return (self.data_dir / relative).resolve()
 
     @classmethod
     def load(cls, data_dir: Path | str = "data") -> Domain:
@@ -113,6 +125,8 @@ class Domain:
         faq_path = base / "faq.yml"
         faq_data = _read_yaml(faq_path) if faq_path.exists() else {}
         rules_data = _read_yaml(base / "rules.yml")
+        office_path = base / "office.yml"
+        office = (_read_yaml(office_path).get("office") or {}) if office_path.exists() else {}
         return cls(
             responses=_parse_responses(domain.get("responses") or {}),
             slots=dict(domain.get("slots") or {}),
@@ -121,6 +135,8 @@ class Domain:
             faq=_parse_faq(faq_data),
             rules=_parse_rules(rules_data),
             settings=dict(domain.get("settings") or {}),
+            office={str(k): str(v) for k, v in office.items()},
+            data_dir=base,
         )
 
     @property
@@ -219,10 +235,11 @@ def _parse_faq(data: dict[str, Any]) -> dict[str, list[FaqAnswer]]:
     for intent, answers in (data.get("faq") or {}).items():
         out[intent] = [
             FaqAnswer(
-                text=str(a["text"]),
+                text=str(a.get("text") or ""),
                 keywords=tuple(a.get("keywords") or ()),
                 source=a.get("source"),
                 date=str(a["date"]) if a.get("date") is not None else None,
+                case_type=a.get("case_type"),
             )
             for a in answers
         ]
@@ -256,6 +273,7 @@ def _parse_rules(data: dict[str, Any]) -> list[Rule]:
                 anytime=bool(meta.get("anytime")),
                 interrupts_form=bool(meta.get("interrupts_form")),
                 not_an_answer=bool(meta.get("not_an_answer")),
+                even_with_values=bool(meta.get("even_with_values")),
             )
         )
     return rules

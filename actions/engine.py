@@ -26,9 +26,17 @@ import opencc
 from actions.actions import build_actions
 from actions.base import ActionContext, FormValidationAction
 from actions.channel import Deliver, InboundMessage, Reply
+from actions.clauses import split_requests
 from actions.dispatcher import CollectingDispatcher, merge_replies
 from actions.domain import Domain
-from actions.policy import Policy, parse_payload, shortcut, verification_code
+from actions.policy import (
+    Policy,
+    bare_number,
+    parse_payload,
+    redirect,
+    shortcut,
+    verification_code,
+)
 from actions.ports import (
     CaseGateway,
     GatewayError,
@@ -44,6 +52,7 @@ from actions.tracker import (
     Event,
     FallbackCounted,
     PendingCase,
+    RequestsQueued,
     Tracker,
 )
 from actions.validation import CaseFormValidation
@@ -189,6 +198,8 @@ class DialogueEngine:
         parse = await self._parse(text, msg)
         tracker.latest_message = parse
         tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
+        if parse.get("queued_requests"):
+            self._apply(tracker, [RequestsQueued(tuple(parse["queued_requests"]))])
         replies = await self._run(tracker)
         for reply in replies:
             tracker.add_turn("bot", reply.text)
@@ -215,13 +226,24 @@ class DialogueEngine:
         if parse is None and text.startswith("/"):
             parse = parse_payload(text)
         if parse is None and simplified:
-            parse = verification_code(simplified) or shortcut(simplified)
+            parse = (
+                verification_code(simplified) or shortcut(simplified) or bare_number(simplified)
+            )
         if parse is None and simplified:
             try:
                 parse = dict(await self.interpreter.aparse(simplified))
             except Exception:  # the NLU failing must not lose the turn: treat as not understood
                 log.exception("NLU failed; handling the message as nlu_fallback")
                 parse = None
+        if parse is not None and simplified and not text.startswith("/"):
+            try:  # a second request in the same message is queued (actions.clauses)
+                parse = (
+                    await split_requests(simplified, parse, self.interpreter.aparse, self.domain)
+                    or parse
+                )
+            except Exception:
+                log.exception("splitting the message into requests failed; taken whole")
+            parse = redirect(parse, self.domain)
         if parse is None:
             name = "submit_document" if (files or msg.rejected_files) else "nlu_fallback"
             parse = {

@@ -35,6 +35,7 @@ from actions.tracker import (
     FilesUnclassified,
     FollowupAction,
     FormReset,
+    QueuedRequestDone,
     SlotSet,
     Tracker,
     UnclassifiedCleared,
@@ -312,6 +313,8 @@ class ActionCaseForm(FormAction):
                 )
             turn.emit(FormReset(keep=tuple(work.slots)))
         turn.emit(ActiveLoop(wanted.key), SlotSet("case_type", wanted.key), Awaiting(None))
+        if any(q.get("case_type") == wanted.key for q in work.queued):
+            turn.emit(QueuedRequestDone(wanted.key))  # the waiting request is taken up
         turn.activated = True
         return wanted
 
@@ -340,6 +343,15 @@ class ActionCaseForm(FormAction):
                 case_title=case_type.title.zh_hans,
                 summary=summary,
             )
+            later = [
+                domain.case_types[q["case_type"]].title.zh_hans
+                for q in work.latest_message.get("queued_requests") or []
+                if q.get("case_type") in domain.case_types
+            ]
+            if later:
+                dispatcher.utter_message(
+                    response="utter_queued_next", case_titles="」「".join(later)
+                )
         dispatcher.messages.extend(refusals.messages)
         understood = bool(candidates) or turn.activated
         if turn.activated and work.unclassified and case_type.documents:

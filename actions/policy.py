@@ -7,7 +7,8 @@ Every intent → action pair is in `data/rules.yml` (read through `Domain.rules`
    rule of the intent is `not_an_answer`;
 3. files (document intake);
 4. the answer to a yes/no the bot just asked (confirm submit, offer a person, which item);
-5. the active form (`interrupts_form` rules are answered, then the form asks again);
+5. the active form (`interrupts_form` rules are answered, then the form asks again; a rule
+   with `even_with_values` also when the message names form values, e.g. a 个税 question);
 6. a request intent opens its case form;
 7. the other rules; anything else is the fallback.
 """
@@ -54,6 +55,9 @@ SHORTCUTS: dict[str, str] = {
 }
 # A one-time verification code: "/verify 12345678", "验证码 12345678", "验证码：12345678".
 VERIFY_CODE_RE = re.compile(r"^(?:/verify|验证码|验证)\s*[:：]?\s*(?P<code>[0-9A-Za-z]{6,8})$")
+# Chat slang for goodbye that is all digits; any other bare number is not understood.
+GOODBYE_NUMBERS = frozenset({"88", "886", "8888"})
+BARE_NUMBER_RE = re.compile(r"^[0-9]{1,8}$")
 # `contact` comes only from the channel (a shared contact card), never from typed text.
 RESERVED_KEYS = frozenset({"text", "intent", "intent_ranking", "entities", "contact"})
 
@@ -160,6 +164,45 @@ def shortcut(text: str) -> dict[str, Any] | None:
     }
 
 
+def bare_number(text: str) -> dict[str, Any] | None:
+    """A number alone ("1", "2") outside any button: not understood, with a reply that says
+    so (`bare_number`), rather than whatever the classifier makes of a digit. Inside a form
+    the form still reads it as an answer (an amount). "88"/"886" are chat goodbyes."""
+    key = text.strip().strip("。.!！?？ ")
+    if not BARE_NUMBER_RE.match(key) or key in GOODBYE_NUMBERS:
+        return None
+    return {
+        "text": text,
+        "intent": {"name": "nlu_fallback", "confidence": 1.0},
+        "intent_ranking": [{"name": "nlu_fallback", "confidence": 1.0}],
+        "entities": [],
+        "bare_number": True,
+    }
+
+
+def redirect(parse: dict[str, Any], domain: Domain) -> dict[str, Any]:
+    """Apply domain.yml `settings: redirects`: a request whose entity has a value the office
+    does not take in chat ("退个税": request_refund with tax_type iit) becomes the question
+    that says where to go (faq_iit). Returns the parse, changed or not."""
+    intent = (parse.get("intent") or {}).get("name")
+    for rule in domain.settings.get("redirects") or []:
+        if rule.get("intent") != intent:
+            continue
+        values = {
+            str(e.get("value"))
+            for e in parse.get("entities") or []
+            if e.get("entity") == rule.get("entity")
+        }
+        if str(rule.get("value")) in values:
+            confidence = (parse.get("intent") or {}).get("confidence", 1.0)
+            return {
+                **parse,
+                "intent": {"name": str(rule["to"]), "confidence": confidence},
+                "redirected_from": intent,
+            }
+    return parse
+
+
 @dataclass(frozen=True)
 class Decision:
     """The action to run, and the action to run after it (a form re-ask) if any."""
@@ -177,6 +220,7 @@ class Policy:
         self.anytime = frozenset(r.intent for r in domain.rules if r.anytime)
         self.form_interrupts = frozenset(r.intent for r in domain.rules if r.interrupts_form)
         self.not_an_answer = frozenset(r.intent for r in domain.rules if r.not_an_answer)
+        self.even_with_values = frozenset(r.intent for r in domain.rules if r.even_with_values)
 
     def decide(self, tracker: Tracker) -> Decision:
         """The next action for the latest message of `tracker`."""
@@ -194,7 +238,9 @@ class Policy:
         if awaiting:
             return Decision(awaiting)
         if tracker.active_form:
-            if intent in self.form_interrupts and not self._has_form_entities(tracker):
+            if intent in self.form_interrupts and (
+                intent in self.even_with_values or not self._has_form_entities(tracker)
+            ):
                 return Decision(self.rules[intent], then="case_form_reprompt")
             return Decision("case_form")
         if self.domain.case_type_for_intent(intent) is not None:
@@ -214,6 +260,8 @@ class Policy:
             return "action_hand_over" if yes else "action_decline"
         if tracker.awaiting == "classify_file":
             return "action_classify_file"
+        if tracker.awaiting == "queued":
+            return "action_take_queued" if yes else "action_decline"
         if not tracker.awaiting and intent == "deny" and tracker.fallback_count:
             return "action_decline"
         return None

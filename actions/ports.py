@@ -95,6 +95,25 @@ class Handoff:
     hours: str  # the office hours in words (Simplified), e.g. "工作日 9:00–12:00…"
 
 
+@dataclass(frozen=True, slots=True)
+class ComplaintRecorded:
+    """What the desk answers when a complaint is recorded: the follow-up's number and the
+    working day by which a supervisor answers."""
+
+    follow_up_id: int
+    due: date
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeDay:
+    """One day on the office's calendar: whether the 办税服务厅 opens, and the name of the
+    holiday (国庆节) or of the 调休 working day (国庆节调休) when it is one."""
+
+    day: date
+    open: bool
+    name: str | None = None
+
+
 class GatewayError(UserFacingError):
     """A desk operation failed in a way the taxpayer should be told about (Chinese message)."""
 
@@ -230,6 +249,18 @@ class CaseGateway(Protocol):
 
     async def conversation_state(self, requester: Requester) -> ConversationState:
         """`human` while staff own the conversation, else `bot` (asked only while human)."""
+        ...
+
+    async def office_days(self, start: date, days: int) -> Sequence[OfficeDay]:
+        """The office's calendar from `start` for `days` days (holidays and 调休 included)."""
+        ...
+
+    async def record_complaint(
+        self, requester: Requester, text: str, *, working_days: int
+    ) -> ComplaintRecorded:
+        """Record a complaint as a follow-up for a supervisor (kind `complaint`, with the text
+        and the conversation), visible to staff; due in `working_days` working days. The
+        conversation stays with the bot."""
         ...
 
     async def add_review_item(

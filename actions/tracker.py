@@ -34,7 +34,10 @@ class Tracker:
     draft_case_id: str | None = None
     files: dict[str, list[int]] = field(default_factory=dict)  # checklist item -> attachments
     unclassified: list[dict[str, Any]] = field(default_factory=list)  # files to ask about
-    awaiting: str | None = None  # "confirm_submit", "offer_human", "classify_file"
+    awaiting: str | None = None  # "confirm_submit", "offer_human", "classify_file", "queued"
+    # further requests of one message, offered when the current one is done:
+    # [{"case_type": key, "slots": {slot: value}}]
+    queued: list[dict[str, Any]] = field(default_factory=list)
     state: str = "bot"  # "bot" or "human"
     followup: str | None = None
     updated_at: float = 0.0
@@ -92,6 +95,7 @@ class Tracker:
             "files": {k: list(v) for k, v in self.files.items()},
             "unclassified": list(self.unclassified),
             "awaiting": self.awaiting,
+            "queued": list(self.queued),
             "state": self.state,
             "updated_at": self.updated_at,
         }
@@ -116,6 +120,7 @@ class Tracker:
             files={k: [int(x) for x in v] for k, v in (data.get("files") or {}).items()},
             unclassified=list(data.get("unclassified") or []),
             awaiting=data.get("awaiting"),
+            queued=list(data.get("queued") or []),
             state=data.get("state", "bot"),
             updated_at=float(data.get("updated_at", 0.0)),
         )
@@ -282,3 +287,33 @@ class UnclassifiedCleared(Event):
 
     def apply(self, tracker: Tracker) -> None:
         tracker.unclassified = []
+
+
+@dataclass(frozen=True)
+class RequestsQueued(Event):
+    """A message held more than one request: the others wait until the current one is done
+    (`items`: {"case_type", "slots"}); a case type already waiting is not queued twice."""
+
+    items: tuple[dict[str, Any], ...]
+    name: ClassVar[str] = "requests_queued"
+
+    def apply(self, tracker: Tracker) -> None:
+        waiting = {q["case_type"] for q in tracker.queued}
+        for item in self.items:
+            if item["case_type"] not in waiting:
+                tracker.queued.append(dict(item))
+                waiting.add(item["case_type"])
+
+
+@dataclass(frozen=True)
+class QueuedRequestDone(Event):
+    """The first waiting request was taken up or declined (or `case_type`'s, when given)."""
+
+    case_type: str | None = None
+    name: ClassVar[str] = "queued_request_done"
+
+    def apply(self, tracker: Tracker) -> None:
+        if self.case_type is None:
+            del tracker.queued[:1]
+        else:
+            tracker.queued = [q for q in tracker.queued if q["case_type"] != self.case_type]

@@ -26,16 +26,18 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from actions.channel import InboundFile
 from actions.ports import (
     CaseSummary,
+    ComplaintRecorded,
     ConversationState,
     GatewayError,
     Handoff,
+    OfficeDay,
     Requester,
     SubmittedCase,
     conversation_key,
@@ -633,6 +635,31 @@ class DeskCaseGateway:
         async with self.conversations.desk() as desk:
             conv = await self._conv(desk, requester)
             return await desk.conversation_state(conv.id)
+
+    async def office_days(self, start: date, days: int) -> list[OfficeDay]:
+        """From the desk's holiday calendar (data/calendar/*.yml)."""
+        calendar = self.conversations.runtime.calendar
+        out = []
+        for i in range(days):
+            day = start + timedelta(days=i)
+            name = calendar.holiday_name(day) or calendar.workday_name(day)
+            out.append(OfficeDay(day, calendar.is_working_day(day), name))
+        return out
+
+    async def record_complaint(
+        self, requester: Requester, text: str, *, working_days: int
+    ) -> ComplaintRecorded:
+        """A supervisor follow-up of kind `complaint` (in the staff topic too, with a staff
+        chat); the due day in the office's time zone."""
+        async with self.conversations.desk() as desk:
+            conv = await self._conv(desk, requester)
+            follow_up = await desk.record_complaint(
+                conv.id, text, working_days=working_days, alert_staff=self.staff_chat
+            )
+            log.info("complaint recorded as follow-up %s (conversation %s)", follow_up.id, conv.id)
+            due = follow_up.due_at
+            assert due is not None  # set by record_complaint
+            return ComplaintRecorded(follow_up.id, due.astimezone(OFFICE_TZ).date())
 
     async def add_review_item(
         self, requester: Requester, text: str, parse: Mapping[str, Any], *, reason: str

@@ -289,6 +289,8 @@ class ShellChannel:
     def _show(self, replies: list[Reply], *, prefix: str = "机器人") -> None:
         self.buttons = []
         for reply in replies:
+            if reply.document is not None:  # as Telegram would: the file, its caption under it
+                self._write(f"{prefix}> 📎 {reply.document.name}（文件：{reply.document.path}）")
             self._write(f"{prefix}> {reply.text}")
             labels = []
             for row in reply.buttons:

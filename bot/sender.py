@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.types import Message, ReplyKeyboardRemove
+from aiogram.types import FSInputFile, Message, ReplyKeyboardRemove
 
 from actions.channel import Reply
 from bot.keyboards import build_keyboard
@@ -25,6 +25,7 @@ from bot.ports import ButtonStore
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
 MAX_FLOOD_WAIT = 60.0  # an interactive reply waits at most this long for a 429 to pass
 EMPTY_WITH_BUTTONS = "请选择："
 SERVER_ERROR_RETRIES = 2
@@ -159,6 +160,24 @@ class ReplySender:
                 pieces = [EMPTY_WITH_BUTTONS]
             if mapping:
                 await self.buttons.put(chat_id, mapping)  # before sending: a press can be fast
+            if reply.document is not None:
+                # The file with the text as its caption; a caption over Telegram's limit
+                # follows the file as text.
+                caption = reply.text if 0 < _utf16_len(reply.text) <= CAPTION_LIMIT else None
+                sent.append(
+                    await self._send_file(
+                        bot,
+                        chat_id,
+                        reply,
+                        caption,
+                        markup if caption is not None or not pieces else None,
+                        wait_on_flood,
+                    )
+                )
+                if caption is not None:
+                    continue
+            elif not pieces and markup is not None:
+                pieces = [EMPTY_WITH_BUTTONS]
             for i, piece in enumerate(pieces):
                 last = i == len(pieces) - 1
                 sent.append(
@@ -168,15 +187,45 @@ class ReplySender:
                 )
         return sent
 
+    async def _send_file(
+        self,
+        bot: Bot,
+        chat_id: int,
+        reply: Reply,
+        caption: str | None,
+        markup: object,
+        wait_on_flood: bool,
+    ) -> Message:
+        document = reply.document
+        assert document is not None
+
+        def send() -> Awaitable[Message]:
+            return bot.send_document(
+                chat_id,
+                FSInputFile(document.path, filename=document.name),
+                caption=caption,
+                reply_markup=markup,  # type: ignore[arg-type]
+            )
+
+        return await self._retrying(chat_id, send, wait_on_flood)
+
     async def _send_one(
         self, bot: Bot, chat_id: int, text: str, markup: object, wait_on_flood: bool
+    ) -> Message:
+        def send() -> Awaitable[Message]:
+            return bot.send_message(chat_id, text, reply_markup=markup)  # type: ignore[arg-type]
+
+        return await self._retrying(chat_id, send, wait_on_flood)
+
+    async def _retrying(
+        self, chat_id: int, send: Callable[[], Awaitable[Message]], wait_on_flood: bool
     ) -> Message:
         waited = 0.0
         failures = 0
         while True:
             await self.limiter.acquire(chat_id)
             try:
-                return await bot.send_message(chat_id, text, reply_markup=markup)  # type: ignore[arg-type]
+                return await send()
             except TelegramRetryAfter as e:
                 if not wait_on_flood or waited + e.retry_after > MAX_FLOOD_WAIT:
                     raise

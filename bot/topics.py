@@ -17,7 +17,8 @@ that delivers the desk's `telegram_staff` rows into those topics.
   `staff_relay` (a taxpayer message copied into the topic with copyMessage; a caption longer
   than Telegram's 1,024 characters is cut there and the rest follows as text), and
   `staff_answer` (the taxpayer's answer to a staff question, given to the bot), `staff_event`
-  (a taxpayer's own step on a case: withdrawn, pages added). Written while
+  (a taxpayer's own step on a case: withdrawn, pages added), and `staff_complaint` (a
+  complaint recorded as a supervisor follow-up). Written while
   the office is closed (`closed` in the payload), the alert says "（非办公时间）" and a
   relayed copy is marked: its caption starts with "🌙非办公时间｜", or, for a text, a
   one-line note answers it. `queue_digest` (the morning digest, `render_queue`) goes to the
@@ -401,6 +402,8 @@ class StaffTopicSender:
             elif row.kind == "staff_event":  # a taxpayer's step: withdrawn, pages added
                 await self.topics.in_topic(conversation_id, self._line(row))
                 await self.topics.refresh_card(conversation_id)
+            elif row.kind == "staff_complaint":
+                await self.topics.in_topic(conversation_id, self._complaint(row))
             else:
                 raise Undeliverable(f"unknown staff row kind {row.kind!r}")
         except TelegramRetryAfter as e:
@@ -427,6 +430,23 @@ class StaffTopicSender:
         if row.payload.get("closed"):
             text += CLOSED_MARK
         text += "。请在本话题回复；/bot 交还智能助手。"
+
+        async def send(thread: int) -> object:
+            return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
+
+        return send
+
+    def _complaint(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
+        """A complaint recorded as a supervisor follow-up, with its text and due day."""
+        text = f"⚠️ 纳税人投诉（回访 #{row.payload.get('follow_up_id') or ''}"
+        due = row.payload.get("due_at")
+        if due:
+            text += f"，须于 {format_deadline(datetime.fromisoformat(due))}（北京时间）前答复"
+        text += "）"
+        if row.payload.get("closed"):
+            text += CLOSED_MARK
+        text += f"：\n{row.payload.get('text') or '（无文字）'}"
+        text += "\n负责人处理后用 main.py cases follow-up-close 关闭。"
 
         async def send(thread: int) -> object:
             return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)

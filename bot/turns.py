@@ -59,7 +59,7 @@ class TurnRunner:
                     await self.outbound.record_sent(
                         inbound.channel,
                         inbound.chat_id,
-                        [(m.text, str(m.message_id)) for m in sent],
+                        [(m.text or m.caption, str(m.message_id)) for m in sent],
                     )
                 except Exception:  # already sent: losing the copy must not fail the turn
                     log.exception("replies sent but not recorded")

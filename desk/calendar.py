@@ -318,6 +318,10 @@ class WorkingCalendar:
         """The holiday's name if ``d`` is a listed holiday, else None."""
         return self._holidays.get(self._day(d))
 
+    def workday_name(self, d: date) -> str | None:
+        """The name of the 调休 working day `d` (e.g. "国庆节调休"), or None."""
+        return self._workdays.get(self._day(d))
+
     def is_working_day(self, d: date) -> bool:
         """True if the office works on ``d`` (a datetime is taken as its own date)."""
         d = self._day(d)

@@ -157,7 +157,9 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_run(_cases_actions))
 
-    p = csub.add_parser("follow-ups", help="open follow-ups of bad ratings, oldest first")
+    p = csub.add_parser(
+        "follow-ups", help="open follow-ups (bad ratings, complaints), oldest first"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_run(_follow_ups))
 
@@ -724,6 +726,9 @@ def _follow_up_json(f: FollowUp) -> dict[str, Any]:
         "id": f.id,
         "kind": f.kind,
         "case_id": f.case_id,
+        "conversation_id": f.conversation_id,
+        "text": redact_taxpayer_ids(f.text) if f.text else None,
+        "due_at": _t(f.due_at),
         "status": f.status,
         "note": f.note,
         "created_at": _t(f.created_at),
@@ -742,14 +747,20 @@ async def _follow_ups(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> 
         item["case_number"] = case.number if case else None
         out.append(item)
     await desk.session.commit()
-    text = (
-        "\n".join(
-            f"#{i['id']}  {i['case_number'] or '-'}  {i['kind']}  {local_time(i['created_at'])}"
-            for i in out
-        )
-        or "（没有待处理的回访）"
-    )
+    text = "\n".join(_follow_up_line(i) for i in out) or "（没有待处理的回访）"
     return Output(out, text)
+
+
+def _follow_up_line(item: dict[str, Any]) -> str:
+    """`#3  -  complaint  12-02 10:15  due 12-04 18:00  "态度太差了"`."""
+    line = f"#{item['id']}  {item['case_number'] or '-'}  {item['kind']}"
+    line += f"  {local_time(item['created_at'])}"
+    if item.get("due_at"):
+        line += f"  due {local_time(item['due_at'])}"
+    if item.get("text"):
+        text = str(item["text"]).replace("\n", " ")
+        line += f"  “{text[:60]}{'…' if len(text) > 60 else ''}”"
+    return line
 
 
 async def _follow_up_close(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:

@@ -276,7 +276,9 @@ class Rating(Base):
 
 
 class FollowUp(Base):
-    """Work for a supervisor: a bad rating (or a complaint) to look into."""
+    """Work for a supervisor: a bad rating or a complaint to look into. A complaint made in a
+    chat carries its conversation, its text and the day it is due (`due_at`: the close of
+    the office day by which the taxpayer was promised an answer)."""
 
     __tablename__ = "follow_up"
 
@@ -284,6 +286,11 @@ class FollowUp(Base):
     kind: Mapped[str] = mapped_column(String(32))  # bad_rating | complaint
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
     rating_id: Mapped[int | None] = mapped_column(ForeignKey("rating.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversation.id", ondelete="SET NULL"), index=True
+    )
+    text: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_member.id"))
     note: Mapped[str | None] = mapped_column(Text)

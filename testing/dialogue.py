@@ -13,10 +13,12 @@ from typing import Any, ClassVar
 from actions.channel import InboundFile, InboundMessage, Reply, SharedContact
 from actions.ports import (
     CaseSummary,
+    ComplaintRecorded,
     ConversationState,
     GatewayError,
     Handoff,
     IdCheck,
+    OfficeDay,
     Requester,
     SubmittedCase,
 )
@@ -177,6 +179,8 @@ class FakeGateway:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.states: dict[str, ConversationState] = {}
         self.review: list[tuple[str, str]] = []
+        self.complaints: list[tuple[str, str, date]] = []  # (conversation key, text, due)
+        self.holidays: dict[date, str] = {}  # what office_days calls holidays
         self._next = first_number
         self.fail_next: str | None = None
         # verification: phone -> taxpayer IDs, code -> taxpayer ID, conversation -> verified
@@ -345,6 +349,25 @@ class FakeGateway:
     async def conversation_state(self, requester: Requester) -> ConversationState:
         self._call("conversation_state", requester)
         return self.states.get(requester.conversation_key, "bot")
+
+    async def office_days(self, start: date, days: int) -> list[OfficeDay]:
+        """Weekdays open, weekends closed, and the `holidays` a test sets ({day: name}):
+        closed, except those named "…调休" (working days)."""
+        out = []
+        for i in range(days):
+            day = start + timedelta(days=i)
+            name = self.holidays.get(day)
+            is_open = name.endswith("调休") if name else day.weekday() < 5
+            out.append(OfficeDay(day, is_open, name))
+        return out
+
+    async def record_complaint(
+        self, requester: Requester, text: str, *, working_days: int
+    ) -> ComplaintRecorded:
+        self._call("record_complaint", requester, text, working_days)
+        due = add_working_days(self.today(), working_days)
+        self.complaints.append((requester.conversation_key, text, due))
+        return ComplaintRecorded(len(self.complaints), due)
 
     async def add_review_item(
         self, requester: Requester, text: str, parse: Mapping[str, Any], *, reason: str

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from desk import notices
 from desk import repositories as repo
 from desk.errors import NotFound
-from desk.models import ChannelIdentity, Conversation, Message, Outbox, Taxpayer
+from desk.models import ChannelIdentity, Conversation, FollowUp, Message, Outbox, Taxpayer
 from desk.outbox import NOTIFY_CHANNEL, OutboxItem, conversation_of
 from desk.services.core import ConversationState, DeskCore, valid_tax_id
 from desk.services.topics import staff_row
@@ -121,6 +121,45 @@ class Conversations(DeskCore):
         conv.updated_at = self.now()
         await self._commit()
         return conv
+
+    async def record_complaint(
+        self, conversation_id: int, text: str, *, working_days: int, alert_staff: bool = False
+    ) -> FollowUp:
+        """A complaint made in a chat: an open follow-up (kind `complaint`) for a supervisor,
+        due at the close of the office day `working_days` working days from now (holiday
+        calendar). With `alert_staff` (a staff supergroup), the conversation's topic gets it
+        (`staff_complaint`) in the same transaction. The conversation stays as it is."""
+        conv = await self.session.get(Conversation, conversation_id)
+        if conv is None:
+            raise NotFound(f"conversation {conversation_id}")
+        now = self.now()
+        due = self.calendar.add_working_days(now, max(1, working_days))
+        follow_up = FollowUp(
+            kind="complaint",
+            conversation_id=conv.id,
+            text=text,
+            status="open",
+            due_at=due,
+            created_at=now,
+        )
+        self.session.add(follow_up)
+        await self.session.flush()
+        if alert_staff:
+            self.session.add(
+                staff_row(
+                    conv.id,
+                    "staff_complaint",
+                    {
+                        "follow_up_id": follow_up.id,
+                        "text": text,
+                        "due_at": due.isoformat(),
+                        "closed": self.office_closed(),
+                    },
+                    now,
+                )
+            )
+        await self._commit()
+        return follow_up
 
     async def idle_human_conversations(
         self, idle: timedelta, *, limit: int = 100

@@ -113,7 +113,7 @@ async def test_s1_everything_in_one_message_traditional() -> None:
         f"你好，公司上個月的增值稅申報表填錯了，要更正，統一社會信用代碼{ID_1}"
     )
     text = text_of(replies)
-    assert interp.seen[-1].startswith("你好，公司上个月的增值税")  # NLU got Simplified
+    assert interp.seen[0].startswith("你好，公司上个月的增值税")  # NLU got Simplified
     assert "申報更正" in text and "增值稅" in text and "承諾書" in text
     assert "所屬期 2026年10月" in text and "9131****12G" in text
     assert ID_1 not in text

@@ -1,6 +1,7 @@
-"""Hand-over replies and flips (issue 8): 转人工, two fallbacks in a row and a complaint hand
-the conversation to staff; the reply promises a person only when a staff chat exists, and out
-of office hours says when staff answer; in both scripts. Idle timeout: the bot answers again."""
+"""Hand-over replies and flips (issue 8): 转人工 and two fallbacks in a row hand the
+conversation to staff (a complaint is recorded for a supervisor instead, issue 9); the reply
+promises a person only when a staff chat exists, and out of office hours says when staff
+answer; in both scripts. Idle timeout: the bot answers again."""
 
 from __future__ import annotations
 
@@ -105,29 +106,36 @@ async def test_traditional_replies(staff_chat: bool) -> None:
     assert "辦公时间" not in text and "时间" not in text  # fully converted
 
 
-async def test_complaint_flips_to_human() -> None:
+async def test_a_complaint_is_recorded_not_a_silent_hand_over() -> None:
+    """Issue 9 point 4: a complaint is a supervisor follow-up; the bot says who answers and
+    by when and keeps answering (a person is one button away)."""
     engine, gw = make(handoff(staff_chat=True, open_now=True))
     chat = Chat(engine)
-    text = text_of(await chat.say("你们办事效率太低了，我要投诉"))
-    assert text.startswith("很抱歉给您带来不便") and "已请工作人员在这里回复您" in text
-    assert [c[1] for c in gw.called("hand_over")] == ["complaint"]
-    assert (await chat.tracker()).state == "human"
-    assert await chat.say("你好") == []  # staff have it now
+    replies = await chat.say("你们办事效率太低了，我要投诉")
+    text = text_of(replies)
+    assert text.startswith("很抱歉给您带来不便") and "负责人" in text and "答复您" in text
+    assert [c[1] for c in gw.called("record_complaint")] == ["你们办事效率太低了，我要投诉"]
+    assert gw.called("hand_over") == []
+    assert "/request_human" in [b.payload for r in replies for row in r.buttons for b in row]
+    assert (await chat.tracker()).state == "bot"
+    assert "您好" in text_of(await chat.say("你好"))  # the bot goes on
 
 
 async def test_complaint_in_traditional() -> None:
     engine, _ = make()
     text = text_of(await Chat(engine).say("你們辦事效率太低了，我要投訴"))
-    assert text.startswith("很抱歉給您帶來不便") and "已記錄您的人工服務請求" in text
+    assert text.startswith("很抱歉給您帶來不便") and "負責人" in text
 
 
-async def test_complaint_inside_a_form_flips_too() -> None:
+async def test_complaint_inside_a_form_keeps_the_form() -> None:
     engine, gw = make()
     chat = Chat(engine)
     await chat.say("/request_correction")
     text = text_of(await chat.say("你们办事效率太低了，我要投诉"))
-    assert "很抱歉" in text and len(gw.called("hand_over")) == 1
-    assert await chat.say("你好") == []
+    assert "很抱歉" in text and len(gw.called("record_complaint")) == 1
+    assert gw.called("hand_over") == []
+    assert text.rstrip().endswith("（例如：增值税 2020年3月）")  # the form's question again
+    assert (await chat.tracker()).active_form == "return_correction"
 
 
 async def test_two_fallbacks_in_a_row_flip_with_the_honest_reply() -> None:

@@ -559,3 +559,29 @@ async def test_album_gets_one_acknowledgement(harness_factory: Any) -> None:
         "supporting",
         "supporting",
     ]
+
+
+# ---------------------------------------------------------------------- questions (issue 9)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_template_arrives_as_a_document_and_the_form_goes_on(
+    harness_factory: Any,
+) -> None:
+    """Asked mid-form in Telegram, the commitment-letter template comes as a document (the
+    text its caption), and the form asks for the letter again; the file's row is recorded."""
+    from sqlalchemy import select
+
+    from desk.models import Message
+
+    h: Harness = await harness_factory("polling")
+    await h.say(REQUEST["hans"], "zh-hans")
+    await h.say(GOOD_ID, "zh-hans")
+    doc, again = await h.say("承诺书模板在哪里下载？", "zh-hans", expect=2)
+    assert doc.method == "sendDocument"
+    assert doc.message["document"]["file_name"] == "承诺书模板.docx"
+    assert doc.message["caption"].startswith("这是承诺书模板")
+    assert "承诺书" in (again.text or "") and again.method == "sendMessage"
+    async with h.services.runtime.sessions() as session:
+        out = (await session.scalars(select(Message.text).where(Message.direction == "out"))).all()
+    assert any((t or "").startswith("这是承诺书模板") for t in out)

@@ -235,3 +235,26 @@ async def test_an_answer_to_a_staff_question_reaches_the_topic(
         "用于办理银行贷款",
         "📎 另附 2 个文件，已存入案件。",
     ]
+
+
+async def test_a_complaint_reaches_the_topic_with_its_due_day(
+    bot: Bot, botapi: BotAPIServer
+) -> None:
+    """Issue 9 point 4: a complaint recorded as a follow-up is shown to staff in the topic."""
+    store = MemoryTopics()
+    sender = StaffTopicSender(TopicManager(bot, STAFF, store))
+    payload = {
+        "conversation_id": 8,
+        "follow_up_id": 12,
+        "text": "窗口的人推来推去",
+        "due_at": DUE.isoformat(),
+        "closed": True,
+    }
+    await sender.send(
+        OutboxItem(1, "staff_complaint", payload, "telegram_staff", "8", "c1", 1, None)
+    )
+    (_card, alert) = botapi.in_topic(STAFF, store.topics[8])
+    text = alert.text or ""
+    assert text.startswith("⚠️ 纳税人投诉（回访 #12，须于 12月3日 18:00（北京时间）前答复）")
+    assert "非办公时间" in text and "窗口的人推来推去" in text
+    assert "follow-up-close" in text
