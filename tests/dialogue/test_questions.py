@@ -210,7 +210,7 @@ async def test_second_request_keeps_its_own_values_and_yes_takes_it(
     text = text_of(await chat.say("提交"))
     assert "现在办吗" in text
     reply = text_of(await chat.say("好的"))
-    assert "申报更正" in reply and "2026-11" in reply and "增值税" in reply
+    assert "申报更正" in reply and "2026年11月" in reply and "增值税" in reply
     assert (await chat.tracker()).active_form == "return_correction"
 
 
