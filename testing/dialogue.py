@@ -3,14 +3,18 @@ trained model or a database (never used by the composition root in production)."
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, ClassVar
 
 from actions.channel import InboundFile, InboundMessage, Reply, SharedContact
+from actions.domain import Domain
+from actions.engine import DialogueEngine
 from actions.ports import (
     CaseSummary,
     ComplaintRecorded,
@@ -22,10 +26,12 @@ from actions.ports import (
     Requester,
     SubmittedCase,
 )
+from actions.stores import InMemoryTrackerStore
 from taxrules.errors import InvalidTaxpayerIdError
 from taxrules.ids import clean_taxpayer_id, validate_taxpayer_id
 from taxrules.masking import mask_taxpayer_id
 from taxrules.periods import PeriodReading, read_period
+from testing.samples import BAD_ID, GOOD_ID
 
 
 def parse(
@@ -445,3 +451,64 @@ class Chat:
 
 def text_of(replies: Sequence[Reply]) -> str:
     return "\n".join(r.text for r in replies)
+
+
+# ------------------------------------------------------------ the scripted dialogue
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+SCRIPTED_TODAY = date(2026, 11, 27)  # a Friday
+ID_1 = "91310115MA1K3YJ12G"
+
+SCRIPTED_NLU: dict[str, dict[str, Any]] = {
+    # §1 (the engine converts Traditional to Simplified before NLU)
+    f"你好，公司上个月的增值税申报表填错了，要更正，统一社会信用代码{ID_1}": parse(
+        "request_correction", tax_type="vat", tax_period="2026-10", taxpayer_id=ID_1
+    ),
+    # §2
+    "我想改一下申报数据": parse("request_correction"),
+    "个税，今年一季度": parse("provide_info", tax_type="iit", tax_period="2026-Q1"),
+    BAD_ID: parse(
+        "provide_info",
+        taxpayer_id={"value": BAD_ID, "invalid": True, "reason": "这个代码的校验位不对"},
+    ),
+    GOOD_ID: parse("provide_info", taxpayer_id=GOOD_ID),
+    # §5, §6
+    "我的业务办得怎么样了": parse("check_status"),
+    "对的": parse("affirm"),
+    # §7
+    "你好": parse("greet"),
+    # §8
+    "那个啥 就是上回那个东西": parse("nlu_fallback", 0.3),
+    "哎呀说不清": parse("nlu_fallback", 0.2),
+    # §9
+    "周六大厅开门吗": parse("faq_office_hours"),
+    "小规模纳税人现在有什么减免": parse("ask_policy"),
+    # §10
+    "算了不办了": parse("cancel_request"),
+    # others
+    "我要开完税证明": parse("request_tax_certificate"),
+    "开完税证明，2021年": parse("request_tax_certificate", tax_period="2021"),
+    "我要申领发票": parse("request_invoice"),
+    "申请退税": parse("request_refund"),
+    "3000元": parse("provide_info", amount="3000"),
+    "谢谢": parse("thank"),
+}
+
+
+def make_scripted_engine(
+    store: Any = None, gateway: FakeGateway | None = None, nlu: dict[str, Any] | None = None
+) -> tuple[DialogueEngine, FakeGateway, FakeInterpreter]:
+    """The dialogue engine over the scripted NLU (`SCRIPTED_NLU`, or `nlu`), a fake desk and
+    the real domain from data/, on `SCRIPTED_TODAY` (the DIALOGUES.md scenarios' day)."""
+    gw = gateway or FakeGateway(lambda: SCRIPTED_TODAY)
+    interp = FakeInterpreter(nlu or SCRIPTED_NLU)
+    engine = DialogueEngine(
+        interp,
+        gw,
+        store if store is not None else InMemoryTrackerStore(),
+        Domain.load(DATA),
+        today=lambda: SCRIPTED_TODAY,
+        normalizers=FakeNormalizers(),
+        rng=random.Random(7),
+    )
+    return engine, gw, interp

@@ -7,12 +7,14 @@ real one (`desk.outbox`) on SQLite.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from actions.channel import InboundFile
-from bot.ports import FileRejected
+from bot.ports import FileRejected, TopicCase, TopicFacts
 
 
 @dataclass
@@ -97,3 +99,47 @@ class MemoryFileIntake:
         return InboundFile(
             attachment_id=att_id, media_type=media_type, original_name=filename, size=len(data)
         )
+
+
+class MemoryTopics:
+    """`bot.ports.TopicStore` in memory; the first saved topic of a conversation wins."""
+
+    def __init__(self) -> None:
+        self.topics: dict[int, int] = {}
+        self.relays: list[tuple[int, str, int, int, int]] = []
+        self.cards: dict[int, int] = {}
+
+    async def topic(self, conversation_id: int) -> int | None:
+        await asyncio.sleep(0)
+        return self.topics.get(conversation_id)
+
+    async def save_topic(self, conversation_id: int, staff_chat_id: int, thread_id: int) -> int:
+        await asyncio.sleep(0)
+        return self.topics.setdefault(conversation_id, thread_id)
+
+    async def save_card(self, conversation_id: int, message_id: int) -> None:
+        self.cards[conversation_id] = message_id
+
+    async def card(self, conversation_id: int) -> int | None:
+        return self.cards.get(conversation_id)
+
+    async def forget_topic(self, conversation_id: int, thread_id: int) -> None:
+        if self.topics.get(conversation_id) == thread_id:
+            del self.topics[conversation_id]
+
+    async def facts(self, conversation_id: int) -> TopicFacts:
+        await asyncio.sleep(0.01)  # widen the race window
+        return TopicFacts(
+            conversation_id,
+            "张三",
+            "9144********0001",
+            "human",
+            (
+                TopicCase(
+                    "TX-2026-000007", "完税证明", "queued", datetime(2026, 12, 3, 10, tzinfo=UTC)
+                ),
+            ),
+        )
+
+    async def record_relay(self, *row: object) -> None:
+        self.relays.append(row)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ T = TypeVar("T")
 
 
 async def wait_for(
-    condition: Callable[[], T | Awaitable[T]],
+    condition: Callable[[], T | Awaitable[T | None] | None],
     timeout: float = 5.0,  # noqa: ASYNC109
     *,
     interval: float = 0.02,

@@ -20,6 +20,7 @@ from desk.db import create_engine, session_factory
 from desk.models import Base
 from desk.services import Desk
 from testing.clock import Clock
+from testing.desk import DeskFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,17 +89,6 @@ def engine(db: Database) -> AsyncEngine:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
-
-
-@dataclass
-class DeskFactory:
-    sessions: async_sessionmaker[AsyncSession]
-    catalog: CaseTypeCatalog
-    calendar: WorkingCalendar
-    clock: Clock
-
-    def __call__(self, session: AsyncSession) -> Desk:
-        return Desk(session, self.catalog, self.calendar, clock=self.clock)
 
 
 @pytest.fixture

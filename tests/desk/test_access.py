@@ -11,7 +11,7 @@ from desk.errors import CaseNotFound, CaseNotVisible, DeskError, VerificationRef
 from desk.models import CaseEvent, FollowUp, Rating, VerificationCode
 from desk.services import Desk
 from desk.services.access import MAX_FAILED_TRIES
-from tests.desk.conftest import DeskFactory
+from testing.desk import DeskFactory
 
 COMPANY = "91310115MA1K3YJ12G"
 OTHER = "91650100MA78ABCD1A"

@@ -15,7 +15,7 @@ from desk.models import Outbox
 from desk.office_hours import OfficeHours
 from desk.runtime import DEFAULT_OFFICE_HOURS
 from desk.services import STAFF_CHANNEL, Desk
-from tests.desk.conftest import DeskFactory
+from testing.desk import DeskFactory
 
 AT = time(8, 30)
 BEIJING = ZoneInfo("Asia/Shanghai")

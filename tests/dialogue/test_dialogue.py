@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
 from datetime import date
 from pathlib import Path
@@ -22,66 +21,24 @@ from actions.stores import InMemoryTrackerStore
 from actions.tracker import SlotSet, Tracker
 from desk import notices as desk_notices
 from desk.case_types import load_case_types
-from testing.dialogue import Chat, FakeGateway, FakeInterpreter, FakeNormalizers, parse, text_of
+from testing.dialogue import (
+    ID_1,
+    SCRIPTED_NLU,
+    SCRIPTED_TODAY,
+    Chat,
+    FakeGateway,
+    FakeInterpreter,
+    make_scripted_engine,
+    parse,
+    text_of,
+)
+from testing.samples import BAD_ID, GOOD_ID
+
+NLU = SCRIPTED_NLU
+make_engine = make_scripted_engine
 
 ROOT = Path(__file__).resolve().parents[2]
-TODAY = date(2026, 11, 27)  # a Friday
-GOOD_ID = "91650100MA78ABCD1A"
-BAD_ID = "91650100MA78ABCD1B"
-ID_1 = "91310115MA1K3YJ12G"
-
-NLU: dict[str, dict[str, Any]] = {
-    # §1 (the engine converts Traditional to Simplified before NLU)
-    f"你好，公司上个月的增值税申报表填错了，要更正，统一社会信用代码{ID_1}": parse(
-        "request_correction", tax_type="vat", tax_period="2026-10", taxpayer_id=ID_1
-    ),
-    # §2
-    "我想改一下申报数据": parse("request_correction"),
-    "个税，今年一季度": parse("provide_info", tax_type="iit", tax_period="2026-Q1"),
-    BAD_ID: parse(
-        "provide_info",
-        taxpayer_id={"value": BAD_ID, "invalid": True, "reason": "这个代码的校验位不对"},
-    ),
-    GOOD_ID: parse("provide_info", taxpayer_id=GOOD_ID),
-    # §5, §6
-    "我的业务办得怎么样了": parse("check_status"),
-    "对的": parse("affirm"),
-    # §7
-    "你好": parse("greet"),
-    # §8
-    "那个啥 就是上回那个东西": parse("nlu_fallback", 0.3),
-    "哎呀说不清": parse("nlu_fallback", 0.2),
-    # §9
-    "周六大厅开门吗": parse("faq_office_hours"),
-    "小规模纳税人现在有什么减免": parse("ask_policy"),
-    # §10
-    "算了不办了": parse("cancel_request"),
-    # others
-    "我要开完税证明": parse("request_tax_certificate"),
-    "开完税证明，2021年": parse("request_tax_certificate", tax_period="2021"),
-    "我要申领发票": parse("request_invoice"),
-    "申请退税": parse("request_refund"),
-    "3000元": parse("provide_info", amount="3000"),
-    "谢谢": parse("thank"),
-}
-
-
-def make_engine(
-    store: Any = None, gateway: FakeGateway | None = None, nlu: dict[str, Any] | None = None
-) -> tuple[DialogueEngine, FakeGateway, FakeInterpreter]:
-    gw = gateway or FakeGateway(lambda: TODAY)
-    interp = FakeInterpreter(nlu or NLU)
-    engine = DialogueEngine(
-        interp,
-        gw,
-        store if store is not None else InMemoryTrackerStore(),
-        Domain.load(ROOT / "data"),
-        today=lambda: TODAY,
-        normalizers=FakeNormalizers(),
-        rng=random.Random(7),
-    )
-    return engine, gw, interp
-
+TODAY = SCRIPTED_TODAY  # a Friday
 
 def payloads(replies: list[Reply]) -> list[str]:
     return [b.payload for r in replies for row in r.buttons for b in row]

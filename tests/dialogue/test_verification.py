@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from actions.channel import Reply
 from testing.dialogue import Chat, parse, text_of
-from tests.dialogue.test_dialogue import GOOD_ID, make_engine
+from testing.dialogue import make_scripted_engine as make_engine
+from testing.samples import GOOD_ID
 
 STATUS_FOR_ID = f"查一下{GOOD_ID}的进度"
 

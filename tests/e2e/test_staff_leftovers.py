@@ -12,11 +12,17 @@ from typing import Any
 
 from app.adapters import DeskConversations
 from desk.services import Desk
+from testing.staff_group import (
+    LI,
+    OFFICER,
+    STAFF,
+    Staffed,
+    case_announcement,
+    case_detail,
+    submitted_case,
+    topic_says,
+)
 from testing.waits import wait_for
-from tests.e2e import test_staff_topics as base
-from tests.e2e.test_staff_topics import OFFICER, STAFF, Staffed
-
-staffed = base.staffed  # the fixture: the real bot polling, the staff group, the desk
 
 
 class CountingConversations:
@@ -65,7 +71,7 @@ async def test_a_staff_message_to_a_conversation_with_the_bot_takes_it_over(
 ) -> None:
     server, chat = staffed.server, 7402
     await staffed.add_officer()
-    number = await base._submitted_case(staffed, chat)  # the announcement makes the topic
+    number = await submitted_case(staffed, chat)  # the announcement makes the topic
     announced = await wait_for(
         lambda: next(
             (m for m in server.sent_messages(STAFF) if f"新案件 {number}" in (m.text or "")), None
@@ -106,7 +112,7 @@ async def test_a_staff_message_to_a_conversation_with_the_bot_takes_it_over(
 async def test_a_note_to_a_conversation_with_the_bot_takes_nothing_over(staffed: Staffed) -> None:
     server, chat = staffed.server, 7403
     await staffed.add_officer()
-    number = await base._submitted_case(staffed, chat)
+    number = await submitted_case(staffed, chat)
     announced = await wait_for(
         lambda: next(
             (m for m in server.sent_messages(STAFF) if f"新案件 {number}" in (m.text or "")), None
@@ -128,8 +134,8 @@ async def test_the_case_buttons_follow_the_case(staffed: Staffed) -> None:
     server, chat = staffed.server, 7404
     await staffed.add_officer("王科员", 5001)
     await staffed.add_officer("李科员", 5002)
-    number = await base._submitted_case(staffed, chat)
-    card = await base._announced(staffed, number)
+    number = await submitted_case(staffed, chat)
+    card = await case_announcement(staffed, number)
     thread = card.message["message_thread_id"]
     assert card.button_data() == [f"sc:claim:{number}"]  # queued: a claim, nothing else
 
@@ -138,17 +144,17 @@ async def test_the_case_buttons_follow_the_case(staffed: Staffed) -> None:
     await wait_for(lambda: card.button_data() == claimed, 10)
 
     # a text step by button: checked (a colleague is refused, saying who has it) ...
-    server.user_presses(STAFF, card.message_id, f"sc:complete:{number}", user=base.LI)
+    server.user_presses(STAFF, card.message_id, f"sc:complete:{number}", user=LI)
     await wait_for(lambda: len(server.answered_callbacks) == 2, 10)
     assert "王科员" in server.answered_callbacks[1]["text"]
     # ... and the assignee is shown the command to type, with the number filled in
     server.user_presses(STAFF, card.message_id, f"sc:complete:{number}", user=OFFICER)
-    await base._topic_says(staffed, thread, f"请发送：/complete {number} 办结说明")
-    assert (await base._detail(staffed, number)).case.status == "in_progress"
+    await topic_says(staffed, thread, f"请发送：/complete {number} 办结说明")
+    assert (await case_detail(staffed, number)).case.status == "in_progress"
 
     # asked: waiting for the taxpayer, no completion button (the state does not allow it)
     server.user_sends_text(STAFF, f"/ask {number} 需要哪一年的？", user=OFFICER, thread_id=thread)
-    await base._topic_says(staffed, thread, "已向纳税人发出补充询问")
+    await topic_says(staffed, thread, "已向纳税人发出补充询问")
     server.user_presses(STAFF, card.message_id, f"sc:ask:{number}", user=OFFICER)
     await wait_for(
         lambda: card.button_data() == [f"sc:{a}:{number}" for a in ("ask", "reject")], 10
@@ -156,7 +162,7 @@ async def test_the_case_buttons_follow_the_case(staffed: Staffed) -> None:
 
     # closed by command: the next press is refused and the buttons go away
     server.user_sends_text(STAFF, f"/reject {number} 重复申请", user=OFFICER, thread_id=thread)
-    await base._topic_says(staffed, thread, "已退回，已通知纳税人")
+    await topic_says(staffed, thread, "已退回，已通知纳税人")
     server.user_presses(STAFF, card.message_id, f"sc:reject:{number}", user=OFFICER)
     await wait_for(lambda: card.button_data() == [], 10)
     assert "不能" in server.answered_callbacks[-1]["text"]
@@ -170,19 +176,19 @@ async def test_the_card_and_the_topic_name_follow_the_conversation(staffed: Staf
     assert "最近意图" in (card.text or "") and "转人工" in (card.text or "")
     assert staffed.topics()[thread] == f"User{chat}"
 
-    number = await base._submitted_case(staffed, chat)
+    number = await submitted_case(staffed, chat)
     await wait_for(lambda: staffed.topics().get(thread) == f"User{chat} · {number}", 10)
     await wait_for(lambda: number in (card.message.get("text") or ""), 10)
 
     server.user_presses(
         STAFF,
-        (await base._announced(staffed, number)).message_id,
+        (await case_announcement(staffed, number)).message_id,
         f"sc:claim:{number}",
         user=OFFICER,
     )
-    await base._topic_says(staffed, thread, "王科员：案件")
+    await topic_says(staffed, thread, "王科员：案件")
     server.user_sends_text(STAFF, f"/complete {number} 已开具", user=OFFICER, thread_id=thread)
-    await base._topic_says(staffed, thread, "已办结")
+    await topic_says(staffed, thread, "已办结")
     await wait_for(lambda: staffed.topics().get(thread) == f"User{chat}", 10)
     assert list(staffed.topics()) == [thread]  # renamed, not recreated
 

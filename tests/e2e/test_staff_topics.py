@@ -5,150 +5,27 @@ for the staff group."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import re
-import time as time_module
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
 
-from app.container import Container
-from app.runners import run_telegram
-from bot.sender import RateLimiter
-from desk.calendar import WorkingCalendar
-from desk.office_hours import OfficeHours, Session
-from testing.app import MakeContainer, bot_settings
-from testing.botapi_server import BotAPIServer, MakeBotAPI
 from testing.samples import GOOD_ID, make_jpeg, make_pdf
+from testing.staff_group import (
+    LI,
+    OFFICER,
+    STAFF,
+    STRANGER,
+    Staffed,
+    TickingClock,
+    case_announcement,
+    case_detail,
+    submitted_case,
+    topic_says,
+)
 from testing.waits import holds, wait_for
-
-STAFF = -100777
-OFFICER = {"id": 5001, "is_bot": False, "first_name": "王科员"}
-STRANGER = {"id": 5999, "is_bot": False, "first_name": "路人"}
-
-
-@dataclass
-class Staffed:
-    server: BotAPIServer
-    container: Container
-
-    async def add_officer(self, name: str = "王科员", telegram_id: int = 5001) -> int:
-        assert self.container.runtime is not None
-        async with self.container.runtime.sessions() as session:
-            member = await self.container.runtime.desk(session).add_staff(
-                name, telegram_user_id=telegram_id
-            )
-            return member.id
-
-    async def state(self, chat: int) -> str:
-        assert self.container.runtime is not None
-        async with self.container.runtime.sessions() as session:
-            desk = self.container.runtime.desk(session)
-            conv = await desk.find_conversation("telegram", str(chat))
-            assert conv is not None
-            return await desk.conversation_state(conv.id)
-
-    def topics(self) -> dict[int, str]:
-        return self.server.live_topics(STAFF)
-
-    async def hand_over(self, chat: int) -> int:
-        """The taxpayer asks for a person; returns the topic the alert reached."""
-        before = len(self.server.sent_messages(chat))
-        self.server.user_sends_text(chat, "转人工")
-        await self.server.wait_for_messages(chat, before + 1, timeout=10)
-        return await self.alerted_topic(chat)
-
-    async def alerted_topic(self, chat: int, timeout: float = 10) -> int:  # noqa: ASYNC109
-        name = f"User{chat}"
-
-        def found() -> int | None:
-            for thread, topic in self.server.topics[STAFF].items():
-                if topic["name"].startswith(name) and not topic["deleted"]:
-                    if any(
-                        "请求人工服务" in (m.text or "")
-                        for m in self.server.in_topic(STAFF, thread)
-                    ):
-                        return thread
-            return None
-
-        return await wait_for(found, timeout, message=f"handoff alert of {chat}")
-
-
-class FixedHours(OfficeHours):
-    """Office hours that are always open, or always closed."""
-
-    def __init__(self, calendar: WorkingCalendar, *, is_open: bool) -> None:
-        super().__init__([Session(time(0, 0), time(23, 59))], calendar)
-        self.open = is_open
-
-    def is_open(self, at: datetime) -> bool:
-        return self.open
-
-
-class TickingClock:
-    """The desk's clock from a given moment on, moving with real time."""
-
-    def __init__(self, start: datetime) -> None:
-        self.start = start
-        self.began = time_module.monotonic()
-
-    def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=time_module.monotonic() - self.began)
-
-
-@pytest.fixture
-async def staffed(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    database_url: str,
-    make_botapi: MakeBotAPI,
-    make_container: MakeContainer,
-) -> AsyncIterator[Staffed]:
-    server = await make_botapi()
-    server.make_forum(STAFF)
-    settings = bot_settings(
-        server,
-        data_dir=tmp_path / "var",
-        database_url=database_url,
-        staff_chat_id=STAFF,
-        staff_digest_time=getattr(request, "param", {}).get("digest"),  # default: none
-    )
-    container = dataclasses.replace(
-        await make_container(settings),
-        album_quiet=0.3,
-        typing_delay=0.05,
-        limiter=RateLimiter(chat_rate=50, chat_burst=50, group_rate=50, group_burst=50),
-        outbox_poll_interval=0.05,
-        topics_per_minute=1000,  # the server's simulated limit is what these tests exercise
-        staff_messages_per_minute=1000,
-    )
-    runtime = container.runtime
-    assert runtime is not None
-    # The desk's view of the office: open unless a test says closed (never the wall clock).
-    runtime.office_hours = FixedHours(
-        runtime.calendar, is_open=getattr(request, "param", {}).get("open", True)
-    )
-    if "clock" in getattr(request, "param", {}):
-        runtime.clock = request.param["clock"]
-    stop = asyncio.Event()
-    ready = asyncio.Event()
-    task = asyncio.create_task(run_telegram(container, stop, ready=ready))
-    await asyncio.wait(
-        {task, asyncio.create_task(ready.wait())}, return_when=asyncio.FIRST_COMPLETED
-    )
-    if task.done():
-        task.result()
-    try:
-        yield Staffed(server, container)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=15)
 
 
 async def test_handoff_both_ways_with_text_and_photo_note_and_bot(staffed: Staffed) -> None:
@@ -273,26 +150,11 @@ async def test_queue_in_general(staffed: Staffed) -> None:
     assert "只有已登记的工作人员" in (got[-1].text or "")
 
 
-async def _submitted_case(staffed: Staffed, chat: int) -> str:
-    """A tax-certificate case submitted in `chat` through the dialogue's gateway."""
-    from actions.ports import Requester
-
-    staffed.server.user_sends_text(chat, "/start")
-    await staffed.server.wait_for_messages(chat, 1)
-    gateway = staffed.container.engine.gateway  # type: ignore[attr-defined]
-    requester = Requester("telegram", str(chat), str(chat))
-    number = await gateway.open_draft(
-        requester, "tax_certificate", {"tax_period": "2026-10", "taxpayer_id": GOOD_ID}
-    )
-    await gateway.submit(number)
-    return str(number)
-
-
 async def test_case_announced_two_claims_at_once_and_a_stranger(staffed: Staffed) -> None:
     server, chat = staffed.server, 7301
     await staffed.add_officer("王科员", 5001)
     await staffed.add_officer("李科员", 5002)
-    number = await _submitted_case(staffed, chat)
+    number = await submitted_case(staffed, chat)
 
     def announced() -> Any:
         return next(
@@ -417,7 +279,7 @@ async def test_the_morning_digest_reaches_general_once(staffed: Staffed) -> None
     ]
     await wait_for(lambda: len(general()) == 1, 10, message="the morning digest")
     assert "案件队列：没有待受理" in (general()[0].text or "")  # nothing queued yet
-    await _submitted_case(staffed, 7301)  # later cases wait for tomorrow's digest or /queue
+    await submitted_case(staffed, 7301)  # later cases wait for tomorrow's digest or /queue
     await holds(lambda: len(general()) == 1, 0.5, message="a second digest")
 
 
@@ -464,40 +326,6 @@ async def test_out_of_hours_the_topic_says_so(staffed: Staffed) -> None:
 
 # ------------------------------------------------------------ case work from the topic
 
-LI = {"id": 5002, "is_bot": False, "first_name": "李科员"}
-
-
-async def _detail(staffed: Staffed, number: str) -> Any:
-    assert staffed.container.runtime is not None
-    async with staffed.container.runtime.sessions() as session:
-        return await staffed.container.runtime.desk(session).case_detail(number)
-
-
-async def _announced(staffed: Staffed, number: str) -> Any:
-    return await wait_for(
-        lambda: next(
-            (
-                m
-                for m in staffed.server.sent_messages(STAFF)
-                if f"新案件 {number}" in (m.text or "")
-            ),
-            None,
-        ),
-        10,
-        message=f"announcement of {number}",
-    )
-
-
-async def _topic_says(staffed: Staffed, thread: int, words: str) -> Any:
-    return await wait_for(
-        lambda: next(
-            (m for m in staffed.server.in_topic(STAFF, thread) if words in (m.text or "")), None
-        ),
-        10,
-        message=f"{words!r} in topic {thread}",
-    )
-
-
 async def test_case_claimed_asked_answered_and_completed_from_the_topic(
     staffed: Staffed,
 ) -> None:
@@ -506,13 +334,13 @@ async def test_case_claimed_asked_answered_and_completed_from_the_topic(
     server, chat = staffed.server, 7401
     await staffed.add_officer("王科员", 5001)
     await staffed.add_officer("李科员", 5002)
-    number = await _submitted_case(staffed, chat)
-    card = await _announced(staffed, number)
+    number = await submitted_case(staffed, chat)
+    card = await case_announcement(staffed, number)
     thread = card.message["message_thread_id"]
     (claim,) = card.button_data()  # a queued case offers a claim only
     server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
-    await _topic_says(staffed, thread, "王科员：案件")
-    assert (await _detail(staffed, number)).case.status == "in_progress"
+    await topic_says(staffed, thread, "王科员：案件")
+    assert (await case_detail(staffed, number)).case.status == "in_progress"
     pinned = server.in_topic(STAFF, thread)[0]  # the card follows the case
     await wait_for(lambda: f"{number} 完税证明（办理中" in (pinned.message.get("text") or ""), 10)
 
@@ -523,27 +351,27 @@ async def test_case_claimed_asked_answered_and_completed_from_the_topic(
     )
     got = await server.wait_for_messages(chat, before + 1, timeout=10)
     assert "请问开具证明的用途是什么？" in (got[before].text or "")
-    await _topic_says(staffed, thread, "已向纳税人发出补充询问")
-    assert (await _detail(staffed, number)).case.status == "waiting_taxpayer"
+    await topic_says(staffed, thread, "已向纳税人发出补充询问")
+    assert (await case_detail(staffed, number)).case.status == "waiting_taxpayer"
 
     # the taxpayer answers the bot: the answer goes on the case and into the topic
     before = len(server.sent_messages(chat))
     server.user_sends_text(chat, "用于办理银行贷款")
     await server.wait_for_messages(chat, before + 1, timeout=10)
-    relayed = await _topic_says(staffed, thread, "纳税人回复了补充询问")
+    relayed = await topic_says(staffed, thread, "纳税人回复了补充询问")
     assert number in (relayed.text or "") and "用于办理银行贷款" in (relayed.text or "")
-    detail = await _detail(staffed, number)
+    detail = await case_detail(staffed, number)
     assert detail.case.status == "in_progress"
     answer = [e for e in detail.events if e.action == "answer"]
     assert answer and answer[-1].data["text"] == "用于办理银行贷款"
 
     # refused: a blank note, and a plain colleague completing a case they did not claim
     server.user_sends_text(STAFF, f"/complete {number}", user=OFFICER, thread_id=thread)
-    await _topic_says(staffed, thread, "用法：/complete")
+    await topic_says(staffed, thread, "用法：/complete")
     server.user_sends_text(STAFF, f"/complete {number} 已办好", user=LI, thread_id=thread)
-    refused = await _topic_says(staffed, thread, "只有承办人或主管可以办结")
+    refused = await topic_says(staffed, thread, "只有承办人或主管可以办结")
     assert "王科员" in (refused.text or "")
-    assert (await _detail(staffed, number)).case.status == "in_progress"
+    assert (await case_detail(staffed, number)).case.status == "in_progress"
     await holds(lambda: len(server.sent_messages(chat)) == before + 1, 0.3)
 
     # completed from the topic: the notice reaches the taxpayer with its rating buttons
@@ -556,8 +384,8 @@ async def test_case_claimed_asked_answered_and_completed_from_the_topic(
     assert len(notice.button_data()) == 5
     titles = [b["text"] for row in notice.reply_markup["inline_keyboard"] for b in row]
     assert titles[0] == "非常满意"
-    await _topic_says(staffed, thread, "已办结，已通知纳税人")
-    detail = await _detail(staffed, number)
+    await topic_says(staffed, thread, "已办结，已通知纳税人")
+    detail = await case_detail(staffed, number)
     assert detail.case.status == "done" and detail.closed_by is not None
     await wait_for(lambda: "未结案件：无" in (pinned.message.get("text") or ""), 10)
 
@@ -568,7 +396,7 @@ async def test_case_claimed_asked_answered_and_completed_from_the_topic(
     assert data in notice.button_data()
     server.user_presses(chat, notice.message_id, data)
     await server.wait_for_messages(chat, before + 3, timeout=10)
-    rating = (await _detail(staffed, number)).rating
+    rating = (await case_detail(staffed, number)).rating
     assert rating is not None and rating.level == "satisfied"
 
 
@@ -576,8 +404,8 @@ async def test_release_by_button_and_reject_from_the_topic(staffed: Staffed) -> 
     server, chat = staffed.server, 7402
     await staffed.add_officer("王科员", 5001)
     await staffed.add_officer("李科员", 5002)
-    number = await _submitted_case(staffed, chat)
-    card = await _announced(staffed, number)
+    number = await submitted_case(staffed, chat)
+    card = await case_announcement(staffed, number)
     thread = card.message["message_thread_id"]
     (claim,) = card.button_data()
     server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
@@ -589,20 +417,20 @@ async def test_release_by_button_and_reject_from_the_topic(staffed: Staffed) -> 
     server.user_presses(STAFF, card.message_id, release, user=LI)
     await wait_for(lambda: len(server.answered_callbacks) == 2, 10)
     assert "王科员" in server.answered_callbacks[1]["text"]
-    assert (await _detail(staffed, number)).case.status == "in_progress"
+    assert (await case_detail(staffed, number)).case.status == "in_progress"
 
     # the assignee releases it: back in the queue, nobody's
     server.user_presses(STAFF, card.message_id, release, user=OFFICER)
     await wait_for(lambda: len(server.answered_callbacks) == 3, 10)
     assert "放回队列" in server.answered_callbacks[2]["text"]
-    detail = await _detail(staffed, number)
+    detail = await case_detail(staffed, number)
     assert detail.case.status == "queued" and detail.case.assignee_id is None
 
     # unclaimed: a plain staff member cannot reject it; nothing changes
     before = len(server.sent_messages(chat))
     server.user_sends_text(STAFF, f"/reject {number} 材料不全", user=LI, thread_id=thread)
-    await _topic_says(staffed, thread, "还没有人认领")
-    assert (await _detail(staffed, number)).case.status == "queued"
+    await topic_says(staffed, thread, "还没有人认领")
+    assert (await case_detail(staffed, number)).case.status == "queued"
 
     # claimed again, rejected with a reason: the taxpayer is told the reason
     await wait_for(lambda: card.button_data() == [claim], 10)
@@ -613,25 +441,25 @@ async def test_release_by_button_and_reject_from_the_topic(staffed: Staffed) -> 
     )
     got = await server.wait_for_messages(chat, before + 1, timeout=10)
     assert number in (got[before].text or "") and "该期间已开具过证明" in (got[before].text or "")
-    await _topic_says(staffed, thread, "已退回，已通知纳税人")
-    assert (await _detail(staffed, number)).case.status == "rejected"
+    await topic_says(staffed, thread, "已退回，已通知纳税人")
+    assert (await case_detail(staffed, number)).case.status == "rejected"
 
 
 async def test_an_answer_given_while_with_staff_goes_on_the_case(staffed: Staffed) -> None:
     server, chat = staffed.server, 7403
     await staffed.add_officer("王科员", 5001)
-    number = await _submitted_case(staffed, chat)
-    card = await _announced(staffed, number)
+    number = await submitted_case(staffed, chat)
+    card = await case_announcement(staffed, number)
     thread = card.message["message_thread_id"]
     await staffed.hand_over(chat)
     (claim,) = card.button_data()  # a queued case offers a claim only
     server.user_presses(STAFF, card.message_id, claim, user=OFFICER)
-    await _topic_says(staffed, thread, "王科员：案件")
+    await topic_says(staffed, thread, "王科员：案件")
 
     before = len(server.sent_messages(chat))
     server.user_sends_text(STAFF, f"/ask {number} 需要哪个月的？", user=OFFICER, thread_id=thread)
     await server.wait_for_messages(chat, before + 1, timeout=10)
-    await _topic_says(staffed, thread, "已向纳税人发出补充询问")
+    await topic_says(staffed, thread, "已向纳税人发出补充询问")
     server.user_sends_text(chat, "十月份的")
     # the bot stays quiet (staff have the conversation); the copy is in the topic, and a
     # line says which case it answered
@@ -643,21 +471,21 @@ async def test_an_answer_given_while_with_staff_goes_on_the_case(staffed: Staffe
         ],
         10,
     )
-    said = await _topic_says(staffed, thread, "纳税人回复了补充询问")
+    said = await topic_says(staffed, thread, "纳税人回复了补充询问")
     assert number in (said.text or "") and "十月份的" in (said.text or "")
 
     async def answered() -> bool:
-        return (await _detail(staffed, number)).case.status == "in_progress"
+        return (await case_detail(staffed, number)).case.status == "in_progress"
 
     await wait_for(answered, 10, message="the answer on the case")
-    detail = await _detail(staffed, number)
+    detail = await case_detail(staffed, number)
     assert detail.case.status == "in_progress"
     assert [e.data["text"] for e in detail.events if e.action == "answer"] == ["十月份的"]
     assert len(server.sent_messages(chat)) == before + 1  # nothing from the bot
     assert await staffed.state(chat) == "human"
 
     server.user_sends_text(STAFF, f"/complete {number} 已开具。", user=OFFICER, thread_id=thread)
-    await _topic_says(staffed, thread, "已办结，已通知纳税人")
+    await topic_says(staffed, thread, "已办结，已通知纳税人")
 
 
 async def test_code_in_the_topic_stays_with_staff_and_verifies_the_chat(staffed: Staffed) -> None:
@@ -707,11 +535,11 @@ async def test_complete_with_the_certificate_as_a_document_from_the_topic(
 
     server, chat = staffed.server, 7406
     await staffed.add_officer("王科员", 5001)
-    number = await _submitted_case(staffed, chat)
-    card = await _announced(staffed, number)
+    number = await submitted_case(staffed, chat)
+    card = await case_announcement(staffed, number)
     thread = card.message["message_thread_id"]
     server.user_presses(STAFF, card.message_id, card.button_data()[0], user=OFFICER)
-    await _topic_says(staffed, thread, "王科员：案件")
+    await topic_says(staffed, thread, "王科员：案件")
     before = len(server.sent_messages(chat))
 
     server.user_sends_document(
@@ -723,8 +551,8 @@ async def test_complete_with_the_certificate_as_a_document_from_the_topic(
         user=OFFICER,
         thread_id=thread,
     )
-    await _topic_says(staffed, thread, "暂不支持")
-    assert (await _detail(staffed, number)).case.status == "in_progress"
+    await topic_says(staffed, thread, "暂不支持")
+    assert (await case_detail(staffed, number)).case.status == "in_progress"
 
     pdf = make_pdf()
     server.user_sends_document(
@@ -736,14 +564,14 @@ async def test_complete_with_the_certificate_as_a_document_from_the_topic(
         user=OFFICER,
         thread_id=thread,
     )
-    await _topic_says(staffed, thread, "已通知纳税人并发送办理结果文件")
+    await topic_says(staffed, thread, "已通知纳税人并发送办理结果文件")
     got = await server.wait_for_messages(chat, before + 2, timeout=10)
     notice, document = got[before], got[before + 1]
     assert "已为您开具完税证明。" in (notice.text or "") and len(notice.button_data()) == 5
     assert document.method == "sendDocument"
     assert document.message["document"]["file_name"] == "完税证明.pdf"
     assert server.files[document.message["document"]["file_id"]].data.startswith(b"%PDF")
-    detail = await _detail(staffed, number)
+    detail = await case_detail(staffed, number)
     assert detail.case.status == "done"
     (produced,) = [a for a in detail.attachments if a.produced]
     assert produced.original_name == "完税证明.pdf"
@@ -758,19 +586,19 @@ async def test_a_page_after_submitting_goes_on_the_case_and_into_the_topic(
     from testing.samples import make_jpeg
 
     server, chat = staffed.server, 7407
-    number = await _submitted_case(staffed, chat)
-    card = await _announced(staffed, number)
+    number = await submitted_case(staffed, chat)
+    card = await case_announcement(staffed, number)
     thread = card.message["message_thread_id"]
     before = len(server.sent_messages(chat))
     server.user_sends_photo(chat, make_jpeg())
     got = await server.wait_for_messages(chat, before + 1, timeout=10)
     assert f"补充到案件 {number}" in (got[before].text or "")
-    await _topic_says(staffed, thread, f"纳税人为案件 {number} 补充了 1 个文件")
-    detail = await _detail(staffed, number)
+    await topic_says(staffed, thread, f"纳税人为案件 {number} 补充了 1 个文件")
+    detail = await case_detail(staffed, number)
     assert detail.events[-1].action == "add_attachment" and len(detail.attachments) == 1
 
     server.user_sends_text(chat, f'/withdraw{{"case_number":"{number}"}}')
     got = await server.wait_for_messages(chat, before + 2, timeout=10)
     assert f"已撤回案件 {number}" in (got[before + 1].text or "")
-    await _topic_says(staffed, thread, f"纳税人已撤回案件 {number}")
-    assert (await _detail(staffed, number)).case.status == "cancelled"
+    await topic_says(staffed, thread, f"纳税人已撤回案件 {number}")
+    assert (await case_detail(staffed, number)).case.status == "cancelled"

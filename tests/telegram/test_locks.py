@@ -104,7 +104,7 @@ async def test_topic_manager_keeps_no_lock_per_conversation(botapi: Any) -> None
     from aiogram.client.session.aiohttp import AiohttpSession
 
     from bot.topics import TopicManager, TopicRateLimit
-    from tests.telegram.test_topics import MemoryTopics
+    from testing.memory import MemoryTopics
 
     botapi.make_forum(STAFF)
     bot = Bot(botapi.token, session=AiohttpSession(api=botapi.api_server()))

@@ -15,7 +15,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from bot.topics import RedisRateLimit, TopicManager, TopicRateLimit
 from desk.outbox import RetryLater
 from testing.botapi_server import BotAPIServer
-from tests.telegram.test_topics import MemoryTopics
+from testing.memory import MemoryTopics
 
 STAFF = -100557
 

@@ -16,7 +16,7 @@ from bot.ports import TopicCase, TopicFacts
 from bot.topics import StaffTopicSender, TopicManager, TopicRateLimit, render_card, topic_name
 from desk.outbox import OutboxItem, RetryLater
 from testing.botapi_server import BotAPIServer
-from tests.telegram.test_topics import MemoryTopics
+from testing.memory import MemoryTopics
 
 STAFF = -100556
 DUE = datetime(2026, 12, 3, 10, tzinfo=UTC)
