@@ -7,16 +7,13 @@ environment, because a dozen more interpreter start-ups test nothing more and co
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from testing.cli import run_main, run_subprocess
 from testing.services import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,40 +37,8 @@ def cli_env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-
             drop_pg_database(url)
 
 
-def _subprocess(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "main.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc
-
-
-def _run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    """`python main.py ARGS` in this process: the same parser, settings from `env`."""
-    import main
-
-    out, err = io.StringIO(), io.StringIO()
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main.main(list(args))
-            except SystemExit as exc:  # argparse errors
-                code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    proc = subprocess.CompletedProcess(["main.py", *args], code, out.getvalue(), err.getvalue())
-    if ok:
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc
+_subprocess = run_subprocess
+_run = run_main
 
 
 def test_cli_walk(cli_env: dict[str, str], tmp_path: Path) -> None:

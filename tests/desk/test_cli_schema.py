@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from desk.migrate import NOT_MIGRATED, OUTDATED
+from testing.cli import run_main, run_subprocess
 from testing.services import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.slow  # `python main.py ...` subprocesses
+pytestmark = pytest.mark.slow  # a `python main.py` subprocess, then the CLI in-process
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -36,19 +36,16 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, st
 
 
 def _main(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "main.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """In-process (the same commands); `test_unmigrated_database_says_to_migrate` runs its
+    first command as a real subprocess, whose stderr shows what an operator would see."""
+    return run_main(env, *args, ok=False)
 
 
 def test_unmigrated_database_says_to_migrate(env: dict[str, str]) -> None:
-    for args in (["cases", "list"], ["cases", "show", "TX-2026-000001"], ["staff", "add", "王芳"]):
-        proc = _main(env, *args)
+    for n, args in enumerate(
+        (["cases", "list"], ["cases", "show", "TX-2026-000001"], ["staff", "add", "王芳"])
+    ):
+        proc = run_subprocess(env, *args, ok=False) if n == 0 else _main(env, *args)
         assert proc.returncode == 1, proc.stdout
         assert NOT_MIGRATED in proc.stderr
         assert "Traceback" not in proc.stderr and "alembic" not in proc.stderr

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from testing.cli import run_main
 from testing.services import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 TAX_ID = "91310115MA1K3YJ12G"
 OTHER_ID = "91650100MA78ABCD1A"
 
-pytestmark = pytest.mark.slow  # `python main.py ...` subprocesses
+pytestmark = pytest.mark.slow  # the CLI walks, on both databases
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -37,18 +36,7 @@ def cli_env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-
             drop_pg_database(url)
 
 
-def _run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "main.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if ok:
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc
+_run = run_main  # in-process: the same parser and commands (the entry point: test_cli.py)
 
 
 def test_handlers_and_codes_from_the_cli(cli_env: dict[str, str], tmp_path: Path) -> None:
