@@ -29,6 +29,7 @@ from testing.services import (
     drop_pg_database,
     in_ci,
     redis_prefix,
+    reset_pg_database,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,8 +206,8 @@ def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def _migrated_pg() -> Iterator[str]:
-    """A PostgreSQL database migrated to head once per worker; `database_url` copies it
-    (CREATE DATABASE ... TEMPLATE), which is what running the migrations again would give."""
+    """A PostgreSQL database migrated to head once per worker; `database_url` empties it for
+    each test (`reset_pg_database`)."""
     from desk.migrate import upgrade
 
     url = create_pg_database()
@@ -219,8 +220,9 @@ def _migrated_pg() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated database of its own: a SQLite file, or a random PostgreSQL database, each a
-    copy of one migrated once per worker (the migrations themselves are tested in
+    """A migrated, empty database for this test: a copy of a SQLite file migrated once per
+    worker, or the worker's migrated PostgreSQL database with every table emptied and no
+    other session on it (the migrations themselves are tested in
     tests/desk/test_migrations.py). Narrow it with
     `@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)`."""
     if request.param == "sqlite":
@@ -228,11 +230,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copyfile(request.getfixturevalue("_migrated_sqlite"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    url = create_pg_database(template=request.getfixturevalue("_migrated_pg"))
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
+    url = request.getfixturevalue("_migrated_pg")
+    reset_pg_database(url)
+    yield url
 
 
 @pytest.fixture
