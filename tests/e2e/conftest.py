@@ -1,4 +1,8 @@
-"""Fixtures of the end-to-end tests: `staffed`, the real bot with the staff supergroup."""
+"""Fixtures of the end-to-end tests: `staffed`, the real bot with the staff supergroup.
+
+A staff-group test runs on SQLite only unless it is marked `both_databases`: the desk's SQL is
+tested on both databases in tests/desk, and what PostgreSQL changes end to end (concurrent
+claims and first messages, NOTIFY wake-ups, the topic limit, a whole case walk) is marked."""
 
 from __future__ import annotations
 
@@ -14,6 +18,22 @@ from bot.sender import RateLimiter
 from testing.app import MakeContainer, bot_settings
 from testing.botapi_server import MakeBotAPI
 from testing.staff_group import STAFF, FixedHours, Staffed
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # runs before pytest's own parametrisation, which then takes this mark as the test's own
+    if (
+        "staffed" in metafunc.fixturenames
+        and metafunc.definition.get_closest_marker("both_databases") is None
+        and not any(
+            "database_url" in str(m.args[0])
+            for m in metafunc.definition.iter_markers("parametrize")
+        )
+    ):
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+        )
 
 
 @pytest.fixture

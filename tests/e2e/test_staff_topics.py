@@ -100,6 +100,7 @@ async def test_strangers_are_refused_and_nothing_changes(staffed: Staffed) -> No
     assert await staffed.state(chat) == "human"
 
 
+@pytest.mark.both_databases
 async def test_two_first_messages_at_once_make_one_topic(staffed: Staffed) -> None:
     server, chat = staffed.server, 7103
     # the hand-over and two more messages at once, before any topic exists
@@ -127,6 +128,7 @@ async def test_a_topic_deleted_by_hand_is_recreated(staffed: Staffed) -> None:
     assert len(server.calls_of("createForumTopic")) == 2
 
 
+@pytest.mark.both_databases
 async def test_25_topics_inside_a_minute_none_dropped(staffed: Staffed) -> None:
     server = staffed.server
     server.limit_topics(per_window=20, retry_after=1)
@@ -150,6 +152,7 @@ async def test_queue_in_general(staffed: Staffed) -> None:
     assert "只有已登记的工作人员" in (got[-1].text or "")
 
 
+@pytest.mark.both_databases
 async def test_case_announced_two_claims_at_once_and_a_stranger(staffed: Staffed) -> None:
     server, chat = staffed.server, 7301
     await staffed.add_officer("王科员", 5001)
@@ -326,6 +329,7 @@ async def test_out_of_hours_the_topic_says_so(staffed: Staffed) -> None:
 
 # ------------------------------------------------------------ case work from the topic
 
+@pytest.mark.both_databases
 async def test_case_claimed_asked_answered_and_completed_from_the_topic(
     staffed: Staffed,
 ) -> None:
