@@ -627,7 +627,11 @@ class ActionFaqDocuments(Action):
     ) -> list[Event]:
         text = str(tracker.latest_message.get("text") or "")
         answer = pick_faq(domain.faq.get("faq_documents", []), text)
-        key = tracker.active_form or (answer.case_type if answer else None)
+        key = (
+            tracker.active_form
+            or tracker.latest_message.get("request_case_type")  # "申领发票，要交什么材料"
+            or (answer.case_type if answer else None)
+        )
         if key in domain.case_types:
             body = checklist_answer(domain.case_types[key], domain)
         else:

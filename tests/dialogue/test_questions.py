@@ -210,7 +210,7 @@ async def test_second_request_keeps_its_own_values_and_yes_takes_it(
     text = text_of(await chat.say("提交"))
     assert "现在办吗" in text
     reply = text_of(await chat.say("好的"))
-    assert "申报更正" in reply and "2026-11" in reply and "增值税" in reply
+    assert "申报更正" in reply and "2026年11月" in reply and "增值税" in reply
     assert (await chat.tracker()).active_form == "return_correction"
 
 
@@ -231,6 +231,52 @@ async def test_one_request_in_several_clauses_is_not_split(engine: DialogueEngin
     )
     tracker = await chat.tracker()
     assert tracker.active_form == "return_correction" and tracker.queued == []
+
+
+async def test_a_request_and_a_question_in_one_message_get_both(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "req-q")
+    reply = text_of(await chat.say("申领发票，顺便问下周六开门吗"))
+    assert "周六" in reply and "发票申领" in reply
+    assert "纳税人识别号" in reply.splitlines()[-1]  # the form's question comes last
+    assert (await chat.tracker()).active_form == "invoice"
+
+
+async def test_the_template_beside_a_request_keeps_the_requests_values(
+    engine: DialogueEngine,
+) -> None:
+    chat = Chat(engine, "req-template")
+    replies = await chat.say("上个月增值税要更正，承诺书模板在哪下载")
+    assert replies[0].document is not None  # the template file first
+    assert "申报更正" in text_of(replies)
+    tracker = await chat.tracker()
+    assert tracker.active_form == "return_correction"
+    assert tracker.get_slot("tax_period") == "2026-11" and tracker.get_slot("tax_type") == "vat"
+
+
+async def test_status_and_a_new_request(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "status-new")
+    reply = text_of(await chat.say("查一下进度，另外我还要开个完税证明"))
+    assert "没有在办事项" in reply and "完税证明" in reply
+    assert (await chat.tracker()).active_form == "tax_certificate"
+
+
+async def test_two_questions_in_one_message_both_answered(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "q-q")
+    reply = text_of(await chat.say("大厅几点开门，地址在哪"))
+    assert "9:30" in reply and "地址" in reply
+    await no_case_opened(chat)
+
+
+async def test_the_id_after_the_second_request_is_the_first_ones_too(
+    engine: DialogueEngine, gateway: FakeGateway
+) -> None:
+    chat = Chat(engine, "two-id")
+    await chat.say(f"我要开2025年的完税证明，另外上个月的增值税报错了要更正，代码{GOOD_ID}")
+    tracker = await chat.tracker()
+    assert tracker.active_form == "tax_certificate"
+    assert tracker.get_slot("taxpayer_id") == GOOD_ID
+    text = text_of(await chat.press("/submit_case"))
+    assert "已受理" in text and "申报更正" in text
 
 
 # ------------------------------------------------------------------ complaints
