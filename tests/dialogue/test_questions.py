@@ -137,6 +137,8 @@ async def correction_waiting_for_letter(chat: Chat) -> None:
         ("我想预约明天上午去办", "不能预约"),
         ("2025年个税汇算清缴退税怎么办理", "个人所得税"),
         ("电话多少", "12366"),
+        ("多久能办好", "「申报更正」提交后 1 个工作日内办结"),
+        ("要几天才能办完", "「申报更正」提交后 1 个工作日内办结"),
     ],
 )
 async def test_a_question_mid_form_is_answered_and_the_form_goes_on(
