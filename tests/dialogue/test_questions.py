@@ -160,6 +160,30 @@ async def test_a_question_mid_form_is_answered_and_the_form_goes_on(
     assert "承诺书 ✓" in reply
 
 
+async def test_where_to_find_the_id_while_it_is_asked(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "mid-where-id")
+    await chat.say("申领发票")
+    replies = await chat.say("纳税人识别号在哪里看")
+    reply = text_of(replies)
+    assert "营业执照" in reply and "身份证号码" in reply
+    assert "纳税人识别号" in replies[-1].text.splitlines()[-1]  # asked again
+    tracker = await chat.tracker()
+    assert tracker.active_form == "invoice" and tracker.get_slot("taxpayer_id") is None
+    await chat.say(GOOD_ID)  # and the form still takes the ID
+    assert (await chat.tracker()).get_slot("taxpayer_id") == GOOD_ID
+
+
+async def test_words_naming_the_kept_file_after_status_label_it(engine: DialogueEngine) -> None:
+    """"刚才那个就是承诺书" answers "这个文件是承诺书吗？", never cancels the case."""
+    chat = Chat(engine, "mid-file-words")
+    await correction_waiting_for_letter(chat)
+    await chat.send_files(1)
+    await chat.say("/status")
+    reply = text_of(await chat.say("刚才那个就是承诺书"))
+    assert "承诺书 ✓" in reply and "已取消" not in reply
+    assert (await chat.tracker()).active_form == "return_correction"
+
+
 async def test_documents_mid_form_is_that_case_types_checklist(engine: DialogueEngine) -> None:
     chat = Chat(engine, "mid-docs")
     await chat.say("申请退税")
