@@ -160,6 +160,15 @@ async def test_a_question_mid_form_is_answered_and_the_form_goes_on(
     assert "承诺书 ✓" in reply
 
 
+async def test_an_invoice_increase_opens_the_invoice_case_and_says_it_covers_it(
+    engine: DialogueEngine,
+) -> None:
+    chat = Chat(engine, "increase")
+    reply = text_of(await chat.say("发票不够用了想增量"))
+    assert "发票申领" in reply and "增量" in reply
+    assert (await chat.tracker()).active_form == "invoice"
+
+
 async def test_where_to_find_the_id_while_it_is_asked(engine: DialogueEngine) -> None:
     chat = Chat(engine, "mid-where-id")
     await chat.say("申领发票")
