@@ -169,6 +169,18 @@ async def test_an_invoice_increase_opens_the_invoice_case_and_says_it_covers_it(
     assert (await chat.tracker()).active_form == "invoice"
 
 
+async def test_social_insurance_is_never_a_correction_form(engine: DialogueEngine) -> None:
+    """"我要办社保缴费基数调整" named the social insurance fee, and opened a return correction
+    for it; the chat does not handle social insurance: it says where to go."""
+    chat = Chat(engine, "shebao")
+    reply = text_of(await chat.say("我要办社保缴费基数调整"))
+    assert "不在这里办理" in reply and "电子税务局" in reply and "12333" in reply
+    await no_case_opened(chat)
+    # a correction of a filed social insurance return is still a correction
+    await chat.say("上个月社保费申报错了要更正")
+    assert (await chat.tracker()).active_form == "return_correction"
+
+
 async def test_where_to_find_the_id_while_it_is_asked(engine: DialogueEngine) -> None:
     chat = Chat(engine, "mid-where-id")
     await chat.say("申领发票")

@@ -67,6 +67,13 @@ HELD_OUT: dict[str, list[str]] = {
         "不知道识别号是多少",
         "营业执照上的哪个号是识别号",
     ],
+    "faq_social_insurance": [
+        "公司社保缴费基数要调整 在哪办",
+        "社保基数今年怎么申报",
+        "個人靈活就業的社保去哪交",
+        "给新来的员工加社保怎么操作",
+        "社保少交了几个月怎么补",
+    ],
     "faq_contact": [
         "你们的联系电话给一个",
         "辦稅廳的電話號碼",
@@ -112,6 +119,8 @@ ROUTES = [
     ("告诉我进度", "check_status"),
     ("纳税人识别号在哪里看", "faq_taxpayer_id"),
     ("纳税人识别号91650100MA78ABCD1A", "provide_info"),
+    ("我要办社保缴费基数调整", "faq_social_insurance"),
+    ("上个月社保费申报错了要更正", "request_correction"),
 ]
 
 
