@@ -90,6 +90,23 @@ def _with_intent(parse: dict[str, Any], intent: str) -> dict[str, Any]:
     return out
 
 
+def answer_and_values(parse: dict[str, Any], form_slots: tuple[str, ...]) -> dict[str, Any]:
+    """During a form, a question with values for that form (`form_slots`) in other clauses
+    (`form_values`): the values are the message's parse, the question is answered beside it."""
+    values = parse.get("form_values")
+    if not values or not slots_of(values, form_slots):
+        return parse
+    question = {k: v for k, v in parse.items() if k != "form_values"}
+    return {
+        **question,  # the message's files, original text...
+        "text": values.get("text", ""),
+        "intent": values.get("intent"),
+        "intent_ranking": list(values.get("intent_ranking") or [])[:1],
+        "entities": list(values.get("entities") or []),
+        "extra_questions": [question],
+    }
+
+
 def _shared_id(parse: dict[str, Any], parses: list[dict[str, Any]]) -> dict[str, Any]:
     """A taxpayer ID named anywhere in the message is the one of every request in it
     ("开完税证明，另外上月增值税要更正，代码9165…"): added where the request's clauses lack one."""
@@ -123,6 +140,7 @@ async def split_requests(
     questions_known = question_intents(domain)
     parses = [await aparse(c) for c in clauses]
     typed: list[tuple[str, str | None]] = []
+    values: list[str] = []  # the clauses that are no question and name form values
     questions: dict[str, list[str]] = {}
     for clause, p in zip(clauses, parses, strict=True):
         intent = _sure(p)
@@ -131,10 +149,20 @@ async def split_requests(
             questions.setdefault(str(intent), []).append(clause)
             continue
         typed.append((clause, case_type.key if case_type is not None else None))
+        if slots_of(p, domain.form_slots):
+            values.append(clause)
     found = segments(typed)
     whole = (parse.get("intent") or {}).get("name")
     if not found:
-        if not questions or (whole in questions and len(questions) == 1):
+        if whole in questions and len(questions) == 1:
+            if not values:
+                return None
+            # "9165…，另外电话多少": during a form the values are its answer and the question
+            # is answered too (`answer_and_values`); otherwise the question is all
+            question = dict(parse)
+            question["form_values"] = _with_intent(await aparse("，".join(values)), "provide_info")
+            return question
+        if not questions:
             return None
         # Anything else the whole message was taken as (values for the form, a complaint, a
         # yes) is handled as before, the questions beside it too; a question is first only

@@ -26,7 +26,7 @@ import opencc
 from actions.actions import build_actions
 from actions.base import ActionContext, FormValidationAction
 from actions.channel import Deliver, InboundMessage, Reply
-from actions.clauses import split_requests
+from actions.clauses import answer_and_values, split_requests
 from actions.dispatcher import CollectingDispatcher, merge_replies
 from actions.domain import Domain
 from actions.policy import (
@@ -196,6 +196,10 @@ class DialogueEngine:
             await self._save(tracker)
             return [], tracker.state
         parse = await self._parse(text, msg)
+        form = self.domain.case_types.get(tracker.active_form or "")
+        if form is not None:  # "9165…，另外电话多少": the form takes the values too
+            parse = answer_and_values(parse, form.slots)
+        parse.pop("form_values", None)
         tracker.latest_message = parse
         tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
         if parse.get("queued_requests"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actions.clauses import segments, split_clauses, split_requests
+from actions.clauses import answer_and_values, segments, split_clauses, split_requests
 from actions.domain import Domain
 from testing.dialogue import FakeInterpreter, parse
 
@@ -139,6 +139,29 @@ async def test_values_and_a_question_keep_the_values() -> None:
     assert out is not None
     assert out["intent"]["name"] == "provide_info" and out["entities"] == whole["entities"]
     assert [q["intent"]["name"] for q in out["extra_questions"]] == ["faq_location"]
+
+
+async def test_a_question_with_values_gives_them_to_the_form_only_during_one() -> None:
+    """Taken whole as the question ("9165…，另外电话多少"): the values clauses are kept
+    aside; during a form that asks for them they are the answer and the question is
+    answered too, else the question is all."""
+    nlu = _nlu(
+        {
+            "91650100MA78ABCD1A": parse("provide_info", taxpayer_id="91650100MA78ABCD1A"),
+            "电话多少": parse("faq_contact"),
+        }
+    )
+    whole = parse("faq_contact", taxpayer_id="91650100MA78ABCD1A")
+    out = await split_requests("91650100MA78ABCD1A，另外电话多少", whole, nlu.aparse, DOMAIN)
+    assert out is not None and out["intent"]["name"] == "faq_contact"
+    out["files"] = []
+    during = answer_and_values(out, ("taxpayer_id",))
+    assert during["intent"]["name"] == "provide_info"
+    assert [e["value"] for e in during["entities"]] == ["91650100MA78ABCD1A"]
+    assert during["files"] == []
+    assert [q["intent"]["name"] for q in during["extra_questions"]] == ["faq_contact"]
+    # a form that does not ask for these values leaves the question as it was
+    assert answer_and_values(out, ("amount",)) is out
 
 
 async def test_a_message_not_understood_whole_is_its_one_question() -> None:

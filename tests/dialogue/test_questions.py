@@ -170,7 +170,7 @@ async def test_an_invoice_increase_opens_the_invoice_case_and_says_it_covers_it(
 
 
 async def test_social_insurance_is_never_a_correction_form(engine: DialogueEngine) -> None:
-    """"我要办社保缴费基数调整" named the social insurance fee, and opened a return correction
+    """ "我要办社保缴费基数调整" named the social insurance fee, and opened a return correction
     for it; the chat does not handle social insurance: it says where to go."""
     chat = Chat(engine, "shebao")
     reply = text_of(await chat.say("我要办社保缴费基数调整"))
@@ -195,7 +195,7 @@ async def test_where_to_find_the_id_while_it_is_asked(engine: DialogueEngine) ->
 
 
 async def test_words_naming_the_kept_file_after_status_label_it(engine: DialogueEngine) -> None:
-    """"刚才那个就是承诺书" answers "这个文件是承诺书吗？", never cancels the case."""
+    """ "刚才那个就是承诺书" answers "这个文件是承诺书吗？", never cancels the case."""
     chat = Chat(engine, "mid-file-words")
     await correction_waiting_for_letter(chat)
     await chat.send_files(1)
@@ -305,6 +305,16 @@ async def test_status_and_a_new_request(engine: DialogueEngine) -> None:
     reply = text_of(await chat.say("查一下进度，另外我还要开个完税证明"))
     assert "没有在办事项" in reply and "完税证明" in reply
     assert (await chat.tracker()).active_form == "tax_certificate"
+
+
+async def test_values_and_a_question_mid_form(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "values-q")
+    await chat.say("申领发票")
+    replies = await chat.say(f"{GOOD_ID}，另外电话多少")
+    reply = text_of(replies)
+    assert "12366" in reply and "营业执照" in replies[-1].text.splitlines()[-1]
+    tracker = await chat.tracker()
+    assert tracker.active_form == "invoice" and tracker.get_slot("taxpayer_id") == GOOD_ID
 
 
 async def test_two_questions_in_one_message_both_answered(engine: DialogueEngine) -> None:
