@@ -19,6 +19,8 @@ from actions.domain import Domain
 
 SEPARATORS = re.compile(r"[，,。；;！!？?\n]+|然后|顺便|还有|另外|同时|以及|并且|再帮我|还要|还想")
 MIN_CONFIDENCE = 0.6  # a clause counts as a request only when the NLU is this sure
+# the whole message taken as one of these: a question in it is answered instead ("你好，地址在哪")
+QUESTION_FIRST = frozenset({"nlu_fallback", "out_of_scope", "greet"})
 MAX_CLAUSES = 8  # longer messages are not split (one request described at length)
 
 Parse = Callable[[str], Awaitable[dict[str, Any]]]
@@ -166,8 +168,8 @@ async def split_requests(
             return None
         # Anything else the whole message was taken as (values for the form, a complaint, a
         # yes) is handled as before, the questions beside it too; a question is first only
-        # when the whole message was a question or not understood.
-        keep_whole = whole not in questions and whole not in ("nlu_fallback", "out_of_scope")
+        # when the whole message was a question, a greeting or not understood.
+        keep_whole = whole not in questions and whole not in QUESTION_FIRST
         if keep_whole:
             first, rest = dict(parse), list(questions.items())
         else:

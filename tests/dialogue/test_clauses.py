@@ -170,6 +170,8 @@ async def test_a_message_not_understood_whole_is_its_one_question() -> None:
     out = await split_requests("我想问一下，地址在哪", whole, nlu.aparse, DOMAIN)
     assert out is not None and out["intent"]["name"] == "faq_location"
     assert "extra_questions" not in out
+    out = await split_requests("你好，地址在哪", parse("greet"), nlu.aparse, DOMAIN)
+    assert out is not None and out["intent"]["name"] == "faq_location"
 
 
 async def test_a_taxpayer_id_anywhere_belongs_to_every_request() -> None:
