@@ -46,6 +46,9 @@ KEPT_AFTER_SUBMIT: tuple[str, ...] = ("taxpayer_id",)
 FALLBACKS_BEFORE_HUMAN = 2
 COMPLAINT_WORKING_DAYS = 2  # default; domain.yml `settings: complaint_working_days`
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+# "多久能办好" while a form is open asks how long the case being filled in takes, not the
+# status of cases already submitted.
+DURATION_WORDS = ("多久", "几天", "多长时间", "多少天", "几个工作日", "什么时候能办", "啥时候能办")
 
 
 def month_day(day: date) -> str:
@@ -226,6 +229,15 @@ class ActionCheckStatus(Action):
                 requester_of(tracker), number, taxpayer_id=taxpayer_id
             )
             dispatcher.utter_message(response="utter_case_detail", case=case_line(case, domain))
+            return []
+        text = str(tracker.latest_message.get("text") or "")
+        form = domain.case_types.get(tracker.active_form or "")
+        if form is not None and any(w in text for w in DURATION_WORDS):
+            dispatcher.utter_message(
+                response="utter_form_duration",
+                case_title=form.title.zh_hans,
+                days=form.sla_working_days,
+            )
             return []
         requester = requester_of(tracker)
         cases = list(await self.ctx.gateway.list_cases(requester, taxpayer_id=taxpayer_id))
@@ -627,7 +639,11 @@ class ActionFaqDocuments(Action):
     ) -> list[Event]:
         text = str(tracker.latest_message.get("text") or "")
         answer = pick_faq(domain.faq.get("faq_documents", []), text)
-        key = tracker.active_form or (answer.case_type if answer else None)
+        key = (
+            tracker.active_form
+            or tracker.latest_message.get("request_case_type")  # "申领发票，要交什么材料"
+            or (answer.case_type if answer else None)
+        )
         if key in domain.case_types:
             body = checklist_answer(domain.case_types[key], domain)
         else:

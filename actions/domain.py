@@ -68,6 +68,7 @@ class Rule:
     interrupts_form: bool = False  # during a form: answered, then the form asks again
     not_an_answer: bool = False  # not taken as the answer to a waiting staff question
     even_with_values: bool = False  # a question answered mid-form even when it names values
+    question: bool = False  # answered too when a message holds it beside another request
 
 
 class _Template(dict[str, Any]):
@@ -274,6 +275,7 @@ def _parse_rules(data: dict[str, Any]) -> list[Rule]:
                 interrupts_form=bool(meta.get("interrupts_form")),
                 not_an_answer=bool(meta.get("not_an_answer")),
                 even_with_values=bool(meta.get("even_with_values")),
+                question=bool(meta.get("question")),
             )
         )
     return rules

@@ -26,7 +26,7 @@ import opencc
 from actions.actions import build_actions
 from actions.base import ActionContext, FormValidationAction
 from actions.channel import Deliver, InboundMessage, Reply
-from actions.clauses import split_requests
+from actions.clauses import answer_and_values, split_requests
 from actions.dispatcher import CollectingDispatcher, merge_replies
 from actions.domain import Domain
 from actions.policy import (
@@ -196,6 +196,10 @@ class DialogueEngine:
             await self._save(tracker)
             return [], tracker.state
         parse = await self._parse(text, msg)
+        form = self.domain.case_types.get(tracker.active_form or "")
+        if form is not None:  # "9165…，另外电话多少": the form takes the values too
+            parse = answer_and_values(parse, form.slots)
+        parse.pop("form_values", None)
         tracker.latest_message = parse
         tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
         if parse.get("queued_requests"):
@@ -263,11 +267,12 @@ class DialogueEngine:
 
     async def _run(self, tracker: Tracker) -> list[Reply]:
         dispatcher = self._dispatcher(tracker)
-        decision = self.policy.decide(tracker)
-        queue: list[str] = [decision.action]
-        then = decision.then
         executed: list[str] = []
         try:
+            await self._answer_extra_questions(tracker, dispatcher, executed)
+            decision = self.policy.decide(tracker)
+            queue: list[str] = [decision.action]
+            then = decision.then
             while queue and len(executed) < MAX_ACTIONS_PER_TURN:
                 name = queue.pop(0)
                 action = self.actions.get(name)
@@ -294,6 +299,43 @@ class DialogueEngine:
         if tracker.fallback_count and "action_default_fallback" not in executed:
             self._apply(tracker, [FallbackCounted(reset=True)])
         return merge_replies(dispatcher.messages)
+
+    async def _answer_extra_questions(
+        self, tracker: Tracker, dispatcher: CollectingDispatcher, executed: list[str]
+    ) -> None:
+        """The questions asked beside the message's first request or question
+        (`actions.clauses`: "申领发票，顺便问下周六开门吗"): each answered from its own clauses,
+        before the first is handled, so the turn still ends with the form's question."""
+        message = tracker.latest_message
+        extras = message.get("extra_questions") or []
+        if not extras or tracker.pending_case or message.get("files"):
+            return
+        case_type = self.domain.case_type_for_intent(_intent(message))
+        base = {
+            k: v for k, v in message.items() if k not in ("extra_questions", "queued_requests")
+        }
+        try:
+            for extra in extras:
+                name = self.policy.rules.get(_intent(extra) or "")
+                if name is None or name not in self.actions:
+                    continue
+                tracker.latest_message = {
+                    **base,
+                    "text": extra.get("text", ""),
+                    "original_text": extra.get("text", ""),
+                    "intent": extra.get("intent"),
+                    "entities": list(extra.get("entities") or []),
+                    "request_case_type": case_type.key if case_type is not None else None,
+                }
+                tracker.followup = None
+                dispatcher.values = self._values(tracker)
+                dispatcher.action = name
+                events = await self.actions[name].run(dispatcher, tracker, self.domain)
+                self._apply(tracker, events)
+                tracker.followup = None
+                executed.append(name)
+        finally:
+            tracker.latest_message = message
 
     # ------------------------------------------------------------------ notices
 

@@ -343,6 +343,9 @@ class ActionCaseForm(FormAction):
                 case_title=case_type.title.zh_hans,
                 summary=summary,
             )
+            scope = f"utter_case_scope_{case_type.key}"  # what the case type covers, if said
+            if domain.has_response(scope):
+                dispatcher.utter_message(response=scope)
             later = [
                 domain.case_types[q["case_type"]].title.zh_hans
                 for q in work.latest_message.get("queued_requests") or []

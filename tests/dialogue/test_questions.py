@@ -137,6 +137,8 @@ async def correction_waiting_for_letter(chat: Chat) -> None:
         ("我想预约明天上午去办", "不能预约"),
         ("2025年个税汇算清缴退税怎么办理", "个人所得税"),
         ("电话多少", "12366"),
+        ("多久能办好", "「申报更正」提交后 1 个工作日内办结"),
+        ("要几天才能办完", "「申报更正」提交后 1 个工作日内办结"),
     ],
 )
 async def test_a_question_mid_form_is_answered_and_the_form_goes_on(
@@ -156,6 +158,51 @@ async def test_a_question_mid_form_is_answered_and_the_form_goes_on(
     # and the form still takes the letter
     reply = text_of(await chat.send_files(1, caption="承诺书"))
     assert "承诺书 ✓" in reply
+
+
+async def test_an_invoice_increase_opens_the_invoice_case_and_says_it_covers_it(
+    engine: DialogueEngine,
+) -> None:
+    chat = Chat(engine, "increase")
+    reply = text_of(await chat.say("发票不够用了想增量"))
+    assert "发票申领" in reply and "增量" in reply
+    assert (await chat.tracker()).active_form == "invoice"
+
+
+async def test_social_insurance_is_never_a_correction_form(engine: DialogueEngine) -> None:
+    """ "我要办社保缴费基数调整" named the social insurance fee, and opened a return correction
+    for it; the chat does not handle social insurance: it says where to go."""
+    chat = Chat(engine, "shebao")
+    reply = text_of(await chat.say("我要办社保缴费基数调整"))
+    assert "不在这里办理" in reply and "电子税务局" in reply and "12333" in reply
+    await no_case_opened(chat)
+    # a correction of a filed social insurance return is still a correction
+    await chat.say("上个月社保费申报错了要更正")
+    assert (await chat.tracker()).active_form == "return_correction"
+
+
+async def test_where_to_find_the_id_while_it_is_asked(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "mid-where-id")
+    await chat.say("申领发票")
+    replies = await chat.say("纳税人识别号在哪里看")
+    reply = text_of(replies)
+    assert "营业执照" in reply and "身份证号码" in reply
+    assert "纳税人识别号" in replies[-1].text.splitlines()[-1]  # asked again
+    tracker = await chat.tracker()
+    assert tracker.active_form == "invoice" and tracker.get_slot("taxpayer_id") is None
+    await chat.say(GOOD_ID)  # and the form still takes the ID
+    assert (await chat.tracker()).get_slot("taxpayer_id") == GOOD_ID
+
+
+async def test_words_naming_the_kept_file_after_status_label_it(engine: DialogueEngine) -> None:
+    """ "刚才那个就是承诺书" answers "这个文件是承诺书吗？", never cancels the case."""
+    chat = Chat(engine, "mid-file-words")
+    await correction_waiting_for_letter(chat)
+    await chat.send_files(1)
+    await chat.say("/status")
+    reply = text_of(await chat.say("刚才那个就是承诺书"))
+    assert "承诺书 ✓" in reply and "已取消" not in reply
+    assert (await chat.tracker()).active_form == "return_correction"
 
 
 async def test_documents_mid_form_is_that_case_types_checklist(engine: DialogueEngine) -> None:
@@ -231,6 +278,62 @@ async def test_one_request_in_several_clauses_is_not_split(engine: DialogueEngin
     )
     tracker = await chat.tracker()
     assert tracker.active_form == "return_correction" and tracker.queued == []
+
+
+async def test_a_request_and_a_question_in_one_message_get_both(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "req-q")
+    reply = text_of(await chat.say("申领发票，顺便问下周六开门吗"))
+    assert "周六" in reply and "发票申领" in reply
+    assert "纳税人识别号" in reply.splitlines()[-1]  # the form's question comes last
+    assert (await chat.tracker()).active_form == "invoice"
+
+
+async def test_the_template_beside_a_request_keeps_the_requests_values(
+    engine: DialogueEngine,
+) -> None:
+    chat = Chat(engine, "req-template")
+    replies = await chat.say("上个月增值税要更正，承诺书模板在哪下载")
+    assert replies[0].document is not None  # the template file first
+    assert "申报更正" in text_of(replies)
+    tracker = await chat.tracker()
+    assert tracker.active_form == "return_correction"
+    assert tracker.get_slot("tax_period") == "2026-11" and tracker.get_slot("tax_type") == "vat"
+
+
+async def test_status_and_a_new_request(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "status-new")
+    reply = text_of(await chat.say("查一下进度，另外我还要开个完税证明"))
+    assert "没有在办事项" in reply and "完税证明" in reply
+    assert (await chat.tracker()).active_form == "tax_certificate"
+
+
+async def test_values_and_a_question_mid_form(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "values-q")
+    await chat.say("申领发票")
+    replies = await chat.say(f"{GOOD_ID}，另外电话多少")
+    reply = text_of(replies)
+    assert "12366" in reply and "营业执照" in replies[-1].text.splitlines()[-1]
+    tracker = await chat.tracker()
+    assert tracker.active_form == "invoice" and tracker.get_slot("taxpayer_id") == GOOD_ID
+
+
+async def test_two_questions_in_one_message_both_answered(engine: DialogueEngine) -> None:
+    chat = Chat(engine, "q-q")
+    reply = text_of(await chat.say("大厅几点开门，地址在哪"))
+    assert "9:30" in reply and "地址" in reply
+    await no_case_opened(chat)
+
+
+async def test_the_id_after_the_second_request_is_the_first_ones_too(
+    engine: DialogueEngine, gateway: FakeGateway
+) -> None:
+    chat = Chat(engine, "two-id")
+    await chat.say(f"我要开2025年的完税证明，另外上个月的增值税报错了要更正，代码{GOOD_ID}")
+    tracker = await chat.tracker()
+    assert tracker.active_form == "tax_certificate"
+    assert tracker.get_slot("taxpayer_id") == GOOD_ID
+    text = text_of(await chat.press("/submit_case"))
+    assert "已受理" in text and "申报更正" in text
 
 
 # ------------------------------------------------------------------ complaints
