@@ -43,6 +43,7 @@ from taxrules.masking import mask_taxpayer_id
 
 __all__ = [
     "TAXPAYER_ID_RE",
+    "find_taxpayer_id",
     "USCC_CHARSET",
     "IdKind",
     "TaxpayerId",
@@ -90,6 +91,25 @@ TAXPAYER_ID_RE = re.compile(
 )
 """A standalone run of 15 or 18 ASCII letters and digits: a candidate taxpayer ID in free text
 (the answer to "请提供纳税人识别号"); `validate_taxpayer_id` judges it."""
+_GROUPED_ID_RE = re.compile(
+    r"(?<![0-9A-Za-z])[0-9A-Za-z]{2,8}(?:[ \-][0-9A-Za-z]{1,8}){1,8}(?![0-9A-Za-z])"
+)
+
+
+def find_taxpayer_id(text: str) -> str | None:
+    """A candidate taxpayer ID in free text: a standalone run of 15 or 18 letters and digits,
+    or one written in groups as people copy it from a card ("9165 0100 MA78 ABCD 1A",
+    "110101-19900307-1233"), returned without the separators. `validate_taxpayer_id` judges
+    it."""
+    match = TAXPAYER_ID_RE.search(text)
+    if match:
+        return match.group(0)
+    for grouped in _GROUPED_ID_RE.finditer(text):
+        code = clean_taxpayer_id(grouped.group(0))
+        if len(code) in (15, 18):
+            return code
+    return None
+
 
 _Messages = dict[Script, str]
 
