@@ -116,12 +116,14 @@ class CaseFormValidation(FormValidationAction):
             check = check.__class__(False, check.value, value.get("reason") or check.reason)
         if check.valid and check.value:
             return {"taxpayer_id": check.value}
+        piece = clean_taxpayer_id(str(raw or ""))
         whole = find_taxpayer_id(self._text(tracker))
-        if whole and clean_taxpayer_id(str(raw or "")) != whole:
-            # The NLU took a piece of an ID written in groups ("9165 0100 MA78 ABCD 1A").
-            grouped = self.ctx.normalizers.taxpayer_id(whole)
-            if grouped.valid and grouped.value:
-                return {"taxpayer_id": grouped.value}
+        if piece and whole and piece != whole and piece in whole:
+            # The NLU took a piece of an ID written in groups ("9165 0100 MA78 ABCD 1A"):
+            # the whole is checked, and refused with its own reason.
+            check = self.ctx.normalizers.taxpayer_id(whole)
+            if check.valid and check.value:
+                return {"taxpayer_id": check.value}
         reason = (check.reason or "纳税人识别号不正确").rstrip("。.，, ")
         # The NLU's reasons usually say what to do already ("…请核对后重新输入").
         response = (
