@@ -43,11 +43,11 @@ from taxrules.masking import mask_taxpayer_id
 
 __all__ = [
     "TAXPAYER_ID_RE",
-    "find_taxpayer_id",
     "USCC_CHARSET",
     "IdKind",
     "TaxpayerId",
     "clean_taxpayer_id",
+    "find_taxpayer_id",
     "identify_taxpayer_id",
     "resident_id_check_char",
     "uscc_check_char",

@@ -110,7 +110,11 @@ async def test_an_id_in_groups_with_a_wrong_check_digit_is_still_refused(
 
 @pytest.mark.parametrize(
     "text",
-    ["不是增值税，是企业所得税，2025年", "是企业所得税，不是增值税，2025年", "不是增值稅，是企業所得稅，2025年"],
+    [
+        "不是增值税，是企业所得税，2025年",
+        "是企业所得税，不是增值税，2025年",
+        "不是增值稅，是企業所得稅，2025年",
+    ],
 )
 async def test_a_denied_tax_type_gives_way_to_the_one_meant(make_chat: Any, text: str) -> None:
     chat, _ = make_chat()

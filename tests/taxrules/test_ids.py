@@ -204,4 +204,3 @@ def test_traditional_messages_are_the_simplified_ones_converted() -> None:
 )
 def test_find_taxpayer_id_reads_ids_written_in_groups(text: str, found: str | None) -> None:
     assert find_taxpayer_id(text) == found
-
