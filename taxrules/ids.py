@@ -48,6 +48,7 @@ __all__ = [
     "TaxpayerId",
     "clean_taxpayer_id",
     "find_taxpayer_id",
+    "grouped_taxpayer_ids",
     "identify_taxpayer_id",
     "resident_id_check_char",
     "uscc_check_char",
@@ -104,11 +105,20 @@ def find_taxpayer_id(text: str) -> str | None:
     match = TAXPAYER_ID_RE.search(text)
     if match:
         return match.group(0)
-    for grouped in _GROUPED_ID_RE.finditer(text):
-        code = clean_taxpayer_id(grouped.group(0))
-        if len(code) in (15, 18):
-            return code
+    for start, end in grouped_taxpayer_ids(text):
+        return clean_taxpayer_id(text[start:end])
     return None
+
+
+def grouped_taxpayer_ids(text: str) -> list[tuple[int, int]]:
+    """The spans of IDs written in groups in `text` (letters and digits in runs split by
+    single spaces or dashes, 15 or 18 of them in all): no extractor should read a period or
+    an amount inside one."""
+    spans = []
+    for grouped in _GROUPED_ID_RE.finditer(text):
+        if len(clean_taxpayer_id(grouped.group(0))) in (15, 18):
+            spans.append(grouped.span())
+    return spans
 
 
 _Messages = dict[Script, str]

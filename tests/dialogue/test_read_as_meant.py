@@ -201,3 +201,13 @@ async def test_how_to_send_the_letter_is_answered_and_the_form_goes_on(make_chat
     text = text_of(replies)
     assert "直接在这里发送" in text
     assert (await chat.tracker()).active_form == "return_correction"
+
+
+async def test_a_resident_id_in_groups_is_not_read_as_a_period_too(make_chat: Any) -> None:
+    """Tried in the shell: the CRF read "900" in it as a period and the form refused it."""
+    chat, _ = make_chat()
+    await chat.say("我想开个人的完税证明，今年的")
+    text = text_of(await chat.say("1101 0119 9003 0712 33"))
+    assert "所属期 2026年" in text and "确认提交" in text
+    assert "没能识别" not in text
+    assert (await slots(chat))["taxpayer_id"] == "110101199003071233"
