@@ -221,8 +221,7 @@ class ActionCheckStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> list[Event]:
         taxpayer_id = tracker.get_slot("taxpayer_id")
-        text = str(tracker.latest_message.get("text") or "")
-        number = case_number_in(text)
+        number = case_number_in(str(tracker.latest_message.get("text") or ""))
         if number:
             case = await self.ctx.gateway.case_status(
                 requester_of(tracker), number, taxpayer_id=taxpayer_id
