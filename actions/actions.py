@@ -4,6 +4,7 @@ submit, status, cancel, hand-over, FAQ, fallback, answering a staff question, ra
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -296,10 +297,15 @@ def withdraw_button(case: CaseSummary, domain: Domain) -> Button:
     )
 
 
+# Words that ask to withdraw a submitted case, not merely "不办了" (which is confirmed first).
+WITHDRAW_WORDS = re.compile(r"撤回|撤销|撤銷|撤掉")
+
+
 class ActionCancel(Action):
     """Leave the form from anywhere; the draft is dropped, nothing is submitted (§10).
-    Outside a form, "撤回"/"不办了" means a submitted case: with its number it is withdrawn
-    at once; otherwise the taxpayer confirms with a button (one per open case)."""
+    Outside a form, "撤回"/"不办了" means a submitted case: with its number, or with the
+    word 撤回 when only one case can be meant, it is withdrawn at once; otherwise the
+    taxpayer confirms with a button (one per open case)."""
 
     def name(self) -> str:
         return "action_cancel"
@@ -321,7 +327,8 @@ class ActionCancel(Action):
     async def _submitted(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> list[Event]:
-        number = case_number_in(str(tracker.latest_message.get("text") or ""))
+        text = str(tracker.latest_message.get("text") or "")
+        number = case_number_in(text)
         if number:
             return await withdraw(self.ctx, dispatcher, tracker, domain, number)
         cases = [
@@ -335,6 +342,8 @@ class ActionCancel(Action):
             dispatcher.utter_message(response="utter_nothing_to_cancel")
             return [Awaiting(None)]
         if len(cases) == 1 and cases[0].status != "queued":  # say why at once
+            return await withdraw(self.ctx, dispatcher, tracker, domain, cases[0].number)
+        if len(cases) == 1 and WITHDRAW_WORDS.search(text):  # "刚才那个申请我要撤回"
             return await withdraw(self.ctx, dispatcher, tracker, domain, cases[0].number)
         if len(cases) == 1:
             dispatcher.utter_message(

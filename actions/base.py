@@ -4,6 +4,7 @@ and validation the case form calls, found by slot name)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -107,10 +108,14 @@ class FormValidationAction:
 
     @staticmethod
     def from_entity(tracker: Tracker, slot: str) -> dict[str, Any] | None:
-        """The entity of the latest message named `slot` (a valid one first), if any."""
+        """The entity of the latest message named `slot` (a valid one first), if any. A value
+        the message denies ("不是增值税，是企业所得税") gives way to the one it names instead."""
         entities = tracker.latest_entities(slot)
         if not entities:
             return None
+        text = str(tracker.latest_message.get("text") or "")
+        meant = [e for e in entities if not _denied(text, e)]
+        entities = meant or entities
         valid = [e for e in entities if not e.get("invalid")]
         return dict(valid[0] if valid else entities[0])
 
@@ -163,3 +168,15 @@ class FormValidationAction:
             raise DomainError(f"{type(self).__name__} has no {kind}_{slot}")
         result: SlotMethod = method
         return result
+
+
+# "不是X" / "并非X" / "而不是X" right before a value: the message names it to deny it.
+_DENIAL_RE = re.compile(r"(?:不是|并非|並非|而非|不是说|不是說)\s*(?:那个|那個)?\s*$")
+
+
+def _denied(text: str, entity: Mapping[str, Any]) -> bool:
+    """Whether `text` denies the value of `entity` ("不是增值税" before it)."""
+    start = entity.get("start")
+    if not isinstance(start, int) or start <= 0:
+        return False
+    return bool(_DENIAL_RE.search(text[max(0, start - 6) : start]))

@@ -211,7 +211,7 @@ class ActionClassifyFile(FormAction):
         if rest:
             assignments, _unsure = classify_files(rest, "", case_type, work.files)
             events += await collect(work, case_type, assignments, self.ctx)
-        return events + acknowledge(dispatcher, work, case_type, 1, domain)
+        return events + acknowledge(dispatcher, work, case_type, 1, domain, self.validation)
 
 
 class ActionShowChecklist(FormAction):

@@ -159,7 +159,7 @@ async def intake_files(
         event = FilesUnclassified(tuple(unsure))
         work.apply([event])
         events.append(event)
-    return events + acknowledge(dispatcher, work, case_type, len(files), domain)
+    return events + acknowledge(dispatcher, work, case_type, len(files), domain, validation)
 
 
 def acknowledge(
@@ -168,8 +168,10 @@ def acknowledge(
     case_type: CaseType,
     received: int,
     domain: Domain,
+    validation: FormValidationAction,
 ) -> list[Event]:
-    """ "收到 3 个文件。承诺书 ✓，补充材料 2 份。还需要：无。" and what comes next."""
+    """ "收到 3 个文件。承诺书 ✓，补充材料 2 份。还需要：无。" and what comes next; when nothing
+    is missing, what was understood is echoed with the question to submit."""
     values: dict[str, Any] = {
         "count": received,
         "checklist": checklist_text(work, case_type),
@@ -181,7 +183,11 @@ def acknowledge(
     complete = not missing_slots(work, case_type) and not missing_documents(work, case_type)
     if complete:
         dispatcher.utter_message(
-            response="utter_files_received_complete", buttons=confirm_buttons(case_type), **values
+            response="utter_files_received_complete",
+            buttons=confirm_buttons(case_type),
+            case_title=case_type.title.zh_hans,
+            summary=slot_summary(work, case_type, domain, validation) or "—",
+            **values,
         )
         return [SlotSet("requested_slot", None), Awaiting("confirm_submit")]
     dispatcher.utter_message(response="utter_files_received", **values)

@@ -19,7 +19,7 @@ from actions.ports import IdCheck
 from actions.tracker import Tracker
 from taxrules.amounts import normalize_amount
 from taxrules.errors import InvalidTaxpayerIdError
-from taxrules.ids import TAXPAYER_ID_RE, clean_taxpayer_id, validate_taxpayer_id
+from taxrules.ids import clean_taxpayer_id, find_taxpayer_id, validate_taxpayer_id
 from taxrules.masking import mask_taxpayer_id
 from taxrules.periods import (
     PeriodReading,
@@ -71,6 +71,12 @@ def _raw(value: Any) -> str:
     return str(value.get("value") if isinstance(value, dict) else value or "").strip()
 
 
+def _takes_running(tracker: Tracker, domain: Domain) -> bool:
+    """Whether the active case type takes a period that is still running (`running:`)."""
+    case_type = domain.case_types.get(tracker.active_form or "")
+    return case_type is not None and case_type.periods.running
+
+
 def _refuse_period(dispatcher: CollectingDispatcher, reason: str | None) -> None:
     """Tell why a period is refused, and ask again unless the reason already does."""
     reason = (reason or "无法识别这个所属期").rstrip("。.，, ")
@@ -95,9 +101,10 @@ class CaseFormValidation(FormValidationAction):
     async def extract_taxpayer_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> dict[str, Any]:
-        """A code-shaped word in the text (checked by `validate_taxpayer_id`)."""
-        match = TAXPAYER_ID_RE.search(self._text(tracker))
-        return {"taxpayer_id": match.group(0)} if match else {}
+        """A code-shaped word in the text, also written in groups (checked by
+        `validate_taxpayer_id`)."""
+        code = find_taxpayer_id(self._text(tracker))
+        return {"taxpayer_id": code} if code else {}
 
     async def validate_taxpayer_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
@@ -109,6 +116,14 @@ class CaseFormValidation(FormValidationAction):
             check = check.__class__(False, check.value, value.get("reason") or check.reason)
         if check.valid and check.value:
             return {"taxpayer_id": check.value}
+        piece = clean_taxpayer_id(str(raw or ""))
+        whole = find_taxpayer_id(self._text(tracker))
+        if piece and whole and piece != whole and piece in whole:
+            # The NLU took a piece of an ID written in groups ("9165 0100 MA78 ABCD 1A"):
+            # the whole is checked, and refused with its own reason.
+            check = self.ctx.normalizers.taxpayer_id(whole)
+            if check.valid and check.value:
+                return {"taxpayer_id": check.value}
         reason = (check.reason or "纳税人识别号不正确").rstrip("。.，, ")
         # The NLU's reasons usually say what to do already ("…请核对后重新输入").
         response = (
@@ -149,6 +164,8 @@ class CaseFormValidation(FormValidationAction):
         reason = reading.error
         if reading.span is not None and reason is None:
             reason = not_fileable_reason(reading.span, today)
+            if reason and reading.span.start <= today and _takes_running(tracker, domain):
+                reason = None  # a certificate of what was paid so far this year
         if reason or reading.span is None:
             _refuse_period(dispatcher, reason)
             return {"tax_period": None}

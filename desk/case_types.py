@@ -60,10 +60,12 @@ class DocumentSpec:
 class PeriodRule:
     """Which tax periods a case type takes (`periods:` in case_types.yml): the kinds of a
     single period (`month`, `quarter`, `half`, `year`, see `taxrules.periods`) and whether
-    a range of them (2023年至2025年) may be given."""
+    a range of them (2023年至2025年) may be given, and whether a period still running may be
+    (`running`: a certificate of the taxes paid so far this year; a return needs an ended one)."""
 
     kinds: tuple[str, ...] = PERIOD_KINDS
     ranges: bool = False
+    running: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +249,7 @@ def _periods(v: Any, name: str, field: str) -> PeriodRule:
         return PeriodRule()
     if not isinstance(v, dict):
         raise CaseTypesError(name, field, "must be a mapping with kinds and ranges")
-    _no_extra(v, {"kinds", "ranges"}, name, field)
+    _no_extra(v, {"kinds", "ranges", "running"}, name, field)
     kinds = _str_list(v.get("kinds", list(PERIOD_KINDS)), name, f"{field}.kinds")
     bad = [k for k in kinds if k not in PERIOD_KINDS]
     if bad or not kinds:
@@ -257,4 +259,7 @@ def _periods(v: Any, name: str, field: str) -> PeriodRule:
     ranges = v.get("ranges", False)
     if not isinstance(ranges, bool):
         raise CaseTypesError(name, f"{field}.ranges", "must be true or false")
-    return PeriodRule(kinds=kinds, ranges=ranges)
+    running = v.get("running", False)
+    if not isinstance(running, bool):
+        raise CaseTypesError(name, f"{field}.running", "must be true or false")
+    return PeriodRule(kinds=kinds, ranges=ranges, running=running)

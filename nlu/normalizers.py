@@ -29,7 +29,7 @@ from typing import Any
 
 from taxrules.amounts import normalize_amount
 from taxrules.errors import InvalidTaxpayerIdError
-from taxrules.ids import clean_taxpayer_id, validate_taxpayer_id
+from taxrules.ids import clean_taxpayer_id, grouped_taxpayer_ids, validate_taxpayer_id
 from taxrules.periods import read_period
 from taxrules.tax_types import normalize_tax_type
 
@@ -68,6 +68,7 @@ def normalize_entities(
     user why.
     `kinds` maps an entity name to the normaliser it uses.
     """
+    _read_grouped_ids(entities, norm_text, kinds)
     _read_tax_period(entities, norm_text, today, kinds)
     for entity in entities:
         kind = kinds.get(entity["entity"])
@@ -106,6 +107,21 @@ def normalize_entities(
 
 
 _PERIOD_EXTRACTOR = "TaxEntityNormalizer"
+
+
+def _read_grouped_ids(
+    entities: list[dict[str, Any]], norm_text: str, kinds: dict[str, str]
+) -> None:
+    """An ID written in groups ("1101 0119 9003 0712 33") is one taxpayer_id entity: the
+    pieces an extractor guessed inside it (a period "900", an amount "3") are dropped."""
+    names = [name for name, kind in kinds.items() if kind == "taxpayer_id"]
+    spans = grouped_taxpayer_ids(norm_text) if names else []
+    for start, end in spans:
+        entities[:] = [e for e in entities if e["end"] <= start or end <= e["start"]]
+        entities.append(
+            {"entity": names[0], "start": start, "end": end, "extractor": _PERIOD_EXTRACTOR}
+        )
+    entities.sort(key=lambda e: e["start"])
 
 
 def _read_tax_period(

@@ -6,7 +6,7 @@ masking, and the base class of errors that carry a message for the user. `nlu`, 
 standard library: no script converter, so user-facing texts are held in both scripts).
 
 - `taxrules.ids`: `validate_taxpayer_id` (credit codes, resident ID numbers; 15-character
-  numbers refused), `TAXPAYER_ID_RE`
+  numbers refused), `TAXPAYER_ID_RE`, `find_taxpayer_id` (also an ID written in groups)
 - `taxrules.masking`: `mask_taxpayer_id`, `redact_taxpayer_ids`
 - `taxrules.periods`: `read_period` (the period a message names, inferred or refused with
   the reason), `not_fileable_reason`, `describe_period` (canonical → words),

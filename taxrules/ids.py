@@ -47,6 +47,8 @@ __all__ = [
     "IdKind",
     "TaxpayerId",
     "clean_taxpayer_id",
+    "find_taxpayer_id",
+    "grouped_taxpayer_ids",
     "identify_taxpayer_id",
     "resident_id_check_char",
     "uscc_check_char",
@@ -90,6 +92,34 @@ TAXPAYER_ID_RE = re.compile(
 )
 """A standalone run of 15 or 18 ASCII letters and digits: a candidate taxpayer ID in free text
 (the answer to "请提供纳税人识别号"); `validate_taxpayer_id` judges it."""
+_GROUPED_ID_RE = re.compile(
+    r"(?<![0-9A-Za-z])[0-9A-Za-z]{2,8}(?:[ \-][0-9A-Za-z]{1,8}){1,8}(?![0-9A-Za-z])"
+)
+
+
+def find_taxpayer_id(text: str) -> str | None:
+    """A candidate taxpayer ID in free text: a standalone run of 15 or 18 letters and digits,
+    or one written in groups as people copy it from a card ("9165 0100 MA78 ABCD 1A",
+    "110101-19900307-1233"), returned without the separators. `validate_taxpayer_id` judges
+    it."""
+    match = TAXPAYER_ID_RE.search(text)
+    if match:
+        return match.group(0)
+    for start, end in grouped_taxpayer_ids(text):
+        return clean_taxpayer_id(text[start:end])
+    return None
+
+
+def grouped_taxpayer_ids(text: str) -> list[tuple[int, int]]:
+    """The spans of IDs written in groups in `text` (letters and digits in runs split by
+    single spaces or dashes, 15 or 18 of them in all): no extractor should read a period or
+    an amount inside one."""
+    spans = []
+    for grouped in _GROUPED_ID_RE.finditer(text):
+        if len(clean_taxpayer_id(grouped.group(0))) in (15, 18):
+            spans.append(grouped.span())
+    return spans
+
 
 _Messages = dict[Script, str]
 

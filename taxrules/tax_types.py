@@ -39,7 +39,8 @@ FILING_PERIODS: dict[str, tuple[str, ...]] = {
     "vat": ("month", "quarter"),  # 按月或按季申报
     "cit": ("quarter", "year"),  # 按季预缴，年度汇算清缴
     "iit": ("month", "quarter", "year"),  # 扣缴按月，经营所得按季预缴，汇算按年
-    "stamp": ("quarter", "year"),  # 印花税法：按季、按年（或按次）
+    # 印花税法：按季、按年或按次; a 按次 return is for the month the duty arose in
+    "stamp": ("month", "quarter", "year"),
     "consumption": ("month", "quarter"),
     "urban_construction": ("month", "quarter"),  # with the VAT / consumption tax it follows
     "education_surcharge": ("month", "quarter"),

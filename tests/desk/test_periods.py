@@ -29,6 +29,7 @@ def test_shipped_period_rules() -> None:
     assert correction == PeriodRule(kinds=("month", "quarter", "year"), ranges=False)
     certificate = cat.get("tax_certificate").periods
     assert certificate.ranges and "half" in certificate.kinds
+    assert certificate.running and not correction.running  # 今年的完税证明; a return: ended
     assert cat.get("invoice").periods == PeriodRule()  # no period asked: the default
 
 
@@ -38,6 +39,7 @@ def test_shipped_period_rules() -> None:
         ({"kinds": ["week"]}, "periods.kinds"),
         ({"kinds": []}, "periods.kinds"),
         ({"ranges": "yes"}, "periods.ranges"),
+        ({"running": "yes"}, "periods.running"),
         ({"kinds": ["month"], "span": 3}, "periods.span"),
         (["month"], "periods"),
     ],

@@ -199,7 +199,7 @@ async def test_a_certificate_takes_a_range_and_the_summary_says_it_in_words(
 @pytest.mark.parametrize(
     ("text", "reason", "kept"),
     [
-        ("印花税3月的申报要更正", "印花税按季或按年申报，没有“2026年3月”", {"tax_type": "stamp"}),
+        ("车船税3月的申报要更正", "车船税按年申报，没有“2026年3月”", {"tax_type": "vehicle"}),
         ("申请退税 最近两年", "「退税申请」一次只能办理一个所属期", {}),
         ("第五季度的增值税更正", "没有第5季度，季度应在1到4之间", {"tax_type": "vat"}),
     ],

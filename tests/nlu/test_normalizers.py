@@ -82,7 +82,7 @@ INTENTS = {
     "request_tax_certificate", "request_invoice", "request_refund",
     "request_registration_change", "submit_document", "provide_info", "check_status",
     "cancel_request", "request_human", "faq_office_hours", "faq_online_services",
-    "ask_policy", "complaint", "out_of_scope", "verify",
+    "ask_policy", "complaint", "out_of_scope", "verify", "help",
 }  # fmt: skip
 ENTITIES = {"tax_period", "taxpayer_id", "tax_type", "amount"}
 ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|(?P<json>\{[^}]*\}))")

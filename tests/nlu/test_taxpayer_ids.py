@@ -64,3 +64,24 @@ def test_a_request_with_a_resident_id_keeps_its_intent(
     assert result["intent"]["name"] == intent
     (entity,) = _ids(interpreter, text)
     assert entity["value"] == "110101199003074514" and "invalid" not in entity
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1101 0119 9003 0712 33", "110101199003071233"),  # the CRF read "900" and "3" in it
+        ("增值税 2025年3月 9165 0100 MA78 ABCD 1A", "91650100MA78ABCD1A"),
+    ],
+)
+def test_an_id_written_in_groups_is_one_entity_and_nothing_else_is_read_in_it(
+    interpreter: Any, text: str, value: str
+) -> None:
+    entities = interpreter.parse(text, TODAY)["entities"]
+    (entity,) = [e for e in entities if e["entity"] == "taxpayer_id"]
+    assert entity["value"] == value and "invalid" not in entity
+    inside = [
+        e
+        for e in entities
+        if e is not entity and e["start"] < entity["end"] and entity["start"] < e["end"]
+    ]
+    assert inside == []

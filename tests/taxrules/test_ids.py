@@ -13,6 +13,7 @@ from taxrules.errors import InvalidTaxpayerIdError, UserFacingError
 from taxrules.ids import (
     IdKind,
     TaxpayerId,
+    find_taxpayer_id,
     identify_taxpayer_id,
     resident_id_check_char,
     uscc_check_char,
@@ -186,3 +187,20 @@ def test_traditional_messages_are_the_simplified_ones_converted() -> None:
         error = refused(code)
         assert s2tw.convert(error.message_in("hans")) == error.message_in("hant"), code
     assert s2tw.convert(LEGACY_HANS) == LEGACY_HANT
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("91650100MA78ABCD1A", "91650100MA78ABCD1A"),
+        ("9165 0100 MA78 ABCD 1A", "91650100MA78ABCD1A"),  # copied from a card in groups
+        ("代码 9165-0100-MA78-ABCD-1A 谢谢", "91650100MA78ABCD1A"),
+        ("110101 19900307 1233", "110101199003071233"),
+        ("增值税 2025 10 91650100MA78ABCD1A", "91650100MA78ABCD1A"),  # the whole one wins
+        ("2025 10 3", None),  # groups that are not 15 or 18 long are no ID
+        ("电话 0991 1234567", None),
+        ("没有代码", None),
+    ],
+)
+def test_find_taxpayer_id_reads_ids_written_in_groups(text: str, found: str | None) -> None:
+    assert find_taxpayer_id(text) == found
