@@ -422,15 +422,16 @@ class TaxEntityNormalizer(Component):
     def process(self, messages: list[Message]) -> None:
         kinds = self.config["entities"]
         for message in messages:
-            if message.entities:
-                normalize_entities(
-                    message.entities,
-                    message.norm,
-                    message.today or date.today(),
-                    kinds,
-                    self.tax_synonyms,
-                    self.known_tax_types,
-                )
+            # also without entities: an ID written in groups is found in the text itself,
+            # whether or not an extractor marked a piece of it
+            normalize_entities(
+                message.entities,
+                message.norm,
+                message.today or date.today(),
+                kinds,
+                self.tax_synonyms,
+                self.known_tax_types,
+            )
 
     def persist(self, directory: Path) -> None:
         state = {"tax_synonyms": self.tax_synonyms, "known": sorted(self.known_tax_types)}
