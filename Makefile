@@ -4,8 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # pytest-xdist workers. 3 on the 2-core reference machine: the suite waits on subprocesses,
-# PostgreSQL and the Bot API server, so a third worker fills the gaps (measured: -n 2 132 s,
-# -n 3 115 s, -n 4 125 s). Override with `make test PYTEST_WORKERS=auto`.
+# PostgreSQL and the Bot API server, so a third worker fills the gaps (measured with 1,362
+# tests: -n 3 160 s, -n 4 170 s). tests/conftest.py puts the longest tests first and
+# `--dist worksteal` lets an idle worker take half of a busy one's queue: 128 s instead of 160 s.
+# Override with `make test PYTEST_WORKERS=auto`.
 PYTEST_WORKERS ?= 3
 # test-fast is CPU-bound (no waits), so one worker per core is best (-n 2 38 s, -n 3 43 s)
 FAST_WORKERS ?= 2
@@ -56,7 +58,7 @@ test: setup services lint
 
 ## pytest: the whole test suite in $(PYTEST_WORKERS) xdist workers (needs `make services`)
 pytest: setup
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 ## test-fast: unit tests only: no services, no trained model, no Bot API server, no subprocesses
 test-fast: setup

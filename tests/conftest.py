@@ -56,6 +56,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             v for v in callspec.params.values() if isinstance(v, str)
         }:
             item.add_marker("postgres")
+    # The longest tests first (subprocesses, training, the end-to-end flows), so xdist's
+    # workers start on them and the short ones fill the gaps at the end instead of one long
+    # test finishing alone (a stable sort: the order within each group stays).
+    items.sort(key=_weight)
+
+
+def _weight(item: pytest.Item) -> int:
+    if item.get_closest_marker("slow"):
+        return 0
+    if item.get_closest_marker("botapi") or item.get_closest_marker("model"):
+        return 1
+    return 2
 
 
 # ---------------------------------------------------------------------- no silent skips in CI
