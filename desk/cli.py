@@ -565,6 +565,14 @@ async def _summary(desk: Desk, case: Case) -> dict[str, Any]:
     )
 
 
+async def _stepped(desk: Desk, case: Case) -> dict[str, Any]:
+    """After a staff step from the command line: the pinned card of the case's staff topic
+    (when it has one) is refreshed and the topic renamed, as after a step taken in the topic;
+    then the case as JSON."""
+    await desk.refresh_case_card(case.number)
+    return await _summary(desk, case)
+
+
 async def _acting_staff(desk: Desk, number: str, name: str | None, action: str) -> int:
     """The staff member named by `--staff`, or else the case's assignee."""
     if name:
@@ -650,7 +658,7 @@ async def _cases_open(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> 
 
 async def _cases_claim(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
     staff = await desk.staff_named(args.staff)
-    return await _summary(desk, await desk.claim(args.number, staff.id))
+    return await _stepped(desk, await desk.claim(args.number, staff.id))
 
 
 async def _cases_complete(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
@@ -668,28 +676,28 @@ async def _cases_complete(args: argparse.Namespace, desk: Desk, rt: DeskRuntime)
                 raise FileRefused(f"读不到文件 {path}：{e.strerror or e}") from None
             ids.append((await desk.check_and_store(store, data, path.name)).id)
     case = await desk.complete(args.number, staff_id, args.note, attachment_ids=ids)
-    return await _summary(desk, case)
+    return await _stepped(desk, case)
 
 
 async def _cases_reject(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
     staff_id = await _acting_staff(desk, args.number, args.staff, "不予受理")
-    return await _summary(desk, await desk.reject(args.number, staff_id, args.reason))
+    return await _stepped(desk, await desk.reject(args.number, staff_id, args.reason))
 
 
 async def _cases_ask(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
     staff_id = await _acting_staff(desk, args.number, args.staff, "提问")
-    return await _summary(desk, await desk.ask_taxpayer(args.number, staff_id, args.question))
+    return await _stepped(desk, await desk.ask_taxpayer(args.number, staff_id, args.question))
 
 
 async def _cases_release(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
     staff_id = await _acting_staff(desk, args.number, args.staff, "退回队列")
-    return await _summary(desk, await desk.release(args.number, staff_id))
+    return await _stepped(desk, await desk.release(args.number, staff_id))
 
 
 async def _cases_assign(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
     boss = await desk.staff_named(args.staff)
     target = await desk.staff_named(args.to)
-    return await _summary(desk, await desk.assign(args.number, boss.id, target.id))
+    return await _stepped(desk, await desk.assign(args.number, boss.id, target.id))
 
 
 async def _cases_cancel(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
@@ -698,12 +706,12 @@ async def _cases_cancel(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -
     staff_id = await _acting_staff(desk, args.number, args.staff, "取消")
     reason = (args.reason or "").strip() or None
     case = await desk.cancel(args.number, actor=Actor.staff(staff_id), reason=reason)
-    return await _summary(desk, case)
+    return await _stepped(desk, case)
 
 
 async def _cases_reopen(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
     boss = await desk.staff_named(args.staff)
-    return await _summary(desk, await desk.reopen(args.number, boss.id, args.reason))
+    return await _stepped(desk, await desk.reopen(args.number, boss.id, args.reason))
 
 
 async def _cases_note(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:

@@ -231,3 +231,65 @@ def test_failed_open_leaves_no_draft(cli: None, capsys: pytest.CaptureFixture[st
     assert "增值税" in line and "2019年12月" in line and "9131****12G" in line
     shown = ok(capsys, "cases", "show", str(draft["number"]))
     assert "税种：增值税（vat）" in shown and "所属期：2019年12月（2019-12）" in shown
+
+
+async def _case_with_a_topic() -> str:
+    """A submitted case of a Telegram conversation that has a staff topic."""
+    from app.settings import Settings
+    from desk.runtime import DeskRuntime
+
+    rt = DeskRuntime.create(Settings().effective_database_url)
+    try:
+        async with rt.sessions() as session:
+            desk = rt.desk(session)
+            conv = await desk.ensure_conversation("telegram", "4711", "4711")
+            case = await desk.open_and_submit(
+                "tax_certificate",
+                taxpayer_id=conv.taxpayer_id,
+                conversation_id=conv.id,
+                slots={"tax_period": "2025", "taxpayer_id": TAX_ID},
+            )
+            await desk.save_staff_topic(conv.id, -100777, 12)
+            return case.number
+    finally:
+        await rt.close()
+
+
+async def _staff_rows() -> list[str]:
+    from sqlalchemy import select
+
+    from app.settings import Settings
+    from desk.models import Outbox
+    from desk.runtime import DeskRuntime
+
+    rt = DeskRuntime.create(Settings().effective_database_url)
+    try:
+        async with rt.sessions() as session:
+            rows = await session.scalars(
+                select(Outbox).where(Outbox.channel == "telegram_staff").order_by(Outbox.id)
+            )
+            return [r.kind for r in rows]
+    finally:
+        await rt.close()
+
+
+def test_a_step_from_the_command_line_refreshes_the_topic_card(
+    cli: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Staff working a case from the CLI: its topic's pinned card (and name) follow, as after
+    a step taken in the topic (a `staff_card` row for the staff group's sender)."""
+    ok(capsys, "staff", "add", "王芳", "--role", "staff")
+    number = asyncio.run(_case_with_a_topic())
+    before = asyncio.run(_staff_rows()).count("staff_card")
+    ok(capsys, "cases", "claim", number, "--staff", "王芳")
+    ok(capsys, "cases", "complete", number, "--note", "已开具。")
+    assert asyncio.run(_staff_rows()).count("staff_card") == before + 2
+    # a case of another taxpayer, whose conversation has no topic, queues nothing for it
+    other = ok_json(
+        capsys, "cases", "open", "--type", "tax_certificate",
+        "--taxpayer-id", "91650100MA78ABCD1A", "--slot", "tax_period=2024",
+    )
+    assert isinstance(other, dict)
+    plain = str(other["number"])
+    ok(capsys, "cases", "claim", plain, "--staff", "王芳")
+    assert asyncio.run(_staff_rows()).count("staff_card") == before + 2
