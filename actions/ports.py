@@ -80,8 +80,8 @@ class CaseSummary:
 
     @property
     def is_result(self) -> bool:
-        """Finished: done or rejected."""
-        return self.status in ("done", "rejected")
+        """Finished: done, rejected, or withdrawn/cancelled after submitting."""
+        return self.status in ("done", "rejected", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,10 @@ RECENT_DAYS = 30
 RECENT_LIMIT = 5
 
 
+# what "进度" lists after the open cases: results, and submitted cases withdrawn or cancelled
+_SHOWN_CLOSED = frozenset({*RESULT_STATUSES, CaseStatus.CANCELLED})
+
+
 @dataclass(frozen=True, slots=True)
 class CaseSummary:
     """A taxpayer's case as the dialogue shows it ("进度"): open, or recently done/rejected."""
@@ -567,8 +571,10 @@ class TaxpayerCases(Access):
             missing_slots=tuple(ms),
             missing_documents=tuple(md),
             note=case.note if case.status == CaseStatus.DONE else None,
-            reason=case.reason if case.status == CaseStatus.REJECTED else None,
-            closed_at=case.closed_at if case.status in RESULT_STATUSES else None,
+            reason=case.reason
+            if case.status in (CaseStatus.REJECTED, CaseStatus.CANCELLED)
+            else None,
+            closed_at=case.closed_at if case.status in _SHOWN_CLOSED else None,
             documents=tuple(a.original_name or f"文件{a.id}" for a in produced),
         )
 
@@ -594,15 +600,18 @@ class TaxpayerCases(Access):
     ) -> list[CaseSummary]:
         """The cases this taxpayer may see (`Access.entitled_cases`: its own and those of the
         taxpayer IDs it is verified for): the open ones (oldest first: state, deadline, due
-        state, the last question), then the latest `recent_limit` done or rejected ones
-        closed within `recent_days` (latest first: the staff note or the rejection reason,
-        the documents staff produced). The one list behind "进度"."""
+        state, the last question), then the latest `recent_limit` done, rejected or withdrawn
+        ones closed within `recent_days` (latest first: the staff note, the rejection reason or
+        who withdrew it, the documents staff produced). A draft dropped before submitting was
+        never a case for the taxpayer and is not shown. The one list behind "进度"."""
         since = self.now() - timedelta(days=recent_days)
         open_ = await self.entitled_cases(taxpayer_id, OPEN_STATUSES)
         closed = [
             c
-            for c in await self.entitled_cases(taxpayer_id, RESULT_STATUSES)
-            if c.closed_at is not None and c.closed_at >= since
+            for c in await self.entitled_cases(taxpayer_id, _SHOWN_CLOSED)
+            if c.closed_at is not None
+            and c.closed_at >= since
+            and (c.status != CaseStatus.CANCELLED or c.submitted_at is not None)
         ]
         closed.sort(key=lambda c: (c.closed_at, c.id), reverse=True)
         out = await self._summaries([*open_, *closed[: max(recent_limit, 0)]])

@@ -155,3 +155,22 @@ async def test_a_page_added_to_a_submitted_case(desk: Desk) -> None:
     await desk.complete(case.number, staff.id, "好了")
     with pytest.raises(IllegalTransition):  # a closed case takes no more files
         await desk.add_to_case(case.number, [att.id], conv.taxpayer_id)
+
+
+async def test_a_withdrawn_case_stays_in_status_and_a_dropped_draft_does_not(
+    desk: Desk,
+) -> None:
+    """A taxpayer who withdrew a submitted case sees it among the results ("已取消：纳税人撤回")
+    instead of it vanishing; a draft dropped before submitting was never a case for them."""
+    conv, withdrawn = await _queued(desk)
+    await desk.withdraw(withdrawn.number, conv.taxpayer_id)
+    draft = await desk.open_case(
+        "tax_certificate",
+        taxpayer_id=conv.taxpayer_id,
+        conversation_id=conv.id,
+        slots={"tax_period": "2025", "taxpayer_id": TAX_ID},
+    )
+    await desk.cancel_as_taxpayer(draft.number, conv.taxpayer_id)
+    got = await desk.taxpayer_cases(conv.taxpayer_id)
+    assert [(c.number, c.status) for c in got] == [(withdrawn.number, "cancelled")]
+    assert got[0].reason == "纳税人撤回" and got[0].closed_at is not None
