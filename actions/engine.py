@@ -12,12 +12,10 @@ knows that a staff question waits for an answer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -29,6 +27,7 @@ from actions.channel import Deliver, InboundMessage, Reply
 from actions.clauses import answer_and_values, split_requests
 from actions.dispatcher import CollectingDispatcher, merge_replies
 from actions.domain import Domain
+from actions.locks import KeyedLocks
 from actions.policy import (
     Policy,
     bare_number,
@@ -63,31 +62,6 @@ log = logging.getLogger(__name__)
 MAX_ACTIONS_PER_TURN = 6
 RANKING_KEPT = 5  # intent ranking entries kept in the tracker
 TRADITIONAL_LANGUAGE_CODES = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
-
-
-class KeyedLocks:
-    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        """Hold the lock of `key`."""
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class ScriptConverter:

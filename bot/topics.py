@@ -50,8 +50,8 @@ from aiogram.exceptions import (
 )
 from aiogram.types import ReplyParameters
 
+from actions.locks import KeyedLocks
 from bot.keyboards import staff_case_keyboard
-from bot.locks import KeyedLocks
 from bot.ports import TopicCase, TopicFacts, TopicStore
 from desk.outbox import Delivered, OutboxItem, RetryLater, Undeliverable
 

@@ -18,10 +18,10 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
+from actions.locks import KeyedLocks
 from bot.albums import AlbumCollector
 from bot.files import UploadIntake
 from bot.keyboards import StaffCaseCb, staff_case_keyboard
-from bot.locks import KeyedLocks
 from bot.ports import StaffDesk
 from bot.topics import render_queue
 from taxrules.errors import UserFacingError

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from actions.channel import Button, Deliver, InboundMessage, Reply
-from actions.engine import KeyedLocks
+from actions.locks import KeyedLocks
 
 LONG_PAYLOAD = '/choose_case_type{"case_type":"return_correction","note":"' + "x" * 60 + '"}'
 

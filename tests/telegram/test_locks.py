@@ -9,7 +9,7 @@ from typing import Any
 from aiogram import Dispatcher
 from aiogram.types import Update
 
-from bot.locks import KeyedLocks
+from actions.locks import KeyedLocks
 from bot.ports import StaffIdentity, TopicCase
 from handlers.staff import build_router
 from testing.mocked_bot import MockedBot

@@ -1,6 +1,8 @@
 """Per-key asyncio locks that do not pile up: a key's lock exists only while someone holds
-or waits for it (a staff topic, a conversation's topic creation). The dialogue has its own
-(`actions.engine.KeyedLocks`); the channel may not import the engine."""
+or waits for it. One implementation for the dialogue's per-chat turn lock
+(`actions.engine.DialogueEngine`) and the channel's staff-topic and topic-creation locks
+(`bot.topics`, `handlers.staff`); it imports nothing of the project, so the channel may use it
+without the engine."""
 
 from __future__ import annotations
 
