@@ -29,8 +29,9 @@ once by PostgreSQL NOTIFY (`desk.outbox.listen`), so a completion made by anothe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
@@ -106,6 +107,21 @@ def _in_script(value: Any, script: str) -> str:
     return str(value or "")
 
 
+@contextlib.contextmanager
+def telegram_failures() -> Iterator[None]:
+    """Telegram's refusals as the outbox understands them: flood control is `RetryLater`
+    (after its retry_after); a blocked bot, a chat or message gone, or a bad request (bad
+    markup, chat not found) is `Undeliverable`, since retrying will not help."""
+    try:
+        yield
+    except TelegramRetryAfter as e:
+        raise RetryLater(float(e.retry_after), "Telegram flood control") from e
+    except (TelegramForbiddenError, TelegramNotFound) as e:
+        raise Undeliverable(f"{type(e).__name__}: {e.message}") from e
+    except TelegramBadRequest as e:
+        raise Undeliverable(f"bad request: {e.message}") from e
+
+
 class TelegramNoticeSender:
     """`desk.outbox.Sender` for rows of the `telegram` channel."""
 
@@ -145,14 +161,8 @@ class TelegramNoticeSender:
             reply = traditional_staff_words(reply, row.payload, await self._converter())
         if row.kind == "case_question":
             await self._note_question(row)
-        try:
+        with telegram_failures():
             sent = await self.replies.send(self.bot, chat_id, [reply], wait_on_flood=False)
-        except TelegramRetryAfter as e:
-            raise RetryLater(float(e.retry_after), "Telegram flood control") from e
-        except (TelegramForbiddenError, TelegramNotFound) as e:
-            raise Undeliverable(f"{type(e).__name__}: {e.message}") from e
-        except TelegramBadRequest as e:  # chat not found, bad markup: retrying will not help
-            raise Undeliverable(f"bad request: {e.message}") from e
         message_id = str(sent[-1].message_id) if sent else None
         for doc in row.payload.get("documents") or []:
             await self._send_document(row, chat_id, doc)
@@ -167,14 +177,8 @@ class TelegramNoticeSender:
             raise Undeliverable(f"outbox {row.id}: produced document missing: {e}") from e
         name = str(doc.get("name") or "document")
         await self.replies.limiter.acquire(chat_id)
-        try:
+        with telegram_failures():
             await self.bot.send_document(chat_id, BufferedInputFile(data, filename=name))
-        except TelegramRetryAfter as e:
-            raise RetryLater(float(e.retry_after), "Telegram flood control") from e
-        except (TelegramForbiddenError, TelegramNotFound) as e:
-            raise Undeliverable(f"{type(e).__name__}: {e.message}") from e
-        except TelegramBadRequest as e:
-            raise Undeliverable(f"bad request: {e.message}") from e
 
     async def _copy_from_staff(self, row: OutboxItem, chat_id: int) -> Delivered:
         """A staff member's message in the conversation's topic, copied to the taxpayer."""
@@ -188,50 +192,41 @@ class TelegramNoticeSender:
         )
         album = [int(i) for i in row.payload.get("message_ids") or []]
         await self.replies.limiter.acquire(chat_id)
-        try:
-            if len(album) > 1:  # one album, as staff sent it (copyMessages keeps it grouped)
-                return await self._copy_album(row, chat_id, from_chat, album)
+        if len(album) > 1:  # one album, as staff sent it (copyMessages keeps it grouped)
+            return await self._copy_album(row, chat_id, from_chat, album)
+        with telegram_failures():
             copied = await self.bot.copy_message(
                 chat_id, from_chat, message_id, reply_parameters=reply
             )
-        except TelegramRetryAfter as e:
-            raise RetryLater(float(e.retry_after), "Telegram flood control") from e
-        except (TelegramForbiddenError, TelegramNotFound) as e:
-            raise Undeliverable(f"{type(e).__name__}: {e.message}") from e
-        except TelegramBadRequest as e:
-            raise Undeliverable(f"bad request: {e.message}") from e
-        if self.topics is not None:
+        await self._remember_copies(row, from_chat, [(message_id, copied.message_id)])
+        text = row.payload.get("text") or "（工作人员发送的文件）"
+        return Delivered(channel_message_id=str(copied.message_id), text=str(text))
+
+    async def _remember_copies(
+        self, row: OutboxItem, from_chat: int, pairs: list[tuple[int, int]]
+    ) -> None:
+        """Remember each (staff original, taxpayer copy) pair, so quote-replies and edits
+        follow; a failure to remember is logged, the copy is delivered all the same."""
+        if self.topics is None:
+            return
+        for original, copy in pairs:
             try:
                 await self.topics.record_relay(
-                    int(row.payload["conversation_id"]),
-                    "to_taxpayer",
-                    copied.message_id,
-                    from_chat,
-                    message_id,
+                    int(row.payload["conversation_id"]), "to_taxpayer", copy, from_chat, original
                 )
             except Exception:
                 log.exception("outbox %s: staff copy not recorded", row.id)
-        text = row.payload.get("text") or "（工作人员发送的文件）"
-        return Delivered(channel_message_id=str(copied.message_id), text=str(text))
 
     async def _copy_album(
         self, row: OutboxItem, chat_id: int, from_chat: int, album: list[int]
     ) -> Delivered:
         """A staff member's album, copied to the taxpayer as one album; each copy is
         remembered beside its original (Telegram answers the new ids in the same order)."""
-        copied = await self.bot.copy_messages(chat_id, from_chat, album)
-        if self.topics is not None:
-            for original, copy in zip(album, copied, strict=False):
-                try:
-                    await self.topics.record_relay(
-                        int(row.payload["conversation_id"]),
-                        "to_taxpayer",
-                        copy.message_id,
-                        from_chat,
-                        original,
-                    )
-                except Exception:
-                    log.exception("outbox %s: album copy not recorded", row.id)
+        with telegram_failures():
+            copied = await self.bot.copy_messages(chat_id, from_chat, album)
+        await self._remember_copies(
+            row, from_chat, [(o, c.message_id) for o, c in zip(album, copied, strict=False)]
+        )
         text = row.payload.get("text") or f"（工作人员发送的 {len(album)} 个文件）"
         return Delivered(channel_message_id=str(copied[0].message_id), text=str(text))
 
