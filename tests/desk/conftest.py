@@ -4,8 +4,9 @@ dropped at the end) and a fresh schema per test inside it."""
 
 from __future__ import annotations
 
+import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from desk.models import Base
 from desk.services import Desk
 from testing.clock import Clock
 from testing.desk import DeskFactory
+from testing.services import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,3 +107,22 @@ def make_desk(
 async def desk(make_desk: DeskFactory) -> AsyncIterator[Desk]:
     async with make_desk.sessions() as session:
         yield make_desk(session)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def cli_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of `python main.py ...` against a database of this test's own (an
+    empty SQLite file under `tmp_path`, or a fresh PostgreSQL database), not migrated: the
+    CLI walks start with `migrate` or test what an unmigrated database says."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["TAXDESK_DATA_DIR"] = str(tmp_path / "data")
+    env["TAXDESK_LOG_LEVEL"] = "WARNING"
+    if request.param == "sqlite":
+        yield env
+    else:
+        url = create_pg_database()
+        env["DATABASE_URL"] = url
+        try:
+            yield env
+        finally:
+            drop_pg_database(url)

@@ -8,33 +8,15 @@ environment, because a dozen more interpreter start-ups test nothing more and co
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from testing.cli import run_main, run_subprocess
-from testing.services import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow  # a `python main.py` subprocess and a dozen commands
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def cli_env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["TAXDESK_DATA_DIR"] = str(tmp_path / "data")
-    env["TAXDESK_LOG_LEVEL"] = "WARNING"
-    if request.param == "sqlite":
-        yield env
-    else:
-        url = create_pg_database()
-        env["DATABASE_URL"] = url
-        try:
-            yield env
-        finally:
-            drop_pg_database(url)
 
 
 _subprocess = run_subprocess

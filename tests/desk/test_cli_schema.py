@@ -6,33 +6,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from desk.migrate import NOT_MIGRATED, OUTDATED
 from testing.cli import run_main, run_subprocess
-from testing.services import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow  # a `python main.py` subprocess, then the CLI in-process
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["TAXDESK_DATA_DIR"] = str(tmp_path / "data")
-    if request.param == "sqlite":
-        yield env
-    else:
-        url = create_pg_database()
-        env["DATABASE_URL"] = url
-        try:
-            yield env
-        finally:
-            drop_pg_database(url)
 
 
 def _main(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +24,8 @@ def _main(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return run_main(env, *args, ok=False)
 
 
-def test_unmigrated_database_says_to_migrate(env: dict[str, str]) -> None:
+def test_unmigrated_database_says_to_migrate(cli_env: dict[str, str]) -> None:
+    env = cli_env
     for n, args in enumerate(
         (["cases", "list"], ["cases", "show", "TX-2026-000001"], ["staff", "add", "王芳"])
     ):
@@ -54,7 +38,8 @@ def test_unmigrated_database_says_to_migrate(env: dict[str, str]) -> None:
     assert json.loads(proc.stdout)["error"]["code"] == "not_migrated"
 
 
-def test_an_older_schema_says_to_migrate_then_works(env: dict[str, str]) -> None:
+def test_an_older_schema_says_to_migrate_then_works(cli_env: dict[str, str]) -> None:
+    env = cli_env
     assert _main(env, "migrate", "--revision", "0001").returncode == 0
     proc = _main(env, "cases", "list")
     assert proc.returncode == 1 and OUTDATED in proc.stderr

@@ -5,35 +5,17 @@ mark in `cases list` and `cases show`."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from testing.cli import run_main
-from testing.services import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 TAX_ID = "91310115MA1K3YJ12G"
 OTHER_ID = "91650100MA78ABCD1A"
 
 pytestmark = pytest.mark.slow  # the CLI walks, on both databases
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def cli_env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["TAXDESK_DATA_DIR"] = str(tmp_path / "data")
-    env["TAXDESK_LOG_LEVEL"] = "WARNING"
-    if request.param == "sqlite":
-        yield env
-    else:
-        url = create_pg_database()
-        env["DATABASE_URL"] = url
-        try:
-            yield env
-        finally:
-            drop_pg_database(url)
 
 
 _run = run_main  # in-process: the same parser and commands (the entry point: test_cli.py)
