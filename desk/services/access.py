@@ -130,13 +130,17 @@ class Access(DeskCore):
 
     # ------------------------------------------------------------------ tax handlers
 
-    async def add_handler(self, tax_id: str, phone: str, name: str | None = None) -> TaxHandler:
-        """Register a tax handler's phone for a taxpayer ID (again: the name is updated)."""
+    async def _handler_key(self, tax_id: str, phone: str) -> tuple[str, str]:
+        """The checked taxpayer ID and the normalised phone of a handler row, or the refusal
+        with its reason."""
         try:
-            tid = valid_tax_id(tax_id)
-            number = normalize_phone(phone)
+            return valid_tax_id(tax_id), normalize_phone(phone)
         except InvalidPhoneError as exc:
             raise await self._fail(_as_desk_error(exc)) from None
+
+    async def add_handler(self, tax_id: str, phone: str, name: str | None = None) -> TaxHandler:
+        """Register a tax handler's phone for a taxpayer ID (again: the name is updated)."""
+        tid, number = await self._handler_key(tax_id, phone)
         row = await repo.handler(self.session, tid, number)
         if row is None:
             row = TaxHandler(tax_id=tid, phone=number, name=name, created_at=self.now())
@@ -149,12 +153,8 @@ class Access(DeskCore):
 
     async def remove_handler(self, tax_id: str, phone: str) -> bool:
         """Remove a registered phone; False if it was not registered. Verifications already
-        made stay (staff revoke them with `revoke_verification`)."""
-        try:
-            tid = valid_tax_id(tax_id)
-            number = normalize_phone(phone)
-        except InvalidPhoneError as exc:
-            raise await self._fail(_as_desk_error(exc)) from None
+        made with it stay (there is no revocation yet)."""
+        tid, number = await self._handler_key(tax_id, phone)
         row = await repo.handler(self.session, tid, number)
         if row is None:
             await self._commit()
