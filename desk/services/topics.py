@@ -80,6 +80,21 @@ def staff_row(
     )
 
 
+def chat_row(
+    conv: Conversation, kind: str, payload: dict[str, Any], now: datetime, key: str
+) -> Outbox:
+    """An outbox row for the taxpayer's own chat (delivered in order per chat)."""
+    return Outbox(
+        kind=kind,
+        payload=payload,
+        channel=conv.channel,
+        chat_id=conv.chat_id,
+        idempotency_key=key,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CardCase:
     """An open case on the topic's card."""
@@ -304,17 +319,15 @@ class StaffTopics(DeskCore):
             conv.updated_at = self.now()
             self.session.add(staff_row(conv.id, "staff_card", {}, self.now()))
             self.session.add(
-                Outbox(
-                    kind="taken_over",
-                    payload={
+                chat_row(
+                    conv,
+                    "taken_over",
+                    {
                         "text": {k: v.format(name=name) for k, v in TAKEN_OVER.items()},
                         "staff_id": staff_id,
                     },
-                    channel=conv.channel,
-                    chat_id=conv.chat_id,
-                    idempotency_key=f"taken_over:{staff_chat_id}:{message_id}",
-                    next_attempt_at=self.now(),
-                    created_at=self.now(),
+                    self.now(),
+                    f"taken_over:{staff_chat_id}:{message_id}",
                 )
             )
             await self.session.flush()  # the notice's id comes before the copy's
@@ -331,9 +344,10 @@ class StaffTopics(DeskCore):
                 .limit(1)
             )
         self.session.add(
-            Outbox(
-                kind="staff_copy",
-                payload={
+            chat_row(
+                conv,
+                "staff_copy",
+                {
                     "conversation_id": conv.id,
                     "from_chat_id": staff_chat_id,
                     "message_id": message_id,
@@ -342,11 +356,8 @@ class StaffTopics(DeskCore):
                     "text": text,
                     **({"message_ids": sorted(album)} if album else {}),
                 },
-                channel=conv.channel,
-                chat_id=conv.chat_id,
-                idempotency_key=f"staff_copy:{staff_chat_id}:{message_id}",
-                next_attempt_at=self.now(),
-                created_at=self.now(),
+                self.now(),
+                f"staff_copy:{staff_chat_id}:{message_id}",
             )
         )
         done = RelayedToTaxpayer(conv.channel, conv.chat_id, took_over)
@@ -427,14 +438,12 @@ class StaffTopics(DeskCore):
             await self._commit()
             return False
         self.session.add(
-            Outbox(
-                kind="staff_edit",
-                payload={"conversation_id": conv.id, **payload, "text": text},
-                channel=conv.channel,
-                chat_id=conv.chat_id,
-                idempotency_key=f"staff_edit:{staff_chat_id}:{message_id}:{uuid.uuid4().hex}",
-                next_attempt_at=self.now(),
-                created_at=self.now(),
+            chat_row(
+                conv,
+                "staff_edit",
+                {"conversation_id": conv.id, **payload, "text": text},
+                self.now(),
+                f"staff_edit:{staff_chat_id}:{message_id}:{uuid.uuid4().hex}",
             )
         )
         await self._commit()
@@ -453,14 +462,12 @@ class StaffTopics(DeskCore):
         conv.updated_at = self.now()
         self.session.add(staff_row(conv.id, "staff_card", {}, self.now()))  # the card's state
         self.session.add(
-            Outbox(
-                kind="handed_back",
-                payload={"text": dict(HANDED_BACK), "staff_id": staff_id},
-                channel=conv.channel,
-                chat_id=conv.chat_id,
-                idempotency_key=f"handed_back:{conv.id}:{uuid.uuid4().hex}",
-                next_attempt_at=self.now(),
-                created_at=self.now(),
+            chat_row(
+                conv,
+                "handed_back",
+                {"text": dict(HANDED_BACK), "staff_id": staff_id},
+                self.now(),
+                f"handed_back:{conv.id}:{uuid.uuid4().hex}",
             )
         )
         await self._commit()
