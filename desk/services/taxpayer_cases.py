@@ -605,11 +605,13 @@ class TaxpayerCases(Access):
         who withdrew it, the documents staff produced). A draft dropped before submitting was
         never a case for the taxpayer and is not shown. The one list behind "进度"."""
         since = self.now() - timedelta(days=recent_days)
-        open_ = await self.entitled_cases(taxpayer_id, OPEN_STATUSES)
+        cases = await self.entitled_cases(taxpayer_id, OPEN_STATUSES | _SHOWN_CLOSED)
+        open_ = [c for c in cases if c.status in OPEN_STATUSES]
         closed = [
             c
-            for c in await self.entitled_cases(taxpayer_id, _SHOWN_CLOSED)
-            if c.closed_at is not None
+            for c in cases
+            if c.status in _SHOWN_CLOSED
+            and c.closed_at is not None
             and c.closed_at >= since
             and (c.status != CaseStatus.CANCELLED or c.submitted_at is not None)
         ]
