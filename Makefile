@@ -12,9 +12,9 @@ PYTEST_WORKERS ?= 3
 # test-fast is CPU-bound (no waits), so one worker per core is best (-n 2 38 s, -n 3 43 s)
 FAST_WORKERS ?= 2
 # what `make test-fast` leaves out (markers set in tests/conftest.py and on the slow tests)
-FAST_MARKERS := not (postgres or redis or model or botapi or slow)
+FAST_MARKERS := not (postgres or redis or model or botapi or browser or slow)
 
-.PHONY: setup run test test-fast pytest lint typecheck train migrate bench services clean
+.PHONY: setup run test test-fast pytest lint typecheck train migrate bench services browser screenshots clean
 
 # uv installs the pinned requirements (bytecode compiled in parallel): 24 s instead of pip's
 # 60 s on a fresh clone here, which is a third of `make test`.
@@ -42,6 +42,11 @@ services:
 	@for i in $$(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 	@for i in $$(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 
+## browser: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;
+## never `playwright install`, which downloads a browser that cannot be fetched here)
+browser:
+	@test -x /usr/bin/chromium -a -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei)
+
 ## lint: ruff (style and errors) and the import contracts of docs/architecture.md
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -53,10 +58,10 @@ typecheck: setup
 
 ## test: everything the tests need, then ruff; then mypy and pytest side by side (mypy is one
 ## process; running it next to pytest saved ~10 s here).
-test: setup services lint
+test: setup services browser lint
 	@$(MAKE) --no-print-directory -j2 --output-sync=line typecheck pytest
 
-## pytest: the whole test suite in $(PYTEST_WORKERS) xdist workers (needs `make services`)
+## pytest: the whole test suite in $(PYTEST_WORKERS) xdist workers (needs `make services browser`)
 pytest: setup
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 

@@ -1,4 +1,4 @@
-"""`python main.py run | bot | worker | shell`: the long-running commands.
+"""`python main.py run | bot | worker | console | shell`: the long-running commands.
 
 Each builds the container of shared dependencies (`app.container.build_container`) once and
 runs what it needs until Ctrl-C / SIGTERM (or EOF for the shell).
@@ -32,10 +32,13 @@ TELEGRAM_OFF = (
     "taxdesk: Telegram is off: TELEGRAM_BOT_TOKEN is not set, so neither the bot nor the "
     "outbox worker (which sends notices through Telegram) is started.\n" + HOW_TO_TOKEN
 )
-SHELL_INSTEAD = "taxdesk: opening the terminal shell instead (same dialogue, same database)."
+SHELL_INSTEAD = (
+    "taxdesk: opening the terminal shell beside the web chat (same dialogue, same database); "
+    "/exit or Ctrl-D stops both."
+)
 WAITING = (
-    "taxdesk: stdin is not a terminal, so there is no shell either; nothing else to serve "
-    "yet (the web chat comes in a later issue). Waiting for SIGTERM or Ctrl-C."
+    "taxdesk: stdin is not a terminal, so no shell; serving the web chat and the console. "
+    "Waiting for SIGTERM or Ctrl-C."
 )
 NO_TOKEN_WORKER = (
     "taxdesk: TELEGRAM_BOT_TOKEN is not set; the outbox worker needs it to send notices."
@@ -57,6 +60,12 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_bot)
     p = sub.add_parser("worker", help="send outbox notices to taxpayers (Telegram)")
     p.set_defaults(handler=cmd_worker)
+    p = sub.add_parser(
+        "console", help="serve the staff console and the taxpayers' web chat (no Telegram)"
+    )
+    p.add_argument("--host", help="address to listen on (default TAXDESK_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default TAXDESK_PORT, 8080)")
+    p.set_defaults(handler=cmd_console)
     p = sub.add_parser("shell", help="talk to the dialogue as a taxpayer in the terminal")
     p.add_argument("--chat", default="terminal", help="conversation name (default: terminal)")
     p.set_defaults(handler=cmd_shell)
@@ -98,38 +107,67 @@ def _serve(settings: Settings, run: Callable[[Container, asyncio.Event], Awaitab
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """The bot and its outbox worker when a token is set. Without one, say that Telegram is
-    off and how to turn it on, then open the terminal shell when stdin is a terminal; else
-    keep running until SIGTERM / Ctrl-C (a service manager would restart a process that
-    exits at once; the web chat joins here in a later issue)."""
-    from app.container import build_container
-    from app.runners import run_telegram
-    from app.shell import ShellChannel
+    """Everything one process serves: the web chat and the staff console always; the bot and
+    its outbox worker when a token is set. Without one, say that Telegram is off and how to
+    turn it on, and open the terminal shell beside the web when stdin is a terminal (its end
+    ends the process); else serve until SIGTERM / Ctrl-C."""
+    from app.web import serve_web
 
     _redact_logs(settings)
-    if settings.telegram_bot_token is None:
-        print(TELEGRAM_OFF, flush=True)
-        if _stdin_is_tty():
-            print(SHELL_INSTEAD, flush=True)
+    if settings.telegram_bot_token is not None:
+        from app.runners import run_telegram
 
-            async def shell() -> int:
-                async with build_container(settings) as container:
-                    return await ShellChannel(container).run()
+        async def everything(container: Container, stop: asyncio.Event) -> None:
+            await _together(
+                stop,
+                serve_web(container, stop, webhook=settings.webhook_url is not None),
+                run_telegram(container, stop, serve_webhook=False),
+            )
 
-            return asyncio.run(shell())
-        print(WAITING, flush=True)
-        log.info("Telegram is off and stdin is not a terminal: waiting for SIGTERM or Ctrl-C")
+        return _serve(settings, everything)
+    print(TELEGRAM_OFF, flush=True)
+    if _stdin_is_tty():
+        print(SHELL_INSTEAD, flush=True)
+        from app.shell import ShellChannel
 
-        async def idle() -> None:
-            stop = asyncio.Event()
-            _stop_on_signals(stop)
-            await stop.wait()
+        async def web_and_shell(container: Container, stop: asyncio.Event) -> None:
+            async def shell() -> None:
+                try:
+                    await ShellChannel(container).run()
+                finally:
+                    stop.set()
 
-        asyncio.run(idle())
-        print("taxdesk: stopped.", flush=True)
-        return 0
+            await _together(stop, serve_web(container, stop), shell())
 
-    return _serve(settings, run_telegram)
+        return _serve(settings, web_and_shell)
+    print(WAITING, flush=True)
+    log.info("Telegram is off and stdin is not a terminal: serving the web until SIGTERM")
+    code = _serve(settings, serve_web)
+    print("taxdesk: stopped.", flush=True)
+    return code
+
+
+async def _together(stop: asyncio.Event, *jobs: Awaitable[None]) -> None:
+    """Run `jobs` until all end; the first to fail (or end) sets `stop` for the others."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
+def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    """`main.py console [--host H] [--port P]`: the web chat and the staff console only."""
+    from app.web import serve_web
+
+    _redact_logs(settings)
+    return _serve(
+        settings,
+        lambda container, stop: serve_web(container, stop, host=args.host, port=args.port),
+    )
 
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:

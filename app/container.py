@@ -77,6 +77,8 @@ class Container:
     topics_per_minute: int = 20  # new staff topics a minute (Telegram allows about 20)
     staff_messages_per_minute: int = 20  # messages into the staff group (20/min per group)
     staff_limits_prefix: str = "taxdesk:staff-limits:"  # Redis keys of the two limits above
+    # the Telegram webhook's handler when the web application serves it (`main.py run`)
+    webhook_handler: Callable[[Any], Awaitable[Any]] | None = None
 
     @property
     def dialogue_engine(self) -> DialogueEngine | None:

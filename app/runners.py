@@ -387,9 +387,12 @@ async def run_telegram(
     worker: bool = True,
     bot: Bot | None = None,
     ready: asyncio.Event | None = None,
+    serve_webhook: bool = True,
 ) -> None:
     """The bot (polling, or webhook when `WEBHOOK_URL` is set) and, unless `worker=False`,
-    the outbox worker in the same process; until `stop` is set."""
+    the outbox worker in the same process; until `stop` is set. `serve_webhook=False`: the
+    web application of `app.web` takes the webhook's POSTs on its own port (`main.py run`
+    serves one port), through `container.webhook_handler`."""
     settings = container.settings
     token = settings.telegram_bot_token
     install_log_redaction([token.get_secret_value()] if token else [])
@@ -399,10 +402,15 @@ async def run_telegram(
         if worker:
             tasks.append(asyncio.create_task(service.run_outbox(stop), name="outbox"))
         if settings.webhook_url:
-            await service.start_webhook()
+            if serve_webhook:
+                await service.start_webhook()
+            else:
+                container.webhook_handler = service.handle_webhook
+                await service.register_webhook()
             if ready is not None:
                 ready.set()
             await stop.wait()
+            container.webhook_handler = None
             await service.stop_webhook()
         else:
             polling = asyncio.create_task(service.run_polling(), name="polling")

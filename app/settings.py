@@ -47,6 +47,24 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("TAXDESK_HOST", "host"))
     port: int = Field(default=8080, validation_alias=AliasChoices("TAXDESK_PORT", "port"))
+    public_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TAXDESK_PUBLIC_URL", "public_url"),
+        description="The address taxpayers and staff open (https://… behind a proxy): "
+        "session cookies are Secure when it is https.",
+    )
+    console_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CONSOLE_SECRET", "console_secret"),
+        description="Key of the encrypted session cookie (a Fernet key). Unset: one is made "
+        "once in the data directory (console.key).",
+    )
+    chat_frame_ancestors: str = Field(
+        default="'self'",
+        validation_alias=AliasChoices("CHAT_FRAME_ANCESTORS", "chat_frame_ancestors"),
+        description="Sites that may embed the web chat (CSP frame-ancestors), e.g. "
+        "\"'self' https://www.example.gov.cn\".",
+    )
     nlu_config: Path = Field(
         default=Path("config.yml"),
         validation_alias=AliasChoices("TAXDESK_NLU_CONFIG", "nlu_config"),

@@ -217,7 +217,12 @@ def register(sub: Any) -> None:
     p.add_argument("name")
     p.add_argument("--role", choices=["staff", "supervisor", "admin"], default="staff")
     p.add_argument("--telegram-id", type=int, help="Telegram user id")
-    p.add_argument("--login", help="console login (set the password in the console)")
+    p.add_argument("--login", help="console login (default: the name, with --password)")
+    p.add_argument(
+        "--password",
+        action="store_true",
+        help="set a console password: asked at the terminal (or read from stdin's first line)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_run(_staff_add))
 
@@ -800,9 +805,30 @@ async def _review_list(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) ->
     return Output(out, text)
 
 
+def read_password(prompt: str = "密码（至少 8 个字符）：") -> str:
+    """A password from the terminal (not echoed), or the first line of stdin in a pipe."""
+    import getpass
+
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("再输入一次：") != first:
+            raise SystemExit("两次输入的密码不一致。")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
 async def _staff_add(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    password = await asyncio.to_thread(read_password) if args.password else None
+    if password is not None:
+        from desk.services.accounts import hash_password
+
+        hashed = await asyncio.to_thread(hash_password, password)
     m = await desk.add_staff(
-        args.name, args.role, telegram_user_id=args.telegram_id, login=args.login
+        args.name,
+        args.role,
+        telegram_user_id=args.telegram_id,
+        login=args.login or (args.name if password is not None else None),
+        password_hash=hashed if password is not None else None,
     )
     return {
         "id": m.id,

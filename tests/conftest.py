@@ -41,6 +41,7 @@ _NEEDS: dict[str, set[str]] = {
     "botapi": {"make_botapi", "botapi"},
     "postgres": {"pg_database", "fresh_pg_database"},
     "redis": {"redis_url"},
+    "browser": {"browser"},
 }
 _PG_PARAMS = {"postgres", "postgresql"}
 
@@ -63,7 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _weight(item: pytest.Item) -> int:
-    if item.get_closest_marker("slow"):
+    if item.get_closest_marker("slow") or item.get_closest_marker("browser"):
         return 0
     if item.get_closest_marker("botapi") or item.get_closest_marker("model"):
         return 1

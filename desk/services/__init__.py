@@ -13,13 +13,15 @@ error the session is rolled back and can be used again.
 - `taxpayer_cases.TaxpayerCases` — the taxpayer's side of cases;
 - `staff.StaffWork` — staff members and their steps on cases;
 - `queries.Queries` — the staff queue and the case view;
-- `topics.StaffTopics` — the staff supergroup's topics and the relay to and from them.
+- `topics.StaffTopics` — the staff supergroup's topics and the relay to and from them;
+- `accounts.Accounts` — console logins (argon2 hashes) and the admin's staff accounts.
 The per-update rows (messages, trackers) do not come through here: `desk.batch.WriteBatcher`.
 """
 
 from __future__ import annotations
 
 from desk.services.access import Access, ImportResult
+from desk.services.accounts import Accounts, StaffIdentity, WeakPassword
 from desk.services.conversations import Conversations
 from desk.services.core import Actor, ConversationState, DeskCore, WorkingDays
 from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, SUPERVISORS, Permission
@@ -30,7 +32,7 @@ from desk.services.topics import STAFF_CHANNEL, RelayedToTaxpayer, StaffTopics, 
 from desk.states import CLOSED_STATUSES
 
 
-class Desk(Conversations, TaxpayerCases, StaffWork, Queries, StaffTopics):
+class Desk(Conversations, TaxpayerCases, StaffWork, Queries, StaffTopics, Accounts):
     """Services over one session. See the package docstring."""
 
 
@@ -43,6 +45,7 @@ __all__ = [
     "STAFF_CHANNEL",
     "SUPERVISORS",
     "Access",
+    "Accounts",
     "Actor",
     "CaseDetail",
     "CaseSummary",
@@ -52,7 +55,9 @@ __all__ = [
     "ImportResult",
     "Permission",
     "RelayedToTaxpayer",
+    "StaffIdentity",
     "StaffTopics",
     "TopicCard",
+    "WeakPassword",
     "WorkingDays",
 ]

@@ -149,6 +149,7 @@ def _no_token_env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
     )
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    env["TAXDESK_PORT"] = "0"  # the web chat and console on a free port
     return env
 
 
@@ -250,6 +251,7 @@ async def test_main_runs_the_bot_until_sigterm(
         TELEGRAM_BOT_TOKEN=server.token,
         TELEGRAM_API_URL=server.url,
         TAXDESK_LOG_LEVEL="WARNING",
+        TAXDESK_PORT="0",
     )
     env.pop("REDIS_URL", None)
     proc = await asyncio.create_subprocess_exec(
