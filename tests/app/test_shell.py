@@ -7,11 +7,13 @@ import asyncio
 import io
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from app.container import build_container
@@ -185,6 +187,13 @@ async def test_run_without_a_token_and_no_terminal_keeps_running(
         said = await _read_until(proc.stdout, "Waiting for SIGTERM")
         assert "Telegram is off" in said and "TELEGRAM_BOT_TOKEN" in said, said
         assert "@BotFather" in said and "Waiting for SIGTERM or Ctrl-C" in said, said
+        said += await _read_until(proc.stdout, "staff console")
+        # without a token the web chat and the console are served (on the free port it says)
+        port = re.search(r"http://localhost:(\d+)/console", said)
+        assert port is not None, said
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port[1]}/console/login") as resp:
+                assert resp.status == 200 and "工作人员登录" in await resp.text()
         await holds(lambda: proc.returncode is None, during=0.5)  # still running
         proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
