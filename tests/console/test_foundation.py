@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from app.adapters import DeskConversations, DeskInboundStore
 from console.auth import BAD_LOGIN, LoginThrottle, MemoryCounter
 from console.keys import KEY_FILE, load_secret
 from console.live import ChangeFeed, Versions
-from app.adapters import DeskConversations, DeskInboundStore
 from desk.runtime import DeskRuntime
 
 
