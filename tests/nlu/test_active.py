@@ -101,7 +101,7 @@ def test_rollback_without_history_and_unknown_versions_are_refused(tmp_path: Pat
 
 
 def test_prune_keeps_the_active_model_and_its_previous(store: tuple[Path, str, str]) -> None:
-    models, a, b = store
+    models, _a, b = store
     activate(models, b)
     try:
         # keep=1 keeps only the newest (B, active): A is still protected as B's previous
