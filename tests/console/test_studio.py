@@ -115,6 +115,7 @@ async def test_staff_cannot_open_the_studio_and_yaml_edits_are_validated(
     before = (studio.data_dir / "case_types.yml").read_text()
     await admin.goto(site("/console/studio/files/case_types"))
     await admin.fill("textarea[name=content]", "case_types:\n  broken: 1\n")
-    await admin.click("button[type=submit]")
+    async with admin.expect_navigation():
+        await admin.click("main button[type=submit]")
     assert "未保存" in await admin.inner_text("main")
     assert (studio.data_dir / "case_types.yml").read_text() == before  # nothing written
