@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from nlu.model_store import train_model
-from nlu.training_data import load_training_data, training_data_to_yaml
+from nlu.training_data import Example, load_training_data, training_data_to_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config.yml"
@@ -17,7 +17,7 @@ def small_data(dest: Path, per_intent: int = 12) -> Path:
     """`dest/nlu.yml`: the first `per_intent` examples of each intent of data/nlu.yml, beside
     copies of the dialogue's files (domain, rules, case types, FAQ) for the YAML pages."""
     data = load_training_data([ROOT / "data" / "nlu.yml"])
-    kept: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
+    kept: dict[str, list[Example]] = defaultdict(list)
     for ex in data.examples:
         if len(kept[ex.intent]) < per_intent:
             kept[ex.intent].append(ex)
