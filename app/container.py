@@ -104,10 +104,19 @@ def download_limit(settings: Settings) -> int:
 
 
 def load_interpreter(settings: Settings) -> Interpreter:
-    """The NLU model of `TAXDESK_MODELS_DIR` (blocking: call in a thread at start-up)."""
+    """The active NLU model of `TAXDESK_MODELS_DIR` (blocking: call in a thread at start-up),
+    followed by `nlu.live.LiveInterpreter`: an activation in the studio reaches this process
+    without a restart (Redis pub/sub with `REDIS_URL`, else a check of the pointer every 2 s).
+    A remote Rasa backend (`nlu_backend` in config.yml) is used as it is."""
     from nlu.interpreter import Interpreter as NluInterpreter
+    from nlu.live import LiveInterpreter
 
-    return NluInterpreter.load(Path(settings.models_dir), Path(settings.nlu_config))
+    interpreter = NluInterpreter.load(Path(settings.models_dir), Path(settings.nlu_config))
+    if interpreter.is_remote:
+        return interpreter
+    return LiveInterpreter(
+        interpreter, Path(settings.models_dir), redis_url=settings.redis_url
+    ).start()
 
 
 @contextlib.asynccontextmanager

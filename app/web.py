@@ -8,14 +8,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from urllib.parse import urlparse
 
 from aiohttp import web
 
-from app.container import Container
+from app.container import DATA_DIR, Container
 from console.app import ConsoleDeps, build_app
 from console.auth import LoginThrottle, RedisCounter
 from console.keys import load_secret
+from console.studio import StudioConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,14 @@ async def console_deps(container: Container) -> AsyncIterator[ConsoleDeps]:
             secure_cookies=(settings.public_url or "").startswith("https://"),
             throttle=throttle,
             frame_ancestors=settings.chat_frame_ancestors,
+            extra={
+                "studio": StudioConfig(
+                    data_dir=DATA_DIR,
+                    config_path=Path(settings.nlu_config),
+                    models_dir=Path(settings.models_dir),
+                    redis_url=settings.redis_url,
+                )
+            },
         )
     finally:
         if redis is not None:

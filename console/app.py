@@ -44,6 +44,7 @@ PAGES: tuple[str, ...] = (
     "console.cases",
     "console.conversations",
     "console.accounts",
+    "console.studio",
     "console.webchat.routes",
 )
 #: Largest request body: an upload (20 MB, as Telegram's Bot API hands out) and the form.

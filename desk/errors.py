@@ -295,6 +295,16 @@ class NotFound(DeskError):
         super().__init__(f"{what} not found", "找不到相关记录，请刷新后重试。")
 
 
+class ReviewItemClosed(DeskError):
+    """The review item was already resolved or marked out of scope (by someone else)."""
+
+    code = "review_item_closed"
+
+    def __init__(self, item_id: int) -> None:
+        super().__init__(f"review item {item_id} is closed", "这条消息已经处理过了，请刷新页面。")
+        self.item_id = item_id
+
+
 class CaseNotVisible(CaseNotFound):
     """The case does not exist, or this conversation may not see or change it (it neither
     opened it nor is verified for its taxpayer ID). One message for both: a refusal never

@@ -341,6 +341,11 @@ class ReviewItem(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # who closed it in the studio, and how: the intent it was taught as, or "out_of_scope"
+    resolved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_member.id", ondelete="SET NULL")
+    )
+    resolution: Mapped[str | None] = mapped_column(String(128))
 
 
 class ButtonPayload(Base):

@@ -123,6 +123,11 @@ def _cmd_train(args: argparse.Namespace, settings: Any) -> int:
     if result.skipped:
         print(f"数据和配置没有变化，沿用模型 {result.model_dir} (unchanged, training skipped)")
     else:
+        from nlu.active import activate
+        from nlu.model_store import ACTIVE_FILE
+
+        if (out / ACTIVE_FILE).is_file():  # the studio pinned a model: the CLI's model wins
+            activate(out, result.model_dir.name, by="main.py train")
         metrics = result.metrics
         print(
             f"trained {result.model_dir} in {result.seconds:.2f} s: "

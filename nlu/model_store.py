@@ -2,8 +2,10 @@
 
 A model is a directory `models/<UTC time, µs>-<fingerprint[:8]>/` holding `metadata.json` (pipeline
 config, data fingerprint, training date, metrics) and one sub-directory per component. The
-newest one (by name) is the active one; after each training the store keeps the newest
-`keep_models` (config.yml, default 5) and deletes older ones, never the active model.
+active one is named by the `ACTIVE` file (`nlu.active`: activation and rollback from the
+studio), else it is the newest one (by name); after each training the store keeps the newest
+`keep_models` (config.yml, default 5) and deletes older ones, never the active model nor the
+ones it may be rolled back to.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from nlu.training_data import TrainingData, load_training_data
 
 FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
+ACTIVE_FILE = "ACTIVE"  # JSON: {"version": dir name, "previous": [older actives], "by", "at"}
 DEFAULT_KEEP_MODELS = 5
 
 
@@ -57,6 +60,25 @@ def latest_model(models_dir: Path) -> Path | None:
     return models[-1] if models else None
 
 
+def read_active(models_dir: Path) -> dict[str, Any]:
+    """The `ACTIVE` pointer's content (`{}` when there is none or it is unreadable)."""
+    try:
+        data = json.loads((models_dir / ACTIVE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def active_model(models_dir: Path) -> Path | None:
+    """The model `ACTIVE` names when it exists, else the newest one, or None."""
+    name = read_active(models_dir).get("version")
+    if isinstance(name, str) and name and "/" not in name and not name.startswith("."):
+        chosen = models_dir / name
+        if (chosen / METADATA_FILE).is_file():
+            return chosen
+    return latest_model(models_dir)
+
+
 def prune_models(
     models_dir: Path, keep: int = DEFAULT_KEEP_MODELS, active: Path | None = None
 ) -> list[Path]:
@@ -73,6 +95,10 @@ def prune_models(
         protected.add(models[-1].resolve())
     if active is not None:
         protected.add(active.resolve())
+    pointer = read_active(models_dir)
+    for name in [pointer.get("version"), *pointer.get("previous", [])[-keep:]]:
+        if isinstance(name, str) and name:
+            protected.add((models_dir / name).resolve())
     removed = []
     for model in models:
         if model.resolve() in protected:
@@ -184,17 +210,17 @@ def train_model(
 
 
 def load_model(model_dir: Path | None, models_dir: Path | None = None) -> tuple[Pipeline, Path]:
-    """Load `model_dir`, or the newest model under `models_dir`.
+    """Load `model_dir`, or the active model under `models_dir` (see `active_model`).
 
     Like Rasa's `--model`, `model_dir` may also be a model store (the folder that
-    `train --out` wrote): then its newest model is loaded."""
+    `train --out` wrote): then its active model is loaded."""
     if model_dir is None:
         where = models_dir or Path("models")
-        model_dir = latest_model(where)
+        model_dir = active_model(where)
         if model_dir is None:
             raise ModelNotFoundError(where)
     elif not (model_dir / METADATA_FILE).is_file():
-        newest = latest_model(model_dir)
+        newest = active_model(model_dir)
         if newest is None:
             raise ModelNotFoundError(model_dir)
         model_dir = newest

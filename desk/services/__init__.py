@@ -14,7 +14,8 @@ error the session is rolled back and can be used again.
 - `staff.StaffWork` — staff members and their steps on cases;
 - `queries.Queries` — the staff queue and the case view;
 - `topics.StaffTopics` — the staff supergroup's topics and the relay to and from them;
-- `accounts.Accounts` — console logins (argon2 hashes) and the admin's staff accounts.
+- `accounts.Accounts` — console logins (argon2 hashes) and the admin's staff accounts;
+- `review.Review` — the studio's review inbox (read, close with who/how, flag a message).
 The per-update rows (messages, trackers) do not come through here: `desk.batch.WriteBatcher`.
 """
 
@@ -26,13 +27,14 @@ from desk.services.conversations import Conversations
 from desk.services.core import Actor, ConversationState, DeskCore, WorkingDays
 from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, SUPERVISORS, Permission
 from desk.services.queries import CaseDetail, Queries
+from desk.services.review import OUT_OF_SCOPE, Review
 from desk.services.staff import ROLES, StaffWork
 from desk.services.taxpayer_cases import ALREADY_RATED, CaseSummary, TaxpayerCases
 from desk.services.topics import STAFF_CHANNEL, RelayedToTaxpayer, StaffTopics, TopicCard
 from desk.states import CLOSED_STATUSES
 
 
-class Desk(Conversations, TaxpayerCases, StaffWork, Queries, StaffTopics, Accounts):
+class Desk(Conversations, TaxpayerCases, StaffWork, Queries, StaffTopics, Accounts, Review):
     """Services over one session. See the package docstring."""
 
 
@@ -40,6 +42,7 @@ __all__ = [
     "ALREADY_RATED",
     "CASE_ACTIONS",
     "CLOSED_STATUSES",
+    "OUT_OF_SCOPE",
     "PERMISSIONS",
     "ROLES",
     "STAFF_CHANNEL",
@@ -55,6 +58,7 @@ __all__ = [
     "ImportResult",
     "Permission",
     "RelayedToTaxpayer",
+    "Review",
     "StaffIdentity",
     "StaffTopics",
     "TopicCard",

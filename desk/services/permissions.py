@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, Permission] = {
     "reopen": Permission("supervisor", "reopen", "重新打开"),
     "note": Permission("any_staff", "note", "添加内部备注"),
     "close_follow_up": Permission("supervisor", None, "关闭回访"),
+    "review": Permission("supervisor", None, "处理待审消息"),
+    "flag_for_review": Permission("any_staff", None, "标记待审消息"),
 }
 
 #: The actions on a case (what `allowed_actions` chooses from).

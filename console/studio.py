@@ -1,0 +1,572 @@
+"""The admins' studio (issue 11): intents and examples, the review inbox, training with an
+evaluation beside the active model, activation and rollback without restarts.
+
+Pages under `/console/studio`: admins change things; supervisors may look and work the review
+inbox (the desk checks the review rule again: `Desk.review_inbox`, `resolve_review_item`).
+What admins change is written to the Rasa YAML files of the data directory (`nlu.data_edit`;
+`domain.yml`, `case_types.yml` and `faq.yml` as whole files, validated by the dialogue's loader
+first). Training runs in a separate process (`nlu.jobs`); activation writes the store's pointer
+(`nlu.active`) and tells the running interpreters (`nlu.live.announce`: this process at once,
+the others through Redis or their check of the pointer). File and model work runs in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from console.app import DEPS
+from console.auth import STAFF, require
+from desk.errors import DeskError
+from desk.services import OUT_OF_SCOPE
+from nlu import data_edit
+from nlu.active import EVALUATION_DIR, activate, find_version, rollback, versions
+from nlu.errors import NluError
+from nlu.jobs import TrainingJobs
+from nlu.live import announce
+from nlu.similarity import conflicts, group_similar
+from taxrules.masking import redact_taxpayer_ids
+from taxrules.phones import mask_phone
+
+#: The dialogue's data files editable as YAML, and their titles.
+YAML_FILES = {"domain": "domain.yml", "case_types": "case_types.yml", "faq": "faq.yml"}
+YAML_TITLES = {
+    "domain": "回复与槽位（domain.yml）",
+    "case_types": "案件类型",
+    "faq": "常见问题答案",
+}
+ENTITY_TYPES = ("tax_period", "taxpayer_id", "tax_type", "amount")
+
+
+@dataclass
+class StudioConfig:
+    """Where the studio reads and writes: the NLU/dialogue data directory (`data/`), the
+    pipeline config and the model store; Redis for the activation message."""
+
+    data_dir: Path
+    config_path: Path
+    models_dir: Path
+    redis_url: str | None = None
+    jobs: TrainingJobs | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.jobs is None:
+            self.jobs = TrainingJobs(self.data_dir, self.config_path, self.models_dir)
+
+    @property
+    def trainer(self) -> TrainingJobs:
+        assert self.jobs is not None
+        return self.jobs
+
+
+STUDIO: web.AppKey[StudioConfig] = web.AppKey("studio", StudioConfig)
+
+
+def config_of(request: web.Request) -> StudioConfig:
+    studio = request.app[DEPS].extra.get("studio")
+    if not isinstance(studio, StudioConfig):
+        raise web.HTTPNotFound(text="训练工作室未配置。")
+    return studio
+
+
+def mask(text: str) -> str:
+    """Taxpayer IDs and phone numbers masked (what a reviewer sees by default)."""
+    import re
+
+    text = redact_taxpayer_ids(text)
+    return re.sub(
+        r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)",
+        lambda m: mask_phone(m.group(0)),
+        text,
+    )
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    data = await request.post()
+    return {k: str(v) for k, v in data.items() if isinstance(v, str)}
+
+
+def _back(location: str, *, msg: str | None = None, err: str | None = None) -> web.HTTPSeeOther:
+    from urllib.parse import urlencode
+
+    query = {k: v for k, v in (("msg", msg), ("err", err)) if v}
+    return web.HTTPSeeOther(location + ("?" + urlencode(query) if query else ""))
+
+
+def _evaluation_of(model: Path | None) -> dict[str, Any] | None:
+    if model is None:
+        return None
+    report = model / EVALUATION_DIR / "report.json"
+    try:
+        data: dict[str, Any] = json.loads(report.read_text())
+        return data
+    except (OSError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------ intents and examples
+
+
+def _overview(studio: StudioConfig) -> dict[str, Any]:
+    data = data_edit.load(studio.data_dir)
+    counts: dict[str, int] = {}
+    for ex in data.examples:
+        counts[ex.intent] = counts.get(ex.intent, 0) + 1
+    listed = versions(studio.models_dir)
+    active = next((v for v in listed if v.active), None)
+    report = (active.evaluation or {}).get("intent", {}).get("report", {}) if active else {}
+    found = conflicts(data.examples)
+    return {
+        "intents": [
+            {"name": n, "count": counts[n], "f1": (report.get(n) or {}).get("f1")}
+            for n in sorted(counts)
+        ],
+        "conflicts": found[:200],
+        "conflict_count": len(found),
+        "active": active,
+    }
+
+
+@require("supervisor")
+async def intents_page(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    try:
+        context = await asyncio.to_thread(_overview, studio)
+    except NluError as exc:
+        context = {"intents": [], "conflicts": [], "conflict_count": 0, "active": None}
+        context["load_error"] = str(exc)
+    context.update(_flash(request))
+    return aiohttp_jinja2.render_template("studio_intents.html", request, context)
+
+
+def _flash(request: web.Request) -> dict[str, Any]:
+    return {"msg": request.query.get("msg", ""), "err": request.query.get("err", "")}
+
+
+def _responses(request: web.Request, intent: str) -> list[dict[str, str]]:
+    engine = request.app[DEPS].engine
+    domain = getattr(engine, "domain", None)
+    scripts = getattr(engine, "scripts", None)
+    if domain is None:
+        return []
+    out = []
+    for rule in domain.rules:
+        if rule.intent != intent:
+            continue
+        texts = [r.get("text", "") for r in domain.responses.get(rule.action, [])]
+        faq = getattr(domain, "faq", {}) or {}
+        answer = faq.get(intent) if isinstance(faq, dict) else None
+        if answer is not None:
+            texts.append(str(getattr(answer, "text", answer)))
+        for text in texts or [""]:
+            out.append(
+                {
+                    "action": rule.action,
+                    "hans": text,
+                    "hant": scripts.to_traditional(text) if scripts and text else "",
+                }
+            )
+    return out
+
+
+@require("supervisor")
+async def intent_page(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    name = request.match_info["name"]
+    data = await asyncio.to_thread(data_edit.load, studio.data_dir)
+    examples = [ex for ex in data.examples if ex.intent == name]
+    if not examples:
+        raise web.HTTPNotFound(text=f"找不到意图 {name}。")
+    found = [
+        c
+        for c in await asyncio.to_thread(conflicts, data.examples)
+        if name in (c.intent, c.other_intent)
+    ]
+    context = {
+        "name": name,
+        "examples": [{"plain": ex.text, "annotated": _annotated(ex)} for ex in examples],
+        "conflicts": found,
+        "entity_types": sorted(set(ENTITY_TYPES) | set(data.entity_types)),
+        "responses": _responses(request, name),
+        "intents": data.intents,
+        **_flash(request),
+    }
+    return aiohttp_jinja2.render_template("studio_intent.html", request, context)
+
+
+def _annotated(ex: Any) -> str:
+    text = ex.text
+    for ent in sorted(ex.entities, key=lambda a: a.start, reverse=True):
+        label = f"{ent.entity}:{ent.value}" if ent.explicit_value else ent.entity
+        text = text[: ent.start] + f"[{ent.text}]({label})" + text[ent.end :]
+    return text
+
+
+async def _edit(
+    request: web.Request, where: str, fn: Any, *args: Any, done: str
+) -> web.StreamResponse:
+    try:
+        await asyncio.to_thread(fn, *args)
+    except NluError as exc:
+        raise _back(where, err=str(exc)) from None
+    raise _back(where, msg=done)
+
+
+@require("admin")
+async def add_example(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    form = await _form(request)
+    name = form.get("intent") or request.match_info.get("name", "")
+    where = f"/console/studio/intents/{name}" if name else "/console/studio"
+    return await _edit(
+        request,
+        where,
+        data_edit.add_example,
+        studio.data_dir,
+        name,
+        form.get("text", ""),
+        done="已添加样例，重新训练并启用后生效。",
+    )
+
+
+@require("admin")
+async def edit_example(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    name = request.match_info["name"]
+    form = await _form(request)
+    where = f"/console/studio/intents/{name}"
+    if form.get("action") == "delete":
+        return await _edit(
+            request,
+            where,
+            data_edit.delete_example,
+            studio.data_dir,
+            name,
+            form.get("plain", ""),
+            done="已删除样例。",
+        )
+    return await _edit(
+        request,
+        where,
+        data_edit.edit_example,
+        studio.data_dir,
+        name,
+        form.get("plain", ""),
+        form.get("text", ""),
+        done="已修改样例。",
+    )
+
+
+@require("admin")
+async def rename_intent(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    name = request.match_info["name"]
+    new = (await _form(request)).get("new_name", "").strip()
+    try:
+        await asyncio.to_thread(data_edit.rename_intent, studio.data_dir, name, new)
+    except NluError as exc:
+        raise _back(f"/console/studio/intents/{name}", err=str(exc)) from None
+    raise _back(f"/console/studio/intents/{new}", msg=f"意图已改名为 {new}。")
+
+
+# ------------------------------------------------------------------ the dialogue's YAML files
+
+
+def _validate_yaml(data_dir: Path, filename: str, text: str) -> None:
+    """Load the dialogue's data with `text` as `filename`; raise what the loader says."""
+    import yaml
+
+    from actions.domain import Domain
+
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"YAML 格式错误：{exc}") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("domain.yml", "case_types.yml", "rules.yml", "faq.yml"):
+            if (data_dir / name).is_file():
+                shutil.copyfile(data_dir / name, Path(tmp) / name)
+        (Path(tmp) / filename).write_text(text, encoding="utf-8")
+        Domain.load(Path(tmp))
+
+
+def _save_yaml(data_dir: Path, filename: str, text: str) -> None:
+    import os
+
+    text = text.replace("\r\n", "\n")
+    _validate_yaml(data_dir, filename, text)
+    path = data_dir / filename
+    tmp = path.with_name(f".{filename}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@require("admin")
+async def yaml_page(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    key = request.match_info["key"]
+    if key not in YAML_FILES:
+        raise web.HTTPNotFound(text="没有这个文件。")
+    filename = YAML_FILES[key]
+    error = ""
+    saved = False
+    if request.method == "POST":
+        text = (await _form(request)).get("content", "")
+        try:
+            await asyncio.to_thread(_save_yaml, studio.data_dir, filename, text)
+            saved = True
+        except Exception as exc:  # the loader's message, shown as it is; nothing written
+            error = str(exc)
+    else:
+        text = await asyncio.to_thread((studio.data_dir / filename).read_text, "utf-8")
+    context = {
+        "key": key,
+        "filename": filename,
+        "title": YAML_TITLES[key],
+        "content": text,
+        "error": error,
+        "saved": saved,
+    }
+    return aiohttp_jinja2.render_template(
+        "studio_yaml.html", request, context, status=400 if error else 200
+    )
+
+
+# ------------------------------------------------------------------ the review inbox
+
+
+@require("supervisor")
+async def review_page(request: web.Request) -> web.StreamResponse:
+    deps = request.app[DEPS]
+    staff = request[STAFF]
+    studio = config_of(request)
+    async with deps.runtime.sessions() as session:
+        items = await deps.runtime.desk(session).review_inbox(staff.id)
+    reveal = request.query.get("show") if staff.role == "admin" else None
+    interpreter = getattr(deps.engine, "interpreter", None)
+    groups = group_similar([i.text for i in items])
+    data = await asyncio.to_thread(data_edit.load, studio.data_dir)
+    shown = []
+    for group in groups:
+        rows = []
+        for idx in group:
+            item = items[idx]
+            guesses: list[dict[str, Any]] = []
+            if interpreter is not None:
+                parse = await interpreter.aparse(item.text)
+                guesses = [
+                    r for r in parse.get("intent_ranking", []) if r["name"] != "nlu_fallback"
+                ][:3]
+            rows.append(
+                {
+                    "id": item.id,
+                    "text": item.text if reveal == str(item.id) else mask(item.text),
+                    "masked": mask(item.text) != item.text and reveal != str(item.id),
+                    "raw": item.text if reveal == str(item.id) else mask(item.text),
+                    "reason": item.reason,
+                    "created_at": item.created_at,
+                    "guesses": guesses,
+                }
+            )
+        shown.append(rows)
+    context = {
+        "groups": shown,
+        "intents": data.intents,
+        "count": len(items),
+        "entity_types": sorted(set(ENTITY_TYPES) | set(data.entity_types)),
+        **_flash(request),
+    }
+    return aiohttp_jinja2.render_template("studio_review.html", request, context)
+
+
+@require("supervisor")
+async def review_action(request: web.Request) -> web.StreamResponse:
+    deps = request.app[DEPS]
+    staff = request[STAFF]
+    studio = config_of(request)
+    item_id = int(request.match_info["item_id"])
+    form = await _form(request)
+    where = "/console/studio/review"
+    out_of_scope = form.get("action") == "out_of_scope"
+    intent = OUT_OF_SCOPE if out_of_scope else form.get("intent", "").strip()
+    try:
+        async with deps.runtime.sessions() as session:
+            desk = deps.runtime.desk(session)
+            item = await desk.review_item(item_id, staff.id)  # the review rule, and it exists
+            if item.status != "open":
+                raise _back(where, err="这条消息已经处理过了。")
+            if not out_of_scope:
+                text = form.get("text", "").strip() or item.text
+                # a masked text is never written back: the admin revealed it, or gave the text
+                if "*" in text and mask(item.text) == text and text != item.text:
+                    text = item.text
+                await asyncio.to_thread(data_edit.add_example, studio.data_dir, intent, text)
+            await desk.resolve_review_item(item_id, staff_id=staff.id, resolution=intent)
+    except DeskError as exc:
+        raise _back(where, err=exc.user_message) from None
+    except NluError as exc:
+        raise _back(where, err=str(exc)) from None
+    raise _back(
+        where,
+        msg="已标记为超出范围。"
+        if out_of_scope
+        else f"已归入意图 {intent}，重新训练并启用后生效。",
+    )
+
+
+# ------------------------------------------------------------------ models: training, activation
+
+
+def _models_context(studio: StudioConfig) -> dict[str, Any]:
+    listed = versions(studio.models_dir)
+    active = next((v for v in listed if v.active), None)
+    job = studio.trainer.current()
+    candidate = None
+    if job is not None and job.model:
+        candidate = next((v for v in listed if v.name == job.model), None)
+    if candidate is None and listed and not listed[0].active:
+        candidate = listed[0]
+    changed: dict[str, Any] = {}
+    if candidate is not None:
+        try:
+            changed = json.loads((candidate.path / EVALUATION_DIR / "changed.json").read_text())
+        except (OSError, ValueError):
+            changed = {}
+    labels = sorted(
+        set((active.evaluation or {}).get("intent", {}).get("report", {}) if active else {})
+        | set(
+            (candidate.evaluation or {}).get("intent", {}).get("report", {}) if candidate else {}
+        )
+    )
+    return {
+        "versions": listed,
+        "active": active,
+        "candidate": candidate,
+        "job": job,
+        "changed": changed.get("changed", [])[:200],
+        "labels": labels,
+    }
+
+
+@require("supervisor")
+async def models_page(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    context = await asyncio.to_thread(_models_context, studio)
+    context.update(_flash(request))
+    return aiohttp_jinja2.render_template("studio_models.html", request, context)
+
+
+@require("supervisor")
+async def job_status(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    job = await asyncio.to_thread(studio.trainer.current)
+    if job is None:
+        return web.json_response({"status": "none"})
+    return web.json_response(
+        {
+            "status": job.status,
+            "stage": job.stage,
+            "progress": job.progress,
+            "model": job.model,
+            "error": job.error,
+            "id": job.id,
+        }
+    )
+
+
+@require("admin")
+async def train(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    staff = request[STAFF]
+    try:
+        await asyncio.to_thread(studio.trainer.start, staff.name)
+    except NluError as exc:
+        raise _back("/console/studio/models", err=str(exc)) from None
+    raise _back("/console/studio/models", msg="训练已开始。")
+
+
+async def _switch(request: web.Request, fn: Any, *args: Any, done: str) -> web.StreamResponse:
+    studio = config_of(request)
+    staff = request[STAFF]
+
+    def run() -> Path:
+        chosen: Path = fn(studio.models_dir, *args, by=staff.name)
+        announce(studio.models_dir, studio.redis_url)
+        return chosen
+
+    try:
+        chosen = await asyncio.to_thread(run)
+    except NluError as exc:
+        raise _back("/console/studio/models", err=str(exc)) from None
+    raise _back("/console/studio/models", msg=done.format(name=chosen.name))
+
+
+@require("admin")
+async def activate_model(request: web.Request) -> web.StreamResponse:
+    return await _switch(
+        request, activate, request.match_info["version"], done="已启用模型 {name}。"
+    )
+
+
+@require("admin")
+async def rollback_model(request: web.Request) -> web.StreamResponse:
+    return await _switch(request, rollback, done="已回滚到模型 {name}。")
+
+
+@require("supervisor")
+async def confusion_png(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    try:
+        model = await asyncio.to_thread(
+            find_version, studio.models_dir, request.match_info["version"]
+        )
+    except NluError:
+        raise web.HTTPNotFound(text="没有这个模型。") from None
+    path = model / EVALUATION_DIR / "confusion_matrix.png"
+    if not path.is_file():
+        raise web.HTTPNotFound(text="该模型没有评估结果。")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "image/png",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=300",
+        },
+    )
+
+
+def setup(app: web.Application) -> None:
+    """The studio's routes (a missing `StudioConfig` in `deps.extra["studio"]` gives 404s)."""
+    r = app.router
+    r.add_get("/console/studio", intents_page, name="studio")
+    r.add_get("/console/studio/intents/{name}", intent_page)
+    r.add_post("/console/studio/intents", add_example)
+    r.add_post("/console/studio/intents/{name}/examples", add_example)
+    r.add_post("/console/studio/intents/{name}/example", edit_example)
+    r.add_post("/console/studio/intents/{name}/rename", rename_intent)
+    r.add_get("/console/studio/files/{key}", yaml_page)
+    r.add_post("/console/studio/files/{key}", yaml_page)
+    r.add_get("/console/studio/review", review_page)
+    r.add_post("/console/studio/review/{item_id:\\d+}", review_action)
+    r.add_get("/console/studio/models", models_page)
+    r.add_get("/console/studio/job", job_status)
+    r.add_post("/console/studio/train", train)
+    r.add_post("/console/studio/models/{version}/activate", activate_model)
+    r.add_post("/console/studio/rollback", rollback_model)
+    r.add_get("/console/studio/models/{version}/confusion.png", confusion_png)
+
+    async def stop_jobs(app: web.Application) -> Any:
+        yield
+        studio = app[DEPS].extra.get("studio")
+        if isinstance(studio, StudioConfig):
+            await asyncio.to_thread(studio.trainer.close)
+
+    app.cleanup_ctx.append(stop_jobs)

@@ -1,0 +1,63 @@
+"""The studio's review inbox on SQLite and PostgreSQL: newest first, closed with who, when and
+how, closed only once, supervisors and admins only; staff flag a taxpayer's message."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from desk.batch import WriteBatcher
+from desk.errors import NotFound, PermissionDenied, ReviewItemClosed
+from desk.models import Message
+from desk.services import OUT_OF_SCOPE, Desk
+
+
+async def test_inbox_newest_first_and_closing_records_who_and_how(desk: Desk) -> None:
+    admin = await desk.add_staff("赵管理", "admin")
+    staff = await desk.add_staff("钱办税", "staff")
+    conv = await desk.ensure_conversation("web", "r1", "r1")
+    first = await desk.add_review_item(
+        "停车场在哪", reason="nlu_fallback", conversation_id=conv.id
+    )
+    second = await desk.add_review_item("嗯嗯", reason="nlu_fallback", conversation_id=conv.id)
+    assert [i.id for i in await desk.review_inbox(admin.id)] == [second.id, first.id]
+
+    with pytest.raises(PermissionDenied) as refused:
+        await desk.review_inbox(staff.id)
+    assert "主管或管理员" in refused.value.user_message
+    with pytest.raises(PermissionDenied):
+        await desk.resolve_review_item(first.id, staff_id=staff.id, resolution="greet")
+
+    done = await desk.resolve_review_item(first.id, staff_id=admin.id, resolution="ask_parking")
+    assert (done.status, done.resolution, done.resolved_by_id) == (
+        "resolved",
+        "ask_parking",
+        admin.id,
+    )
+    assert done.resolved_at is not None
+    ignored = await desk.resolve_review_item(second.id, staff_id=admin.id, resolution=OUT_OF_SCOPE)
+    assert ignored.status == "ignored"
+    assert await desk.review_inbox(admin.id) == []
+    with pytest.raises(ReviewItemClosed):
+        await desk.resolve_review_item(first.id, staff_id=admin.id, resolution="greet")
+    with pytest.raises(NotFound):
+        await desk.resolve_review_item(9999, staff_id=admin.id, resolution="greet")
+
+
+async def test_staff_flag_a_taxpayer_message_once(desk: Desk, engine, clock) -> None:
+    staff = await desk.add_staff("孙窗口", "staff")
+    supervisor = await desk.add_staff("李主管", "supervisor")
+    conv = await desk.ensure_conversation("web", "r2", "r2")
+    writes = WriteBatcher(engine, clock=clock)
+    assert await writes.record_inbound(
+        conv.id, "web", "r2", text="我的社保怎么断了", update_id="u9"
+    )
+    message_id = await desk.session.scalar(select(Message.id).where(Message.update_id == "u9"))
+    await desk.session.commit()
+    assert message_id is not None
+    item = await desk.flag_for_review(message_id, staff_id=staff.id)
+    again = await desk.flag_for_review(message_id, staff_id=staff.id)
+    assert again.id == item.id and item.reason == "flagged" and item.text == "我的社保怎么断了"
+    assert [i.id for i in await desk.review_inbox(supervisor.id)] == [item.id]
+    with pytest.raises(NotFound):
+        await desk.flag_for_review(123456, staff_id=staff.id)
