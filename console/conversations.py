@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -21,7 +22,7 @@ from aiohttp import web
 from console.app import DEPS, beijing
 from console.auth import STAFF, require
 from console.live import heartbeat, send_event, sse_stream
-from desk.services import ChatItem, ConversationView
+from desk.services import ChatItem, ConversationRow, ConversationView
 from intake.storage import LocalAttachmentStore
 from taxrules.errors import UserFacingError
 
@@ -65,9 +66,23 @@ async def _view(request: web.Request, conversation_id: int) -> ConversationView:
             raise web.HTTPNotFound(text="找不到该会话。") from None
 
 
-@require("staff")
-@aiohttp_jinja2.template("conversations.html")
-async def conversation_list(request: web.Request) -> dict[str, Any]:
+def row_json(row: ConversationRow) -> dict[str, Any]:
+    """One line of the list as the page's script renders it."""
+    return {
+        "id": row.id,
+        "url": f"/console/conversations/{row.id}",
+        "name": row.display_name,
+        "channel": CHANNELS.get(row.channel, row.channel),
+        "state": row.state,
+        "state_label": STATES.get(row.state, row.state),
+        "since": beijing(row.updated_at),
+        "last_at": beijing(row.last_at) if row.last_at else "",
+        "last_text": (row.last_text or "（文件）")[:60] if row.last_at else "",
+        "open_cases": row.open_cases,
+    }
+
+
+async def _rows(request: web.Request) -> tuple[list[ConversationRow], dict[str, str]]:
     deps = request.app[DEPS]
     state = request.query.get("state", "")
     channel = request.query.get("channel", "")
@@ -78,12 +93,57 @@ async def conversation_list(request: web.Request) -> dict[str, Any]:
             channel=channel if channel in CHANNELS else None,
             q=q,
         )
+    return rows, {"state": state, "channel": channel, "q": q}
+
+
+@require("staff")
+@aiohttp_jinja2.template("conversations.html")
+async def conversation_list(request: web.Request) -> dict[str, Any]:
+    rows, filters = await _rows(request)
     return {
         "rows": rows,
         "states": STATES,
         "channels": CHANNELS,
-        "filters": {"state": state, "channel": channel, "q": q},
+        "filters": filters,
+        "events": "/console/conversations/events"
+        + (f"?{request.query_string}" if request.query_string else ""),
     }
+
+
+@require("staff")
+async def list_events(request: web.Request) -> web.StreamResponse:
+    """The list, live: a `rows` event with the list (same filters) whenever it changed."""
+
+    async def data() -> str:
+        rows, _filters = await _rows(request)
+        return json.dumps([row_json(r) for r in rows], ensure_ascii=False)
+
+    return await _stream(request, data, "rows")
+
+
+async def _stream(
+    request: web.Request, data: Callable[[], Awaitable[str]], event: str
+) -> web.StreamResponse:
+    """Server-sent events: `event` with `data()` at once and whenever the live feed moved
+    and the data changed; a heartbeat comment otherwise (it fails once the browser left)."""
+    deps = request.app[DEPS]
+    resp = await sse_stream(request)
+    seen = None
+    shown = ""
+    try:
+        while True:
+            versions = deps.live.versions if seen is None else await deps.live.wait(seen)
+            if versions == seen:
+                await heartbeat(resp)
+                continue
+            seen = versions
+            now = await data()
+            if now != shown:
+                shown = now
+                await send_event(resp, now, event=event)
+    except (ConnectionResetError, web.HTTPNotFound):
+        pass
+    return resp
 
 
 def _page(
@@ -113,30 +173,17 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
 async def conversation_events(request: web.Request) -> web.StreamResponse:
     """The chat, live: an `chat` event with the whole chat and state whenever something
     changed (a message either way, an outbox row), a comment as heartbeat otherwise."""
-    deps = request.app[DEPS]
     conversation_id = _conversation_id(request)
     await _view(request, conversation_id)  # 404 before the stream opens
-    resp = await sse_stream(request)
-    seen = None
-    shown = ""
-    try:
-        while True:
-            versions = deps.live.versions if seen is None else await deps.live.wait(seen)
-            if versions == seen:
-                await heartbeat(resp)
-                continue
-            seen = versions
-            view = await _view(request, conversation_id)
-            data = json.dumps(
-                {"state": view.state, "items": [item_json(i) for i in view.items]},
-                ensure_ascii=False,
-            )
-            if data != shown:
-                shown = data
-                await send_event(resp, data, event="chat")
-    except (ConnectionResetError, web.HTTPNotFound):
-        pass
-    return resp
+
+    async def data() -> str:
+        view = await _view(request, conversation_id)
+        return json.dumps(
+            {"state": view.state, "items": [item_json(i) for i in view.items]},
+            ensure_ascii=False,
+        )
+
+    return await _stream(request, data, "chat")
 
 
 async def _tell_dialogue(request: web.Request, channel: str, chat_id: str) -> None:
@@ -218,6 +265,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/console/conversations", conversation_list, name="conversations")
+    app.router.add_get("/console/conversations/events", list_events)
     app.router.add_get("/console/conversations/{id}", conversation_page, name="conversation")
     app.router.add_get("/console/conversations/{id}/events", conversation_events)
     app.router.add_post("/console/conversations/{id}/take-over", take_over)

@@ -55,3 +55,70 @@
   });
   window.scrollTo(0, document.body.scrollHeight);
 })();
+
+// The list of conversations: re-rendered from each `rows` event (the page's filters apply).
+(function () {
+  var table = document.getElementById("conversation-list");
+  if (!table) return;
+  var body = document.getElementById("conversation-rows");
+
+  function cell(tr, build) {
+    var td = document.createElement("td");
+    build(td);
+    tr.appendChild(td);
+  }
+  function text(parent, value, className) {
+    var el = document.createElement("span");
+    if (className) el.className = className;
+    el.textContent = value;
+    parent.appendChild(el);
+    return el;
+  }
+
+  function render(rows) {
+    var fresh = document.createDocumentFragment();
+    if (!rows.length) {
+      var tr = document.createElement("tr");
+      cell(tr, function (td) { td.colSpan = 6; td.className = "muted"; td.textContent = "没有符合条件的会话。"; });
+      fresh.appendChild(tr);
+    }
+    rows.forEach(function (row) {
+      var tr = document.createElement("tr");
+      tr.className = "conv-" + row.state;
+      tr.dataset.conversation = row.id;
+      cell(tr, function (td) {
+        var a = document.createElement("a");
+        a.href = row.url;
+        a.textContent = "#" + row.id;
+        td.appendChild(a);
+      });
+      cell(tr, function (td) { td.textContent = row.name; });
+      cell(tr, function (td) { td.textContent = row.channel; });
+      cell(tr, function (td) {
+        if (row.state === "human") {
+          var strong = document.createElement("strong");
+          strong.className = "state-human";
+          strong.textContent = row.state_label;
+          td.appendChild(strong);
+          td.appendChild(document.createElement("br"));
+          text(td, "自 " + row.since, "muted");
+        } else {
+          td.textContent = row.state_label;
+        }
+      });
+      cell(tr, function (td) {
+        if (!row.last_at) return;
+        text(td, row.last_at, "muted");
+        td.appendChild(document.createElement("br"));
+        text(td, row.last_text);
+      });
+      cell(tr, function (td) { td.textContent = String(row.open_cases); });
+      fresh.appendChild(tr);
+    });
+    body.replaceChildren(fresh);
+  }
+
+  window.taxdesk.listen(table.dataset.events, {
+    rows: function (e) { render(JSON.parse(e.data)); }
+  });
+})();
