@@ -286,3 +286,28 @@ async def test_the_lockout_refuses_the_right_password_and_lifts(
     assert await user.login("staff", PASSWORD) == 429
     fake_time.now += 2  # the window has passed
     assert await user.login("staff", PASSWORD) == 303
+
+
+async def test_a_setup_link_sets_the_password_once(served: Site, client: Any) -> None:
+    """The public page of a one-time link (`main.py staff add … --setup-link`)."""
+    runtime = served.deps.runtime
+    assert served.deps.secret is not None
+    async with runtime.sessions() as s:
+        desk = runtime.desk(s)
+        member = await desk.add_staff("新同事", "staff", login="xin")
+        token = await desk.setup_token(member.id, served.deps.secret)
+    visitor = await client()
+    assert await visitor.get(f"/console/setup/{token}") == 200
+    assert await visitor.get(f"/console/setup/{token[:-2]}xx") == 400  # forged
+    assert await visitor.get("/console/setup/..%2F..%2Fetc") == 400
+    data = {"password": "correct horse battery", "again": "something else"}
+    assert await visitor.post(f"/console/setup/{token}", data) == 400
+    data["again"] = data["password"]
+    assert await visitor.post(f"/console/setup/{token}", data, csrf=False) == 403
+    assert await visitor.post(f"/console/setup/{token}", data) == 303
+    assert await visitor.get(f"/console/setup/{token}") == 400  # used
+    assert (
+        await visitor.post(f"/console/setup/{token}", {"password": "x" * 9, "again": "x" * 9})
+        == 400
+    )
+    assert await (await client()).login("xin") == 303
