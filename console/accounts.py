@@ -21,6 +21,8 @@ from aiohttp_session import get_session
 from console.app import DEPS
 from console.auth import ROLE_LABELS, STAFF, require
 from console.keys import load_secret
+from desk.services import StaffIdentity
+from desk.services.accounts import BadSetupLink
 from taxrules.errors import UserFacingError
 
 FLASH = "accounts_flash"
@@ -164,31 +166,36 @@ async def setup_page(request: web.Request) -> web.StreamResponse:
     return _setup_page(request, {"who": who, "error": None})
 
 
+async def _who(request: web.Request, token: str) -> StaffIdentity | None:
+    deps = request.app[DEPS]
+    try:
+        async with deps.runtime.sessions() as s:
+            return await deps.runtime.desk(s).setup_account(token, await _key(request))
+    except UserFacingError:
+        return None
+
+
 async def setup_submit(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     token = request.match_info["token"][:200]
     form = await request.post()
     password = str(form.get("password") or "")[:1024]
+    error = None
     if password != str(form.get("again") or "")[:1024]:
+        error = "两次输入的密码不一致。"
+    else:
         try:
             async with deps.runtime.sessions() as s:
-                who = await deps.runtime.desk(s).setup_account(token, await _key(request))
+                desk = deps.runtime.desk(s)
+                await desk.use_setup_token(token, await _key(request), password)
         except UserFacingError as exc:
-            return _setup_page(request, {"who": None, "error": exc.user_message}, 400)
-        return _setup_page(request, {"who": who, "error": "两次输入的密码不一致。"}, 400)
-    try:
-        async with deps.runtime.sessions() as s:
-            desk = deps.runtime.desk(s)
-            await desk.use_setup_token(token, await _key(request), password)
-    except UserFacingError as exc:
-        who = None
-        try:
-            async with deps.runtime.sessions() as s:
-                who = await deps.runtime.desk(s).setup_account(token, await _key(request))
-        except UserFacingError:
-            pass
-        return _setup_page(request, {"who": who, "error": exc.user_message}, 400)
-    raise web.HTTPSeeOther("/console/login")
+            error = exc.user_message
+    if error is None:
+        raise web.HTTPSeeOther("/console/login")
+    who = await _who(request, token)
+    if who is None:
+        error = BadSetupLink().user_message
+    return _setup_page(request, {"who": who, "error": error}, 400)
 
 
 def setup(app: web.Application) -> None:

@@ -149,12 +149,12 @@ class Inbox(StaffTopics):
                 select(Message.conversation_id, Message.text).where(Message.id.in_(latest))
             ):
                 texts[int(conv_id)] = text
-            for conv_id, n in await self.session.execute(
+            for case_conv, n in await self.session.execute(
                 select(Case.conversation_id, func.count(Case.id))
                 .where(Case.conversation_id.in_(ids), Case.closed_at.is_(None))
                 .group_by(Case.conversation_id)
             ):
-                cases[int(conv_id)] = int(n)
+                cases[int(case_conv or 0)] = int(n)
         await self._commit()
         return [
             ConversationRow(
@@ -223,10 +223,10 @@ class Inbox(StaffTopics):
         attached = {m.attachment_id for m in messages if m.attachment_id is not None}
         att_names: dict[int, str] = {}
         if attached:
-            for aid, name in await self.session.execute(
+            for aid, original in await self.session.execute(
                 select(Attachment.id, Attachment.original_name).where(Attachment.id.in_(attached))
             ):
-                att_names[int(aid)] = name or f"文件 {aid}"
+                att_names[int(aid)] = original or f"文件 {aid}"
         items: list[ChatItem] = []
         for m in messages:
             docs: tuple[ChatDocument, ...] = ()
@@ -240,28 +240,28 @@ class Inbox(StaffTopics):
             copy = copies.get(m.outbox_key or "")
             if copy is not None or (m.outbox_key or "").startswith(STAFF_COPY):
                 payload = copy or {}
-                sid = payload.get("staff_id")
+                writer = payload.get("staff_id")
                 items.append(
                     ChatItem(
                         f"m{m.id}",
                         "staff",
                         str(payload.get("text") or m.text or ""),
                         m.created_at,
-                        names.get(sid) if isinstance(sid, int) else None,
+                        names.get(writer) if isinstance(writer, int) else None,
                         docs + _documents(payload),
                     )
                 )
             else:
                 items.append(ChatItem(f"m{m.id}", "bot", m.text or "", m.created_at, None, docs))
         for row in pending:
-            sid = row.payload.get("staff_id")
+            writer = row.payload.get("staff_id")
             items.append(
                 ChatItem(
                     f"o{row.id}",
                     "staff",
                     str(row.payload.get("text") or ""),
                     row.created_at,
-                    names.get(sid) if isinstance(sid, int) else None,
+                    names.get(writer) if isinstance(writer, int) else None,
                     _documents(row.payload),
                     pending=True,
                 )
