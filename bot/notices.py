@@ -13,6 +13,8 @@ dialogue as `/rate{"case_number": ..., "level": ...}`), and sends it with the bo
   is given, else detected from the conversation's latest inbound texts, else Simplified.
 * `case_done` with `documents` (what staff produced, e.g. the certificate): each is sent
   with sendDocument after the notice (bytes through `NoticeLookups.document`).
+* `staff_copy` written in the web console (`source: "console"`, no `from_chat_id`): the text
+  with sendMessage, then its `documents` as above (the topic's copies use copyMessage).
 * `case_question`: before the question is sent, `engine.note_staff_question(...)` tells the
   dialogue that the taxpayer's next message answers that case. That needs the engine of the
   process that runs the dialogue (the in-process worker of `main.py run` / `main.py bot`);
@@ -151,6 +153,8 @@ class TelegramNoticeSender:
             chat_id = int(row.chat_id or "")
         except ValueError:
             raise Undeliverable(f"not a Telegram chat id: {row.chat_id!r}") from None
+        if row.kind == "staff_copy" and row.payload.get("from_chat_id") is None:
+            return await self._console_reply(row, chat_id)  # written in the web console
         if row.kind == "staff_copy":
             return await self._copy_from_staff(row, chat_id)
         if row.kind == "staff_edit":
@@ -179,6 +183,26 @@ class TelegramNoticeSender:
         await self.replies.limiter.acquire(chat_id)
         with telegram_failures():
             await self.bot.send_document(chat_id, BufferedInputFile(data, filename=name))
+
+    async def _console_reply(self, row: OutboxItem, chat_id: int) -> Delivered:
+        """A staff member's reply from the console (`source: "console"`): the text, then
+        each document as `_send_document` sends a completion's. A failure after the text
+        sends the whole reply again when the row is retried."""
+        text = str(row.payload.get("text") or "")
+        message_id: str | None = None
+        if text:
+            with telegram_failures():
+                sent = await self.replies.send(
+                    self.bot, chat_id, [Reply(text=text)], wait_on_flood=False
+                )
+            message_id = str(sent[-1].message_id) if sent else None
+        documents = list(row.payload.get("documents") or [])
+        for doc in documents:
+            await self._send_document(row, chat_id, doc)
+        if not text and not documents:
+            raise Undeliverable(f"outbox {row.id}: a console reply with nothing to send")
+        shown = text or f"（工作人员发送的 {len(documents)} 个文件）"
+        return Delivered(channel_message_id=message_id, text=shown)
 
     async def _copy_from_staff(self, row: OutboxItem, chat_id: int) -> Delivered:
         """A staff member's message in the conversation's topic, copied to the taxpayer."""

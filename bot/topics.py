@@ -18,7 +18,8 @@ that delivers the desk's `telegram_staff` rows into those topics.
   than Telegram's 1,024 characters is cut there and the rest follows as text), and
   `staff_answer` (the taxpayer's answer to a staff question, given to the bot), `staff_event`
   (a taxpayer's own step on a case: withdrawn, pages added), and `staff_complaint` (a
-  complaint recorded as a supervisor follow-up). Written while
+  complaint recorded as a supervisor follow-up), and `staff_console_reply` (what staff
+  replied from the web console: "【工作台】王芳：…"). Written while
   the office is closed (`closed` in the payload), the alert says "（非办公时间）" and a
   relayed copy is marked: its caption starts with "🌙非办公时间｜", or, for a text, a
   one-line note answers it. `queue_digest` (the morning digest, `render_queue`) goes to the
@@ -404,6 +405,8 @@ class StaffTopicSender:
                 await self.topics.refresh_card(conversation_id)
             elif row.kind == "staff_complaint":
                 await self.topics.in_topic(conversation_id, self._complaint(row))
+            elif row.kind == "staff_console_reply":  # a reply written in the web console
+                await self.topics.in_topic(conversation_id, self._console_reply(row))
             else:
                 raise Undeliverable(f"unknown staff row kind {row.kind!r}")
         except TelegramRetryAfter as e:
@@ -430,6 +433,20 @@ class StaffTopicSender:
         if row.payload.get("closed"):
             text += CLOSED_MARK
         text += "。请在本话题回复；/bot 交还智能助手。"
+
+        async def send(thread: int) -> object:
+            return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
+
+        return send
+
+    def _console_reply(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
+        """What a staff member replied from the web console, so the topic shows the same
+        conversation: "【工作台】王芳：…" and the names of the files sent."""
+        text = f"【工作台】{row.payload.get('staff_name') or '工作人员'}："
+        text += str(row.payload.get("text") or "")
+        names = [str(n) for n in row.payload.get("documents") or []]
+        if names:
+            text += f"\n（附件：{'、'.join(names)}）"
 
         async def send(thread: int) -> object:
             return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)

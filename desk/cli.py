@@ -223,8 +223,17 @@ def register(sub: Any) -> None:
         action="store_true",
         help="set a console password: asked at the terminal (or read from stdin's first line)",
     )
+    p.add_argument(
+        "--setup-link",
+        action="store_true",
+        help="print a one-time link (24 h) where the staff member sets their own password",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_run(_staff_add))
+    p = ssub.add_parser("passwd", help="set a staff member's console password")
+    p.add_argument("name")
+    p.add_argument("--login", help="console login (default: keep it, or the name)")
+    p.set_defaults(handler=_run(_staff_passwd))
 
 
 # ---------------------------------------------------------------------- plumbing
@@ -263,6 +272,7 @@ async def _main(fn: Command, args: argparse.Namespace, settings: Any) -> int:
 
     rt = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
     args.data_dir = getattr(settings, "data_dir", "var")  # where the attachment store lives
+    args.settings = settings
     try:
         problem = await _schema_problem(rt)
         if problem is not None:
@@ -823,20 +833,43 @@ async def _staff_add(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> A
         from desk.services.accounts import hash_password
 
         hashed = await asyncio.to_thread(hash_password, password)
+    link = getattr(args, "setup_link", False)
     m = await desk.add_staff(
         args.name,
         args.role,
         telegram_user_id=args.telegram_id,
-        login=args.login or (args.name if password is not None else None),
+        login=args.login or (args.name if password is not None or link else None),
         password_hash=hashed if password is not None else None,
     )
-    return {
+    data = {
         "id": m.id,
         "name": m.name,
         "role": m.role,
         "telegram_user_id": m.telegram_user_id,
         "login": m.login,
     }
+    if not link:
+        return data
+    from desk.keys import load_secret
+
+    settings = args.settings
+    configured = settings.console_secret.get_secret_value() if settings.console_secret else None
+    key = await asyncio.to_thread(load_secret, settings.data_dir, configured)
+    token = await desk.setup_token(m.id, key)
+    base = (settings.public_url or f"http://localhost:{settings.port}").rstrip("/")
+    data["setup_link"] = f"{base}/console/setup/{token}"
+    return Output(
+        data,
+        f"staff {m.name} ({m.role}) id={m.id} login={m.login}\n"
+        f"一次性设置密码链接（24 小时内有效，只能用一次）：\n{data['setup_link']}",
+    )
+
+
+async def _staff_passwd(args: argparse.Namespace, desk: Desk, rt: DeskRuntime) -> Any:
+    member = await desk.staff_named(args.name)
+    password = await asyncio.to_thread(read_password)
+    await desk.set_password(member.id, password, login=args.login)
+    return Output({"id": member.id, "name": member.name}, f"已设置 {member.name} 的密码。")
 
 
 def _handler_json(h: Any) -> dict[str, Any]:

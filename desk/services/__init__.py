@@ -14,6 +14,8 @@ error the session is rolled back and can be used again.
 - `staff.StaffWork` — staff members and their steps on cases;
 - `queries.Queries` — the staff queue and the case view;
 - `topics.StaffTopics` — the staff supergroup's topics and the relay to and from them;
+- `inbox.Inbox` (on `StaffTopics`) — the console's conversations: list, chat, take over,
+  reply, hand back;
 - `accounts.Accounts` — console logins (argon2 hashes) and the admin's staff accounts;
 - `review.Review` — the studio's review inbox (read, close with who/how, flag a message).
 The per-update rows (messages, trackers) do not come through here: `desk.batch.WriteBatcher`.
@@ -25,6 +27,7 @@ from desk.services.access import Access, ImportResult
 from desk.services.accounts import Accounts, StaffIdentity, WeakPassword
 from desk.services.conversations import Conversations
 from desk.services.core import Actor, ConversationState, DeskCore, WorkingDays
+from desk.services.inbox import ChatItem, ConversationRow, ConversationView, Inbox
 from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, SUPERVISORS, Permission
 from desk.services.queries import CaseDetail, Queries
 from desk.services.review import OUT_OF_SCOPE, Review
@@ -34,7 +37,7 @@ from desk.services.topics import STAFF_CHANNEL, RelayedToTaxpayer, StaffTopics, 
 from desk.states import CLOSED_STATUSES
 
 
-class Desk(Conversations, TaxpayerCases, StaffWork, Queries, StaffTopics, Accounts, Review):
+class Desk(Conversations, TaxpayerCases, Accounts, StaffWork, Queries, Inbox, Review):
     """Services over one session. See the package docstring."""
 
 
@@ -52,10 +55,14 @@ __all__ = [
     "Actor",
     "CaseDetail",
     "CaseSummary",
+    "ChatItem",
+    "ConversationRow",
     "ConversationState",
+    "ConversationView",
     "Desk",
     "DeskCore",
     "ImportResult",
+    "Inbox",
     "Permission",
     "RelayedToTaxpayer",
     "Review",

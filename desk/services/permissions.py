@@ -5,7 +5,11 @@ Rules (roles come from the staff table: staff < supervisor, admin):
 - `any_staff` — every active staff member;
 - `owner` — the case's assignee; supervisors and admins may act on any case. A plain staff
   member must claim an unassigned case first;
-- `supervisor` — supervisors and admins only.
+- `supervisor` — supervisors and admins only;
+- `admin` — admins only (the staff accounts).
+
+The conversation actions (take over from the bot, reply, hand back) are `any_staff`, as in the
+staff topics: whoever writes to the taxpayer answers for the conversation.
 
 The state machine (`desk.states`) is checked separately: an action may be permitted and still
 not possible in the case's state (`IllegalTransition`).
@@ -20,7 +24,7 @@ from desk.states import allowed_from
 
 SUPERVISORS = frozenset({"supervisor", "admin"})
 
-Rule = Literal["any_staff", "owner", "supervisor"]
+Rule = Literal["any_staff", "owner", "supervisor", "admin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,12 @@ PERMISSIONS: dict[str, Permission] = {
     "close_follow_up": Permission("supervisor", None, "关闭回访"),
     "review": Permission("supervisor", None, "处理待审消息"),
     "flag_for_review": Permission("any_staff", None, "标记待审消息"),
+    # a conversation (the console and the staff topics)
+    "take_over": Permission("any_staff", None, "接管会话"),
+    "reply": Permission("any_staff", None, "回复纳税人"),
+    "hand_back": Permission("any_staff", None, "交还智能助手"),
+    # the staff accounts (the console's account page, the CLI goes around: it is the server)
+    "manage_accounts": Permission("admin", None, "管理工作人员账号"),
 }
 
 #: The actions on a case (what `allowed_actions` chooses from).
@@ -65,6 +75,8 @@ def refusal(
     """None if a staff member with `role` (and id `staff_id`) may take `action` on a case
     assigned to `assignee_id`; else the Chinese sentence saying why and what to do."""
     perm = PERMISSIONS[action]
+    if perm.rule == "admin":
+        return None if role == "admin" else f"只有管理员可以{perm.label}。"
     if perm.rule == "any_staff" or role in SUPERVISORS:
         return None
     if perm.rule == "supervisor":

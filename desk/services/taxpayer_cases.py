@@ -629,9 +629,7 @@ class TaxpayerCases(Access):
         await self._commit()
         return out
 
-    async def taxpayer_case(
-        self, number: str, taxpayer_id: int
-    ) -> CaseSummary:
+    async def taxpayer_case(self, number: str, taxpayer_id: int) -> CaseSummary:
         """One case of this taxpayer (`case_of_taxpayer` decides), as "进度 TX-…" shows it."""
         case = await self.case_of_taxpayer(number, taxpayer_id)
         (summary,) = await self._summaries([case])

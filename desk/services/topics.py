@@ -287,6 +287,46 @@ class StaffTopics(DeskCore):
             return 0
         return len(messages)
 
+    async def _has_topic(self, conversation_id: int) -> bool:
+        """The conversation has a staff topic, or one is on its way (a staff row waits for
+        the staff sender, which creates the topic on first need)."""
+        if await self.session.get(StaffTopic, conversation_id) is not None:
+            return True
+        pending = await self.session.scalar(
+            select(Outbox.id)
+            .where(Outbox.channel == STAFF_CHANNEL, Outbox.chat_id == str(conversation_id))
+            .limit(1)
+        )
+        return pending is not None
+
+    async def _take_over(
+        self, conv: Conversation, member: StaffMember, key: str, *, card: bool | None = None
+    ) -> bool:
+        """In the caller's transaction: a conversation the bot has becomes `human`, the
+        taxpayer is told "工作人员XX为您服务" (row `taken_over`, key `key`) and the topic's card
+        is refreshed (`card`: the conversation has a topic; None: look). False when staff
+        had it already."""
+        if conv.state == "human":
+            return False
+        conv.state = "human"
+        conv.updated_at = self.now()
+        if card if card is not None else await self._has_topic(conv.id):
+            self.session.add(staff_row(conv.id, "staff_card", {}, self.now()))
+        self.session.add(
+            chat_row(
+                conv,
+                "taken_over",
+                {
+                    "text": {k: v.format(name=member.name) for k, v in TAKEN_OVER.items()},
+                    "staff_id": member.id,
+                },
+                self.now(),
+                key,
+            )
+        )
+        await self.session.flush()  # the notice's id comes before what follows
+        return True
+
     async def relay_to_taxpayer(
         self,
         conversation_id: int,
@@ -308,29 +348,14 @@ class StaffTopics(DeskCore):
         rule: whoever writes to the taxpayer answers for the conversation): in the same
         transaction the state becomes `human`, the taxpayer is told "工作人员XX为您服务"
         before the copy, and the topic's card is refreshed."""
+        member = await self._staff(staff_id)
+        await self._authorize(member, "reply")
         conv = await self.session.get(Conversation, conversation_id)
         if conv is None:
             raise await self._fail(NotFound(f"conversation {conversation_id}"))
-        took_over = conv.state != "human"
-        if took_over:
-            member = await self.session.get(StaffMember, staff_id)
-            name = member.name if member is not None else ""
-            conv.state = "human"
-            conv.updated_at = self.now()
-            self.session.add(staff_row(conv.id, "staff_card", {}, self.now()))
-            self.session.add(
-                chat_row(
-                    conv,
-                    "taken_over",
-                    {
-                        "text": {k: v.format(name=name) for k, v in TAKEN_OVER.items()},
-                        "staff_id": staff_id,
-                    },
-                    self.now(),
-                    f"taken_over:{staff_chat_id}:{message_id}",
-                )
-            )
-            await self.session.flush()  # the notice's id comes before the copy's
+        took_over = await self._take_over(
+            conv, member, f"taken_over:{staff_chat_id}:{message_id}", card=True
+        )
         quoted = None
         if reply_to is not None:
             quoted = await self.session.scalar(
@@ -450,8 +475,12 @@ class StaffTopics(DeskCore):
         return True
 
     async def hand_back_to_bot(self, conversation_id: int, staff_id: int) -> bool:
-        """Staff end the human service (`/bot`): the state becomes `bot` and the taxpayer is
-        told (outbox). False when the conversation was not with staff."""
+        """Staff end the human service (`/bot` in the topic, or the console): the state
+        becomes `bot` and the taxpayer is told (outbox); the topic's card follows when the
+        conversation has one. False when the conversation was not with staff. Any active
+        staff member may (`permissions`: `hand_back`)."""
+        member = await self._staff(staff_id)
+        await self._authorize(member, "hand_back")
         conv = await self.session.get(Conversation, conversation_id)
         if conv is None:
             raise await self._fail(NotFound(f"conversation {conversation_id}"))
@@ -460,7 +489,8 @@ class StaffTopics(DeskCore):
             return False
         conv.state = "bot"
         conv.updated_at = self.now()
-        self.session.add(staff_row(conv.id, "staff_card", {}, self.now()))  # the card's state
+        if await self._has_topic(conv.id):  # the card's state (from the topic, or the console)
+            self.session.add(staff_row(conv.id, "staff_card", {}, self.now()))
         self.session.add(
             chat_row(
                 conv,

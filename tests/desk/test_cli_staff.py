@@ -286,10 +286,75 @@ def test_a_step_from_the_command_line_refreshes_the_topic_card(
     assert asyncio.run(_staff_rows()).count("staff_card") == before + 2
     # a case of another taxpayer, whose conversation has no topic, queues nothing for it
     other = ok_json(
-        capsys, "cases", "open", "--type", "tax_certificate",
-        "--taxpayer-id", "91650100MA78ABCD1A", "--slot", "tax_period=2024",
+        capsys,
+        "cases",
+        "open",
+        "--type",
+        "tax_certificate",
+        "--taxpayer-id",
+        "91650100MA78ABCD1A",
+        "--slot",
+        "tax_period=2024",
     )
     assert isinstance(other, dict)
     plain = str(other["number"])
     ok(capsys, "cases", "claim", plain, "--staff", "王芳")
     assert asyncio.run(_staff_rows()).count("staff_card") == before + 2
+
+
+def test_the_first_admin_by_setup_link_then_passwd(
+    cli: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`staff add NAME --role admin --setup-link` prints a one-time link signed with the
+    console's key (the data directory's); the page's step (`use_setup_token`) sets the
+    password once. `staff passwd NAME` sets one from stdin."""
+    import io
+    import os
+
+    from desk.keys import load_secret
+    from desk.runtime import DeskRuntime
+    from desk.services.accounts import BadSetupLink
+
+    out = ok(capsys, "staff", "add", "主任", "--role", "admin", "--setup-link")
+    assert "一次性设置密码链接" in out
+    link = out.strip().splitlines()[-1]
+    assert link.startswith("http://localhost:8080/console/setup/")
+    token = link.rsplit("/", 1)[1]
+    key = load_secret(Path(os.environ["TAXDESK_DATA_DIR"]))
+    url = os.environ.get("DATABASE_URL") or (
+        f"sqlite+aiosqlite:///{Path(os.environ['TAXDESK_DATA_DIR']) / 'taxdesk.sqlite3'}"
+    )
+
+    async def use() -> tuple[bool, bool]:
+        rt = DeskRuntime.create(url)
+        try:
+            async with rt.sessions() as s:
+                d = rt.desk(s)
+                await d.use_setup_token(token, key, "correct horse battery")
+                first = await d.authenticate("主任", "correct horse battery") is not None
+                try:
+                    await d.use_setup_token(token, key, "another password")
+                    again = True
+                except BadSetupLink:
+                    again = False
+                return first, again
+        finally:
+            await rt.close()
+
+    assert asyncio.run(use()) == (True, False)
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a changed password\n"))
+    assert "已设置 主任 的密码" in ok(capsys, "staff", "passwd", "主任")
+
+    async def check() -> bool:
+        rt = DeskRuntime.create(url)
+        try:
+            async with rt.sessions() as s:
+                return await rt.desk(s).authenticate("主任", "a changed password") is not None
+        finally:
+            await rt.close()
+
+    assert asyncio.run(check())
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _out, err = run(capsys, "staff", "passwd", "主任")
+    assert code != 0 and "至少需要 8 个字符" in err

@@ -51,12 +51,13 @@ async def test_handover_alert_relay_and_hand_back(desk: Desk) -> None:
     assert {r.chat_id for r in rows} == {str(conv_id)}
     assert rows[2].payload["caption"] == "说明"
 
-    await desk.relay_to_taxpayer(conv_id, STAFF, 77, staff_id=1, text="您好")
+    staff_id = (await desk.add_staff("王芳")).id
+    await desk.relay_to_taxpayer(conv_id, STAFF, 77, staff_id=staff_id, text="您好")
     await desk.record_relay(conv_id, "to_taxpayer", 500, STAFF, 77)
     assert await desk.relay_edit_to_taxpayer(STAFF, 77, "您好！")
     assert not await desk.relay_edit_to_taxpayer(STAFF, 78, "?")
-    assert await desk.hand_back_to_bot(conv_id, staff_id=1)
-    assert not await desk.hand_back_to_bot(conv_id, staff_id=1)
+    assert await desk.hand_back_to_bot(conv_id, staff_id=staff_id)
+    assert not await desk.hand_back_to_bot(conv_id, staff_id=staff_id)
     assert await desk.conversation_state(conv_id) == "bot"
     kinds = [r.kind for r in await _rows(desk, "telegram")]
     assert kinds == ["staff_copy", "staff_edit", "handed_back"]
@@ -69,7 +70,8 @@ async def test_an_edit_before_the_copy_is_recorded_waits_for_the_copy(desk: Desk
     queued by the staff message, and the sender finds the copy when its turn comes."""
     conv_id = (await desk.ensure_conversation("telegram", "44", "44")).id
     await desk.set_conversation_state(conv_id, "human")
-    await desk.relay_to_taxpayer(conv_id, STAFF, 90, staff_id=1, text="稍等")
+    staff_id = (await desk.add_staff("王芳")).id
+    await desk.relay_to_taxpayer(conv_id, STAFF, 90, staff_id=staff_id, text="稍等")
     assert await desk.relay_edit_to_taxpayer(STAFF, 90, "请稍等")
     edit = [r for r in await _rows(desk, "telegram") if r.kind == "staff_edit"][-1]
     assert "message_id" not in edit.payload

@@ -405,3 +405,36 @@ async def test_a_traditional_writer_reads_the_staff_note_in_traditional(env: Env
     (notice,) = await env.server.wait_for_messages(CHAT, 1)
     assert "已為您開具完稅證明，請登錄電子稅務局下載。" in (notice.text or "")
     assert "辦理說明" in (notice.text or "")
+
+
+async def test_a_console_reply_reaches_a_telegram_taxpayer(env: Env) -> None:
+    """A staff member replies from the web console (`Desk.staff_reply`, `source: console`):
+    the Telegram taxpayer is told who took over, then gets the text and the file (sendDocument),
+    and the delivery is recorded as the conversation's outbound message."""
+    from intake.storage import LocalAttachmentStore
+    from testing.samples import make_pdf
+
+    store = LocalAttachmentStore(env.service.container.settings.data_dir / "attachments")
+    async with env.runtime.sessions() as s:
+        d = env.runtime.desk(s)
+        conv = await d.ensure_conversation("telegram", str(CHAT), str(CHAT))
+        att = await d.check_and_store(store, make_pdf(), "补正通知.pdf")
+        await d.staff_reply(conv.id, env.staff_id, "您好，请查看补正通知。", [att.id])
+    taken, text, document = await env.server.wait_for_messages(CHAT, 3)
+    assert (taken.method, taken.text) == (
+        "sendMessage",
+        "工作人员王芳为您服务，请直接在这里回复。",
+    )
+    assert (text.method, text.text) == ("sendMessage", "您好，请查看补正通知。")
+    assert document.method == "sendDocument"
+    assert document.message["document"]["file_name"] == "补正通知.pdf"
+    assert env.server.files[document.message["document"]["file_id"]].data == await store.get(
+        att.storage_key
+    )
+    rows = await env.settled_rows()
+    assert [(r.kind, r.status) for r in rows] == [("taken_over", "sent"), ("staff_copy", "sent")]
+    async with env.runtime.sessions() as s:
+        out = (
+            await s.execute(select(Message).where(Message.outbox_key == rows[1].idempotency_key))
+        ).scalar_one()
+    assert (out.direction, out.text) == ("out", "您好，请查看补正通知。")

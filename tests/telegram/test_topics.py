@@ -215,3 +215,21 @@ async def test_a_complaint_reaches_the_topic_with_its_due_day(
     assert text.startswith("⚠️ 纳税人投诉（回访 #12，须于 12月3日 18:00（北京时间）前答复）")
     assert "非办公时间" in text and "窗口的人推来推去" in text
     assert "follow-up-close" in text
+
+
+async def test_a_console_reply_is_posted_in_the_topic(bot: Bot, botapi: BotAPIServer) -> None:
+    """Issue 10: what staff reply from the web console shows in the conversation's topic
+    too, with who wrote it and the files' names."""
+    store = MemoryTopics()
+    sender = StaffTopicSender(TopicManager(bot, STAFF, store))
+    payload = {
+        "conversation_id": 9,
+        "staff_name": "王芳",
+        "text": "请补交承诺书",
+        "documents": ["模板.pdf"],
+    }
+    await sender.send(
+        OutboxItem(1, "staff_console_reply", payload, "telegram_staff", "9", "r1", 1, None)
+    )
+    (_card, posted) = botapi.in_topic(STAFF, store.topics[9])
+    assert posted.text == "【工作台】王芳：请补交承诺书\n（附件：模板.pdf）"
