@@ -25,7 +25,7 @@ from desk.services.accounts import Accounts, StaffIdentity, WeakPassword
 from desk.services.conversations import Conversations
 from desk.services.core import Actor, ConversationState, DeskCore, WorkingDays
 from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, SUPERVISORS, Permission
-from desk.services.queries import CaseDetail, Queries
+from desk.services.queries import CaseDetail, Queries, QueuePage, QueueRow, StaffChoice
 from desk.services.staff import ROLES, StaffWork
 from desk.services.taxpayer_cases import ALREADY_RATED, CaseSummary, TaxpayerCases
 from desk.services.topics import STAFF_CHANNEL, RelayedToTaxpayer, StaffTopics, TopicCard
@@ -54,7 +54,10 @@ __all__ = [
     "DeskCore",
     "ImportResult",
     "Permission",
+    "QueuePage",
+    "QueueRow",
     "RelayedToTaxpayer",
+    "StaffChoice",
     "StaffIdentity",
     "StaffTopics",
     "TopicCard",
