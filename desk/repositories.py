@@ -24,6 +24,7 @@ from desk.models import (
     ReviewItem,
     StaffMember,
     TaxHandler,
+    Taxpayer,
     TaxpayerTaxId,
     Verification,
     VerificationAttempt,
@@ -218,12 +219,15 @@ async def queue_rows(
     verified: bool | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[tuple[Case, str | None, bool]]:
-    """The queue as `queue` orders and filters it, each case with its assignee's name and
-    whether it came from a verified chat (one statement); `verified` filters on that."""
+) -> list[tuple[Case, str | None, str | None, bool]]:
+    """The queue as `queue` orders and filters it, each case with its assignee's name, the
+    taxpayer's display name and whether it came from a verified chat (one statement);
+    `verified` filters on that."""
     flag = _verified_clause()
-    q = select(Case, StaffMember.name, flag.label("verified")).outerjoin(
-        StaffMember, StaffMember.id == Case.assignee_id
+    q = (
+        select(Case, StaffMember.name, Taxpayer.display_name, flag.label("verified"))
+        .join(Taxpayer, Taxpayer.id == Case.taxpayer_id)
+        .outerjoin(StaffMember, StaffMember.id == Case.assignee_id)
     )
     q = _queue_filters(
         q,
@@ -236,7 +240,8 @@ async def queue_rows(
     if verified is not None:
         q = q.where(flag if verified else ~flag)
     q = q.order_by(Case.deadline_at.asc().nulls_last(), Case.id.asc()).limit(limit).offset(offset)
-    return [(c, name, bool(v)) for c, name, v in (await session.execute(q)).all()]
+    rows = (await session.execute(q)).all()
+    return [(c, name, taxpayer, bool(v)) for c, name, taxpayer, v in rows]
 
 
 async def active_staff(session: AsyncSession) -> Sequence[StaffMember]:

@@ -42,13 +42,15 @@ class CaseDetail:
 
 @dataclass(frozen=True, slots=True)
 class QueueRow:
-    """One line of the staff queue: the case, its assignee's name, whether it came from a
+    """One line of the staff queue: the case, its assignee's name, the taxpayer's display
+    name (the chat's), whether it came from a
     chat verified for its taxpayer ID, and its time limit seen from `QueuePage.now`
     (`due`: ok / due_soon / overdue; `left`: deadline - now, negative once overdue;
     `working_days_left`: working days from today to the deadline's day)."""
 
     case: Case
     assignee: str | None
+    taxpayer_name: str | None
     verified: bool
     due: str | None
     left: timedelta | None
@@ -149,13 +151,13 @@ class Queries(DeskCore):
         )
         await self._commit()
         out = []
-        for case, name, is_verified in rows[:limit]:
+        for case, name, taxpayer_name, is_verified in rows[:limit]:
             due = self.due_state(case)
             left = days = None
             if due is not None and case.deadline_at is not None:
                 left = case.deadline_at - now
                 days = self.calendar.working_days_between(now, case.deadline_at)
-            out.append(QueueRow(case, name, is_verified, due, left, days))
+            out.append(QueueRow(case, name, taxpayer_name, is_verified, due, left, days))
         return QueuePage(out, len(rows) > limit, now, offset, limit)
 
     async def assignable_staff(self) -> list[StaffChoice]:

@@ -26,7 +26,7 @@ async def _case(desk: Desk, taxpayer_id: int, tax_id: str, period: str = "2025")
 
 
 async def test_the_queue_filters_on_verification_and_names_the_assignee(desk: Desk) -> None:
-    verified_chat = await desk.ensure_conversation("telegram", "1", "1")
+    verified_chat = await desk.ensure_conversation("telegram", "1", "1", display_name="张会计")
     plain_chat = await desk.ensure_conversation("telegram", "2", "2")
     code = await desk.issue_code(COMPANY)
     assert await desk.verify_by_code(verified_chat.taxpayer_id, code) == COMPANY
@@ -41,6 +41,7 @@ async def test_the_queue_filters_on_verification_and_names_the_assignee(desk: De
     by_number = {r.case.number: r for r in page.rows}
     assert by_number[a].verified and not by_number[b].verified and not by_number[c].verified
     assert by_number[b].assignee == "王芳" and by_number[a].assignee is None
+    assert by_number[a].taxpayer_name == "张会计" and by_number[b].taxpayer_name is None
     assert [r.case.number for r in (await desk.queue_page(verified=True)).rows] == [a]
     assert [r.case.number for r in (await desk.queue_page(verified=False)).rows] == [b, c]
     assert [r.case.number for r in (await desk.queue_page(unassigned=True)).rows] == [a, c]
@@ -77,7 +78,10 @@ async def test_staff_read_files_of_cases_and_conversations_only(desk: Desk) -> N
     chat = await desk.ensure_conversation("telegram", "1", "1")
     staff = await desk.add_staff("王芳")
     loose = await desk.add_attachment(
-        sha256="a" * 64, size=3, storage_key="aa/" + "a" * 64 + ".pdf", media_type="application/pdf"
+        sha256="a" * 64,
+        size=3,
+        storage_key="aa/" + "a" * 64 + ".pdf",
+        media_type="application/pdf",
     )
     with pytest.raises(NotFound):  # stored, on no case and in no message: nobody's
         await desk.attachment_for_staff(loose.id, staff.id)
