@@ -19,6 +19,7 @@ from aiohttp import web
 
 from console.live import Versions, heartbeat, send_event, sse_stream
 
+
 class OpenStreams:
     """The tasks serving the open streams of one application."""
 

@@ -145,8 +145,9 @@ async def test_attachment_downloads_are_checked_and_sent_safely(site: Site) -> N
         async with http.get(site(f"/console/attachments/{pdf.id}")) as r:
             assert r.status == 200 and r.headers["Content-Type"] == "application/pdf"
             assert r.headers["Content-Disposition"].startswith("attachment;")
-            assert "filename*=UTF-8''%E6%89%BF%E8%AF%BA%E4%B9%A6.pdf" in (
-                r.headers["Content-Disposition"]
+            assert (
+                "filename*=UTF-8''%E6%89%BF%E8%AF%BA%E4%B9%A6.pdf"
+                in (r.headers["Content-Disposition"])
             )
             assert r.headers["X-Content-Type-Options"] == "nosniff"
             assert "sandbox" in r.headers["Content-Security-Policy"]
