@@ -152,7 +152,7 @@ class Queries(DeskCore):
         await self._commit()
         out = []
         for case, name, taxpayer_name, is_verified in rows[:limit]:
-            due = self.due_state(case)
+            due = self.due_state(case, now)
             left = days = None
             if due is not None and case.deadline_at is not None:
                 left = case.deadline_at - now
@@ -190,11 +190,12 @@ class Queries(DeskCore):
         await self._commit()
         return att
 
-    def due_state(self, case: Case) -> str | None:
-        """ok / due_soon / overdue for an active case with a deadline, else None."""
+    def due_state(self, case: Case, now: datetime | None = None) -> str | None:
+        """ok / due_soon / overdue for an active case with a deadline (at `now`, default
+        the clock's now), else None."""
         if case.deadline_at is None or case.status not in ACTIVE_STATUSES:
             return None
-        return str(self.calendar.due_state(case.deadline_at, self.now()))
+        return str(self.calendar.due_state(case.deadline_at, now or self.now()))
 
     async def case_detail(self, number: str) -> CaseDetail:
         """A case with its history, attachments, outbox rows and rating."""
