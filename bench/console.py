@@ -38,7 +38,7 @@ from sqlalchemy import insert, select, text
 
 from console.app import ConsoleDeps, build_app
 from desk.migrate import upgrade
-from desk.models import Case, Conversation, StaffMember, Taxpayer, TaxpayerTaxId, Verification
+from desk.models import Case, Conversation, Taxpayer, TaxpayerTaxId, Verification
 from desk.runtime import DeskRuntime
 from testing.console import cookie_jar, http_login
 from testing.services import create_pg_database, drop_pg_database
@@ -69,7 +69,10 @@ async def _fill(rt: DeskRuntime, cases: int) -> tuple[list[str], int]:
     async with rt.sessions() as s:
         await s.execute(
             insert(Taxpayer),
-            [{"id": i + 1, "display_name": f"会计{i}", "created_at": now} for i in range(taxpayers)],
+            [
+                {"id": i + 1, "display_name": f"会计{i}", "created_at": now}
+                for i in range(taxpayers)
+            ],
         )
         await s.execute(
             insert(Conversation),
@@ -198,7 +201,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     queue = await _timed(http, site("/console/queue?page=1&i={i}"), n, c)
                     filtered = await _timed(
                         http,
-                        site("/console/queue?type=tax_certificate&assignee=mine&verified=no&i={i}"),
+                        site(
+                            "/console/queue?type=tax_certificate&assignee=mine&verified=no&i={i}"
+                        ),
                         n // 2,
                         c,
                     )
@@ -210,9 +215,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     case_lat: list[float] = []
                     for number in picks:
                         case_lat += await _timed(http, site(f"/console/cases/{number}"), 1, 1)
-                    live = await _live_delay(
-                        http, site, rt, rnd.sample(numbers, args.changes), me
-                    )
+                    live = await _live_delay(http, site, rt, rnd.sample(numbers, args.changes), me)
             finally:
                 await runner.cleanup()
         await rt.close()
