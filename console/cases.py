@@ -140,7 +140,6 @@ async def _context(
         verified = await desk.case_verified(detail.case)
         actions = await desk.allowed_actions(detail.case.number, staff.id)
         choices = await desk.assignable_staff() if "assign" in actions else []
-        stamp = await desk.case_stamp(detail.case.number)
     case = detail.case
     ct = deps.runtime.catalog.get(case.case_type)
     theirs = [a for a in detail.attachments if not a.produced]
@@ -177,7 +176,7 @@ async def _context(
         else None,
         "actions": [a for a in FORMS if a in actions],
         "choices": [c for c in choices if c.id != case.assignee_id],
-        "stamp": "-".join(map(str, stamp or ())),
+        "stamp": f"{case.version}-{max((e.id for e in detail.events), default=0)}",
         "error": error,
         "typed": typed or {},
         "failed": failed,
