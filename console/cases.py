@@ -24,7 +24,7 @@ import re
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp_jinja2
@@ -37,12 +37,14 @@ from console.streams import change_stream, install
 from desk.case_types import slot_label
 from desk.cli import EVENT_LABELS, STATUS_LABELS, tax_type_label
 from desk.errors import CaseNotFound, DeskError, NotFound, StaffNotFound
-from desk.models import Attachment
 from desk.notices import RATING_LEVELS
 from desk.services import CaseDetail, StaffIdentity
 from intake.documents import pdf_preview_png_async
 from intake.storage import LocalAttachmentStore, StorageError
 from taxrules.periods import describe_period
+
+if TYPE_CHECKING:
+    from desk.models import Attachment
 
 log = logging.getLogger(__name__)
 

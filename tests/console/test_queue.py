@@ -4,10 +4,14 @@ the role rule on the page and on its event stream."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 
+from console.queue import time_left
+from desk.models import Case
+from desk.services import QueueRow
 from testing.console import COMPANY, cookie_jar, http_login, submit_case
 from testing.web import Site, add_account, desktop, login
 
@@ -76,3 +80,20 @@ async def test_the_queue_and_its_stream_need_a_login(site: Site) -> None:
         page = {"Accept": "text/html"}  # a browser's page request: sent to the login page
         async with http.get(site("/console/queue"), headers=page, allow_redirects=False) as r:
             assert r.status == 303 and "/console/login" in r.headers["Location"]
+
+
+def _row(left: timedelta, working_days: int | None = None, due: str = "ok") -> QueueRow:
+    case = Case(number="TX-2026-000001", status="queued", slots={})
+    return QueueRow(case, None, None, False, due, left, working_days)
+
+
+def test_the_time_left_reads_as_people_say_it() -> None:
+    assert time_left(_row(timedelta(days=3, hours=8), 1)) == "剩 1 个工作日"
+    assert time_left(_row(timedelta(days=6), 4)) == "剩 4 个工作日"
+    assert time_left(_row(timedelta(hours=3, minutes=40), 0, "due_soon")) == "剩 3 小时"
+    assert time_left(_row(timedelta(minutes=25), 0, "due_soon")) == "剩 25 分钟"
+    assert time_left(_row(-timedelta(hours=5), -1, "overdue")) == "已超期 5 小时"
+    assert time_left(_row(-timedelta(days=2, hours=3), -2, "overdue")) == "已超期 2 天"
+    done = Case(number="TX-2026-000002", status="done")
+    closed = QueueRow(done, None, None, False, None, None, None)
+    assert time_left(closed) == ""
