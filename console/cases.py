@@ -209,12 +209,17 @@ async def case_events(request: web.Request) -> web.StreamResponse:
     last = await stamp()
     if last is None:
         raise web.HTTPNotFound(text="没有这个案件。")
+    shown = _stamp_of(request.query.get("since", ""))
+    first = shown is not None and shown != last  # changed since the page was rendered
+    if first:
+        last = shown
     last_event = deps.live.versions.case_event
 
     async def changed(now: Versions) -> str | None:
-        nonlocal last, last_event
-        if now.case_event == last_event:
+        nonlocal last, last_event, first
+        if now.case_event == last_event and not first:
             return None
+        first = False
         last_event = now.case_event
         current = await stamp()
         if current == last:
@@ -223,6 +228,14 @@ async def case_events(request: web.Request) -> web.StreamResponse:
         return "-".join(map(str, current or ()))
 
     return await change_stream(request, changed)
+
+
+def _stamp_of(value: str) -> tuple[int, int] | None:
+    """A page's `?since=` stamp ("version-event"), or None."""
+    version, _, event = value.partition("-")
+    if version.isdigit() and event.isdigit():
+        return int(version), int(event)
+    return None
 
 
 # ---------------------------------------------------------------------------------- actions

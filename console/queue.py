@@ -132,6 +132,7 @@ async def _load(request: web.Request, f: Filters) -> QueuePage:
 async def queue_page(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     f, problems = Filters.parse(request.query)
+    version = deps.live.versions.case_event  # read before the page: a later change streams
     try:
         page = await _load(request, f)
     except DeskError as exc:  # an unknown case type: show why, and the default queue
@@ -142,6 +143,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     ctx = {
         "f": f,
         "page": page,
+        "version": version,
         "problems": problems,
         "bad_filter": BAD_FILTER.format(what="；".join(problems)) if problems else "",
         "types": {ct.key: ct.title.zh_hans for ct in catalog},
@@ -161,8 +163,12 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
 
 @require("staff")
 async def queue_events(request: web.Request) -> web.StreamResponse:
-    """A `changed` event whenever any case changed (a new case, a step, a note)."""
+    """A `changed` event whenever any case changed (a new case, a step, a note) since the
+    page's `?since=` (the feed's case-event version it was rendered at)."""
     last = request.app[DEPS].live.versions.case_event
+    since = request.query.get("since", "")
+    if since.isdigit():
+        last = min(last, int(since))
 
     async def changed(now: Versions) -> str | None:
         nonlocal last

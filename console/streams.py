@@ -1,11 +1,13 @@
 """The event streams of live pages (the queue, a case): one server-sent-events loop on the
 process's `ChangeFeed`, ended at once when the application shuts down.
 
-A page's stream handler calls `change_stream(request, changed)`: each time the feed's
-versions move, `changed(versions)` says what to send (a short string) or None (nothing this
-page shows changed); a quiet stream gets a heartbeat comment every `HEARTBEAT` seconds,
-which also notices a browser that has gone. The browser's JavaScript then fetches the page's
-fragment again: the stream carries no data a staff member could not load themselves.
+A page's stream handler calls `change_stream(request, changed)`: once at the start (what
+changed since the page was rendered: pages pass what they showed as `?since=`) and each time
+the feed's versions move, `changed(versions)` says what to send (a short string) or None
+(nothing this page shows changed); a quiet stream gets a heartbeat comment every
+`HEARTBEAT` seconds, which also notices a browser that has gone. The browser's JavaScript
+then fetches the page's fragment again: the stream carries no data a staff member could not
+load themselves.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ async def change_stream(request: web.Request, changed: Changed) -> web.StreamRes
         streams.add(task)
     try:
         await resp.write(b"retry: 2000\n\n")
+        data = await changed(seen)  # anything since the page was rendered
+        if data is not None:
+            await send_event(resp, data, event="changed", id=seen.case_event)
         while True:
             now = await feed.wait(seen)
             if now == seen:
