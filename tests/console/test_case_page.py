@@ -72,6 +72,16 @@ async def test_claim_ask_and_complete_with_a_document(site: Site, browser: Any) 
         rows = (await s.execute(select(Outbox).where(Outbox.kind == "case_done"))).scalars()
         done = list(rows)
     assert len(done) == 1 and done[0].payload["documents"][0]["name"] == "更正结果.pdf"
+    # a supervisor may reopen it
+    await add_account(site, "赵主管", "supervisor", login="zhao")
+    zhao = await desktop(browser)
+    await login(zhao, site, "zhao")
+    await zhao.goto(site(f"/console/cases/{number}"))
+    assert await _actions(zhao) == ["reopen", "note"]
+    await zhao.fill("form.act-reopen textarea", "纳税人反映更正不完整")
+    async with zhao.expect_navigation():
+        await zhao.click("form.act-reopen button")
+    assert "排队中" in await zhao.inner_text(".case-head")
 
 
 async def test_staff_see_only_what_the_desk_allows_and_a_refusal_says_why(
