@@ -41,6 +41,7 @@ from desk.notices import RATING_LEVELS
 from desk.services import CaseDetail, StaffIdentity
 from intake.documents import pdf_preview_png_async
 from intake.storage import LocalAttachmentStore, StorageError
+from taxrules.masking import mask_taxpayer_id, redact_taxpayer_ids
 from taxrules.periods import describe_period
 
 if TYPE_CHECKING:
@@ -105,7 +106,9 @@ def _slots(detail: CaseDetail, slot_keys: tuple[str, ...]) -> list[tuple[str, st
     out = []
     for key in [*slot_keys, *[k for k in slots if k not in slot_keys]]:
         value = slots.get(key)
-        if key == "tax_type" and value:
+        if key == "taxpayer_id" and value:
+            text = mask_taxpayer_id(str(value))  # always masked when shown (PRODUCT.md)
+        elif key == "tax_type" and value:
             text = f"{tax_type_label(value)}（{value}）"
         elif key == "tax_period" and value:
             text = describe_period(str(value)) or str(value)
@@ -164,11 +167,15 @@ async def _context(
         "others": [a for a in theirs if a.document_key not in keys],
         "produced": [a for a in detail.attachments if a.produced],
         "events": detail.events,
-        "notes": [e for e in detail.events if e.action == "note"],
+        "notes": [
+            (e, redact_taxpayer_ids(str((e.data or {}).get("text", ""))))
+            for e in detail.events
+            if e.action == "note"
+        ],
         "event_label": lambda e: EVENT_LABELS.get(e.action, e.action),
         "who": lambda e: _who(e, detail.staff_names),
         "data_items": lambda e: [
-            (DATA_LABELS.get(k, k), v)
+            (DATA_LABELS.get(k, k), redact_taxpayer_ids(v))
             for k, v in (e.data or {}).items()
             if isinstance(v, str) and v and k in DATA_LABELS
         ],

@@ -32,6 +32,7 @@ async def test_claim_ask_and_complete_with_a_document(site: Site, browser: Any) 
     await page.goto(site(f"/console/cases/{number}"))
     body = await page.inner_text("main")
     assert "申报更正" in body and "承诺书" in body and "增值税" in body
+    assert "9131****12G" in body and "91310115MA1K3YJ12G" not in body  # masked here too
     assert await page.locator(".attachment img").count() == 2  # the scan's and the photo's
     assert await _actions(page) == ["claim", "note"]
 
