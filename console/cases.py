@@ -81,7 +81,7 @@ DATA_LABELS = {
 INLINE_TYPES = frozenset({"image/jpeg", "image/png"})
 SERVED_TYPES = frozenset({"image/jpeg", "image/png", "application/pdf"})
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-NO_FILE = "没有收到文件，请重新选择。"
+RESELECT = "（所选文件未保存，请重新选择。）"
 PREVIEWS = 64  # PDF previews kept in memory (by content hash)
 
 
@@ -303,7 +303,11 @@ async def case_action(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text=f"没有编号为 {number[:40]} 的案件。") from None
     except DeskError as exc:
         typed = {action: str(form.get(TEXT_FIELD.get(action, ""), "") or "")}
-        ctx = await _context(request, number, error=exc.user_message, typed=typed, failed=action)
+        message = exc.user_message
+        upload = form.get("file")
+        if isinstance(upload, web.FileField) and upload.filename:
+            message += RESELECT  # a browser cannot refill a file input
+        ctx = await _context(request, number, error=message, typed=typed, failed=action)
         status = 403 if exc.code == "permission_denied" else 409
         if exc.code in ("missing_text", "file_refused", "staff_not_found"):
             status = 400

@@ -194,3 +194,28 @@ async def test_attachment_downloads_are_checked_and_sent_safely(site: Site) -> N
             async with http.get(site(path)) as r:
                 assert r.status in (403, 404), (path, r.status)
                 assert b"root:" not in await r.read()
+
+
+async def test_a_refused_document_keeps_the_note_and_completes_nothing(site: Site) -> None:
+    staff_id = await add_account(site, "王芳", "staff", login="wangfang")
+    number = await submit_case(site)
+    runtime = site.deps.runtime
+    async with runtime.sessions() as s:
+        await runtime.desk(s).claim(number, staff_id)
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        token = await http_login(http, site, "wangfang")
+        form = aiohttp.FormData()
+        form.add_field("_csrf", token)
+        form.add_field("note", "证明已开具，请查收")
+        form.add_field("file", b"<html>not a pdf</html>", filename="证明.html")
+        async with http.post(site(f"/console/cases/{number}/complete"), data=form) as r:
+            page = await r.text()
+            assert r.status == 400
+            assert "暂不支持这种文件" in page and "请重新选择" in page
+            assert "证明已开具，请查收</textarea>" in page  # what was typed is still there
+        form = aiohttp.FormData()  # and without the token nothing happens at all
+        form.add_field("note", "证明已开具")
+        async with http.post(site(f"/console/cases/{number}/complete"), data=form) as r:
+            assert r.status == 403
+    async with runtime.sessions() as s:
+        assert (await runtime.desk(s).case_detail(number)).case.status == "in_progress"
