@@ -8,8 +8,8 @@
 
   function typed() {
     var out = {};
-    box.querySelectorAll("form.act textarea, form.act select").forEach(function (el) {
-      out[el.form.getAttribute("action") + "|" + el.name] = el.value;
+    box.querySelectorAll("form.act textarea, form.act select, form.act input[type=file]").forEach(function (el) {
+      out[el.form.getAttribute("action") + "|" + el.name] = el.type === "file" ? el.files : el.value;
     });
     return out;
   }
@@ -26,9 +26,11 @@
     }).then(function (html) {
       if (html === null || html === undefined) return;
       box.innerHTML = html;
-      box.querySelectorAll("form.act textarea, form.act select").forEach(function (el) {
+      box.querySelectorAll("form.act textarea, form.act select, form.act input[type=file]").forEach(function (el) {
         var key = el.form.getAttribute("action") + "|" + el.name;
-        if (kept[key] !== undefined && kept[key] !== "") el.value = kept[key];
+        if (el.type === "file") {
+          if (kept[key] && kept[key].length) el.files = kept[key];  // the chosen document stays
+        } else if (kept[key] !== undefined && kept[key] !== "") el.value = kept[key];
         if (key === focusKey) el.focus();
       });
       box.dataset.refreshed = String(Date.now());

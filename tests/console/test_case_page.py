@@ -64,6 +64,12 @@ async def test_claim_ask_and_complete_with_a_document(site: Site, browser: Any) 
         "form.act-complete input[type=file]",
         files=[{"name": "更正结果.pdf", "mimeType": "application/pdf", "buffer": make_pdf(2)}],
     )
+    # a colleague's note arrives meanwhile: the page updates, the chosen file and note stay
+    colleague = await add_account(site, "李强", "staff", login="liqiang")
+    async with runtime.sessions() as s:
+        await runtime.desk(s).add_note(number, colleague, "纳税人来电确认过")
+    await page.locator(".history", has_text="纳税人来电确认过").wait_for(timeout=10_000)
+    assert await page.input_value("form.act-complete textarea") == "已更正，请查收更正后的申报表。"
     async with page.expect_navigation():
         await page.click("form.act-complete button")
     main = await page.inner_text("main")
@@ -96,6 +102,8 @@ async def test_staff_see_only_what_the_desk_allows_and_a_refusal_says_why(
     li = await desktop(browser)
     await login(wang, site, "wangfang")
     await login(li, site, "liqiang")
+    # 王芳's page stays as loaded (no live updates): the stale form of someone who was away
+    await wang.route("**/events*", lambda route: route.abort())
     await wang.goto(site(f"/console/cases/{number}"))
     await li.goto(site(f"/console/cases/{number}"))
     async with wang.expect_navigation():
