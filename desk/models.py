@@ -197,6 +197,7 @@ class Case(Base):
     __table_args__ = (
         Index("ix_case_status_deadline", "status", "deadline_at"),
         Index("ix_case_taxpayer_status", "taxpayer_id", "status"),
+        Index("ix_case_deadline_id", "deadline_at", "id"),  # the queue's order (0007)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -23,6 +24,7 @@ from desk.models import (
     ReviewItem,
     StaffMember,
     TaxHandler,
+    Taxpayer,
     TaxpayerTaxId,
     Verification,
     VerificationAttempt,
@@ -159,7 +161,27 @@ async def queue(
     `status` None means the active statuses (queued, in progress, waiting); `overdue_at`
     keeps active cases whose deadline is before that time.
     """
-    q = select(Case)
+    q = _queue_filters(
+        select(Case),
+        status=status,
+        case_type=case_type,
+        assignee_id=assignee_id,
+        unassigned=unassigned,
+        overdue_at=overdue_at,
+    )
+    q = q.order_by(Case.deadline_at.asc().nulls_last(), Case.id.asc()).limit(limit).offset(offset)
+    return (await session.execute(q)).scalars().all()
+
+
+def _queue_filters(
+    q: Select[Any],
+    *,
+    status: str | Sequence[str] | None,
+    case_type: str | None,
+    assignee_id: int | None,
+    unassigned: bool,
+    overdue_at: datetime | None,
+) -> Select[Any]:
     if status is None:
         q = q.where(Case.status.in_(sorted(ACTIVE_STATUSES)))
     elif isinstance(status, str):
@@ -174,8 +196,76 @@ async def queue(
         q = q.where(Case.assignee_id.is_(None))
     if overdue_at is not None:
         q = q.where(Case.status.in_(sorted(ACTIVE_STATUSES)), Case.deadline_at < overdue_at)
+    return q
+
+
+def _verified_clause() -> Any:
+    """True when the case's chat is verified for the taxpayer ID the case names (the SQL
+    form of `from_verified_chat`)."""
+    return exists().where(
+        Verification.taxpayer_id == Case.taxpayer_id,
+        Verification.tax_id == Case.slots["taxpayer_id"].as_string(),
+    )
+
+
+async def queue_rows(
+    session: AsyncSession,
+    *,
+    status: str | Sequence[str] | None = None,
+    case_type: str | None = None,
+    assignee_id: int | None = None,
+    unassigned: bool = False,
+    overdue_at: datetime | None = None,
+    verified: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[tuple[Case, str | None, str | None, bool]]:
+    """The queue as `queue` orders and filters it, each case with its assignee's name, the
+    taxpayer's display name and whether it came from a verified chat (one statement);
+    `verified` filters on that."""
+    flag = _verified_clause()
+    q = (
+        select(Case, StaffMember.name, Taxpayer.display_name, flag.label("verified"))
+        .join(Taxpayer, Taxpayer.id == Case.taxpayer_id)
+        .outerjoin(StaffMember, StaffMember.id == Case.assignee_id)
+    )
+    q = _queue_filters(
+        q,
+        status=status,
+        case_type=case_type,
+        assignee_id=assignee_id,
+        unassigned=unassigned,
+        overdue_at=overdue_at,
+    )
+    if verified is not None:
+        q = q.where(flag if verified else ~flag)
     q = q.order_by(Case.deadline_at.asc().nulls_last(), Case.id.asc()).limit(limit).offset(offset)
+    rows = (await session.execute(q)).all()
+    return [(c, name, taxpayer, bool(v)) for c, name, taxpayer, v in rows]
+
+
+async def active_staff(session: AsyncSession) -> Sequence[StaffMember]:
+    """The active staff members, by name."""
+    q = select(StaffMember).where(StaffMember.active.is_(True)).order_by(StaffMember.name)
     return (await session.execute(q)).scalars().all()
+
+
+async def attachment_in_conversation(session: AsyncSession, attachment_id: int) -> bool:
+    """Whether a message of some conversation carries this attachment."""
+    q = select(exists().where(Message.attachment_id == attachment_id))
+    return bool((await session.execute(q)).scalar())
+
+
+async def case_stamp(session: AsyncSession, number: str) -> tuple[int, int] | None:
+    """`(version, last event id)` of a case: changes whenever what its page shows does."""
+    q = (
+        select(Case.version, func.max(CaseEvent.id))
+        .outerjoin(CaseEvent, CaseEvent.case_id == Case.id)
+        .where(Case.number == number)
+        .group_by(Case.id, Case.version)
+    )
+    row = (await session.execute(q)).first()
+    return None if row is None else (int(row[0]), int(row[1] or 0))
 
 
 async def produced_attachments_of(

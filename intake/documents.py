@@ -576,30 +576,66 @@ def _pdf_thumbnail(page: Any, limits: IntakeLimits) -> bytes | None:
     """A thumbnail from the largest image on the first page (scans are one image per page).
     Without a PDF renderer, pages made of text and vectors get no thumbnail."""
     try:
-        xobjects = page["/Resources"].get_object().get("/XObject")
-        if xobjects is None:
-            return None
-        xobjects = xobjects.get_object()
-        best: tuple[int, str] | None = None
-        for key in xobjects:
-            obj = xobjects[key].get_object()
-            if obj.get("/Subtype") != "/Image":
-                continue
-            w, h = int(obj.get("/Width", 0)), int(obj.get("/Height", 0))
-            if w < 200 or h < 200 or w * h > limits.max_pixels:
-                continue
-            if best is None or w * h > best[0]:
-                best = (w * h, str(key))
-        if best is None:
-            return None
-        pil = page.images[best[1]].image
-        if pil is None:
-            return None
-        pil = _normalise_mode(pil, keep_alpha=False)
-        return _thumbnail(pil, limits)
+        pil = _pdf_page_image(page, limits)
+        return None if pil is None else _thumbnail(pil, limits)
     except Exception as exc:  # a thumbnail is a nicety; never refuse a PDF over it
         log.debug("no pdf thumbnail: %s: %s", type(exc).__name__, exc)
         return None
+
+
+def _pdf_page_image(page: Any, limits: IntakeLimits) -> Image.Image | None:
+    """The largest image drawn on a page (at least 200x200, within `max_pixels`), or None."""
+    xobjects = page["/Resources"].get_object().get("/XObject")
+    if xobjects is None:
+        return None
+    xobjects = xobjects.get_object()
+    best: tuple[int, str] | None = None
+    for key in xobjects:
+        obj = xobjects[key].get_object()
+        if obj.get("/Subtype") != "/Image":
+            continue
+        w, h = int(obj.get("/Width", 0)), int(obj.get("/Height", 0))
+        if w < 200 or h < 200 or w * h > limits.max_pixels:
+            continue
+        if best is None or w * h > best[0]:
+            best = (w * h, str(key))
+    if best is None:
+        return None
+    pil = page.images[best[1]].image
+    if pil is None:
+        return None
+    return _normalise_mode(pil, keep_alpha=False)
+
+
+def pdf_preview_png(
+    data: bytes, *, max_side: int = 1600, limits: IntakeLimits | None = None
+) -> bytes | None:
+    """A PNG preview of a stored PDF's first page, when that page is a scan (its largest
+    image: how phones and scanners make PDFs), at most `max_side` on its longest side; None
+    for a page of text and vectors (there is no PDF renderer here) or anything unreadable.
+    CPU-bound: call it in a thread (`pdf_preview_png_async`)."""
+    limits = limits or IntakeLimits()
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            _decrypt_without_password(reader)
+        pil = _pdf_page_image(reader.pages[0], limits)
+        if pil is None:
+            return None
+        size = _capped_size(pil.size, max_side)
+        if size != pil.size:
+            pil = pil.resize(size, Image.Resampling.BICUBIC, reducing_gap=1.5)
+        buf = io.BytesIO()
+        pil.save(buf, "PNG", compress_level=limits.png_compress_level, icc_profile=None)
+        return buf.getvalue()
+    except Exception as exc:  # a preview is a nicety: the PDF itself can still be downloaded
+        log.debug("no pdf preview: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+async def pdf_preview_png_async(data: bytes, *, max_side: int = 1600) -> bytes | None:
+    """`pdf_preview_png` off the event loop."""
+    return await asyncio.to_thread(pdf_preview_png, data, max_side=max_side)
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,6 +29,13 @@ def make_pdf(pages: int = 1, *, password: str | None = None) -> bytes:
     return buf.getvalue()
 
 
+def make_scanned_pdf(width: int = 600, height: int = 800) -> bytes:
+    """A one-page PDF made of one image, as a phone's scanner app makes it."""
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(make_jpeg(width, height))).save(buf, "PDF", resolution=72)
+    return buf.getvalue()
+
+
 def make_jpeg(width: int = 800, height: int = 600) -> bytes:
     """A JPEG photo with some content."""
     im = Image.new("RGB", (width, height), (200, 180, 160))

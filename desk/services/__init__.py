@@ -29,7 +29,7 @@ from desk.services.conversations import Conversations
 from desk.services.core import Actor, ConversationState, DeskCore, WorkingDays
 from desk.services.inbox import ChatItem, ConversationRow, ConversationView, Inbox
 from desk.services.permissions import CASE_ACTIONS, PERMISSIONS, SUPERVISORS, Permission
-from desk.services.queries import CaseDetail, Queries
+from desk.services.queries import CaseDetail, Queries, QueuePage, QueueRow, StaffChoice
 from desk.services.review import OUT_OF_SCOPE, Review
 from desk.services.staff import ROLES, StaffWork
 from desk.services.taxpayer_cases import ALREADY_RATED, CaseSummary, TaxpayerCases
@@ -64,8 +64,11 @@ __all__ = [
     "ImportResult",
     "Inbox",
     "Permission",
+    "QueuePage",
+    "QueueRow",
     "RelayedToTaxpayer",
     "Review",
+    "StaffChoice",
     "StaffIdentity",
     "StaffTopics",
     "TopicCard",

@@ -30,6 +30,7 @@ from intake.documents import (
     UnsupportedType,
     inspect_upload,
     inspect_upload_async,
+    pdf_preview_png,
     sanitize_filename,
     sniff,
 )
@@ -464,6 +465,15 @@ def test_scanned_pdf_gets_a_thumbnail_from_its_page_image() -> None:
     assert doc.thumbnail is not None and doc.thumbnail_media_type == "image/jpeg"
     thumb = Image.open(io.BytesIO(doc.thumbnail))
     assert max(thumb.size) <= 320 and thumb.size[0] < thumb.size[1]
+
+
+def test_a_scanned_pdf_gets_a_png_preview_of_its_first_page() -> None:
+    png = pdf_preview_png(_scanned_pdf(), max_side=400)
+    assert png is not None and png.startswith(b"\x89PNG")
+    im = Image.open(io.BytesIO(png))
+    assert im.size == (300, 400)  # the page image, scaled to fit 400
+    assert pdf_preview_png(_pdf(2)) is None  # a page of vectors: no renderer, no preview
+    assert pdf_preview_png(b"%PDF-1.4 not really") is None
 
 
 def test_password_protected_pdf_is_refused() -> None:
