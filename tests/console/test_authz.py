@@ -141,8 +141,13 @@ def _console_routes(app: web.Application) -> list[tuple[str, str, Any]]:
     return out
 
 
+#: A value each placeholder's pattern accepts (a route like `{action:claim|note}` would
+#: otherwise answer 404 before the role rule is reached); anything else gets "1".
+EXAMPLES = {"action": "claim"}
+
+
 def _concrete(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "1", path)
+    return re.sub(r"\{([^}:]+)[^}]*\}", lambda m: EXAMPLES.get(m[1], "1"), path)
 
 
 async def test_every_console_route_requires_a_role(served: Site) -> None:
