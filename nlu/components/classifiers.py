@@ -48,6 +48,21 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
     return best_t
 
 
+def calibration_rows(y: np.ndarray, n_labels: int, max_folds: int) -> tuple[np.ndarray, int]:
+    """The rows whose out-of-fold scores calibrate the temperature, and the number of folds.
+
+    Uses `max_folds` folds over the intents that have at least that many examples, or fewer
+    folds when fewer than two intents have that many; `(empty, 0)` when no two intents have
+    two examples. Tiny intents never lower the folds nor switch calibration off.
+    """
+    counts = np.bincount(y, minlength=n_labels)
+    for folds in range(max_folds, 1, -1):
+        eligible = counts >= folds
+        if int(eligible.sum()) >= 2:
+            return np.flatnonzero(eligible[y]), folds
+    return np.zeros(0, dtype=np.intp), 0
+
+
 @register
 class SklearnIntentClassifier(Component):
     """A scikit-learn linear classifier (LinearSVC or logistic regression) over all sparse
@@ -118,20 +133,26 @@ class SklearnIntentClassifier(Component):
         return np.ascontiguousarray(coef.T), bias
 
     def _calibrate(self, x: Any, y: np.ndarray) -> float:
+        """Fit the temperature on out-of-fold scores.
+
+        Only intents with at least as many examples as folds are held out; the examples of
+        smaller intents (an intent an admin has just added with one example) stay in every
+        training fold, so they compete in the scores as they do in the final model without
+        cutting the number of folds, or skipping calibration, for everyone else.
+        """
         from sklearn.model_selection import StratifiedKFold
 
-        counts = np.bincount(y)
-        folds = min(int(self.config["calibration_folds"]), int(counts.min()))
+        rows, folds = calibration_rows(y, len(self.labels), int(self.config["calibration_folds"]))
         if folds < 2:
             return 1.0
-        scores = np.zeros((len(y), len(self.labels)))
+        always = np.setdiff1d(np.arange(len(y)), rows)
+        scores = np.zeros((len(rows), len(self.labels)))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-        for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
-            if len(set(y[train_idx])) < len(self.labels):
-                return 1.0
-            weights, bias = self._linear(self._estimator().fit(x[train_idx], y[train_idx]))
-            scores[test_idx] = x[test_idx] @ weights + bias
-        return fit_temperature(scores, y)
+        for train_idx, test_idx in splitter.split(np.zeros(len(rows)), y[rows]):
+            fit_rows = np.concatenate([rows[train_idx], always])
+            weights, bias = self._linear(self._estimator().fit(x[fit_rows], y[fit_rows]))
+            scores[test_idx] = x[rows[test_idx]] @ weights + bias
+        return fit_temperature(scores, y[rows])
 
     def scores(self, message: Message) -> np.ndarray:
         """Raw linear scores for each label."""
