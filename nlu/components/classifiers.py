@@ -111,24 +111,33 @@ class SklearnIntentClassifier(Component):
             "class_weight": "balanced",
             "calibration_folds": 3,
             "ranking_length": 10,
-            "few_shot_examples": 20,
+            "few_shot_examples": 10,
             "augment_copies": 10,
             "augment_keep": 0.4,
             "prototype_weight": 2.0,
-            "training_threads": 2,
+            "calibration_tol": 0.01,
+            "training_threads": 1,
         }
 
-    def _estimator(self) -> Any:
+    def _estimator(self, tol: float = 1e-4) -> Any:
         if self.config["model"] == "svm":
             from sklearn.svm import LinearSVC
 
             return LinearSVC(
-                C=self.config["C"], class_weight=self.config["class_weight"], max_iter=5000
+                C=self.config["C"],
+                class_weight=self.config["class_weight"],
+                max_iter=5000,
+                tol=tol,
+                random_state=0,
             )
         from sklearn.linear_model import LogisticRegression
 
         return LogisticRegression(
-            C=self.config["C"], class_weight=self.config["class_weight"], max_iter=2000
+            C=self.config["C"],
+            class_weight=self.config["class_weight"],
+            max_iter=2000,
+            tol=tol,
+            random_state=0,
         )
 
     def train(self, data: TrainingData, messages: list[Message]) -> None:
@@ -145,7 +154,9 @@ class SklearnIntentClassifier(Component):
         x = _stack(messages, self.keys, self.dims)
         index = {label: i for i, label in enumerate(self.labels)}
         y = np.array([index[label] for label in gold])
-        # liblinear releases the GIL: the final fit and the calibration folds run side by side
+        # liblinear releases the GIL, so with 2 threads the final fit and the calibration folds
+        # run side by side; its random generator is shared, so weights then vary by ~1e-6 from
+        # one training to the next (1 thread: the same data always gives the same model).
         threads = max(1, int(self.config["training_threads"]))
         with ThreadPoolExecutor(max_workers=threads) as pool:
             final = pool.submit(self._fit, x, y)
@@ -153,7 +164,7 @@ class SklearnIntentClassifier(Component):
             self.weights, self.bias = final.result()
 
     def _fit(
-        self, x: Any, y: np.ndarray, counts: np.ndarray | None = None
+        self, x: Any, y: np.ndarray, counts: np.ndarray | None = None, tol: float = 1e-4
     ) -> tuple[np.ndarray, np.ndarray]:
         """The linear model (weights: features × labels) for rows `x` with labels `y`;
         `counts` (default: those of `y`) are the examples per intent in the whole training
@@ -178,7 +189,7 @@ class SklearnIntentClassifier(Component):
             fit_x, fit_y = _augment(x, y, tiny, copies, float(self.config["augment_keep"]))
         if len(np.unique(fit_y)) < n_labels:
             raise ConfigError(f"{self.name}: every intent needs an example in each fit")
-        weights, bias = self._linear(self._estimator().fit(fit_x, fit_y))
+        weights, bias = self._linear(self._estimator(tol).fit(fit_x, fit_y))
         proto = float(self.config["prototype_weight"])
         if tiny.any() and proto > 0:
             for label in np.flatnonzero(tiny):
@@ -212,12 +223,14 @@ class SklearnIntentClassifier(Component):
             return 1.0
         always = np.setdiff1d(np.arange(len(y)), rows)
         counts = np.bincount(y, minlength=len(self.labels))
+        tol = float(self.config["calibration_tol"])  # the temperature needs no tighter fits
         scores = np.zeros((len(rows), len(self.labels)))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
         fits = []
         for train_idx, test_idx in splitter.split(np.zeros(len(rows)), y[rows]):
             fit_rows = np.concatenate([rows[train_idx], always])
-            fits.append((test_idx, pool.submit(self._fit, x[fit_rows], y[fit_rows], counts)))
+            fit = pool.submit(self._fit, x[fit_rows], y[fit_rows], counts, tol)
+            fits.append((test_idx, fit))
         for test_idx, fit in fits:
             weights, bias = fit.result()
             scores[test_idx] = x[rows[test_idx]] @ weights + bias

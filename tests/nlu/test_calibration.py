@@ -88,3 +88,41 @@ def test_one_example_intents_leave_the_others_confidence_alone() -> None:
     # the new intents are learnt too: each one's own example parses to it
     for example in ONE_EXAMPLE_INTENTS:
         assert after.parse(example.text)["intent"]["name"] == example.intent
+
+
+@pytest.mark.slow
+def test_five_example_intents_catch_more_paraphrases_with_the_few_shot_helps() -> None:
+    data = load_training_data([ROOT / "data" / "nlu.yml"])
+    few = ["request_refund", "faq_location", "request_tax_certificate"]
+    train, test = [], []
+    for intent in data.intents:
+        examples = [e for e in data.examples if e.intent == intent]
+        if intent in few:
+            train += examples[:5]
+            test += examples[5:]
+        else:
+            train += examples
+    subset = data.subset(train)
+
+    def recall(**options: object) -> float:
+        pipeline = [
+            {**item, **options} if item["name"] == "SklearnIntentClassifier" else item
+            for item in LIGHT_PIPELINE
+        ]
+        config = parse_config({"language": "zh", "pipeline": pipeline}, None)
+        trained = Pipeline.from_config(config).train(subset)
+        parses = trained.parse_many([e.text for e in test])
+        return sum(
+            p["intent"]["name"] == e.intent for p, e in zip(parses, test, strict=True)
+        ) / len(test)
+
+    without, default = recall(few_shot_examples=0), recall()
+    assert default >= without + 0.1, (without, default)
+
+
+def test_few_shot_training_is_reproducible() -> None:
+    data = load_training_data([ROOT / "tests" / "fixtures" / "nlu"])
+    first, second = _train(data), _train(data)
+    (a,) = [c for c in first.components if isinstance(c, SklearnIntentClassifier)]
+    (b,) = [c for c in second.components if isinstance(c, SklearnIntentClassifier)]
+    assert np.array_equal(a.weights, b.weights) and a.temperature == b.temperature
