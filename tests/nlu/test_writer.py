@@ -164,13 +164,13 @@ def training_data(draw: st.DrawFn, alphabet: str) -> TrainingData:
     return data
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(training_data(SAFE))
 def test_round_trip_property(data: TrainingData) -> None:
     assert _reload(data).content() == data.content()
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(training_data(ODD))
 def test_round_trip_or_refusal_with_brackets(data: TrainingData) -> None:
     try:
