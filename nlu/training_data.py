@@ -447,7 +447,8 @@ def write_rasa_yaml(data: TrainingData) -> str:
     `[text]{"entity": ..., "value": ...}` (with `role`/`group` when set), and `[text][{...},
     {...}]` for two annotations of one span. Synonyms that the annotations do not already
     imply, regexes and lookups follow as their own blocks. Block metadata and comments are not
-    kept (the loader ignores them). The text is checked by loading it back: data that Rasa's
+    kept (the loader ignores them); loading adds the synonyms that annotations with a value
+    imply, as Rasa does. The text is checked by loading it back: data that Rasa's
     format cannot hold (overlapping spans, a `[`/`]` next to an annotation, a value with a
     `}`) raises `UnwritableDataError` naming the example, rather than writing something else.
     """
@@ -477,7 +478,7 @@ def write_rasa_yaml(data: TrainingData) -> str:
     for name, items in data.lookups.items():
         lines.extend(_block("lookup", name, items))
     text = "\n".join(lines) + "\n"
-    _check_round_trip(data, text)
+    _check_round_trip(data, text, implied)
     return text
 
 
@@ -559,7 +560,9 @@ class UnwritableDataError(NluError):
         super().__init__(f"{what} 无法写成 Rasa YAML：{reason} (cannot write as Rasa YAML)")
 
 
-def _check_round_trip(data: TrainingData, text: str) -> None:
+def _check_round_trip(data: TrainingData, text: str, implied: dict[str, str]) -> None:
+    """Load `text` back and compare with `data`; loading adds the synonyms that annotations
+    with a value imply (as Rasa does), which data built by hand may not list yet."""
     loaded, problems = parse_training_text(text, Path("<written>"))
     if problems or loaded is None:
         raise UnwritableDataError(None, "; ".join(str(p) for p in problems) or "no nlu data")
@@ -570,5 +573,7 @@ def _check_round_trip(data: TrainingData, text: str) -> None:
             after.entities,
         ):
             raise UnwritableDataError(before, f"it would load back as {annotate(after)!r}")
-    if data.content() != loaded.content():
+    expected = data.content()
+    expected["synonyms"] = {**implied, **data.synonyms}
+    if expected != loaded.content():
         raise UnwritableDataError(None, "synonyms, regexes, lookups or examples would change")

@@ -180,3 +180,13 @@ def test_round_trip_or_refusal_with_brackets(data: TrainingData) -> None:
     loaded, problems = parse_training_text(text, Path("written.yml"))
     assert not problems and loaded is not None
     assert loaded.content() == data.content()
+
+
+def test_examples_alone_write_and_load_with_their_implied_synonyms() -> None:
+    vat = EntityAnnotation("tax_type", 0, 3, "增值税", "vat", explicit_value=True)
+    data = TrainingData(examples=[Example("增值税怎么报", "ask_policy", [vat])])
+    again = _reload(data)
+    assert again.examples == [
+        Example("增值税怎么报", "ask_policy", [vat], again.examples[0].source)
+    ]
+    assert again.synonyms == {"增值税": "vat"}
