@@ -60,9 +60,7 @@ async def _bare_echo(server: BotAPIServer) -> Callable[[], Awaitable[None]]:
     return stop
 
 
-def pipeline(
-    deps_factory: Callable[[Settings], Container], mode: str = "polling"
-) -> Runner:
+def pipeline(deps_factory: Callable[[Settings], Container], mode: str = "polling") -> Runner:
     """A runner for taxdesk's pipeline with the given services."""
 
     async def start(server: BotAPIServer) -> Callable[[], Awaitable[None]]:

@@ -13,14 +13,14 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from nlu.errors import DataProblem, TrainingDataError
+from nlu.errors import DataProblem, NluError, TrainingDataError
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,18 @@ class TrainingData:
             lookups={k: list(v) for k, v in self.lookups.items()},
             files=list(self.files),
         )
+
+    def content(self) -> dict[str, Any]:
+        """What the data says, in order, without where it came from: two loads of the same
+        data compare equal (`load(write(load(x))).content() == load(x).content()`)."""
+        return {
+            "examples": [
+                (e.intent, e.text, [astuple(a) for a in e.entities]) for e in self.examples
+            ],
+            "synonyms": dict(self.synonyms),
+            "regexes": {k: list(v) for k, v in self.regexes.items()},
+            "lookups": {k: list(v) for k, v in self.lookups.items()},
+        }
 
     def canonical(self) -> dict[str, Any]:
         """An order-stable, comment-free view used for the data fingerprint."""
@@ -421,19 +433,147 @@ def _check_consistency(data: TrainingData) -> None:
 
 def training_data_to_yaml(examples: Iterable[Example]) -> str:
     """Write examples back in Rasa format (used by tests and cross-validation reports)."""
-    by_intent: dict[str, list[str]] = {}
-    for ex in examples:
-        text = ex.text
-        for ent in sorted(ex.entities, key=lambda a: a.start, reverse=True):
-            spec = {"entity": ent.entity}
-            if ent.explicit_value:
-                spec["value"] = ent.value
-            ann = f"[{ent.text}]" + json.dumps(spec, ensure_ascii=False)
-            text = text[: ent.start] + ann + text[ent.end :]
-        by_intent.setdefault(ex.intent, []).append(text)
+    return write_rasa_yaml(TrainingData(examples=list(examples)))
+
+
+PLAIN_NAME_RE = re.compile(r"^[A-Za-z_][\w.-]*$")
+
+
+def write_rasa_yaml(data: TrainingData) -> str:
+    """The training data as one Rasa 3.x `nlu.yml` text; loading it gives the same data.
+
+    Examples keep their order (a new `- intent:` block starts whenever the intent changes),
+    with their entities annotated inline: `[text](entity)` when the value is the text, else
+    `[text]{"entity": ..., "value": ...}` (with `role`/`group` when set), and `[text][{...},
+    {...}]` for two annotations of one span. Synonyms that the annotations do not already
+    imply, regexes and lookups follow as their own blocks. Block metadata and comments are not
+    kept (the loader ignores them); loading adds the synonyms that annotations with a value
+    imply, as Rasa does. The text is checked by loading it back: data that Rasa's
+    format cannot hold (overlapping spans, a `[`/`]` next to an annotation, a value with a
+    `}`) raises `UnwritableDataError` naming the example, rather than writing something else.
+    """
     lines = ['version: "3.1"', "nlu:"]
-    for intent, texts in by_intent.items():
-        lines.append(f"- intent: {intent}")
+    run: list[str] = []
+    intent: str | None = None
+    implied: dict[str, str] = {}
+    for example in data.examples:
+        if example.intent != intent:
+            if intent is not None:
+                lines.extend(_block("intent", intent, run))
+            intent, run = example.intent, []
+        run.append(annotate(example))
+        for ent in example.entities:
+            if ent.explicit_value and ent.value != ent.text:
+                implied[ent.text.lower()] = ent.value
+    if intent is not None:
+        lines.extend(_block("intent", intent, run))
+    by_value: dict[str, list[str]] = {}
+    for text, value in data.synonyms.items():
+        if implied.get(text) != value:
+            by_value.setdefault(value, []).append(text)
+    for value, texts in by_value.items():
+        lines.extend(_block("synonym", value, texts))
+    for name, patterns in data.regexes.items():
+        lines.extend(_block("regex", name, patterns))
+    for name, items in data.lookups.items():
+        lines.extend(_block("lookup", name, items))
+    text = "\n".join(lines) + "\n"
+    _check_round_trip(data, text, implied)
+    return text
+
+
+def write_training_file(data: TrainingData, path: Path) -> None:
+    """Write `write_rasa_yaml(data)` to `path` atomically (a reader sees the old or the new
+    file, never half of one)."""
+    text = write_rasa_yaml(data)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def annotate(example: Example) -> str:
+    """The example's text with its entities written inline in Rasa's annotation syntax."""
+    spans: dict[tuple[int, int], list[EntityAnnotation]] = {}
+    for ent in example.entities:
+        spans.setdefault((ent.start, ent.end), []).append(ent)
+    out: list[str] = []
+    pos = 0
+    for (start, end), ents in sorted(spans.items()):
+        if start < pos:
+            raise UnwritableDataError(example, "entity spans overlap")
+        out.append(example.text[pos:start])
+        specs = [_spec(ent) for ent in ents]
+        span = example.text[start:end]
+        if len(specs) == 1 and set(specs[0]) == {"entity"}:
+            out.append(f"[{span}]({specs[0]['entity']})")
+        elif len(specs) == 1:
+            out.append(f"[{span}]" + json.dumps(specs[0], ensure_ascii=False))
+        else:
+            out.append(f"[{span}][" + ", ".join(json.dumps(s, ensure_ascii=False) for s in specs))
+            out[-1] += "]"
+        pos = end
+    out.append(example.text[pos:])
+    return "".join(out)
+
+
+def _spec(ent: EntityAnnotation) -> dict[str, str]:
+    spec = {"entity": ent.entity}
+    if ent.explicit_value:
+        spec["value"] = ent.value
+    if ent.role:
+        spec["role"] = ent.role
+    if ent.group:
+        spec["group"] = ent.group
+    return spec
+
+
+def _scalar(value: str) -> str:
+    """A YAML scalar for a block name: plain when safe, else a double-quoted string."""
+    return value if PLAIN_NAME_RE.match(value) else json.dumps(value, ensure_ascii=False)
+
+
+def _block(kind: str, name: str, items: list[str]) -> list[str]:
+    lines = [f"- {kind}: {_scalar(name)}"]
+    if all(_fits_block_line(item) for item in items):
         lines.append("  examples: |")
-        lines.extend(f"    - {t}" for t in texts)
-    return "\n".join(lines) + "\n"
+        lines.extend(f"    - {item}" for item in items)
+    else:  # a line break or a character a `|` block cannot hold: a list of quoted strings
+        lines.append("  examples:")
+        lines.extend(f"  - text: {json.dumps(item, ensure_ascii=False)}" for item in items)
+    return lines
+
+
+def _fits_block_line(item: str) -> bool:
+    return (
+        item == item.strip()
+        and item.isprintable()
+        and not any(c in item for c in "\ufeff\u2028\u2029\x85")
+    )
+
+
+class UnwritableDataError(NluError):
+    """Training data that Rasa's YAML format cannot express as it is."""
+
+    def __init__(self, example: Example | None, reason: str) -> None:
+        self.example = example
+        what = f"例句 {example.text!r} (意图 {example.intent})" if example else "训练数据"
+        super().__init__(f"{what} 无法写成 Rasa YAML：{reason} (cannot write as Rasa YAML)")
+
+
+def _check_round_trip(data: TrainingData, text: str, implied: dict[str, str]) -> None:
+    """Load `text` back and compare with `data`; loading adds the synonyms that annotations
+    with a value imply (as Rasa does), which data built by hand may not list yet."""
+    loaded, problems = parse_training_text(text, Path("<written>"))
+    if problems or loaded is None:
+        raise UnwritableDataError(None, "; ".join(str(p) for p in problems) or "no nlu data")
+    for before, after in zip(data.examples, loaded.examples, strict=False):
+        if (before.intent, before.text, before.entities) != (
+            after.intent,
+            after.text,
+            after.entities,
+        ):
+            raise UnwritableDataError(before, f"it would load back as {annotate(after)!r}")
+    expected = data.content()
+    expected["synonyms"] = {**implied, **data.synonyms}
+    if expected != loaded.content():
+        raise UnwritableDataError(None, "synonyms, regexes, lookups or examples would change")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self
 
@@ -20,19 +21,23 @@ FALLBACK_INTENT = "nlu_fallback"
 def _stack(messages: list[Message], keys: list[str], dims: list[int]) -> Any:
     from scipy import sparse
 
-    offsets = np.cumsum([0, *dims])
-    rows, cols, vals = [], [], []
-    for row, message in enumerate(messages):
+    offsets = [int(o) for o in np.cumsum([0, *dims])]
+    indptr = [0]
+    cols: list[int] = []
+    vals: list[float] = []
+    for message in messages:
         blocks = {key: (idx, val) for key, idx, val, _ in message.sparse}
-        for k, key in enumerate(keys):
+        for key, offset in zip(keys, offsets, strict=False):
             idx, val = blocks[key]
-            rows.append(np.full(len(idx), row))
-            cols.append(np.asarray(idx, dtype=np.int64) + offsets[k])
-            vals.append(np.asarray(val, dtype=np.float64))
-    return sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(len(messages), int(offsets[-1])),
+            cols.extend([i + offset for i in idx] if offset else idx)
+            vals.extend(val)
+        indptr.append(len(cols))
+    matrix = sparse.csr_matrix(
+        (np.array(vals, dtype=np.float64), np.array(cols, dtype=np.int64), np.array(indptr)),
+        shape=(len(messages), offsets[-1]),
     )
+    matrix.sum_duplicates()
+    return matrix
 
 
 def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -46,6 +51,36 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
         if loss < best_loss:
             best_t, best_loss = float(t), loss
     return best_t
+
+
+def _augment(x: Any, y: np.ndarray, tiny: np.ndarray, copies: int, keep: float) -> Any:
+    """`x, y` plus `copies` copies of each row of a tiny intent, each feature kept with
+    probability `keep` (feature dropout; seeded, so training is reproducible)."""
+    from scipy import sparse
+
+    rows = np.flatnonzero(tiny[y])
+    if not len(rows):
+        return x, y
+    rng = np.random.default_rng(0)
+    extra = x[np.repeat(rows, copies)].tocsr()
+    extra.data = extra.data * (rng.random(len(extra.data)) < keep)
+    extra.eliminate_zeros()
+    return sparse.vstack([x, extra]).tocsr(), np.concatenate([y, np.repeat(y[rows], copies)])
+
+
+def calibration_rows(y: np.ndarray, n_labels: int, max_folds: int) -> tuple[np.ndarray, int]:
+    """The rows whose out-of-fold scores calibrate the temperature, and the number of folds.
+
+    Uses `max_folds` folds over the intents that have at least that many examples, or fewer
+    folds when fewer than two intents have that many; `(empty, 0)` when no two intents have
+    two examples. Tiny intents never lower the folds nor switch calibration off.
+    """
+    counts = np.bincount(y, minlength=n_labels)
+    for folds in range(max_folds, 1, -1):
+        eligible = counts >= folds
+        if int(eligible.sum()) >= 2:
+            return np.flatnonzero(eligible[y]), folds
+    return np.zeros(0, dtype=np.intp), 0
 
 
 @register
@@ -76,19 +111,33 @@ class SklearnIntentClassifier(Component):
             "class_weight": "balanced",
             "calibration_folds": 3,
             "ranking_length": 10,
+            "few_shot_examples": 10,
+            "augment_copies": 10,
+            "augment_keep": 0.4,
+            "prototype_weight": 2.0,
+            "calibration_tol": 0.01,
+            "training_threads": 1,
         }
 
-    def _estimator(self) -> Any:
+    def _estimator(self, tol: float = 1e-4) -> Any:
         if self.config["model"] == "svm":
             from sklearn.svm import LinearSVC
 
             return LinearSVC(
-                C=self.config["C"], class_weight=self.config["class_weight"], max_iter=5000
+                C=self.config["C"],
+                class_weight=self.config["class_weight"],
+                max_iter=5000,
+                tol=tol,
+                random_state=0,
             )
         from sklearn.linear_model import LogisticRegression
 
         return LogisticRegression(
-            C=self.config["C"], class_weight=self.config["class_weight"], max_iter=2000
+            C=self.config["C"],
+            class_weight=self.config["class_weight"],
+            max_iter=2000,
+            tol=tol,
+            random_state=0,
         )
 
     def train(self, data: TrainingData, messages: list[Message]) -> None:
@@ -105,9 +154,51 @@ class SklearnIntentClassifier(Component):
         x = _stack(messages, self.keys, self.dims)
         index = {label: i for i, label in enumerate(self.labels)}
         y = np.array([index[label] for label in gold])
-        model = self._estimator().fit(x, y)
-        self.weights, self.bias = self._linear(model)
-        self.temperature = self._calibrate(x, y)
+        # liblinear releases the GIL, so with 2 threads the final fit and the calibration folds
+        # run side by side; its random generator is shared, so weights then vary by ~1e-6 from
+        # one training to the next (1 thread: the same data always gives the same model).
+        threads = max(1, int(self.config["training_threads"]))
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            final = pool.submit(self._fit, x, y)
+            self.temperature = self._calibrate(x, y, pool)
+            self.weights, self.bias = final.result()
+
+    def _fit(
+        self, x: Any, y: np.ndarray, counts: np.ndarray | None = None, tol: float = 1e-4
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The linear model (weights: features × labels) for rows `x` with labels `y`;
+        `counts` (default: those of `y`) are the examples per intent in the whole training
+        data, so the calibration folds treat each intent as the final model does.
+
+        Intents with fewer than `few_shot_examples` examples get two helps, both measured in
+        bench/nlu.py (few-shot recall): `augment_copies` copies of each of their examples with
+        each feature kept with probability `augment_keep` (so the model spreads weight over all
+        their n-grams instead of the few that separate five examples), and the cosine
+        similarity to their examples' centroid added to their score with weight
+        `prototype_weight × (1 − count / few_shot_examples)`. The centroid term is linear, so it
+        is folded into the weights and parsing costs the same.
+        """
+        n_labels = len(self.labels)
+        if counts is None:
+            counts = np.bincount(y, minlength=n_labels)
+        small = int(self.config["few_shot_examples"])
+        tiny = counts < small
+        fit_x, fit_y = x, y
+        copies = int(self.config["augment_copies"])
+        if tiny.any() and copies > 0:
+            fit_x, fit_y = _augment(x, y, tiny, copies, float(self.config["augment_keep"]))
+        if len(np.unique(fit_y)) < n_labels:  # the calibration folds keep every intent
+            raise RuntimeError(f"{self.name}: a fit without an example of some intent")
+        weights, bias = self._linear(self._estimator(tol).fit(fit_x, fit_y))
+        proto = float(self.config["prototype_weight"])
+        if tiny.any() and proto > 0:
+            for label in np.flatnonzero(tiny):
+                centroid = np.asarray(x[y == label].mean(axis=0)).ravel()
+                norm = float(np.linalg.norm(centroid))
+                if norm > 0:
+                    scale = proto * (1.0 - counts[label] / small)
+                    weights[:, label] += centroid * (scale / norm)
+        return weights, bias
 
     def _linear(self, model: Any) -> tuple[np.ndarray, np.ndarray]:
         coef = np.asarray(model.coef_, dtype=np.float64)
@@ -117,21 +208,33 @@ class SklearnIntentClassifier(Component):
             bias = np.array([-bias[0] / 2, bias[0] / 2])
         return np.ascontiguousarray(coef.T), bias
 
-    def _calibrate(self, x: Any, y: np.ndarray) -> float:
+    def _calibrate(self, x: Any, y: np.ndarray, pool: Executor) -> float:
+        """Fit the temperature on out-of-fold scores.
+
+        Only intents with at least as many examples as folds are held out; the examples of
+        smaller intents (an intent an admin has just added with one example) stay in every
+        training fold, so they compete in the scores as they do in the final model without
+        cutting the number of folds, or skipping calibration, for everyone else.
+        """
         from sklearn.model_selection import StratifiedKFold
 
-        counts = np.bincount(y)
-        folds = min(int(self.config["calibration_folds"]), int(counts.min()))
+        rows, folds = calibration_rows(y, len(self.labels), int(self.config["calibration_folds"]))
         if folds < 2:
             return 1.0
-        scores = np.zeros((len(y), len(self.labels)))
+        always = np.setdiff1d(np.arange(len(y)), rows)
+        counts = np.bincount(y, minlength=len(self.labels))
+        tol = float(self.config["calibration_tol"])  # the temperature needs no tighter fits
+        scores = np.zeros((len(rows), len(self.labels)))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-        for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
-            if len(set(y[train_idx])) < len(self.labels):
-                return 1.0
-            weights, bias = self._linear(self._estimator().fit(x[train_idx], y[train_idx]))
-            scores[test_idx] = x[test_idx] @ weights + bias
-        return fit_temperature(scores, y)
+        fits = []
+        for train_idx, test_idx in splitter.split(np.zeros(len(rows)), y[rows]):
+            fit_rows = np.concatenate([rows[train_idx], always])
+            fit = pool.submit(self._fit, x[fit_rows], y[fit_rows], counts, tol)
+            fits.append((test_idx, fit))
+        for test_idx, fit in fits:
+            weights, bias = fit.result()
+            scores[test_idx] = x[rows[test_idx]] @ weights + bias
+        return fit_temperature(scores, y[rows])
 
     def scores(self, message: Message) -> np.ndarray:
         """Raw linear scores for each label."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
 import shutil
@@ -136,6 +137,18 @@ def _char_class(ch: str) -> str:
     return "p"
 
 
+def _seed_libc_rand() -> None:
+    """crfsuite's averaged perceptron shuffles the examples with the C library's `rand()`,
+    which nothing seeds: each training in a process went on from the previous one's sequence,
+    so the same data gave another model the second time (a studio retraining in one process,
+    a benchmark training several models). Seeding it makes a training depend on its data only.
+    Two trainings running at once in one process still share the sequence."""
+    try:
+        ctypes.CDLL(None).srand(1)
+    except (OSError, AttributeError):  # no C library to reach (not on Linux or macOS)
+        pass
+
+
 @register
 class CRFEntityExtractor(Component):
     """A linear-chain CRF (python-crfsuite) over characters, BIO tags.
@@ -266,6 +279,7 @@ class CRFEntityExtractor(Component):
             return
         self._tmp = Path(tempfile.mkdtemp(prefix="taxdesk-crf-"))
         model_path = self._tmp / "crf.model"
+        _seed_libc_rand()
         trainer.train(str(model_path))
         self.tagger = pycrfsuite.Tagger()
         self.tagger.open(str(model_path))

@@ -34,10 +34,9 @@ def _pinyin_items() -> tuple[tuple[str, str], ...]:
 
 
 def pinyin_table() -> dict[str, str]:
-    """Toneless pinyin of every CJK unified ideograph (built at training, stored in models)."""
-    from pypinyin import Style, lazy_pinyin
-
-    return {chr(cp): lazy_pinyin(chr(cp), style=Style.NORMAL)[0] for cp in range(0x4E00, 0xA000)}
+    """Toneless pinyin of every CJK unified ideograph (built at training, stored in models;
+    computed once per process, a new dict each call)."""
+    return dict(_pinyin_items())
 
 
 @register

@@ -287,14 +287,38 @@ def test_cais_trains_and_tests_through_the_cli(tmp_path: Path) -> None:
         pytest.skip("the shared CAIS data set is not beside this checkout")
     out = tmp_path / "models-cais"
     subprocess.run(
-        [sys.executable, "main.py", "train", "--data", str(cais / "nlu_train.yml"),
-         "--out", str(out)],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "main.py",
+            "train",
+            "--data",
+            str(cais / "nlu_train.yml"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     result = subprocess.run(
-        [sys.executable, "main.py", "nlu", "test", "--model", str(out), "--data",
-         str(cais / "nlu_test.yml"), "--out", str(tmp_path / "report"), "--json"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "main.py",
+            "nlu",
+            "test",
+            "--model",
+            str(out),
+            "--data",
+            str(cais / "nlu_test.yml"),
+            "--out",
+            str(tmp_path / "report"),
+            "--json",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     report = json.loads(result.stdout)
     assert report["intent"]["accuracy"] > 0.9

@@ -13,11 +13,12 @@ from nlu.components.classifiers import FallbackClassifier, NoveltyScaler, fit_te
 from nlu.components.entities import CRFEntityExtractor, EntitySynonymMapper, _decode
 from nlu.components.featurizers import CountVectorsFeaturizer, EntityFeaturizer
 from nlu.components.text import JiebaTokenizer, OpenCCNormalizer, TextConverter
+from nlu.config import load_config
 from nlu.errors import ConfigError
 from nlu.message import Message
 from nlu.pipeline import Pipeline
 from nlu.training_data import TrainingData
-from testing.nlu import fixture_data, train_fixture_pipeline
+from testing.nlu import FIXTURE_CONFIG, fixture_data, train_fixture_pipeline
 
 TODAY = date(2026, 11, 27)
 
@@ -269,3 +270,17 @@ def test_parse_shape(pipeline: Pipeline) -> None:
     assert set(result) == {"text", "intent", "intent_ranking", "entities"}
     assert set(result["intent"]) == {"name", "confidence"}
     assert result["intent"]["name"] == "greet"
+
+
+def test_crf_training_is_reproducible_within_one_process() -> None:
+    data = fixture_data()
+
+    def state_features() -> dict[tuple[str, str], float]:
+        pipeline = train_fixture_pipeline()
+        (crf,) = [c for c in pipeline.components if isinstance(c, CRFEntityExtractor)]
+        return dict(crf.tagger.info().state_features)
+
+    first = state_features()
+    # another training in between moves the C library's random sequence along
+    Pipeline.from_config(load_config(FIXTURE_CONFIG)).train(data.subset(data.examples[::-1]))
+    assert state_features() == first
