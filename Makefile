@@ -69,6 +69,10 @@ pytest: setup
 test-fast: setup
 	$(PY) -m pytest -q -n $(FAST_WORKERS) -m "$(FAST_MARKERS)"
 
+## screenshots: docs/screenshots/*.png, each main page of the web chat and the console
+screenshots: setup browser
+	$(PY) -m testing.screenshots
+
 train: setup
 	$(PY) main.py train
 

@@ -1,0 +1,140 @@
+"""`make screenshots` (`.venv/bin/python -m testing.screenshots [--out docs/screenshots]`):
+a screenshot of each main page, taken as people use them.
+
+It serves the web application over a new SQLite database in a temporary directory with the
+NLU model of `models/` (trained first if data or config changed), then, in headless Debian
+Chromium: a taxpayer opens a return-correction case in the web chat on a phone (request,
+the signed letter, submit) and asks for a person; a staff member logs in and the queue,
+the case, the conversation, the accounts and the studio are shot on a desktop-sized page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import expect
+
+from app.container import build_container
+from app.settings import Settings
+from testing.samples import GOOD_ID, REQUEST, make_pdf
+from testing.web import PASSWORD, add_account, chromium, desktop, login, phone, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 30_000  # ms
+
+
+async def _say(page: Any, text: str) -> None:
+    await page.fill("#text", text)
+    await page.click("#send")
+
+
+async def _bot_said(page: Any, text: str) -> Any:
+    found = page.locator("article.msg-bot", has_text=text).last
+    await expect(found).to_be_visible(timeout=TIMEOUT)
+    return found
+
+
+async def shoot(out: Path) -> list[Path]:
+    """Take the screenshots into `out`; the files written."""
+    from desk.migrate import upgrade
+    from nlu.model_store import train_model
+
+    out.mkdir(parents=True, exist_ok=True)
+    models = ROOT / "models"
+    await asyncio.to_thread(train_model, [ROOT / "data"], ROOT / "config.yml", models)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'taxdesk.sqlite3'}"
+        await asyncio.to_thread(upgrade, url)
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            database_url=url,
+            data_dir=Path(tmp) / "var",
+            models_dir=models,
+            redis_url=None,
+            telegram_bot_token=None,
+            webhook_url=None,
+        )
+        async with build_container(settings) as container, serve(container) as site:
+            await add_account(site, "管理员", "admin", login="admin")
+            await add_account(site, "王芳", "staff", login="wangfang")
+
+            async def save(page: Any, name: str) -> None:
+                path = out / f"{name}.png"
+                await page.screenshot(path=str(path), full_page=True)
+                written.append(path)
+
+            async with chromium() as browser:
+                chat = await phone(browser)
+                await chat.goto(site("/chat"))
+                await _say(chat, f"{REQUEST['hans']}，{GOOD_ID}")
+                await _bot_said(chat, "承诺书")
+                await chat.fill("#text", "承诺书")
+                await chat.set_input_files(
+                    "#file",
+                    files=[
+                        {"name": "承诺书.pdf", "mimeType": "application/pdf", "buffer": make_pdf()}
+                    ],
+                )
+                submit = chat.locator("button.msg-button[data-payload='/submit_case']").last
+                await expect(submit).to_be_visible(timeout=TIMEOUT)
+                await submit.click()
+                done = await _bot_said(chat, "案件编号 TX-")
+                number = (await done.inner_text()).split("案件编号 ")[1].split("，")[0]
+                await save(chat, "web-chat")
+
+                staff = await desktop(browser)
+                await staff.goto(site("/console/login"))
+                await save(staff, "login")
+                await login(staff, site, "wangfang", PASSWORD)
+                await staff.goto(site("/console/queue"))
+                await save(staff, "queue")
+                await staff.goto(site(f"/console/cases/{number}"))
+                async with staff.expect_navigation():
+                    await staff.click("form.act-claim button")
+                await save(staff, "case")
+
+                await _say(chat, "转人工")
+                await staff.goto(site("/console/conversations"))
+                await staff.locator("tr.conv-human a").first.wait_for(timeout=TIMEOUT)
+                await save(staff, "conversations")
+                await staff.click("tr.conv-human a")
+                await staff.fill("textarea[name=text]", "您好，我是王芳，您的更正申请已收到，正在办理。")
+                async with staff.expect_navigation():
+                    await staff.click("#reply-form button[type=submit]")
+                await expect(chat.locator("article.msg-staff").last).to_be_visible(
+                    timeout=TIMEOUT
+                )
+                await save(staff, "conversation")
+                await save(chat, "web-chat-staff")
+
+                admin = await desktop(browser)
+                await login(admin, site, "admin", PASSWORD)
+                await admin.goto(site("/console/accounts"))
+                await save(admin, "accounts")
+                await admin.goto(site("/console/studio"))
+                await save(admin, "studio")
+                await admin.goto(site("/console/studio/review"))
+                await save(admin, "review")
+    return written
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt):
+        for path in asyncio.run(shoot(args.out)):
+            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
