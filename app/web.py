@@ -49,6 +49,7 @@ async def console_deps(container: Container) -> AsyncIterator[ConsoleDeps]:
             secure_cookies=(settings.public_url or "").startswith("https://"),
             throttle=throttle,
             frame_ancestors=settings.chat_frame_ancestors,
+            extra={"outbox_poll_interval": container.outbox_poll_interval},
         )
     finally:
         if redis is not None:

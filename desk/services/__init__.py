@@ -14,7 +14,8 @@ error the session is rolled back and can be used again.
 - `staff.StaffWork` — staff members and their steps on cases;
 - `queries.Queries` — the staff queue and the case view;
 - `topics.StaffTopics` — the staff supergroup's topics and the relay to and from them;
-- `accounts.Accounts` — console logins (argon2 hashes) and the admin's staff accounts.
+- `accounts.Accounts` — console logins (argon2 hashes) and the admin's staff accounts;
+- `webchat.WebChat` — the web chat's history after an id and its download check.
 The per-update rows (messages, trackers) do not come through here: `desk.batch.WriteBatcher`.
 """
 
@@ -29,10 +30,11 @@ from desk.services.queries import CaseDetail, Queries
 from desk.services.staff import ROLES, StaffWork
 from desk.services.taxpayer_cases import ALREADY_RATED, CaseSummary, TaxpayerCases
 from desk.services.topics import STAFF_CHANNEL, RelayedToTaxpayer, StaffTopics, TopicCard
+from desk.services.webchat import ChatDocument, ChatMessage, WebChat
 from desk.states import CLOSED_STATUSES
 
 
-class Desk(Conversations, TaxpayerCases, StaffWork, Queries, StaffTopics, Accounts):
+class Desk(Conversations, TaxpayerCases, StaffWork, Queries, StaffTopics, Accounts, WebChat):
     """Services over one session. See the package docstring."""
 
 
@@ -49,6 +51,8 @@ __all__ = [
     "Actor",
     "CaseDetail",
     "CaseSummary",
+    "ChatDocument",
+    "ChatMessage",
     "ConversationState",
     "Desk",
     "DeskCore",
@@ -59,5 +63,6 @@ __all__ = [
     "StaffTopics",
     "TopicCard",
     "WeakPassword",
+    "WebChat",
     "WorkingDays",
 ]
