@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp_jinja2
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from aiohttp_session import get_session
 
 from console.app import DEPS, ConsoleDeps
@@ -136,7 +136,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     caption = None
     reader = await request.multipart()
     async for part in reader:
-        if not isinstance(part, web.BodyPartReader):  # a nested multipart: not ours
+        if not isinstance(part, BodyPartReader):  # a nested multipart: not ours
             continue
         if part.name == "file" and got is None:
             data = bytes(await part.read())
