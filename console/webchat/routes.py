@@ -23,7 +23,6 @@ import contextlib
 import json
 import logging
 import secrets
-import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -33,7 +32,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp_session import get_session
 
 from console.app import DEPS, ConsoleDeps
-from console.live import Versions, heartbeat, send_event, sse_stream
+from console.live import heartbeat, send_event, sse_stream
 from console.webchat.channel import (
     CHANNEL,
     ChatInputError,
@@ -168,13 +167,20 @@ async def events(request: web.Request) -> web.StreamResponse:
     if chat_id is None:
         raise web.HTTPUnauthorized(text=EXPIRED)
     deps = request.app[DEPS]
-    channel = channel_of(deps)
-    streams: weakref.WeakSet[asyncio.Task[Any]] = request.app[STREAMS]
+    streams = request.app[STREAMS]
     task = asyncio.current_task()
     if task is not None:
         streams.add(task)
+    try:
+        return await _stream(request, deps, chat_id)
+    finally:
+        if task is not None:
+            streams.discard(task)
+
+
+async def _stream(request: web.Request, deps: ConsoleDeps, chat_id: str) -> web.StreamResponse:
+    channel = channel_of(deps)
     last = _after(request)
-    seen = Versions()
     resp = await sse_stream(request)
     with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
         await send_event(resp, "", event="ready")
@@ -242,7 +248,7 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 #: Types sent as themselves (what intake accepts); anything else is octet-stream.
 SAFE_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png", "image/webp"})
-STREAMS: web.AppKey[weakref.WeakSet[asyncio.Task[Any]]] = web.AppKey(STREAMS_KEY, weakref.WeakSet)
+STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey(STREAMS_KEY)
 
 
 async def _outbox(app: web.Application) -> AsyncIterator[None]:
@@ -269,13 +275,14 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _end_streams(app: web.Application) -> None:
-    for task in list(app[STREAMS]):
+    streams: set[asyncio.Task[Any]] = app[STREAMS]
+    for task in list(streams):
         task.cancel()
 
 
 def setup(app: web.Application) -> None:
     """The web chat's routes, its outbox worker, and the end of open streams on shutdown."""
-    app[STREAMS] = weakref.WeakSet()
+    app[STREAMS] = set()
     app.router.add_get("/chat", page, name="chat")
     app.router.add_post("/chat/send", send)
     app.router.add_post("/chat/upload", upload)

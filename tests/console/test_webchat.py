@@ -38,7 +38,8 @@ async def test_a_taxpayer_corrects_a_return_in_the_web_chat_from_request_to_rati
     await bot_said(page, "承诺书")
     await page.fill("#text", "承诺书")  # the caption of the file chosen next
     await page.set_input_files(
-        "#file", files=[{"name": "承诺书.pdf", "mimeType": "application/pdf", "buffer": make_pdf()}]
+        "#file",
+        files=[{"name": "承诺书.pdf", "mimeType": "application/pdf", "buffer": make_pdf()}],
     )
     await expect(page.locator("article.msg-me", has_text="承诺书.pdf")).to_be_visible(
         timeout=TIMEOUT
@@ -125,7 +126,9 @@ async def test_a_refused_file_and_empty_text_say_why(site: Site, browser: Any) -
     await expect(page.locator("#notice")).to_have_text("请输入内容后再发送。")
     await page.set_input_files(
         "#file",
-        files=[{"name": "申报表.docx", "mimeType": "application/msword", "buffer": b"PK\3\4" * 40}],
+        files=[
+            {"name": "申报表.docx", "mimeType": "application/msword", "buffer": b"PK\3\4" * 40}
+        ],
     )
     await expect(page.locator("article.msg-me", has_text="申报表.docx")).to_be_visible(
         timeout=TIMEOUT
