@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, cast
 
-from actions.channel import InboundFile, InboundMessage, Reply, SharedContact
+from actions.channel import InboundFile, InboundMessage, Reply
 from bot.ports import Dialogue, FileIntake
 from desk.runtime import DeskRuntime
 from desk.services import ChatDocument, ChatMessage
@@ -38,6 +38,14 @@ EMPTY_TEXT = "请输入内容后再发送。"
 TOO_LONG = "这条消息太长了（最多 {limit} 个字），请分几条发送。"
 NO_PHONE = "请输入手机号。"
 FILE_NOTE = "[文件 {name}]"
+PHONE_NOT_PROOF = {
+    "hans": "网页上无法确认这个手机号属于您本人，所以不能用它验证身份。"
+    "请发送税务局工作人员给您的验证码，例如“验证码 12345678”；"
+    "也可以在 Telegram 中点“分享我的手机号”。",
+    "hant": "網頁上無法確認這個手機號屬於您本人，所以不能用它驗證身份。"
+    "請發送稅務局工作人員給您的驗證碼，例如「驗證碼 12345678」；"
+    "也可以在 Telegram 中點「分享我的手機號」。",
+}
 REFUSED_NOTE = "[未接收的文件 {name}]"
 
 
@@ -164,22 +172,24 @@ class WebChatChannel:
         return await self.turn(self._message(chat_id, payload, is_button=True), payload)
 
     async def phone(self, chat_id: str, phone: str | None) -> list[Reply]:
-        """A phone number typed where the dialogue asked for the contact button. A web page
+        """A phone number typed where the dialogue offered the contact button. A web page
         cannot prove the number is the sender's own (Telegram's contact button does), so it
-        goes in as a card of nobody in particular: the desk does not verify by it and says
-        how to verify instead (a code from the office)."""
+        verifies nobody: the number is stored (masked) as the taxpayer's message and the
+        answer says how to verify on the web (the office's one-time code). The dialogue is
+        not asked: its refusal speaks of Telegram's button."""
         phone = (phone or "").strip()
         if not phone:
             raise ChatInputError("empty phone", NO_PHONE)
         if len(phone) > MAX_PHONE:
             raise ChatInputError("phone too long", TOO_LONG.format(limit=MAX_PHONE))
-        msg = InboundMessage(
-            channel=CHANNEL,
-            chat_id=chat_id,
-            user_id=chat_id,
-            contact=SharedContact(phone, None),
+        await self.recorder.record_message(
+            CHANNEL, chat_id, chat_id, f"[手机号 {mask_phone(phone)}]"
         )
-        return await self.turn(msg, f"[联系人 {mask_phone(phone)}]")
+        self.poke()
+        script = await self.script(chat_id)
+        replies = [Reply(text=PHONE_NOT_PROOF[script])]
+        await self.record_replies(chat_id, replies)
+        return replies
 
     async def upload(self, chat_id: str, upload: Upload, caption: str | None) -> list[Reply]:
         """A file: the same content checks as Telegram (`intake.accept`). A refused file is

@@ -119,7 +119,7 @@ async def test_traditional_input_gets_traditional_replies_and_labels(
     await expect(page.locator("h1")).to_have_text("税务在线咨询")
 
 
-async def test_a_refused_file_and_empty_text_say_why(site: Site, browser: Any) -> None:
+async def test_a_refused_file_empty_text_and_a_typed_phone_say_why(site: Site, browser: Any) -> None:
     page = await phone(browser)
     await page.goto(site("/chat"))
     await say(page, "   ")
@@ -134,6 +134,13 @@ async def test_a_refused_file_and_empty_text_say_why(site: Site, browser: Any) -
         timeout=TIMEOUT
     )
     await bot_said(page, "暂不支持这种文件")
+    await say(page, "验证")
+    await page.locator("button.msg-button[data-contact]").last.click()
+    await expect(page.locator("#phone-form")).to_be_visible()
+    await page.fill("#phone", "13800138000")
+    await page.click("#phone-form button[type=submit]")
+    await bot_said(page, "无法确认")
+    await expect(page.locator("#phone-form")).to_be_hidden()
     refused = await page.request.post(site("/chat/send"), data={"text": "你好"})
     assert refused.status == 403  # no CSRF header: refused before any handler
 

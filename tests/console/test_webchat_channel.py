@@ -200,3 +200,17 @@ async def test_traditional_in_traditional_out_and_its_notices_too(services: Cont
     assert await notices_of(services).run_once() == 1
     done = event_of((await channel.history(CHAT))[-1])
     assert "已辦結" in done["text"] and "請核對" in done["text"]
+
+
+async def test_a_typed_phone_number_verifies_nobody_and_says_how(services: Container) -> None:
+    channel = channel_of(services)
+    replies = await channel.text(CHAT, "验证")
+    contact = [b for r in replies for row in r.buttons for b in row if b.request_contact]
+    assert contact, "the dialogue offers the contact button"
+    with pytest.raises(ChatInputError):
+        await channel.phone(CHAT, " ")
+    replies = await channel.phone(CHAT, "13800138000")
+    assert "验证码" in replies[0].text and "无法确认" in replies[0].text
+    texts = [m.text or "" for m in await channel.history(CHAT)]
+    assert "13800138000" not in "".join(texts)  # stored masked
+    assert texts[-1] == replies[0].text
