@@ -77,7 +77,12 @@
     if (who === "staff") item.appendChild(el("div", "msg-who", word("staff")));
     if (text) item.appendChild(el("div", "msg-text", text));
     if (m.file) item.appendChild(el("div", "msg-file", "📎 " + m.file));
-    if (m.template) item.appendChild(el("div", "msg-file", "📎 " + m.template.name));
+    if (m.template) {
+      var t = el("a", "msg-doc", "📎 " + m.template.name);
+      t.href = m.template.url;
+      t.setAttribute("download", m.template.name);
+      item.appendChild(t);
+    }
     (m.documents || []).forEach(function (d) {
       var a = el("a", "msg-doc", "📎 " + (d.name || word("file")));
       a.href = d.url;

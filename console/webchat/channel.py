@@ -12,10 +12,12 @@ live feed, still under that lock, so replies of one chat are stored in order.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from actions.channel import InboundFile, InboundMessage, Reply
@@ -90,8 +92,8 @@ def reply_meta(reply: Reply, *, sender: str = "bot") -> dict[str, Any]:
             [{"title": b.title, "payload": b.payload, "contact": b.request_contact} for b in row]
             for row in reply.buttons
         ]
-    if reply.document is not None:
-        meta["template"] = {"name": reply.document.name}
+    if reply.document is not None:  # a file on the server's disk (the letter's template)
+        meta["template"] = {"name": reply.document.name, "path": reply.document.path}
     return meta
 
 
@@ -107,9 +109,15 @@ def event_of(message: ChatMessage) -> dict[str, Any]:
     }
     if message.direction == "in" and message.file_name:
         event["file"] = message.file_name
-    for key in ("buttons", "documents", "kind", "template"):
+    for key in ("buttons", "documents", "kind"):
         if meta.get(key):
             event[key] = meta[key]
+    template = meta.get("template")
+    if isinstance(template, dict):  # the name and our URL only, never the server's path
+        event["template"] = {
+            "name": str(template.get("name") or "文件"),
+            "url": f"/chat/messages/{message.id}/file",
+        }
     if "documents" in event:
         event["documents"] = [
             {"name": str(d.get("name") or "文件"), "url": f"/chat/files/{int(d['attachment_id'])}"}
@@ -270,6 +278,23 @@ class WebChatChannel:
             return await self.runtime.desk(session).chat_messages(
                 CHANNEL, chat_id, after_id=after_id, since=since, limit=limit
             )
+
+    async def sent_file(self, chat_id: str, message_id: int) -> tuple[str, bytes] | None:
+        """The file the bot sent with this chat's message `message_id` (name, bytes), or
+        None (not this chat's message, no file, the file gone)."""
+        rows = await self.history(chat_id, message_id - 1, late=False, limit=1)
+        if not rows or rows[0].id != message_id or rows[0].direction != "out":
+            return None
+        template = (rows[0].meta or {}).get("template")
+        if not isinstance(template, dict) or not template.get("path"):
+            return None
+        path = Path(str(template["path"]))
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError:
+            log.warning("web chat: the file of message %s is gone", message_id)
+            return None
+        return str(template.get("name") or path.name), data
 
     async def document(self, chat_id: str, attachment_id: int) -> ChatDocument | None:
         """A file this chat may download (None: not found, or not this chat's)."""

@@ -10,7 +10,8 @@ token). The POSTs carry the session's CSRF token in the header (`taxdesk.send`, 
 * `GET /chat/events` — server-sent events: every message of the conversation after
   `Last-Event-ID` (or `?after=`), in and out, woken by the live feed; a reconnect resumes.
 * `GET /chat/files/{id}` — a document of this conversation (checked in the desk), as an
-  attachment with nosniff; anything else is a 404.
+  attachment with nosniff; anything else is a 404. `GET /chat/messages/{id}/file` — the file
+  the bot sent with one of this chat's messages (the commitment letter's template).
 
 `setup(app)` also runs the web channel's outbox worker (`WebOutboxWorker` under
 `desk.outbox.serve`) for the life of the application, and ends open streams on shutdown.
@@ -211,6 +212,20 @@ async def _send_new(
             return last, now_had
 
 
+async def sent_file(request: web.Request) -> web.StreamResponse:
+    """The file the bot sent with one of this chat's messages (the letter's template)."""
+    chat_id = await chat_id_of(request)
+    try:
+        message_id = int(request.match_info["message_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    found = await channel_of(request.app[DEPS]).sent_file(chat_id, message_id) if chat_id else None
+    if found is None:
+        raise web.HTTPNotFound()
+    name, data = found
+    return _attachment(data, name, "application/octet-stream")
+
+
 async def download(request: web.Request) -> web.StreamResponse:
     """A document of this conversation (404 for anything else, including a bad id)."""
     chat_id = await chat_id_of(request)
@@ -230,11 +245,14 @@ async def download(request: web.Request) -> web.StreamResponse:
     except Exception:
         log.exception("web chat: attachment %s unreadable", doc.attachment_id)
         raise web.HTTPNotFound() from None
-    ascii_name = "".join(
-        c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in doc.name
-    )
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(doc.name)}"
     media = doc.media_type if doc.media_type in SAFE_TYPES else "application/octet-stream"
+    return _attachment(data, doc.name, media)
+
+
+def _attachment(data: bytes, name: str, media: str) -> web.Response:
+    """A download: never shown inline, never sniffed, never cached by others."""
+    ascii_name = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in name)
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
     return web.Response(
         body=data,
         headers={
@@ -288,5 +306,6 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/chat/upload", upload)
     app.router.add_get("/chat/events", events)
     app.router.add_get("/chat/files/{attachment_id}", download)
+    app.router.add_get("/chat/messages/{message_id}/file", sent_file)
     app.cleanup_ctx.append(_outbox)
     app.on_shutdown.append(_end_streams)

@@ -119,7 +119,9 @@ async def test_traditional_input_gets_traditional_replies_and_labels(
     await expect(page.locator("h1")).to_have_text("税务在线咨询")
 
 
-async def test_a_refused_file_empty_text_and_a_typed_phone_say_why(site: Site, browser: Any) -> None:
+async def test_a_refused_file_empty_text_and_a_typed_phone_say_why(
+    site: Site, browser: Any
+) -> None:
     page = await phone(browser)
     await page.goto(site("/chat"))
     await say(page, "   ")

@@ -214,3 +214,19 @@ async def test_a_typed_phone_number_verifies_nobody_and_says_how(services: Conta
     texts = [m.text or "" for m in await channel.history(CHAT)]
     assert "13800138000" not in "".join(texts)  # stored masked
     assert texts[-1] == replies[0].text
+
+
+async def test_the_template_the_bot_sends_is_downloadable_by_this_chat_only(
+    services: Container,
+) -> None:
+    channel = channel_of(services)
+    replies = await channel.text(CHAT, "承诺书模板在哪里下载")
+    assert any(r.document is not None for r in replies)
+    sent = [m for m in await channel.history(CHAT) if (m.meta or {}).get("template")]
+    event = event_of(sent[-1])
+    assert event["template"]["url"] == f"/chat/messages/{sent[-1].id}/file"
+    assert "path" not in event["template"]  # the server's path stays on the server
+    found = await channel.sent_file(CHAT, sent[-1].id)
+    assert found is not None and found[0] == "承诺书模板.docx" and found[1][:2] == b"PK"
+    assert await channel.sent_file("someone-else", sent[-1].id) is None
+    assert await channel.sent_file(CHAT, sent[-1].id - 1) is None  # the question, no file
