@@ -20,6 +20,7 @@ from console.webchat.channel import (
     WebChatChannel,
     event_of,
 )
+from console.webchat.channel import CHANNEL as CHAT_CHANNEL
 from console.webchat.notices import WebNoticeSender, WebOutboxWorker
 from intake.storage import LocalAttachmentStore
 from testing.app import MakeContainer, bot_settings
@@ -230,3 +231,34 @@ async def test_the_template_the_bot_sends_is_downloadable_by_this_chat_only(
     assert found is not None and found[0] == "承诺书模板.docx" and found[1][:2] == b"PK"
     assert await channel.sent_file("someone-else", sent[-1].id) is None
     assert await channel.sent_file(CHAT, sent[-1].id - 1) is None  # the question, no file
+
+
+async def test_a_web_conversation_is_handed_to_staff_and_staff_words_come_back(
+    tmp_path: Path, database_url: str, make_container: MakeContainer, interpreter: Any
+) -> None:
+    settings = bot_settings(
+        database_url=database_url,
+        data_dir=tmp_path / "var",
+        models_dir=tmp_path / "models",
+        staff_chat_id=-1001234567890,
+    )
+    services = await make_container(settings, interpreter=interpreter)
+    channel = channel_of(services)
+    await channel.text(CHAT, "你好")
+    await channel.press(CHAT, "/request_human")
+    runtime = services.runtime
+    assert runtime is not None
+    async with runtime.sessions() as session:
+        desk = runtime.desk(session)
+        conv = await desk.find_conversation(CHAT_CHANNEL, CHAT)
+        assert conv is not None and conv.state == "human"
+        staff = await desk.add_staff("王芳")
+        await desk.relay_to_taxpayer(conv.id, -1001234567890, 77, staff.id, text="您好，我是王芳")
+    assert await notices_of(services).run_once() >= 1
+    shown = [event_of(m) for m in await channel.history(CHAT)]
+    said = [e for e in shown if e["from"] == "staff"]
+    assert said and said[-1]["text"] == "您好，我是王芳"
+    before = len(shown)
+    replies = await channel.text(CHAT, "我的发票开错了")
+    assert replies == []  # staff own the conversation: the bot stays quiet
+    assert len(await channel.history(CHAT)) == before + 1  # and the message is kept
