@@ -4,10 +4,12 @@ and the replies are stored as outbound rows with what the page needs to show the
 (`message.meta`: buttons, documents, who wrote it). The page reads every message of its
 conversation from those rows (`history`), so a reconnect loses nothing.
 
-Order of one turn: check the input (empty, too long: `ChatInputError`) → store the inbound row
-(`recorder.record_message`, committed) → `engine.handle(..., deliver=...)` (the engine's
-per-chat lock serialises the turns of one chat) → `deliver` stores the replies and pokes the
-live feed, still under that lock, so replies of one chat are stored in order.
+Order of one turn: check the input (empty, too long: `ChatInputError`) → under the chat's lock
+(`actions.locks.KeyedLocks`, taken in arrival order): store the inbound row
+(`recorder.record_message`, committed) → `engine.handle(..., deliver=...)` (which holds the
+engine's own per-chat lock too) → `deliver` stores the replies and pokes the live feed. So a
+chat's history reads message, its replies, next message, its replies — even for two messages
+sent at once.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from actions.channel import InboundFile, InboundMessage, Reply
+from actions.locks import KeyedLocks
 from bot.ports import Dialogue, FileIntake
 from desk.runtime import DeskRuntime
 from desk.services import ChatDocument, ChatMessage
@@ -158,6 +161,9 @@ class WebChatChannel:
         self.intake = intake
         self.outbound = cast(RepliesStore | None, outbound)
         self.poke = poke or (lambda: None)
+        # storing and the turn under one lock per chat: two messages sent at once are
+        # stored in the order their turns run (the engine's own lock orders only the turns)
+        self._locks = KeyedLocks()
 
     # ------------------------------------------------------------------ inbound
 
@@ -190,13 +196,14 @@ class WebChatChannel:
             raise ChatInputError("empty phone", NO_PHONE)
         if len(phone) > MAX_PHONE:
             raise ChatInputError("phone too long", TOO_LONG.format(limit=MAX_PHONE))
-        await self.recorder.record_message(
-            CHANNEL, chat_id, chat_id, f"[手机号 {mask_phone(phone)}]"
-        )
-        self.poke()
-        script = await self.script(chat_id)
-        replies = [Reply(text=PHONE_NOT_PROOF[script])]
-        await self.record_replies(chat_id, replies)
+        async with self._locks.hold(chat_id):
+            await self.recorder.record_message(
+                CHANNEL, chat_id, chat_id, f"[手机号 {mask_phone(phone)}]"
+            )
+            self.poke()
+            script = await self.script(chat_id)
+            replies = [Reply(text=PHONE_NOT_PROOF[script])]
+            await self.record_replies(chat_id, replies)
         return replies
 
     async def upload(self, chat_id: str, upload: Upload, caption: str | None) -> list[Reply]:
@@ -240,19 +247,20 @@ class WebChatChannel:
     async def turn(self, msg: InboundMessage, stored_text: str | None) -> list[Reply]:
         """Store `msg` (committed), then run the turn; the replies are stored by `deliver`
         under the chat's lock. Returns the replies."""
-        await self.recorder.record_message(
-            CHANNEL,
-            msg.chat_id,
-            msg.user_id,
-            stored_text,
-            attachment_id=msg.files[0].attachment_id if msg.files else None,
-        )
-        self.poke()
 
         async def deliver(replies: list[Reply]) -> None:
             await self.record_replies(msg.chat_id, replies)
 
-        return await self.engine.handle(msg, deliver=deliver)
+        async with self._locks.hold(msg.chat_id):
+            await self.recorder.record_message(
+                CHANNEL,
+                msg.chat_id,
+                msg.user_id,
+                stored_text,
+                attachment_id=msg.files[0].attachment_id if msg.files else None,
+            )
+            self.poke()
+            return await self.engine.handle(msg, deliver=deliver)
 
     async def record_replies(self, chat_id: str, replies: list[Reply]) -> None:
         """The bot's replies as outbound rows (with their buttons), then a poke."""

@@ -4,6 +4,7 @@ downloads checked against the conversation — on SQLite and PostgreSQL, the rea
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ from console.webchat.channel import (
     WebChatChannel,
     event_of,
 )
-from console.webchat.channel import CHANNEL as CHAT_CHANNEL
 from console.webchat.notices import WebNoticeSender, WebOutboxWorker
 from intake.storage import LocalAttachmentStore
 from testing.app import MakeContainer, bot_settings
@@ -250,7 +250,7 @@ async def test_a_web_conversation_is_handed_to_staff_and_staff_words_come_back(
     assert runtime is not None
     async with runtime.sessions() as session:
         desk = runtime.desk(session)
-        conv = await desk.find_conversation(CHAT_CHANNEL, CHAT)
+        conv = await desk.find_conversation(CHANNEL, CHAT)
         assert conv is not None and conv.state == "human"
         staff = await desk.add_staff("王芳")
         await desk.relay_to_taxpayer(conv.id, -1001234567890, 77, staff.id, text="您好，我是王芳")
@@ -262,3 +262,33 @@ async def test_a_web_conversation_is_handed_to_staff_and_staff_words_come_back(
     replies = await channel.text(CHAT, "我的发票开错了")
     assert replies == []  # staff own the conversation: the bot stays quiet
     assert len(await channel.history(CHAT)) == before + 1  # and the message is kept
+
+
+async def test_turns_of_one_chat_run_one_at_a_time_in_order(services: Container) -> None:
+    channel = channel_of(services)
+    record = channel.record_replies
+    active: list[str] = []
+    order: list[str] = []
+
+    async def slow_record(chat_id: str, replies: list[Reply]) -> None:
+        active.append(chat_id)
+        assert len(active) == 1, "two deliveries of one chat at once"
+        await asyncio.sleep(0.05)
+        order.append(replies[0].text)
+        await record(chat_id, replies)
+        active.remove(chat_id)
+
+    channel.record_replies = slow_record  # type: ignore[method-assign]
+    first, second = await asyncio.gather(
+        channel.text(CHAT, "你好"), channel.text(CHAT, "周六大厅开门吗")
+    )
+    rows = await channel.history(CHAT)
+    # each message is followed by its own replies, in the order the turns ran
+    replies = {"你好": first, "周六大厅开门吗": second}
+    ran = [m.text for m in rows if m.direction == "in"]
+    assert sorted(ran) == sorted(replies)
+    expected: list[tuple[str, str | None]] = []
+    for text in ran:
+        expected += [("in", text)] + [("out", r.text) for r in replies[str(text)]]
+    assert [(m.direction, m.text) for m in rows] == expected
+    assert order == [replies[str(text)][0].text for text in ran]
