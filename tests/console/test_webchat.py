@@ -5,8 +5,12 @@ reload; Traditional in, Traditional out; a refused file; the embeddable button."
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 from typing import Any
 
+import aiohttp
 from playwright.async_api import expect
 
 from desk.models import Rating
@@ -168,3 +172,73 @@ async def test_the_embed_script_opens_the_chat_in_a_frame(site: Site, browser: A
     await frame.locator("#text").fill("你好")
     await frame.locator("#send").click()
     await expect(frame.locator("article.msg-bot").first).to_be_visible(timeout=TIMEOUT)
+
+
+async def read_events(
+    http: aiohttp.ClientSession,
+    url: str,
+    enough: int,
+    headers: dict[str, str] | None = None,
+    beyond: int = 0,
+) -> list[dict[str, Any]]:
+    """The message events of the stream until `enough` with an id above `beyond` arrived
+    (then the stream is left)."""
+    got: list[dict[str, Any]] = []
+    async with http.get(url, headers=headers or {}) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/event-stream")
+        event, data, sent_id = "", "", None
+        async with asyncio.timeout(TIMEOUT / 1000):
+            async for raw in resp.content:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    data = line[6:]
+                elif line.startswith("id: "):
+                    sent_id = int(line[4:])
+                elif line == "":
+                    if not event and data:
+                        got.append({**json.loads(data), "event_id": sent_id})
+                        if sum(1 for e in got if e["id"] > beyond) >= enough:
+                            return got
+                    event, data = "", ""
+    return got
+
+
+async def test_the_stream_resumes_after_the_last_event_id(site: Site) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(site("/chat/events")) as resp:
+            assert resp.status == 401  # no chat yet: the page makes one
+        html = await (await http.get(site("/chat"))).text()
+        found = re.search(r'name="csrf-token" content="([^"]+)"', html)
+        assert found is not None
+        csrf = {"X-CSRF-Token": found.group(1)}
+        sent = await http.post(site("/chat/send"), json={"text": "你好"}, headers=csrf)
+        assert sent.status == 200
+        first = await read_events(http, site("/chat/events"), 2)
+        assert [e["dir"] for e in first] == ["in", "out"] and first[0]["text"] == "你好"
+        last = first[-1]["event_id"]
+        assert last == first[-1]["id"]
+        # while the page is away: another message and its reply
+        await http.post(site("/chat/send"), json={"text": "周六大厅开门吗"}, headers=csrf)
+        resumed = await read_events(
+            http, site("/chat/events"), 2, headers={"Last-Event-ID": str(last)}, beyond=last
+        )
+        new = [e for e in resumed if e["id"] > last]
+        assert new[0]["text"] == "周六大厅开门吗" and new[1]["dir"] == "out"
+        # rows of the last seconds may come again (a late commit must not be lost); the page
+        # drops the ids it has
+        assert {e["id"] for e in resumed if e["id"] <= last} <= {e["id"] for e in first}
+        after = first[0]["id"]
+        again = await read_events(http, site(f"/chat/events?after={after}"), 1, beyond=after)
+        assert next(e for e in again if e["id"] > after)["id"] == first[1]["id"]
+        empty = await http.post(site("/chat/send"), json={"text": " "}, headers=csrf)
+        assert empty.status == 400 and (await empty.json())["error"] == "请输入内容后再发送。"
+        bad = await http.post(site("/chat/send"), data=b"not json", headers=csrf)
+        assert bad.status == 400
+        form = aiohttp.FormData({"caption": "x"}, default_to_multipart=True)
+        nofile = await http.post(site("/chat/upload"), data=form, headers=csrf)
+        assert nofile.status == 400 and "没有收到文件" in (await nofile.json())["error"]
+        forged = await http.get(site("/chat/files/999999"))
+        assert forged.status == 404
