@@ -7,6 +7,7 @@ token). The POSTs carry the session's CSRF token in the header (`taxdesk.send`, 
 * `POST /chat/send` — JSON `{"text"}`, `{"payload"}` (a button) or `{"phone"}`; answered once
   the message is stored and its turn ran; `{"error"}` with a 400 for refused input.
 * `POST /chat/upload` — multipart `file` (+ `caption`), the same checks as Telegram.
+  Both refuse a chat sending more than `RATE` messages a minute (429, nothing stored).
 * `GET /chat/events` — server-sent events: every message of the conversation after
   `Last-Event-ID` (or `?after=`), in and out, woken by the live feed; a reconnect resumes.
 * `GET /chat/files/{id}` — a document of this conversation (checked in the desk), as an
@@ -53,6 +54,9 @@ EXPIRED = "会话已过期，请刷新页面后继续。"
 BAD_REQUEST = "请求格式有误，请刷新页面后重试。"
 NO_FILE = "没有收到文件，请重新选择。"
 FAILED = "抱歉，系统出了点问题，您的消息已保存，请稍后再试。"
+TOO_FAST = "您发送得太快了，请稍等片刻再发。"
+RATE_KEY = "webchat_rate"  # deps.extra: messages a chat may send a minute (default RATE)
+RATE = 30
 CHANNEL_KEY = "webchat.channel"
 STREAMS_KEY = "webchat.streams"
 HISTORY_PAGE = 200
@@ -92,6 +96,14 @@ def _error(message: str, status: int = 400) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+async def too_fast(deps: ConsoleDeps, chat_id: str) -> bool:
+    """Count one message of this chat; True beyond `RATE` a minute (an anonymous page must
+    not be a way to fill the database). Counted where the login throttle counts (Redis
+    when set, shared by the processes)."""
+    limit = int(deps.extra.get(RATE_KEY, RATE))
+    return await deps.throttle.counter.hit(f"webchat:{chat_id}", 60.0) > limit
+
+
 async def page(request: web.Request) -> web.StreamResponse:
     """The chat page; the history comes through the stream."""
     deps = request.app[DEPS]
@@ -112,7 +124,10 @@ async def send(request: web.Request) -> web.StreamResponse:
         return _error(BAD_REQUEST)
     if not isinstance(body, dict):
         return _error(BAD_REQUEST)
-    channel = channel_of(request.app[DEPS])
+    deps = request.app[DEPS]
+    if await too_fast(deps, chat_id):
+        return _error(TOO_FAST, 429)
+    channel = channel_of(deps)
     try:
         if body.get("payload") is not None:
             await channel.press(chat_id, str(body["payload"]))
@@ -146,7 +161,10 @@ async def upload(request: web.Request) -> web.StreamResponse:
             caption = (await part.text())[:10_000]
     if got is None or not got.data:
         return _error(NO_FILE)
-    channel = channel_of(request.app[DEPS])
+    deps = request.app[DEPS]
+    if await too_fast(deps, chat_id):
+        return _error(TOO_FAST, 429)
+    channel = channel_of(deps)
     try:
         await channel.upload(chat_id, got, caption)
     except ChatInputError as e:

@@ -242,3 +242,8 @@ async def test_the_stream_resumes_after_the_last_event_id(site: Site) -> None:
         assert nofile.status == 400 and "没有收到文件" in (await nofile.json())["error"]
         forged = await http.get(site("/chat/files/999999"))
         assert forged.status == 404
+        site.deps.extra["webchat_rate"] = 4  # 3 counted already (2 sent, 1 empty)
+        third = await http.post(site("/chat/send"), json={"text": "你好"}, headers=csrf)
+        assert third.status == 200
+        flood = await http.post(site("/chat/send"), json={"text": "你好"}, headers=csrf)
+        assert flood.status == 429 and "太快" in (await flood.json())["error"]
