@@ -7,7 +7,8 @@ A third figure splits the difference: the channel called without HTTP
 (`WebChatChannel.text`: the inbound row stored, the turn, the replies stored).
 
 Prints p50/p95, the ratio, and one JSON line: `webchat_turn_p50_ms`, `webchat_turn_p95_ms`,
-`engine_turn_p50_ms` (+ `engine_turn_p95_ms`, `channel_turn_p50_ms`, `ratio_p50`, `turns`).
+`engine_turn_p50_ms` (+ `engine_turn_p95_ms`, `channel_turn_p50_ms`, `webchat_post_p50_ms`,
+`ratio_p50`, `turns`).
 
 Run: `.venv/bin/python -m bench.webchat [--turns 60] [--models models/] [--database-url URL]`
 (without a model in `--models`, one is trained from data/ into a temporary directory).
@@ -87,8 +88,8 @@ class Browser:
                         ready.set()
                     event = ""
 
-    async def turn(self, text: str) -> float:
-        """Seconds from the POST to the first reply event."""
+    async def turn(self, text: str) -> tuple[float, float]:
+        """Seconds from the POST to the first reply event, and to the POST's answer."""
         while not self.replies.empty():
             self.replies.get_nowait()
         start = time.perf_counter()
@@ -96,8 +97,9 @@ class Browser:
             self.url + "/chat/send", json={"text": text}, headers={"X-CSRF-Token": self.token}
         ) as resp:
             assert resp.status == 200, await resp.text()
+            answered = time.perf_counter()
             first = await asyncio.wait_for(self.replies.get(), 30)
-        return first - start
+        return first - start, answered - start
 
     async def close(self) -> None:
         if self.reader is not None:
@@ -128,6 +130,7 @@ async def run(turns: int, models: Path, database_url: str | None) -> dict[str, A
     web: list[float] = []
     direct: list[float] = []
     stored: list[float] = []
+    posts: list[float] = []
     async with site(database_url, interpreter) as served:
         engine = served.container.engine
         await engine.handle(InboundMessage("bench", "warm-up", "warm-up", text="你好"))
@@ -141,11 +144,15 @@ async def run(turns: int, models: Path, database_url: str | None) -> dict[str, A
                     browser = Browser(served.url)
                     await browser.open()
                 assert browser is not None
-                web.append(await browser.turn(FLOW[step]))
+                seen, answered = await browser.turn(FLOW[step])
+                web.append(seen)
+                posts.append(answered)
                 chat = f"engine-{i // len(FLOW)}"
+                await asyncio.sleep(0.05)  # the stream's reads after the web turn settle
                 start = time.perf_counter()
                 await engine.handle(InboundMessage("bench", chat, chat, text=FLOW[step]))
                 direct.append(time.perf_counter() - start)
+                await asyncio.sleep(0.05)
                 start = time.perf_counter()  # the channel without HTTP: stores in and out
                 await channel_of(served.deps).text(f"channel-{i // len(FLOW)}", FLOW[step])
                 stored.append(time.perf_counter() - start)
@@ -158,6 +165,7 @@ async def run(turns: int, models: Path, database_url: str | None) -> dict[str, A
         "engine_turn_p50_ms": round(pct(direct, 0.5), 1),
         "engine_turn_p95_ms": round(pct(direct, 0.95), 1),
         "channel_turn_p50_ms": round(pct(stored, 0.5), 1),
+        "webchat_post_p50_ms": round(pct(posts, 0.5), 1),
         "ratio_p50": round(statistics.median(web) / statistics.median(direct), 2),
         "turns": turns,
         "database": "postgresql" if database_url and "postgres" in database_url else "sqlite",
@@ -181,6 +189,7 @@ def main() -> None:
     )
     channel_p50 = result["channel_turn_p50_ms"]
     print(f"web chat channel without HTTP (stores in and out): p50 {channel_p50} ms")
+    print(f"the POST's own answer (after the turn): p50 {result['webchat_post_p50_ms']} ms")
     print(json.dumps(result))
 
 
