@@ -101,10 +101,14 @@ async def test_a_taxpayer_corrects_a_return_in_the_web_chat_from_request_to_rati
     assert await wait_for(rated, timeout=TIMEOUT / 1000)
     await bot_said(page, "评价")
 
-    shown = await page.locator("article.msg").count()
-    await page.reload()
-    await expect(page.locator("article.msg")).to_have_count(shown, timeout=TIMEOUT)
+    before = await page.locator("article.msg .msg-text").all_inner_texts()
+    await page.reload()  # the whole history comes back from the stream, in order
+    await expect(page.locator("article.msg-bot", has_text="评价").last).to_be_visible(
+        timeout=TIMEOUT
+    )
     await expect(page.locator("article[data-kind='case_done'] a.msg-doc")).to_be_visible()
+    after = await page.locator("article.msg .msg-text").all_inner_texts()
+    assert after[: len(before)] == before
 
 
 async def test_traditional_input_gets_traditional_replies_and_labels(
