@@ -779,13 +779,14 @@ class DeskOutboundStore:
         texts: list[tuple[str | None, str | None]],
         *,
         outbox_key: str | None = None,
+        meta: Sequence[dict[str, Any] | None] | None = None,
     ) -> None:
         """Store `(text, channel message id)` pairs as outbound rows of the chat (group
-        commit, `desk.batch`)."""
+        commit, `desk.batch`); `meta`: one per pair (the web chat's buttons), or None."""
         ref = await self.conversations.ref(channel, chat_id)
         assert ref is not None
         await self.conversations.writes.record_outbound(
-            ref.id, channel, chat_id, texts, outbox_key=outbox_key
+            ref.id, channel, chat_id, texts, outbox_key=outbox_key, meta=meta
         )
 
 

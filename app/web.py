@@ -52,6 +52,7 @@ async def console_deps(container: Container) -> AsyncIterator[ConsoleDeps]:
             throttle=throttle,
             frame_ancestors=settings.chat_frame_ancestors,
             extra={
+                "outbox_poll_interval": container.outbox_poll_interval,
                 "studio": StudioConfig(
                     data_dir=DATA_DIR,
                     config_path=Path(settings.nlu_config),

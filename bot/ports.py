@@ -89,8 +89,10 @@ class OutboundStore(Protocol):
         texts: list[tuple[str | None, str | None]],
         *,
         outbox_key: str | None = None,
+        meta: Sequence[dict[str, Any] | None] | None = None,
     ) -> None:
-        """Store `(text, channel message id)` pairs sent to `chat_id`."""
+        """Store `(text, channel message id)` pairs sent to `chat_id` (`meta`: one per pair,
+        what a channel needs to show the message again, e.g. the web chat's buttons)."""
         ...
 
 

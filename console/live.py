@@ -62,6 +62,8 @@ class ChangeFeed:
 
         async with listen(self.runtime.engine, self._wake):
             while True:
+                # cleared before reading: a poke during the read is a new change, not lost
+                self._wake.clear()
                 try:
                     now = await self.read()
                 except Exception:
@@ -71,7 +73,6 @@ class ChangeFeed:
                     self.versions = now
                     async with self._changed:
                         self._changed.notify_all()
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval)
 

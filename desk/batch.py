@@ -117,6 +117,7 @@ class WriteBatcher:
                     "text": text,
                     "attachment_id": attachment_id,
                     "outbox_key": None,
+                    "meta": None,
                 },
             )
         )
@@ -129,10 +130,15 @@ class WriteBatcher:
         texts: Sequence[tuple[str | None, str | None]],
         *,
         outbox_key: str | None = None,
+        meta: Sequence[dict[str, Any] | None] | None = None,
     ) -> None:
-        """Store `(text, channel message id)` pairs the bot sent, as outbound rows."""
+        """Store `(text, channel message id)` pairs the bot sent, as outbound rows; `meta`,
+        one per pair, what a channel needs to show the message again (buttons…)."""
         if not texts:
             return
+        metas = list(meta) if meta is not None else [None] * len(texts)
+        if len(metas) != len(texts):
+            raise ValueError("record_outbound: one meta per text")
         await self._submit(
             "outbound",
             {
@@ -147,8 +153,9 @@ class WriteBatcher:
                         "text": text,
                         "attachment_id": None,
                         "outbox_key": outbox_key,
+                        "meta": m,
                     }
-                    for text, message_id in texts
+                    for (text, message_id), m in zip(texts, metas, strict=True)
                 ]
             },
         )

@@ -163,6 +163,10 @@ class Message(Base):
         ForeignKey("attachment.id", ondelete="SET NULL")
     )
     outbox_key: Mapped[str | None] = mapped_column(String(200))
+    # what a channel that shows the history again (the web chat) needs besides the text:
+    # {"buttons": [[{title, payload, contact}]], "documents": [{attachment_id, name}],
+    #  "kind": the notice's kind, "from": "bot" | "staff"}
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

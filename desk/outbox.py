@@ -92,6 +92,9 @@ class Delivered:
 
     channel_message_id: str | None = None
     text: str | None = None
+    #: what a channel needs to show the message again (the web chat's buttons, documents,
+    #: kind), stored in the message row's `meta`
+    meta: dict[str, Any] | None = None
 
 
 class Sender(Protocol):
@@ -243,6 +246,7 @@ async def mark_delivered(
                 chat_id=item.chat_id or "",
                 channel_message_id=delivered.channel_message_id if delivered else None,
                 text=delivered.text if delivered else None,
+                meta=delivered.meta if delivered else None,
                 outbox_key=item.idempotency_key,
                 created_at=now,
             )

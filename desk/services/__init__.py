@@ -17,7 +17,8 @@ error the session is rolled back and can be used again.
 - `inbox.Inbox` (on `StaffTopics`) — the console's conversations: list, chat, take over,
   reply, hand back;
 - `accounts.Accounts` — console logins (argon2 hashes) and the admin's staff accounts;
-- `review.Review` — the studio's review inbox (read, close with who/how, flag a message).
+- `review.Review` — the studio's review inbox (read, close with who/how, flag a message);
+- `webchat.WebChat` — the web chat's history after an id and its download check.
 The per-update rows (messages, trackers) do not come through here: `desk.batch.WriteBatcher`.
 """
 
@@ -34,10 +35,11 @@ from desk.services.review import OUT_OF_SCOPE, Review
 from desk.services.staff import ROLES, StaffWork
 from desk.services.taxpayer_cases import ALREADY_RATED, CaseSummary, TaxpayerCases
 from desk.services.topics import STAFF_CHANNEL, RelayedToTaxpayer, StaffTopics, TopicCard
+from desk.services.webchat import ChatDocument, ChatMessage, WebChat
 from desk.states import CLOSED_STATUSES
 
 
-class Desk(Conversations, TaxpayerCases, Accounts, StaffWork, Queries, Inbox, Review):
+class Desk(Conversations, TaxpayerCases, Accounts, StaffWork, Queries, Inbox, Review, WebChat):
     """Services over one session. See the package docstring."""
 
 
@@ -55,7 +57,9 @@ __all__ = [
     "Actor",
     "CaseDetail",
     "CaseSummary",
+    "ChatDocument",
     "ChatItem",
+    "ChatMessage",
     "ConversationRow",
     "ConversationState",
     "ConversationView",
@@ -73,5 +77,6 @@ __all__ = [
     "StaffTopics",
     "TopicCard",
     "WeakPassword",
+    "WebChat",
     "WorkingDays",
 ]
