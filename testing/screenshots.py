@@ -45,7 +45,7 @@ async def shoot(out: Path) -> list[Path]:
     from desk.migrate import upgrade
     from nlu.model_store import train_model
 
-    out.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     models = ROOT / "models"
     await asyncio.to_thread(train_model, [ROOT / "data"], ROOT / "config.yml", models)
     written: list[Path] = []
@@ -105,7 +105,7 @@ async def shoot(out: Path) -> list[Path]:
                 await staff.locator("tr.conv-human a").first.wait_for(timeout=TIMEOUT)
                 await save(staff, "conversations")
                 await staff.click("tr.conv-human a")
-                await staff.fill("textarea[name=text]", "您好，我是王芳，您的更正申请已收到，正在办理。")
+                await staff.fill("textarea[name=text]", "您好，我是王芳，您的更正申请已收到。")
                 async with staff.expect_navigation():
                     await staff.click("#reply-form button[type=submit]")
                 await expect(chat.locator("article.msg-staff").last).to_be_visible(
