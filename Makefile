@@ -83,6 +83,9 @@ bench: setup services
 	$(PY) bench/nlu.py
 	$(PY) bench/desk.py
 	$(PY) bench/inbound.py
+	$(PY) bench/webchat.py
+	$(PY) bench/console.py
+	$(PY) bench/studio.py
 	$(PY) bench/conversations.py
 
 clean:

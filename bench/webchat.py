@@ -10,7 +10,7 @@ Prints p50/p95, the ratio, and one JSON line: `webchat_turn_p50_ms`, `webchat_tu
 `engine_turn_p50_ms` (+ `engine_turn_p95_ms`, `channel_turn_p50_ms`, `webchat_post_p50_ms`,
 `ratio_p50`, `turns`).
 
-Run: `.venv/bin/python -m bench.webchat [--turns 60] [--models models/] [--database-url URL]`
+Run: `.venv/bin/python bench/webchat.py [--turns 60] [--models models/] [--database-url URL]`
 (without a model in `--models`, one is trained from data/ into a temporary directory).
 """
 
@@ -22,6 +22,7 @@ import contextlib
 import json
 import re
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -29,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+if __package__ in (None, ""):  # run as `python bench/webchat.py`: the repository, not bench/
+    sys.path[0:1] = [str(Path(__file__).resolve().parents[1])]
 
 from actions.channel import InboundMessage
 from app.container import build_container

@@ -22,6 +22,7 @@ from aiohttp import web
 from console.app import DEPS, beijing
 from console.auth import STAFF, require
 from console.live import heartbeat, send_event, sse_stream
+from desk.cli import STATUS_LABELS
 from desk.services import ChatItem, ConversationRow, ConversationView
 from intake.storage import LocalAttachmentStore
 from taxrules.errors import UserFacingError
@@ -157,6 +158,7 @@ def _page(
             "items": [item_json(i) for i in view.items],
             "states": STATES,
             "channels": CHANNELS,
+            "status_labels": STATUS_LABELS,
             "error": error,
             "text": text,
         },

@@ -43,11 +43,9 @@ async def _bot_said(page: Any, text: str) -> Any:
 async def shoot(out: Path) -> list[Path]:
     """Take the screenshots into `out`; the files written."""
     from desk.migrate import upgrade
-    from nlu.model_store import train_model
 
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     models = ROOT / "models"
-    await asyncio.to_thread(train_model, [ROOT / "data"], ROOT / "config.yml", models)
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'taxdesk.sqlite3'}"
@@ -130,6 +128,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    from nlu.model_store import train_model
+
+    # before the event loop: the model the pages use (skipped when data and config are as trained)
+    train_model([ROOT / "data"], ROOT / "config.yml", ROOT / "models")
     with contextlib.suppress(KeyboardInterrupt):
         for path in asyncio.run(shoot(args.out)):
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)

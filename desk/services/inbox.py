@@ -228,15 +228,21 @@ class Inbox(StaffTopics):
             ):
                 att_names[int(aid)] = original or f"文件 {aid}"
         items: list[ChatItem] = []
+        titles: dict[str, str] = {}  # button payload -> the title the taxpayer pressed
         for m in messages:
             docs: tuple[ChatDocument, ...] = ()
             if m.attachment_id is not None:
                 docs = (ChatDocument(m.attachment_id, att_names.get(m.attachment_id, "文件")),)
             if m.direction == "in":
-                items.append(
-                    ChatItem(f"m{m.id}", "taxpayer", m.text or "", m.created_at, None, docs)
-                )
+                text = m.text or ""
+                if text in titles:  # a pressed button reads as what it said, not its payload
+                    text = f"【按钮】{titles[text]}"
+                items.append(ChatItem(f"m{m.id}", "taxpayer", text, m.created_at, None, docs))
                 continue
+            for row in (m.meta or {}).get("buttons") or []:
+                for button in row:
+                    if isinstance(button, dict) and button.get("payload"):
+                        titles[str(button["payload"])] = str(button.get("title") or "")
             copy = copies.get(m.outbox_key or "")
             if copy is not None or (m.outbox_key or "").startswith(STAFF_COPY):
                 payload = copy or {}

@@ -158,3 +158,24 @@ async def test_the_list_puts_staff_first_and_the_chat_shows_who_wrote(
     view = await desk.conversation_view(a.id)
     assert [(i.who, i.staff_name, i.pending) for i in view.items][-1] == ("staff", "王芳", False)
     assert len(view.items) == 3
+
+
+async def test_a_pressed_button_reads_as_its_title_in_the_chat(desk: Desk) -> None:
+    """The web chat stores a press as its payload; staff read the title the taxpayer saw."""
+    a = await desk.ensure_conversation("web", "w1", "w1", display_name="甲")
+    desk.session.add(
+        Message(
+            conversation_id=a.id,
+            direction="out",
+            channel="web",
+            chat_id="w1",
+            text="要提交吗？",
+            meta={"buttons": [[{"title": "提交", "payload": "/submit_case"}]]},
+            created_at=desk.now(),
+        )
+    )
+    await desk.session.commit()
+    await _message(desk, a.id, "in", "/submit_case", None)
+    await _message(desk, a.id, "in", "/help", None)  # typed, never offered as a button
+    view = await desk.conversation_view(a.id)
+    assert [i.text for i in view.items] == ["要提交吗？", "【按钮】提交", "/help"]
