@@ -407,6 +407,8 @@ class StaffTopicSender:
                 await self.topics.in_topic(conversation_id, self._complaint(row))
             elif row.kind == "staff_console_reply":  # a reply written in the web console
                 await self.topics.in_topic(conversation_id, self._console_reply(row))
+            elif row.kind == "staff_relay_text":  # a web-chat taxpayer's message
+                await self.topics.in_topic(conversation_id, self._relay_text(row))
             else:
                 raise Undeliverable(f"unknown staff row kind {row.kind!r}")
         except TelegramRetryAfter as e:
@@ -447,6 +449,22 @@ class StaffTopicSender:
         names = [str(n) for n in row.payload.get("documents") or []]
         if names:
             text += f"\n（附件：{'、'.join(names)}）"
+
+        async def send(thread: int) -> object:
+            return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)
+
+        return send
+
+    def _relay_text(self, row: OutboxItem) -> Callable[[int], Awaitable[object]]:
+        """What a web-chat taxpayer wrote while staff have the conversation (there is no
+        Telegram message to copy): "【网页】纳税人：…" and the names of the files sent, which
+        staff open in the console."""
+        text = "【网页】纳税人：" + str(row.payload.get("text") or "")
+        names = [str(n) for n in row.payload.get("files") or []]
+        if names:
+            text += f"\n（文件：{'、'.join(names)}，请在工作台查看）"
+        if row.payload.get("closed"):
+            text += CLOSED_MARK
 
         async def send(thread: int) -> object:
             return await self.bot.send_message(self.chat_id, text, message_thread_id=thread)

@@ -260,7 +260,16 @@ class WebChatChannel:
                 attachment_id=msg.files[0].attachment_id if msg.files else None,
             )
             self.poke()
-            return await self.engine.handle(msg, deliver=deliver)
+
+            async def with_staff() -> None:  # the conversation is with staff: into the topic
+                if msg.is_button:  # a press (e.g. the one that asked for staff) is no words
+                    return
+                files = [f.original_name or "文件" for f in msg.files]
+                async with self.runtime.sessions() as session:
+                    desk = self.runtime.desk(session)
+                    await desk.relay_text_to_staff(CHANNEL, msg.chat_id, stored_text, files)
+
+            return await self.engine.handle(msg, deliver=deliver, with_staff=with_staff)
 
     async def record_replies(self, chat_id: str, replies: list[Reply]) -> None:
         """The bot's replies as outbound rows (with their buttons), then a poke."""

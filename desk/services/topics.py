@@ -287,6 +287,33 @@ class StaffTopics(DeskCore):
             return 0
         return len(messages)
 
+    async def relay_text_to_staff(
+        self, channel: str, chat_id: str, text: str | None, files: list[str] | None = None
+    ) -> bool:
+        """While a conversation of a channel without Telegram message ids (the web chat) is
+        with staff and has a staff topic (or one on its way), queue the taxpayer's message
+        as text for the topic (`staff_relay_text`: the words and the names of the files,
+        which staff open in the console). False when nothing was queued."""
+        conv = await self.session.scalar(
+            select(Conversation)
+            .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
+        if conv is None or conv.state != "human" or not await self._has_topic(conv.id):
+            await self._commit()
+            return False
+        self.session.add(
+            staff_row(
+                conv.id,
+                "staff_relay_text",
+                {"text": text or "", "files": list(files or []), "closed": self.office_closed()},
+                self.now(),
+            )
+        )
+        await self._commit()
+        return True
+
     async def _has_topic(self, conversation_id: int) -> bool:
         """The conversation has a staff topic, or one is on its way (a staff row waits for
         the staff sender, which creates the topic on first need)."""

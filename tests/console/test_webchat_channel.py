@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from actions.channel import InboundMessage, Reply
 from app.container import Container
@@ -22,6 +23,7 @@ from console.webchat.channel import (
     event_of,
 )
 from console.webchat.notices import WebNoticeSender, WebOutboxWorker
+from desk.models import Outbox
 from intake.storage import LocalAttachmentStore
 from testing.app import MakeContainer, bot_settings
 from testing.samples import GOOD_ID, REQUEST, make_pdf
@@ -262,6 +264,15 @@ async def test_a_web_conversation_is_handed_to_staff_and_staff_words_come_back(
     replies = await channel.text(CHAT, "我的发票开错了")
     assert replies == []  # staff own the conversation: the bot stays quiet
     assert len(await channel.history(CHAT)) == before + 1  # and the message is kept
+    # and it goes into the conversation's staff topic as text (no Telegram message to copy)
+    async with runtime.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(Outbox).where(Outbox.kind == "staff_relay_text").order_by(Outbox.id)
+            )
+        ).all()
+    assert [r.payload["text"] for r in rows] == ["我的发票开错了"]
+    assert rows[0].channel == "telegram_staff" and rows[0].chat_id == str(conv.id)
 
 
 async def test_turns_of_one_chat_run_one_at_a_time_in_order(services: Container) -> None:

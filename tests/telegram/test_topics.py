@@ -233,3 +233,16 @@ async def test_a_console_reply_is_posted_in_the_topic(bot: Bot, botapi: BotAPISe
     )
     (_card, posted) = botapi.in_topic(STAFF, store.topics[9])
     assert posted.text == "【工作台】王芳：请补交承诺书\n（附件：模板.pdf）"
+
+
+async def test_a_web_chat_message_is_posted_in_the_topic(bot: Bot, botapi: BotAPIServer) -> None:
+    """Issue 10: while staff hold a web-chat conversation, what the taxpayer writes there
+    reaches the topic as text (there is no Telegram message to copy), with the files' names."""
+    store = MemoryTopics()
+    sender = StaffTopicSender(TopicManager(bot, STAFF, store))
+    payload = {"conversation_id": 9, "text": "发票开错了", "files": ["发票.jpg"]}
+    await sender.send(
+        OutboxItem(1, "staff_relay_text", payload, "telegram_staff", "9", "w1", 1, None)
+    )
+    (_card, posted) = botapi.in_topic(STAFF, store.topics[9])
+    assert posted.text == "【网页】纳税人：发票开错了\n（文件：发票.jpg，请在工作台查看）"
