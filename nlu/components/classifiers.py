@@ -158,6 +158,11 @@ class SklearnIntentClassifier(Component):
         # run side by side; its random generator is shared, so weights then vary by ~1e-6 from
         # one training to the next (1 thread: the same data always gives the same model).
         threads = max(1, int(self.config["training_threads"]))
+        # import what both threads use here, first: two threads importing sklearn for the
+        # first time at once can meet a half-initialised module (ImportError in CI once)
+        import sklearn.linear_model
+        import sklearn.model_selection
+        import sklearn.svm  # noqa: F401
         with ThreadPoolExecutor(max_workers=threads) as pool:
             final = pool.submit(self._fit, x, y)
             self.temperature = self._calibrate(x, y, pool)
