@@ -43,6 +43,9 @@ class ChangeFeed:
         self.versions = Versions()
         self._changed = asyncio.Condition()
         self._wake = asyncio.Event()
+        # set by `running` on the way out: the loop ends even if a cancellation is lost
+        # (Python 3.11's `asyncio.wait_for` can swallow one that meets a finished wait)
+        self._stopped = False
 
     def poke(self) -> None:
         """Something was written in this process: look now instead of at the next tick."""
@@ -61,7 +64,7 @@ class ChangeFeed:
         from desk.outbox import listen
 
         async with listen(self.runtime.engine, self._wake):
-            while True:
+            while not self._stopped:
                 # cleared before reading: a poke during the read is a new change, not lost
                 self._wake.clear()
                 try:
@@ -74,15 +77,15 @@ class ChangeFeed:
                     async with self._changed:
                         self._changed.notify_all()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.interval)
+                    async with asyncio.timeout(self.interval):
+                        await self._wake.wait()
 
     async def wait(self, seen: Versions, timeout: float = HEARTBEAT) -> Versions:  # noqa: ASYNC109
         """The versions once they differ from `seen` (or after `timeout`, unchanged)."""
         async with self._changed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self.versions != seen), timeout
-                )
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait_for(lambda: self.versions != seen)
         return self.versions
 
 
@@ -124,6 +127,8 @@ async def running(feed: ChangeFeed) -> AsyncIterator[ChangeFeed]:
     try:
         yield feed
     finally:
+        feed._stopped = True
+        feed.poke()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from actions.channel import InboundMessage
 from console.studio import StudioConfig
@@ -19,7 +20,7 @@ from nlu.live import LiveInterpreter
 from testing.app import MakeContainer, bot_settings
 from testing.studio import CONFIG, first_model, small_data
 from testing.waits import wait_for
-from testing.web import Site, add_account, desktop, login, serve
+from testing.web import Site, add_account, desktop, login, phone, serve
 
 TEXT = "办事大厅能停车吗"
 WITH_PHONE = "我电话13912345678 社保断缴了咋办"
@@ -91,12 +92,24 @@ async def test_admin_teaches_a_fallback_message_and_activates_without_restart(
     assert "已启用模型" in await page.inner_text("main")
     await wait_for(lambda: live.reloads >= 1, timeout=20, message="the new model loaded")
     assert await _intent(live, TEXT) == "faq_office_hours"
+    # and a taxpayer in the running web chat gets the office-hours answer, no restart
+    chat = await phone(browser)
+    await chat.goto(site("/chat"))
+    answers = chat.locator("article.msg-bot")
+    await chat.fill("#text", TEXT)
+    await chat.click("#send")
+    await expect(answers.last).to_contain_text("9:30", timeout=20_000)
 
     async with page.expect_navigation():
         await page.click("#rollback")
     assert "已回滚到模型" in await page.inner_text("main")
     await wait_for(lambda: live.reloads >= 2, timeout=20, message="rolled back")
     assert await _intent(live, TEXT) == "nlu_fallback"
+    shown = await answers.count()
+    await chat.fill("#text", TEXT)  # the web chat's answer is the earlier one again
+    await chat.click("#send")
+    await expect(answers).not_to_have_count(shown, timeout=20_000)
+    assert "9:30" not in await answers.last.inner_text()
 
 
 async def test_staff_cannot_open_the_studio_and_yaml_edits_are_validated(
