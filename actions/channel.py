@@ -85,3 +85,23 @@ class Reply:
 #: A channel's "send these replies now": awaited by the dialogue while it still holds the
 #: chat's turn, so the replies of one chat go out in the order its messages came in.
 Deliver = Callable[[list[Reply]], Awaitable[None]]
+
+
+#: The chat commands every channel offers (Telegram's menu, typed in the web chat or the
+#: shell): command -> (menu description, payload fed to the dialogue).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "start": ("开始 / 開始", "/greet"),
+    "help": ("能办什么 / 能辦什麼", "/help"),
+    "status": ("查询办理进度 / 查詢辦理進度", "/check_status"),
+    "cancel": ("取消当前事项 / 取消當前事項", "/cancel_request"),
+    "human": ("转人工 / 轉人工", "/request_human"),
+}
+
+
+def command_payload(text: str) -> str | None:
+    """The payload of a typed command (`/status`, `/STATUS@bot`), or None for other text."""
+    if not text.startswith("/"):
+        return None
+    word = text.split()[0][1:].split("@")[0].lower()
+    found = COMMANDS.get(word)
+    return found[1] if found else None

@@ -22,11 +22,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol, TextIO, runtime_checkable
 
+from actions.channel import COMMANDS as MENU
 from actions.channel import Button, InboundFile, InboundMessage, Reply, SharedContact
 from app.container import Container
 from bot.notices import render_notice, traditional_staff_words
 from desk.outbox import Delivered, OutboxItem, OutboxWorker, serve
-from handlers.taxpayer import COMMANDS as MENU
 from taxrules.errors import UserFacingError
 from taxrules.phones import mask_phone
 

@@ -6,18 +6,13 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BotCommand, Message
 
+from actions.channel import COMMANDS as CHAT_COMMANDS
 from bot.convert import CHANNEL, from_contact, from_message, pick
 from bot.ports import StaffRelay
 from bot.turns import TurnRunner
 
-#: command -> (menu description, payload fed to the dialogue)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "start": ("开始 / 開始", "/greet"),
-    "help": ("能办什么 / 能辦什麼", "/help"),
-    "status": ("查询办理进度 / 查詢辦理進度", "/check_status"),
-    "cancel": ("取消当前事项 / 取消當前事項", "/cancel_request"),
-    "human": ("转人工 / 轉人工", "/request_human"),
-}
+#: command -> (menu description, payload fed to the dialogue): one table for every channel
+COMMANDS = CHAT_COMMANDS
 
 
 def bot_commands() -> list[BotCommand]:

@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from actions.channel import InboundFile, InboundMessage, Reply
+from actions.channel import InboundFile, InboundMessage, Reply, command_payload
 from actions.locks import KeyedLocks
 from bot.ports import Dialogue, FileIntake
 from desk.runtime import DeskRuntime
@@ -174,6 +174,9 @@ class WebChatChannel:
             raise ChatInputError("empty text", EMPTY_TEXT)
         if len(text) > MAX_TEXT:
             raise ChatInputError("text too long", TOO_LONG.format(limit=MAX_TEXT))
+        payload = command_payload(text)  # /status, /help... typed as on Telegram
+        if payload is not None:
+            return await self.turn(self._message(chat_id, payload), text)
         return await self.turn(self._message(chat_id, text), text)
 
     async def press(self, chat_id: str, payload: str | None) -> list[Reply]:

@@ -303,3 +303,16 @@ async def test_turns_of_one_chat_run_one_at_a_time_in_order(services: Container)
         expected += [("in", text)] + [("out", r.text) for r in replies[str(text)]]
     assert [(m.direction, m.text) for m in rows] == expected
     assert order == [replies[str(text)][0].text for text in ran]
+
+
+async def test_typed_commands_work_as_on_telegram(services: Container) -> None:
+    """`/status`, `/help`… typed in the web chat are the same commands as Telegram's menu;
+    what was typed is what is stored."""
+    channel = channel_of(services)
+    replies = await channel.text(CHAT, "/status")
+    assert "没有在办事项" in replies[0].text
+    assert (await channel.history(CHAT))[0].text == "/status"
+    help_replies = await channel.text(CHAT, "/HELP")
+    assert help_replies and "没有在办事项" not in help_replies[0].text
+    unknown = await channel.text(CHAT, "/nonsense")  # not a command: the dialogue's own turn
+    assert unknown
