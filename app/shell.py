@@ -20,12 +20,13 @@ import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol, TextIO, runtime_checkable
+from typing import TextIO
 
 from actions.channel import COMMANDS as MENU
 from actions.channel import Button, InboundFile, InboundMessage, Reply, SharedContact
 from app.container import Container
 from bot.notices import render_notice, traditional_staff_words
+from bot.ports import MessageRecorder
 from desk.outbox import Delivered, OutboxItem, OutboxWorker, serve
 from taxrules.errors import UserFacingError
 from taxrules.phones import mask_phone
@@ -41,23 +42,6 @@ HELP = (
     "输入按钮前的数字即按下按钮；"
     "/exit 或 Ctrl-D 退出。"
 )
-
-
-@runtime_checkable
-class MessageRecorder(Protocol):
-    """An inbound store that records a message of any channel (`DeskInboundStore`)."""
-
-    async def record_message(
-        self,
-        channel: str,
-        chat_id: str,
-        user_id: str | None,
-        text: str | None,
-        *,
-        attachment_id: int | None = None,
-    ) -> bool:
-        """Store one inbound message; False for a repeat."""
-        ...
 
 
 def clean_line(line: str) -> tuple[str, bool]:

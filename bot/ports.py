@@ -58,6 +58,24 @@ class InboundStore(Protocol):
         ...
 
 
+@runtime_checkable
+class MessageRecorder(Protocol):
+    """An inbound store that records a message of any channel without a Telegram update
+    (the terminal shell, the web chat): `app.adapters.DeskInboundStore`."""
+
+    async def record_message(
+        self,
+        channel: str,
+        chat_id: str,
+        user_id: str | None,
+        text: str | None,
+        *,
+        attachment_id: int | None = None,
+    ) -> bool:
+        """Store one inbound message; False for a repeat."""
+        ...
+
+
 class FileRejected(UserFacingError):
     """A file the taxpayer sent was refused; `user_message` says why, in Chinese."""
 
@@ -317,6 +335,7 @@ __all__ = [
     "InboundFile",
     "InboundMessage",
     "InboundStore",
+    "MessageRecorder",
     "NoticeLookups",
     "OutboundStore",
     "Reply",

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from actions.channel import InboundFile, InboundMessage, Reply, command_payload
 from actions.locks import KeyedLocks
-from bot.ports import Dialogue, FileIntake
+from bot.ports import Dialogue, FileIntake, MessageRecorder, OutboundStore
 from desk.runtime import DeskRuntime
 from desk.services import ChatDocument, ChatMessage
 from taxrules.errors import UserFacingError
@@ -56,34 +55,6 @@ REFUSED_NOTE = "[未接收的文件 {name}]"
 
 class ChatInputError(UserFacingError):
     """Input the chat refuses before storing anything (the page shows the message)."""
-
-
-class MessageRecorder(Protocol):
-    """Stores an inbound message of any channel (`app.adapters.DeskInboundStore`)."""
-
-    async def record_message(
-        self,
-        channel: str,
-        chat_id: str,
-        user_id: str | None,
-        text: str | None,
-        *,
-        attachment_id: int | None = None,
-    ) -> bool: ...
-
-
-class RepliesStore(Protocol):
-    """Records replies with their meta (`app.adapters.DeskOutboundStore`)."""
-
-    async def record_sent(
-        self,
-        channel: str,
-        chat_id: str,
-        texts: list[tuple[str | None, str | None]],
-        *,
-        outbox_key: str | None = None,
-        meta: Sequence[dict[str, Any] | None] | None = None,
-    ) -> None: ...
 
 
 def reply_meta(reply: Reply, *, sender: str = "bot") -> dict[str, Any]:
@@ -159,7 +130,7 @@ class WebChatChannel:
         self.engine = engine
         self.recorder = cast(MessageRecorder, recorder)
         self.intake = intake
-        self.outbound = cast(RepliesStore | None, outbound)
+        self.outbound = cast(OutboundStore | None, outbound)
         self.poke = poke or (lambda: None)
         # storing and the turn under one lock per chat: two messages sent at once are
         # stored in the order their turns run (the engine's own lock orders only the turns)
