@@ -22,5 +22,39 @@ window.taxdesk = (function () {
     });
     return source;
   }
-  return { csrf: csrf, send: send, listen: listen };
+  // Keep `box` in step with the server: on each `changed` event of `box.dataset.events` (and
+  // after a reconnect, for what changed meanwhile) fetch `box.dataset.fragment` and put it in
+  // place, one fetch at a time (a change during a fetch fetches once more). `hooks.before()`
+  // returns what `hooks.after(it)` needs once the new HTML is in; `hooks.state` gets the class
+  // `offline` while the stream is down. A lost session (401) reloads to the login page.
+  function liveFragment(box, hooks) {
+    hooks = hooks || {};
+    var busy = false, again = false, opened = false;
+    function refresh() {
+      if (busy) { again = true; return; }
+      busy = true;
+      var it = hooks.before ? hooks.before() : null;
+      send(box.dataset.fragment, { method: "GET" }).then(function (r) {
+        if (r.status === 401) { window.location.reload(); return null; }
+        return r.ok ? r.text() : null;
+      }).then(function (html) {
+        if (html === null || html === undefined) return;
+        box.innerHTML = html;
+        if (hooks.after) hooks.after(it);
+        box.dataset.refreshed = String(Date.now());
+      }).catch(function () {}).then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+    }
+    var source = listen(box.dataset.events, { changed: refresh });
+    source.onopen = function () {
+      if (hooks.state) hooks.state.classList.remove("offline");
+      if (opened) refresh();
+      opened = true;
+    };
+    source.onerror = function () { if (hooks.state) hooks.state.classList.add("offline"); };
+    return source;
+  }
+  return { csrf: csrf, send: send, listen: listen, liveFragment: liveFragment };
 })();
