@@ -22,22 +22,21 @@ from playwright.async_api import expect
 
 from app.container import build_container
 from app.settings import Settings
-from testing.samples import GOOD_ID, REQUEST, make_pdf
-from testing.web import PASSWORD, add_account, chromium, desktop, login, phone, serve
+from testing.web import (
+    PASSWORD,
+    TURN_TIMEOUT,
+    add_account,
+    chromium,
+    desktop,
+    login,
+    open_correction,
+    phone,
+    say,
+    serve,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 30_000  # ms
-
-
-async def _say(page: Any, text: str) -> None:
-    await page.fill("#text", text)
-    await page.click("#send")
-
-
-async def _bot_said(page: Any, text: str) -> Any:
-    found = page.locator("article.msg-bot", has_text=text).last
-    await expect(found).to_be_visible(timeout=TIMEOUT)
-    return found
+TIMEOUT = TURN_TIMEOUT
 
 
 async def shoot(out: Path) -> list[Path]:
@@ -71,20 +70,7 @@ async def shoot(out: Path) -> list[Path]:
             async with chromium() as browser:
                 chat = await phone(browser)
                 await chat.goto(site("/chat"))
-                await _say(chat, f"{REQUEST['hans']}，{GOOD_ID}")
-                await _bot_said(chat, "承诺书")
-                await chat.fill("#text", "承诺书")
-                await chat.set_input_files(
-                    "#file",
-                    files=[
-                        {"name": "承诺书.pdf", "mimeType": "application/pdf", "buffer": make_pdf()}
-                    ],
-                )
-                submit = chat.locator("button.msg-button[data-payload='/submit_case']").last
-                await expect(submit).to_be_visible(timeout=TIMEOUT)
-                await submit.click()
-                done = await _bot_said(chat, "案件编号 TX-")
-                number = (await done.inner_text()).split("案件编号 ")[1].split("，")[0]
+                number = await open_correction(chat)
                 await save(chat, "web-chat")
 
                 staff = await desktop(browser)
@@ -98,7 +84,7 @@ async def shoot(out: Path) -> list[Path]:
                     await staff.click("form.act-claim button")
                 await save(staff, "case")
 
-                await _say(chat, "转人工")
+                await say(chat, "转人工")
                 await staff.goto(site("/console/conversations"))
                 await staff.locator("tr.conv-human a").first.wait_for(timeout=TIMEOUT)
                 await save(staff, "conversations")
@@ -106,9 +92,7 @@ async def shoot(out: Path) -> list[Path]:
                 await staff.fill("textarea[name=text]", "您好，我是王芳，您的更正申请已收到。")
                 async with staff.expect_navigation():
                     await staff.click("#reply-form button[type=submit]")
-                await expect(chat.locator("article.msg-staff").last).to_be_visible(
-                    timeout=TIMEOUT
-                )
+                await expect(chat.locator("article.msg-staff").last).to_be_visible(timeout=TIMEOUT)
                 await save(staff, "conversation")
                 await save(chat, "web-chat-staff")
 

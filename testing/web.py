@@ -108,3 +108,47 @@ async def login(page: Any, site: Site, login: str, password: str = PASSWORD) -> 
     await page.fill("input[name=password]", password)
     async with page.expect_navigation():
         await page.click("button[type=submit]")
+
+
+# ---------------------------------------------------------------------- the web chat's page
+
+TURN_TIMEOUT = 30_000  # ms: a turn of the real dialogue on a loaded 2-core machine
+
+
+async def say(page: Any, text: str) -> None:
+    """The taxpayer types `text` in the web chat and sends it."""
+    await page.fill("#text", text)
+    await page.click("#send")
+
+
+async def bot_said(page: Any, text: str, *, wait_ms: float = TURN_TIMEOUT) -> Any:
+    """The bot's latest message containing `text`, once it shows."""
+    from playwright.async_api import expect
+
+    found = page.locator("article.msg-bot", has_text=text).last
+    await expect(found).to_be_visible(timeout=wait_ms)
+    return found
+
+
+async def open_correction(page: Any, *, wait_ms: float = TURN_TIMEOUT) -> str:
+    """In an open web chat: ask to correct a VAT return (with the ID), send the signed
+    letter (a PDF captioned 承诺书) and press 提交; the case number the bot gives."""
+    from playwright.async_api import expect
+
+    from testing.samples import GOOD_ID, REQUEST, make_pdf
+
+    await say(page, f"{REQUEST['hans']}，{GOOD_ID}")
+    await bot_said(page, "承诺书", wait_ms=wait_ms)
+    await page.fill("#text", "承诺书")  # the caption of the file chosen next
+    await page.set_input_files(
+        "#file",
+        files=[{"name": "承诺书.pdf", "mimeType": "application/pdf", "buffer": make_pdf()}],
+    )
+    await expect(page.locator("article.msg-me", has_text="承诺书.pdf")).to_be_visible(
+        timeout=wait_ms
+    )
+    submit = page.locator("button.msg-button[data-payload='/submit_case']").last
+    await expect(submit).to_be_visible(timeout=wait_ms)
+    await submit.click()
+    accepted = await bot_said(page, "案件编号 TX-", wait_ms=wait_ms)
+    return str((await accepted.inner_text()).split("案件编号 ")[1].split("，")[0])

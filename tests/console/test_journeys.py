@@ -16,22 +16,21 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from desk.models import Rating
-from testing.samples import GOOD_ID, REQUEST, make_pdf
+from testing.samples import GOOD_ID, make_pdf
 from testing.waits import wait_for
-from testing.web import Site, add_account, desktop, login, phone
-
-TIMEOUT = 30_000  # ms: a turn of the real dialogue on a loaded 2-core machine
-
-
-async def say(page: Any, text: str) -> None:
-    await page.fill("#text", text)
-    await page.click("#send")
-
-
-async def bot_said(page: Any, text: str) -> Any:
-    found = page.locator("article.msg-bot", has_text=text).last
-    await expect(found).to_be_visible(timeout=TIMEOUT)
-    return found
+from testing.web import (
+    TURN_TIMEOUT as TIMEOUT,
+)
+from testing.web import (
+    Site,
+    add_account,
+    bot_said,
+    desktop,
+    login,
+    open_correction,
+    phone,
+    say,
+)
 
 
 async def mark(page: Any) -> None:
@@ -54,21 +53,7 @@ async def test_a_correction_from_the_web_chat_through_the_console_to_the_rating(
     chat = await phone(browser)
     await chat.goto(site("/chat"))
     await mark(chat)
-    await say(chat, f"{REQUEST['hans']}，{GOOD_ID}")
-    await bot_said(chat, "承诺书")
-    await chat.fill("#text", "承诺书")
-    await chat.set_input_files(
-        "#file",
-        files=[{"name": "承诺书.pdf", "mimeType": "application/pdf", "buffer": make_pdf()}],
-    )
-    await expect(chat.locator("article.msg-me", has_text="承诺书.pdf")).to_be_visible(
-        timeout=TIMEOUT
-    )
-    submit = chat.locator("button.msg-button[data-payload='/submit_case']").last
-    await expect(submit).to_be_visible(timeout=TIMEOUT)
-    await submit.click()
-    accepted = await bot_said(chat, "案件编号 TX-")
-    number = (await accepted.inner_text()).split("案件编号 ")[1].split("，")[0]
+    number = await open_correction(chat)
 
     # the open queue shows it without a reload, the ID masked
     row = staff.locator(f"tr[data-number='{number}']")

@@ -17,20 +17,9 @@ from desk.models import Rating
 from intake.storage import LocalAttachmentStore
 from testing.samples import GOOD_ID, REQUEST, make_pdf
 from testing.waits import wait_for
-from testing.web import Site, phone
+from testing.web import Site, bot_said, open_correction, phone, say
 
 TIMEOUT = 20_000  # ms: a turn of the real dialogue on a loaded machine
-
-
-async def say(page: Any, text: str) -> None:
-    await page.fill("#text", text)
-    await page.click("#send")
-
-
-async def bot_said(page: Any, text: str) -> Any:
-    found = page.locator("article.msg-bot", has_text=text).last
-    await expect(found).to_be_visible(timeout=TIMEOUT)
-    return found
 
 
 async def test_a_taxpayer_corrects_a_return_in_the_web_chat_from_request_to_rating(
@@ -38,21 +27,7 @@ async def test_a_taxpayer_corrects_a_return_in_the_web_chat_from_request_to_rati
 ) -> None:
     page = await phone(browser)
     await page.goto(site("/chat"))
-    await say(page, f"{REQUEST['hans']}，{GOOD_ID}")
-    await bot_said(page, "承诺书")
-    await page.fill("#text", "承诺书")  # the caption of the file chosen next
-    await page.set_input_files(
-        "#file",
-        files=[{"name": "承诺书.pdf", "mimeType": "application/pdf", "buffer": make_pdf()}],
-    )
-    await expect(page.locator("article.msg-me", has_text="承诺书.pdf")).to_be_visible(
-        timeout=TIMEOUT
-    )
-    submit = page.locator("button.msg-button[data-payload='/submit_case']").last
-    await expect(submit).to_be_visible(timeout=TIMEOUT)
-    await submit.click()
-    accepted = await bot_said(page, "案件编号 TX-")
-    number = (await accepted.inner_text()).split("案件编号 ")[1].split("，")[0]
+    number = await open_correction(page, wait_ms=TIMEOUT)
     assert await page.locator("article.msg-me", has_text="提交").count() >= 1  # title shown
 
     runtime = site.deps.runtime
@@ -99,7 +74,7 @@ async def test_a_taxpayer_corrects_a_return_in_the_web_chat_from_request_to_rati
             return (await runtime.desk(session).case_detail(number)).rating
 
     assert await wait_for(rated, timeout=TIMEOUT / 1000)
-    await bot_said(page, "评价")
+    await bot_said(page, "评价", wait_ms=TIMEOUT)
 
     before = await page.locator("article.msg .msg-text").all_inner_texts()
     await page.reload()  # the whole history comes back from the stream, in order
@@ -118,7 +93,7 @@ async def test_traditional_input_gets_traditional_replies_and_labels(
     await page.goto(site("/chat"))
     await expect(page.locator("h1")).to_have_text("税务在线咨询")
     await say(page, f"{REQUEST['hant']}，{GOOD_ID}")
-    await bot_said(page, "承諾書")
+    await bot_said(page, "承諾書", wait_ms=TIMEOUT)
     await expect(page.locator("h1")).to_have_text("稅務線上諮詢")  # the page follows
     await expect(page.locator("#send")).to_have_text("發送")
     await page.reload()
@@ -143,13 +118,13 @@ async def test_a_refused_file_empty_text_and_a_typed_phone_say_why(
     await expect(page.locator("article.msg-me", has_text="申报表.docx")).to_be_visible(
         timeout=TIMEOUT
     )
-    await bot_said(page, "暂不支持这种文件")
+    await bot_said(page, "暂不支持这种文件", wait_ms=TIMEOUT)
     await say(page, "验证")
     await page.locator("button.msg-button[data-contact]").last.click()
     await expect(page.locator("#phone-form")).to_be_visible()
     await page.fill("#phone", "13800138000")
     await page.click("#phone-form button[type=submit]")
-    await bot_said(page, "无法确认")
+    await bot_said(page, "无法确认", wait_ms=TIMEOUT)
     await expect(page.locator("#phone-form")).to_be_hidden()
     refused = await page.request.post(site("/chat/send"), data={"text": "你好"})
     assert refused.status == 403  # no CSRF header: refused before any handler
