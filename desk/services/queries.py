@@ -80,6 +80,14 @@ class StaffChoice:
 class Queries(DeskCore):
     """Reads for the staff queue and the case view (each one transaction, nothing written)."""
 
+    async def _check_statuses(self, status: str | Sequence[str] | None) -> None:
+        """Raise `UnknownStatus` (listing the valid ones) for a status that is not one."""
+        wanted = [status] if isinstance(status, str) else list(status or [])
+        valid = [str(s) for s in CaseStatus]
+        for st in wanted:
+            if st not in valid:
+                raise await self._fail(UnknownStatus(st, valid))
+
     async def queue(
         self,
         *,
@@ -93,11 +101,7 @@ class Queries(DeskCore):
     ) -> list[Case]:
         """The staff queue: filter by status (default: active), type, assignee, overdue;
         ordered by deadline. An unknown status raises `UnknownStatus` (listing the valid ones)."""
-        wanted = [status] if isinstance(status, str) else list(status or [])
-        valid = [str(s) for s in CaseStatus]
-        for st in wanted:
-            if st not in valid:
-                raise await self._fail(UnknownStatus(st, valid))
+        await self._check_statuses(status)
         rows = await repo.queue(
             self.session,
             status=status,
@@ -128,11 +132,7 @@ class Queries(DeskCore):
         each row's assignee name, verification and time left on the working-day calendar;
         one statement for the page. An unknown status or case type raises `UnknownStatus` /
         `UnknownCaseType`."""
-        wanted = [status] if isinstance(status, str) else list(status or [])
-        valid = [str(s) for s in CaseStatus]
-        for st in wanted:
-            if st not in valid:
-                raise await self._fail(UnknownStatus(st, valid))
+        await self._check_statuses(status)
         if case_type:
             self.catalog.get(case_type)
         limit = max(1, min(limit, 200))
