@@ -163,6 +163,7 @@ class SklearnIntentClassifier(Component):
         import sklearn.linear_model
         import sklearn.model_selection
         import sklearn.svm  # noqa: F401
+
         with ThreadPoolExecutor(max_workers=threads) as pool:
             final = pool.submit(self._fit, x, y)
             self.temperature = self._calibrate(x, y, pool)
@@ -228,7 +229,12 @@ class SklearnIntentClassifier(Component):
             return 1.0
         always = np.setdiff1d(np.arange(len(y)), rows)
         counts = np.bincount(y, minlength=len(self.labels))
-        tol = float(self.config["calibration_tol"])  # the temperature needs no tighter fits
+        # liblinear's SVM stops on its dual gap, and the temperature needs no tighter fits than
+        # 0.01 (the folds then cost a third). lbfgs's `tol` is on the gradient: stopped that
+        # early, the folds' scores are a fraction of the final model's and the temperature
+        # lands on the grid's edge (0.01 or 20), so every parse came out 1.0 or fell back.
+        svm = self.config["model"] == "svm"
+        tol = float(self.config["calibration_tol"]) if svm else 1e-4
         scores = np.zeros((len(rows), len(self.labels)))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
         fits = []

@@ -126,3 +126,27 @@ def test_few_shot_training_is_reproducible() -> None:
     (a,) = [c for c in first.components if isinstance(c, SklearnIntentClassifier)]
     (b,) = [c for c in second.components if isinstance(c, SklearnIntentClassifier)]
     assert np.array_equal(a.weights, b.weights) and a.temperature == b.temperature
+
+
+def test_logistic_regression_is_calibrated_too() -> None:
+    """`model: logreg` fitted its calibration folds with the SVM's loose tolerance: lbfgs then
+    stopped far from the optimum, the temperature hit the edge of its grid, and on a few-shot
+    split every parse fell back (on the full data every confidence was 1.0)."""
+    data = load_training_data([ROOT / "data"])
+    pipeline = [
+        {**item, "model": "logreg", "C": 10.0}
+        if item["name"] == "SklearnIntentClassifier"
+        else item
+        for item in LIGHT_PIPELINE
+    ]
+    config = parse_config({"language": "zh", "pipeline": pipeline}, None)
+    trained = Pipeline.from_config(config).train(data)
+    assert 0.011 < _temperature(trained) < 19.9  # inside the grid, not on its edge
+    held = [
+        e
+        for e in load_training_data([HELD_OUT]).examples
+        if e.intent in data.intents and e.intent != "out_of_scope"
+    ]
+    finals = [p["intent"]["name"] for p in trained.parse_many([e.text for e in held])]
+    assert sum(f == "nlu_fallback" for f in finals) / len(finals) < 0.2
+    assert sum(f == e.intent for f, e in zip(finals, held, strict=True)) / len(held) > 0.7
