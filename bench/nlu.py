@@ -211,10 +211,37 @@ def few_shot_split(
     return others_train, few_train, few_test, others_test
 
 
+PROTOTYPE_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0)
+
+
+def _bigrams(text: str) -> set[str]:
+    import opencc
+
+    text = "".join(opencc.OpenCC("t2s").convert(text).split())
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def lexical_ceiling(few_train: list[Example], few_test: list[Example]) -> dict[str, float]:
+    """Per intent, the share of held-out paraphrases that share at least one character bigram
+    (Traditional folded to Simplified) with one of the intent's five examples: an upper bound
+    for any model that sees only their words, since a paraphrase with no bigram in common can
+    only be caught from single characters or by meaning."""
+    seen: dict[str, set[str]] = {}
+    for example in few_train:
+        seen.setdefault(example.intent, set()).update(_bigrams(example.text))
+    shares: dict[str, list[float]] = {}
+    for example in few_test:
+        hit = bool(_bigrams(example.text) & seen.get(example.intent, set()))
+        shares.setdefault(example.intent, []).append(float(hit))
+    return {intent: statistics.mean(v) for intent, v in shares.items()}
+
+
 def bench_few_shot(data: TrainingData, config: NluConfig, held_out: Path) -> dict[str, Any]:
     """Intents taught with five examples: recall on held-out paraphrases (final intent, so a
     fallback is a miss) and the other intents' accuracy against a model without them. The
-    same run with the few-shot helps off (`few_shot_examples: 0`) is the baseline."""
+    same run with the few-shot helps off (`few_shot_examples: 0`) is the baseline; the
+    frontier runs the centroid weight from 0 to 8, each point a (recall, others' delta) pair,
+    and the lexical ceiling says how many paraphrases share any bigram with their examples."""
     held = [
         e
         for e in load_training_data([held_out]).examples
@@ -223,12 +250,19 @@ def bench_few_shot(data: TrainingData, config: NluConfig, held_out: Path) -> dic
     variants = {
         "default": config,
         "without_helps": with_classifier_options(config, few_shot_examples=0),
+        **{
+            f"prototype_weight={w:g}": with_classifier_options(config, prototype_weight=w)
+            for w in PROTOTYPE_WEIGHTS
+        },
     }
     recalls: dict[str, dict[str, list[float]]] = {name: {} for name in variants}
     others: dict[str, list[float]] = {name: [] for name in [*variants, "without_new_intents"]}
+    ceiling: dict[str, list[float]] = {}
     started = time.perf_counter()
     for seed in FEW_SHOT_SEEDS:
         others_train, few_train, few_test, others_test = few_shot_split(data, held, seed)
+        for intent, share in lexical_ceiling(few_train, few_test).items():
+            ceiling.setdefault(intent, []).append(share)
         pipeline, _ = train_pipeline(data.subset(others_train), config)
         finals = final_intents(pipeline, others_test)
         others["without_new_intents"].append(
@@ -249,6 +283,11 @@ def bench_few_shot(data: TrainingData, config: NluConfig, held_out: Path) -> dic
     }
     mean_recall = {name: round(statistics.mean(r.values()), 4) for name, r in per_intent.items()}
     others_acc = {name: round(statistics.mean(v), 4) for name, v in others.items()}
+
+    def delta(name: str) -> float:
+        return round(others_acc[name] - others_acc["without_new_intents"], 4)
+
+    ceiling_per_intent = {i: round(statistics.mean(v), 4) for i, v in sorted(ceiling.items())}
     return {
         "intents": FEW_SHOT_INTENTS,
         "examples_each": FEW_SHOTS,
@@ -265,12 +304,18 @@ def bench_few_shot(data: TrainingData, config: NluConfig, held_out: Path) -> dic
         ),
         "others_accuracy": others_acc["default"],
         "others_accuracy_without_new_intents": others_acc["without_new_intents"],
-        "others_accuracy_delta": round(
-            others_acc["default"] - others_acc["without_new_intents"], 4
-        ),
-        "baseline_others_accuracy_delta": round(
-            others_acc["without_helps"] - others_acc["without_new_intents"], 4
-        ),
+        "others_accuracy_delta": delta("default"),
+        "baseline_others_accuracy_delta": delta("without_helps"),
+        "frontier": [
+            {
+                "prototype_weight": w,
+                "recall": mean_recall[f"prototype_weight={w:g}"],
+                "others_accuracy_delta": delta(f"prototype_weight={w:g}"),
+            }
+            for w in PROTOTYPE_WEIGHTS
+        ],
+        "lexical_ceiling": round(statistics.mean(ceiling_per_intent.values()), 4),
+        "lexical_ceiling_per_intent": ceiling_per_intent,
         "seconds": round(time.perf_counter() - started, 2),
     }
 
@@ -490,8 +535,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{few['baseline_recall_without_helps']:.3f}),"
             f" per intent {few['recall_per_intent']}; others' accuracy "
             f"{few['others_accuracy']:.3f} vs {few['others_accuracy_without_new_intents']:.3f}"
-            f" without the new intents (delta {few['others_accuracy_delta']:+.4f})"
+            f" without the new intents (delta {few['others_accuracy_delta']:+.4f}); lexical"
+            f" ceiling {few['lexical_ceiling']:.3f} {few['lexical_ceiling_per_intent']}"
         )
+        for point in few["frontier"]:
+            print(
+                f"  prototype_weight {point['prototype_weight']:>4}: recall {point['recall']:.3f},"
+                f" others' accuracy delta {point['others_accuracy_delta']:+.4f}"
+            )
     if not args.skip_admin and (cais / "nlu_train.yml").exists():
         big = bench_training_10k(data, config, cais)
         figures["training_10k"] = big
