@@ -8,6 +8,7 @@ soon as one intent had fewer than two examples, and almost every in-scope messag
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -150,3 +151,34 @@ def test_logistic_regression_is_calibrated_too() -> None:
     finals = [p["intent"]["name"] for p in trained.parse_many([e.text for e in held])]
     assert sum(f == "nlu_fallback" for f in finals) / len(finals) < 0.2
     assert sum(f == e.intent for f, e in zip(finals, held, strict=True)) / len(held) > 0.7
+
+
+def test_large_data_calibrates_on_one_held_out_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `calibration_max_rows`, one split scores that many held-out rows (one extra fit
+    instead of one per fold) and the temperature stays close to the folds' one."""
+    data = load_training_data([ROOT / "data"])
+    fits: list[int] = []
+    real_fit = SklearnIntentClassifier._fit
+
+    def counting_fit(self: SklearnIntentClassifier, x: Any, *args: Any, **kw: Any) -> Any:
+        fits.append(x.shape[0])
+        return real_fit(self, x, *args, **kw)
+
+    monkeypatch.setattr(SklearnIntentClassifier, "_fit", counting_fit)
+    temperatures = {}
+    for limit in (0, 400):
+        fits.clear()
+        pipeline = [
+            {**item, "calibration_max_rows": limit}
+            if item["name"] == "SklearnIntentClassifier"
+            else item
+            for item in LIGHT_PIPELINE
+        ]
+        config = parse_config({"language": "zh", "pipeline": pipeline}, None)
+        temperatures[limit] = _temperature(Pipeline.from_config(config).train(data))
+        if limit:
+            assert len(fits) == 2  # the final model and one calibration fit
+            assert sorted(fits)[0] == len(data.examples) - 400
+        else:
+            assert len(fits) == 4  # the final model and three folds
+    assert temperatures[400] == pytest.approx(temperatures[0], rel=0.25)
