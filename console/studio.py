@@ -493,6 +493,19 @@ async def train(request: web.Request) -> web.StreamResponse:
     raise _back("/console/studio/models", msg="训练已开始。")
 
 
+@require("admin")
+async def cancel_training(request: web.Request) -> web.StreamResponse:
+    studio = config_of(request)
+    state = await asyncio.to_thread(studio.trainer.cancel)
+    if state is None:
+        raise _back("/console/studio/models", err="没有正在进行的训练。")
+    if state.status == "running":  # still stopping: the page follows the job
+        raise _back("/console/studio/models", msg="正在取消训练…")
+    if state.status == "cancelled":
+        raise _back("/console/studio/models", msg="训练已取消，模型库没有变化。")
+    raise _back("/console/studio/models", msg="训练在取消前已经结束。")
+
+
 async def _switch(request: web.Request, fn: Any, *args: Any, done: str) -> web.StreamResponse:
     studio = config_of(request)
     staff = request[STAFF]
@@ -559,6 +572,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/console/studio/models", models_page)
     r.add_get("/console/studio/job", job_status)
     r.add_post("/console/studio/train", train)
+    r.add_post("/console/studio/train/cancel", cancel_training)
     r.add_post("/console/studio/models/{version}/activate", activate_model)
     r.add_post("/console/studio/rollback", rollback_model)
     r.add_get("/console/studio/models/{version}/confusion.png", confusion_png)

@@ -15,7 +15,10 @@ file any web process can read.
 
 Activation is the admin's next step (`nlu.active.activate`). Progress and the result go to
 `<models>/.studio-job.json`, written atomically; an exclusive lock on `<models>/.training.lock`
-keeps a second training (from another process too) from starting.
+keeps a second training (from another process too) from starting. `TrainingJobs.cancel` stops
+a job from any web process (SIGTERM to the pid in the job file while the lock is held): the
+job records `cancelled`, and a model it had already stored is removed, so the store is as
+before the job.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
+import signal
 import time
 import uuid
 from collections import defaultdict
@@ -39,6 +44,15 @@ from nlu.errors import NluError
 JOB_FILE = ".studio-job.json"
 LOCK_FILE = ".training.lock"
 HELD_OUT_SHARE = 5  # one example in five, for intents with at least five examples
+STALE_AFTER_S = 60.0  # a "running" job with no process holding the lock after this is dead
+
+
+class TrainingCancelled(BaseException):
+    """Raised in the training process by SIGTERM (the admin's cancel, or a shutdown)."""
+
+
+def _cancelled(signum: int, frame: Any) -> None:
+    raise TrainingCancelled()
 
 
 class TrainingBusy(NluError):
@@ -53,7 +67,7 @@ class JobState:
     """What the page shows of a training job."""
 
     id: str
-    status: str  # running | done | failed
+    status: str  # running | done | failed | cancelled
     stage: str
     progress: float
     started_at: str
@@ -87,6 +101,13 @@ def read_job(models_dir: Path) -> JobState | None:
         return None
 
 
+def _age_s(state: JobState) -> float:
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(state.started_at)).total_seconds()
+    except ValueError:
+        return 0.0
+
+
 def held_out_split(examples: list[Any], seed: int = 0) -> tuple[list[Any], list[Any]]:
     """Train and test examples: a fifth of each intent with five or more examples is held
     out (reproducibly); smaller intents are kept whole for training."""
@@ -116,9 +137,11 @@ def run_training(
     from nlu.pipeline import Pipeline, _top_intent
     from nlu.training_data import load_training_data
 
+    signal.signal(signal.SIGTERM, _cancelled)
     models = Path(models_dir)
     models.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    stored: Path | None = None  # a model this job added to the store
     state = JobState(job_id, "running", "读取训练数据", 0.02, _now(), by=by, pid=os.getpid())
     with open(models / LOCK_FILE, "w") as lock:
         try:
@@ -137,6 +160,8 @@ def run_training(
             _save(models, state)
             result = train_model([Path(data_dir)], Path(config_path), models, active=base)
             state.model, state.skipped = result.model_dir.name, result.skipped
+            if not result.skipped:
+                stored = result.model_dir
             out = result.model_dir / EVALUATION_DIR
             if not (out / "report.json").is_file():
                 state.stage, state.progress = "在留出集上评估", 0.5
@@ -172,12 +197,18 @@ def run_training(
                 json.dumps({"base": state.base, "changed": changed}, ensure_ascii=False, indent=1)
             )
             state.status, state.stage, state.progress = "done", "完成", 1.0
+        except TrainingCancelled:
+            state.status, state.stage = "cancelled", "已取消"
+            if stored is not None:  # not active (pinned base): the store is as before
+                shutil.rmtree(stored, ignore_errors=True)
+                state.model = None
         except Exception as exc:  # shown to the admin; the traceback goes to the log
             import logging
 
             logging.getLogger(__name__).exception("studio training failed")
             state.status, state.error = "failed", str(exc)[:2000]
         finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the record below is written whole
             state.finished_at = _now()
             state.seconds = round(time.perf_counter() - started, 2)
             _save(models, state)
@@ -225,18 +256,48 @@ class TrainingJobs:
         return state
 
     def current(self) -> JobState | None:
-        """The last job's state; a job whose process died without a word is marked failed."""
+        """The last job's state; a job whose process died without a word is marked failed,
+        as is one still "running" long after its start with no process holding the lock (the
+        server that ran it was killed)."""
         state = read_job(self.models_dir)
+        if state is None or state.status != "running":
+            return state
         if (
-            state is not None
-            and state.status == "running"
-            and self._process is not None
+            self._process is not None
             and not self._process.is_alive()
             and self._process.exitcode not in (None, 0)
         ):
             state.status, state.error = "failed", f"训练进程异常退出（{self._process.exitcode}）"
             _save(self.models_dir, state)
+        elif _age_s(state) > STALE_AFTER_S and not self.running():
+            state.status = "failed"
+            state.error = "训练进程已不在运行（服务曾重启？），请重新训练。"
+            _save(self.models_dir, state)
         return state
+
+    def cancel(self, wait_s: float = 10.0) -> JobState | None:
+        """Stop the running job, started by this process or another one (blocking up to
+        `wait_s` for it to record the end: call in a thread). Returns the job's state then,
+        or None when no job was running."""
+        state = read_job(self.models_dir)
+        if state is None or state.status != "running" or not self.running():
+            return None
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+        elif state.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(state.pid, signal.SIGTERM)
+        else:  # spawned, not yet in run_training: it will find the job already ended
+            return state
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and self.running():
+            time.sleep(0.1)
+        after = read_job(self.models_dir)
+        if after is not None and after.status == "running" and not self.running():
+            # ended before it could record it (SIGTERM before its handler was installed)
+            after.status, after.stage, after.finished_at = "cancelled", "已取消", _now()
+            _save(self.models_dir, after)
+        return after
 
     def close(self) -> None:
         """Stop a running job (at shutdown)."""
