@@ -294,6 +294,15 @@ class DeskStaffTopics:
         async with self.conversations.desk() as desk:
             return await desk.hand_back_to_bot(conversation_id, staff_id)
 
+    async def flag_for_review(
+        self, conversation_id: int, staff_id: int, staff_chat_id: int, quoted: int | None
+    ) -> str:
+        async with self.conversations.desk() as desk:
+            item = await desk.flag_in_topic(
+                conversation_id, staff_id=staff_id, staff_chat_id=staff_chat_id, quoted=quoted
+            )
+        return item.text
+
     async def case_step(
         self,
         action: str,

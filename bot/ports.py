@@ -274,6 +274,13 @@ class StaffDesk(Protocol):
         """`/bot`: the bot answers again and the taxpayer is told; False if it already did."""
         ...
 
+    async def flag_for_review(
+        self, conversation_id: int, staff_id: int, staff_chat_id: int, quoted: int | None
+    ) -> str:
+        """`/review`: put the taxpayer's message the command quotes (or their latest text)
+        into the admins' review inbox; returns that text. `UserFacingError` when none."""
+        ...
+
     async def case_step(
         self,
         action: str,

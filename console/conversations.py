@@ -24,6 +24,7 @@ from console.auth import STAFF, require
 from console.live import heartbeat, send_event, sse_stream
 from desk.cli import STATUS_LABELS
 from desk.services import ChatItem, ConversationRow, ConversationView
+from desk.services.inbox import BUTTON_MARK
 from intake.storage import LocalAttachmentStore
 from taxrules.errors import UserFacingError
 
@@ -51,6 +52,11 @@ def item_json(item: ChatItem) -> dict[str, Any]:
         "text": item.text,
         "at": beijing(item.at, "%m-%d %H:%M:%S"),
         "pending": item.pending,
+        # a taxpayer's words (not a pressed button) can go to the admins' review inbox
+        "reviewable": item.who == "taxpayer"
+        and bool(item.text.strip())
+        and not item.text.startswith(BUTTON_MARK)
+        and item.key.startswith("m"),
         "documents": [
             {"url": f"/console/attachments/{d.attachment_id}", "name": d.name}
             for d in item.documents
@@ -148,7 +154,12 @@ async def _stream(
 
 
 def _page(
-    request: web.Request, view: ConversationView, *, error: str | None = None, text: str = ""
+    request: web.Request,
+    view: ConversationView,
+    *,
+    error: str | None = None,
+    text: str = "",
+    notice: str = "",
 ) -> web.Response:
     return aiohttp_jinja2.render_template(
         "conversation.html",
@@ -161,14 +172,37 @@ def _page(
             "status_labels": STATUS_LABELS,
             "error": error,
             "text": text,
+            "notice": notice,
         },
         status=400 if error else 200,
     )
 
 
+REVIEWED = "已交给管理员复核：管理员会在训练工作室的复核箱里看到这条消息，教给智能助手。"
+
+
 @require("staff")
 async def conversation_page(request: web.Request) -> web.StreamResponse:
-    return _page(request, await _view(request, _conversation_id(request)))
+    notice = REVIEWED if request.query.get("reviewed") == "1" else ""
+    return _page(request, await _view(request, _conversation_id(request)), notice=notice)
+
+
+@require("staff")
+async def flag_for_review(request: web.Request) -> web.StreamResponse:
+    """A taxpayer's message the bot misunderstood goes to the studio's review inbox."""
+    deps = request.app[DEPS]
+    conversation_id = _conversation_id(request)
+    key = str((await request.post()).get("message") or "")
+    if not (key.startswith("m") and key[1:].isdigit() and len(key) < 14):
+        raise web.HTTPBadRequest(text="请选择纳税人的一条消息。")
+    try:
+        async with deps.runtime.sessions() as s:
+            await deps.runtime.desk(s).flag_for_review(
+                int(key[1:]), staff_id=request[STAFF].id, conversation_id=conversation_id
+            )
+    except UserFacingError as exc:
+        return _page(request, await _view(request, conversation_id), error=exc.user_message)
+    raise web.HTTPSeeOther(f"/console/conversations/{conversation_id}?reviewed=1")
 
 
 @require("staff")
@@ -273,3 +307,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/console/conversations/{id}/take-over", take_over)
     app.router.add_post("/console/conversations/{id}/reply", reply)
     app.router.add_post("/console/conversations/{id}/hand-back", hand_back)
+    app.router.add_post("/console/conversations/{id}/review", flag_for_review)

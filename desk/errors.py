@@ -295,6 +295,19 @@ class NotFound(DeskError):
         super().__init__(f"{what} not found", "找不到相关记录，请刷新后重试。")
 
 
+class NothingToReview(DeskError):
+    """`/review` in a staff topic found no taxpayer text to put in the review inbox."""
+
+    code = "nothing_to_review"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no taxpayer text to review",
+            "没有找到可交给管理员复核的纳税人文字消息：请回复纳税人发来的文字消息再发送 "
+            "/review，或直接发送 /review 复核其最近一条。",
+        )
+
+
 class ReviewItemClosed(DeskError):
     """The review item was already resolved or marked out of scope (by someone else)."""
 

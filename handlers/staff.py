@@ -4,7 +4,9 @@ Only registered staff (the desk's staff table, linked by Telegram user id) act; 
 who writes in a taxpayer's topic or types a staff command is refused politely and nothing
 changes. In a taxpayer's topic: a message is copied to the taxpayer; `/note ...` stays
 internal; `/bot` hands the conversation back to the bot (the taxpayer is told); `/code`
-issues a one-time verification code for the topic's taxpayer ID (shown to staff only). A
+issues a one-time verification code for the topic's taxpayer ID (shown to staff only);
+`/review` (quoting a taxpayer's message, or alone for their latest) puts the words the bot
+misunderstood into the admins' review inbox in the studio. A
 message written while the bot has the conversation takes it over: the taxpayer is told which
 staff member serves them, the bot goes quiet, and the topic is told so. Anywhere: `/queue`
 shows the queue digest.
@@ -84,6 +86,19 @@ async def on_staff_message(
             await message.reply(await staff_desk.issue_code(conversation, member.staff_id))
         except UserFacingError as e:
             await message.reply(e.user_message)
+    elif command == "/review":
+        quoted = message.reply_to_message
+        try:
+            text = await staff_desk.flag_for_review(
+                conversation,
+                member.staff_id,
+                message.chat.id,
+                quoted.message_id if quoted is not None else None,
+            )
+        except UserFacingError as e:
+            await message.reply(e.user_message)
+        else:
+            await message.reply(f"已交给管理员复核（训练工作室的复核箱）：「{text[:200]}」")
     elif command == "/bot":
         if await staff_desk.hand_back(conversation, member.staff_id):
             await message.reply("已交还智能助手，并已告知纳税人。")
@@ -92,7 +107,7 @@ async def on_staff_message(
     elif command is not None:
         await message.reply(
             "未知命令。可用：/note 内部备注，/bot 交还智能助手，/queue 案件队列，/code 验证码，"
-            "/complete、/reject、/ask 加案件号。"
+            "/review 交管理员复核，/complete、/reject、/ask 加案件号。"
         )
     else:
         quoted = message.reply_to_message

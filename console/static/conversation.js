@@ -34,7 +34,30 @@
       div.appendChild(a);
       li.appendChild(div);
     });
+    if (item.reviewable) li.appendChild(reviewForm(item.key));
     return li;
+  }
+
+  // "交管理员复核": the message goes to the studio's review inbox (a plain form post).
+  function reviewForm(key) {
+    var form = document.createElement("form");
+    form.method = "post";
+    form.action = "/console/conversations/" + root.dataset.id + "/review";
+    form.className = "msg-review";
+    [["_csrf", window.taxdesk.csrf()], ["message", key]].forEach(function (pair) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = pair[0];
+      input.value = pair[1];
+      form.appendChild(input);
+    });
+    var button = document.createElement("button");
+    button.type = "submit";
+    button.className = "link";
+    button.title = "智能助手没理解这句话？交给管理员复核";
+    button.textContent = "交管理员复核";
+    form.appendChild(button);
+    return form;
   }
 
   function show(data) {

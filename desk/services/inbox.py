@@ -31,6 +31,9 @@ CONSOLE_COPY = "staff_copy:console:"
 MAX_REPLY = 4000  # characters of one console reply (Telegram's message is 4,096)
 
 
+BUTTON_MARK = "【按钮】"  # a pressed button in the chat, shown by its title
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationRow:
     """One line of the console's conversation list."""
@@ -236,7 +239,7 @@ class Inbox(StaffTopics):
             if m.direction == "in":
                 text = m.text or ""
                 if text in titles:  # a pressed button reads as what it said, not its payload
-                    text = f"【按钮】{titles[text]}"
+                    text = f"{BUTTON_MARK}{titles[text]}"
                 items.append(ChatItem(f"m{m.id}", "taxpayer", text, m.created_at, None, docs))
                 continue
             for row in (m.meta or {}).get("buttons") or []:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from desk.errors import NotFound, ReviewItemClosed
-from desk.models import Message, ReviewItem
+from desk.errors import NotFound, NothingToReview, ReviewItemClosed
+from desk.models import Message, RelayedMessage, ReviewItem
 from desk.services.core import DeskCore
 
 OUT_OF_SCOPE = "out_of_scope"
@@ -67,13 +67,21 @@ class Review(DeskCore):
         await self._commit()
         return item
 
-    async def flag_for_review(self, message_id: int, *, staff_id: int) -> ReviewItem:
+    async def flag_for_review(
+        self, message_id: int, *, staff_id: int, conversation_id: int | None = None
+    ) -> ReviewItem:
         """Put a taxpayer's message into the review inbox (any staff member); flagging the
-        same message twice gives the open item already there."""
+        same message twice gives the open item already there. `conversation_id`: the
+        conversation the caller shows, which the message must belong to."""
         member = await self._staff(staff_id)
         await self._authorize(member, "flag_for_review")
         message = await self.session.get(Message, message_id)
-        if message is None or message.direction != "in" or not (message.text or "").strip():
+        if (
+            message is None
+            or message.direction != "in"
+            or not (message.text or "").strip()
+            or (conversation_id is not None and message.conversation_id != conversation_id)
+        ):
             raise await self._fail(NotFound("message"))
         existing = (
             await self.session.execute(
@@ -97,3 +105,57 @@ class Review(DeskCore):
         self.session.add(item)
         await self._commit()
         return item
+
+    async def flag_in_topic(
+        self,
+        conversation_id: int,
+        *,
+        staff_id: int,
+        staff_chat_id: int,
+        quoted: int | None = None,
+    ) -> ReviewItem:
+        """`/review` in a taxpayer's staff topic: flag the taxpayer message whose copy the
+        command quotes (`quoted`, a topic message id), or without a quote the taxpayer's
+        latest text message. Raises `NothingToReview` when there is no such text."""
+        member = await self._staff(staff_id)
+        await self._authorize(member, "flag_for_review")
+        found: int | None
+        if quoted is not None:
+            original = await self.session.scalar(
+                select(RelayedMessage.taxpayer_message_id).where(
+                    RelayedMessage.conversation_id == conversation_id,
+                    RelayedMessage.direction == "to_staff",
+                    RelayedMessage.staff_chat_id == staff_chat_id,
+                    RelayedMessage.staff_message_id == quoted,
+                )
+            )
+            found = None
+            if original is not None:
+                found = await self.session.scalar(
+                    select(Message.id).where(
+                        Message.conversation_id == conversation_id,
+                        Message.direction == "in",
+                        Message.channel_message_id == str(original),
+                    )
+                )
+        else:
+            found = await self.session.scalar(
+                select(Message.id)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.direction == "in",
+                    Message.text.is_not(None),
+                    Message.text != "",
+                    ~Message.text.startswith("/"),  # a pressed button's payload
+                )
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+        if found is None:
+            raise await self._fail(NothingToReview())
+        try:
+            return await self.flag_for_review(
+                found, staff_id=staff_id, conversation_id=conversation_id
+            )
+        except NotFound:  # a file without words
+            raise NothingToReview() from None

@@ -119,3 +119,42 @@ async def test_a_web_chat_handoff_taken_over_answered_and_handed_back(
 async def _conversations(site: Site) -> list[Any]:
     async with site.deps.runtime.sessions() as s:
         return await site.deps.runtime.desk(s).conversations()
+
+
+async def test_staff_send_a_misunderstood_message_to_the_review_inbox(
+    site: Site, browser: Any
+) -> None:
+    """Each taxpayer text on the conversation page (also one that arrives live) has 交管理员复核:
+    it lands in the studio's review inbox as flagged; the bot's messages have no such button."""
+    await add_account(site, "王芳", "staff", login="wangfang")
+    admin = await add_account(site, "赵管理", "admin", login="admin")
+    await say(site, "门口黄线能停车吗")
+    (conv_id,) = [c.id for c in await _conversations(site)]
+    page = await desktop(browser)
+    await login(page, site, "wangfang")
+    await page.goto(site(f"/console/conversations/{conv_id}"))
+    assert await page.locator("li.msg-bot .msg-review").count() == 0
+    first = page.locator("li.msg-taxpayer", has_text="门口黄线能停车吗")
+    async with page.expect_navigation():
+        await first.locator(".msg-review button").click()
+    assert "已交给管理员复核" in await page.inner_text("main")
+
+    await say(site, "发票抬头能不能写简称")  # arrives while the page is open (rendered by JS)
+    live = page.locator("li.msg-taxpayer", has_text="发票抬头能不能写简称")
+    await live.wait_for(timeout=10_000)
+    async with page.expect_navigation():
+        await live.locator(".msg-review button").click()
+    assert "已交给管理员复核" in await page.inner_text("main")
+
+    async with site.deps.runtime.sessions() as s:
+        inbox = await site.deps.runtime.desk(s).review_inbox(admin)
+    assert [(i.text, i.reason) for i in inbox] == [
+        ("发票抬头能不能写简称", "flagged"),
+        ("门口黄线能停车吗", "flagged"),
+    ]
+    # a forged post for a message of no conversation of this page is refused
+    response = await page.request.post(
+        site(f"/console/conversations/{conv_id}/review"),
+        form={"message": "m999999", "_csrf": await page.evaluate("window.taxdesk.csrf()")},
+    )
+    assert response.status == 400 and "找不到相关记录" in await response.text()

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from desk.batch import WriteBatcher
-from desk.errors import NotFound, PermissionDenied, ReviewItemClosed
+from desk.errors import NotFound, NothingToReview, PermissionDenied, ReviewItemClosed
 from desk.models import Message
 from desk.services import OUT_OF_SCOPE, Desk
 
@@ -61,3 +61,38 @@ async def test_staff_flag_a_taxpayer_message_once(desk: Desk, engine, clock) -> 
     assert [i.id for i in await desk.review_inbox(supervisor.id)] == [item.id]
     with pytest.raises(NotFound):
         await desk.flag_for_review(123456, staff_id=staff.id)
+
+
+async def test_review_from_a_staff_topic_quoted_or_the_latest(desk: Desk, engine, clock) -> None:
+    """`/review` in a taxpayer's topic: the quoted copy leads to the taxpayer's message; alone,
+    the latest taxpayer text (not a pressed button's payload); another conversation's copy,
+    a file without words or a chat without text is refused with what to do."""
+    staff = await desk.add_staff("孙窗口", "staff")
+    conv = await desk.ensure_conversation("telegram", "501", "501")
+    other = await desk.ensure_conversation("telegram", "502", "502")
+    writes = WriteBatcher(engine, clock=clock)
+    with pytest.raises(NothingToReview):  # nothing said yet
+        await desk.flag_in_topic(conv.id, staff_id=staff.id, staff_chat_id=-100)
+    for n, text in ((11, "停车场在哪"), (12, "/affirm"), (13, None)):
+        await writes.record_inbound(
+            conv.id, "telegram", "501", text=text, channel_message_id=str(n), update_id=f"u{n}"
+        )
+    await writes.record_inbound(
+        other.id, "telegram", "502", text="别人的话", channel_message_id="21", update_id="u21"
+    )
+    await desk.record_relay(conv.id, "to_staff", 11, -100, 7011)
+    await desk.record_relay(other.id, "to_staff", 21, -100, 7021)
+    await desk.record_relay(conv.id, "to_staff", 13, -100, 7013)
+
+    quoted = await desk.flag_in_topic(conv.id, staff_id=staff.id, staff_chat_id=-100, quoted=7011)
+    assert quoted.text == "停车场在哪" and quoted.conversation_id == conv.id
+    latest = await desk.flag_in_topic(conv.id, staff_id=staff.id, staff_chat_id=-100)
+    assert latest.id == quoted.id  # the payload and the file are skipped; flagged once
+    for wrong in (7021, 7013, 9999):  # another topic's copy, a file, a bot message
+        with pytest.raises(NothingToReview) as refused:
+            await desk.flag_in_topic(conv.id, staff_id=staff.id, staff_chat_id=-100, quoted=wrong)
+        assert "/review" in refused.value.user_message
+    other_message = await desk.session.scalar(select(Message.id).where(Message.update_id == "u21"))
+    await desk.session.commit()
+    with pytest.raises(NotFound):  # the console names its conversation: no one else's message
+        await desk.flag_for_review(other_message, staff_id=staff.id, conversation_id=conv.id)

@@ -261,6 +261,49 @@ async def test_quote_reply_and_edit_follow_the_mapped_message(staffed: Staffed) 
     assert thanks.message["reply_to_message"]["message_id"] == sent["message"]["message_id"]
 
 
+async def test_review_sends_a_misunderstood_message_to_the_studio(staffed: Staffed) -> None:
+    """`/review` quoting a taxpayer's message in the topic (or alone: their latest text) puts
+    it in the admins' review inbox; a quoted staff message is refused with what to do."""
+    server, chat = staffed.server, 7107
+    await staffed.add_officer()
+    thread = await staffed.hand_over(chat)
+    server.user_sends_text(chat, "门口那个黄线能停吗")
+    copy = await wait_for(
+        lambda: next(
+            (m for m in server.in_topic(STAFF, thread) if m.text == "门口那个黄线能停吗"), None
+        ),
+        10,
+    )
+    server.user_sends_text(chat, "还有周末开门吗")
+    await wait_for(
+        lambda: any(m.text == "还有周末开门吗" for m in server.in_topic(STAFF, thread)), 10
+    )
+
+    before = len(server.sent_messages(chat))
+    server.user_sends_text(
+        STAFF, "/review", user=OFFICER, thread_id=thread, reply_to=copy.message_id
+    )
+    await topic_says(
+        staffed, thread, "已交给管理员复核（训练工作室的复核箱）：「门口那个黄线能停吗」"
+    )
+    server.user_sends_text(STAFF, "/review", user=OFFICER, thread_id=thread)
+    await topic_says(staffed, thread, "：「还有周末开门吗」")
+    card = server.in_topic(STAFF, thread)[0]  # the topic card is the bot's, not the taxpayer's
+    server.user_sends_text(
+        STAFF, "/review", user=OFFICER, thread_id=thread, reply_to=card.message_id
+    )
+    await topic_says(staffed, thread, "没有找到可交给管理员复核的纳税人文字消息")
+    assert len(server.sent_messages(chat)) == before  # the taxpayer sees none of it
+
+    assert staffed.container.runtime is not None
+    async with staffed.container.runtime.sessions() as session:
+        desk = staffed.container.runtime.desk(session)
+        admin = await desk.add_staff("赵管理", "admin")
+        inbox = await desk.review_inbox(admin.id)
+    assert sorted(i.text for i in inbox) == ["还有周末开门吗", "门口那个黄线能停吗"]
+    assert {i.reason for i in inbox} == {"flagged"}
+
+
 # A working Wednesday, 10:00 in Beijing (02:00 UTC); the digest is due from 08:30.
 WEDNESDAY_10H = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 SUNDAY_10H = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
@@ -328,6 +371,7 @@ async def test_out_of_hours_the_topic_says_so(staffed: Staffed) -> None:
 
 
 # ------------------------------------------------------------ case work from the topic
+
 
 @pytest.mark.both_databases
 async def test_case_claimed_asked_answered_and_completed_from_the_topic(
@@ -529,6 +573,8 @@ async def test_code_in_the_topic_stays_with_staff_and_verifies_the_chat(staffed:
     server.user_sends_text(chat, f"验证码 {code.group(1)}")
     sent = await server.wait_for_messages(chat, before + 2, timeout=10)
     assert "验证成功" in (sent[-1].text or "")
+
+
 async def test_complete_with_the_certificate_as_a_document_from_the_topic(
     staffed: Staffed,
 ) -> None:
