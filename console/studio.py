@@ -7,7 +7,11 @@ What admins change is written to the Rasa YAML files of the data directory (`nlu
 `domain.yml`, `case_types.yml` and `faq.yml` as whole files, validated by the dialogue's loader
 first). Training runs in a separate process (`nlu.jobs`); activation writes the store's pointer
 (`nlu.active`) and tells the running interpreters (`nlu.live.announce`: this process at once,
-the others through Redis or their check of the pointer). File and model work runs in threads.
+the others through Redis or their check of the pointer). A saved dialogue file (and a rename,
+which moves an intent's FAQ answers with it) reaches the running dialogue the same way
+(`actions.live.announce`: this process's engine has the new domain before the page answers;
+the other processes through Redis or their check of the files), and the page says what
+happened. File and model work runs in threads.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from actions.live import Outcome
+from actions.live import announce as announce_domain
 from console.app import DEPS
 from console.auth import STAFF, require
 from desk.errors import DeskError
@@ -32,6 +38,7 @@ from nlu.active import EVALUATION_DIR, activate, find_version, rollback, version
 from nlu.errors import NluError
 from nlu.jobs import TrainingJobs
 from nlu.live import announce
+from nlu.model_store import active_model, read_metadata
 from nlu.similarity import conflicts, group_similar
 from taxrules.masking import redact_taxpayer_ids
 from taxrules.phones import mask_phone
@@ -152,6 +159,8 @@ def _flash(request: web.Request) -> dict[str, Any]:
 
 
 def _responses(request: web.Request, intent: str) -> list[dict[str, str]]:
+    """What the running dialogue answers `intent` with, in both scripts: the responses of
+    its rule's action, and its FAQ answers (`action_faq`, the default of an FAQ intent)."""
     engine = request.app[DEPS].engine
     domain = getattr(engine, "domain", None)
     scripts = getattr(engine, "scripts", None)
@@ -161,11 +170,9 @@ def _responses(request: web.Request, intent: str) -> list[dict[str, str]]:
     for rule in domain.rules:
         if rule.intent != intent:
             continue
-        texts = [r.get("text", "") for r in domain.responses.get(rule.action, [])]
-        faq = getattr(domain, "faq", {}) or {}
-        answer = faq.get(intent) if isinstance(faq, dict) else None
-        if answer is not None:
-            texts.append(str(getattr(answer, "text", answer)))
+        texts = [str(r.get("text", "")) for r in domain.responses.get(rule.action, [])]
+        if rule.action == "action_faq":
+            texts += [answer.text.strip() for answer in domain.faq.get(intent, [])]
         for text in texts or [""]:
             out.append(
                 {
@@ -270,43 +277,110 @@ async def rename_intent(request: web.Request) -> web.StreamResponse:
     studio = config_of(request)
     name = request.match_info["name"]
     new = (await _form(request)).get("new_name", "").strip()
+
+    def run() -> tuple[list[Path], list[Outcome], set[str]]:
+        written = data_edit.rename_intent(studio.data_dir, name, new)
+        moved = any(p.name == data_edit.FAQ_FILE for p in written)
+        outcomes = announce_domain(studio.data_dir, studio.redis_url) if moved else []
+        return written, outcomes, _active_intents(studio.models_dir)
+
     try:
-        await asyncio.to_thread(data_edit.rename_intent, studio.data_dir, name, new)
+        written, outcomes, known = await asyncio.to_thread(run)
     except NluError as exc:
         raise _back(f"/console/studio/intents/{name}", err=str(exc)) from None
-    raise _back(f"/console/studio/intents/{new}", msg=f"意图已改名为 {new}。")
+    msg = f"意图已改名为 {new}（训练样例）。"
+    if any(p.name == data_edit.FAQ_FILE for p in written):
+        msg = f"意图已改名为 {new}，它的常见问题答案也随之改名；{_reached(outcomes)}"
+        if name in known:
+            msg += (
+                f"当前启用的模型仍把这类消息识别为 {name}，在训练并启用新模型之前，"
+                "机器人对它们回复兜底话术。"
+            )
+    elif name in known:
+        msg += "训练并启用新模型后，机器人才按新名称识别。"
+    raise _back(f"/console/studio/intents/{new}", msg=msg)
+
+
+def _active_intents(models_dir: Path) -> set[str]:
+    """The intents the active model knows (empty without a readable model)."""
+    model = active_model(models_dir)
+    if model is None:
+        return set()
+    try:
+        return {str(i) for i in read_metadata(model).get("intents") or []}
+    except NluError:
+        return set()
+
+
+def _reached(outcomes: list[Outcome]) -> str:
+    """What a saved dialogue file did to the running bot, as the admin reads it."""
+    failed = [o.error for o in outcomes if o.error]
+    if failed:
+        return f"但正在运行的机器人未能载入（{failed[0]}），仍按之前的版本回复。"
+    if outcomes:
+        return "正在运行的机器人已更新（其他进程几秒内自动跟上，无需重启）。"
+    return "运行中的机器人几秒内自动载入，无需重启。"
 
 
 # ------------------------------------------------------------------ the dialogue's YAML files
 
 
-def _validate_yaml(data_dir: Path, filename: str, text: str) -> None:
-    """Load the dialogue's data with `text` as `filename`; raise what the loader says."""
+def _validate_yaml(data_dir: Path, filename: str, text: str, check: Any = None) -> Any:
+    """Load the dialogue's data with `text` as `filename`; raise what the loader says (and
+    what `check(domain)`, the running engine's `prepare`, says). Returns the domain."""
     import yaml
 
-    from actions.domain import Domain
+    from actions.domain import DOMAIN_FILES, Domain
 
     try:
         yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValueError(f"YAML 格式错误：{exc}") from None
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("domain.yml", "case_types.yml", "rules.yml", "faq.yml"):
+        for name in DOMAIN_FILES:
             if (data_dir / name).is_file():
                 shutil.copyfile(data_dir / name, Path(tmp) / name)
         (Path(tmp) / filename).write_text(text, encoding="utf-8")
-        Domain.load(Path(tmp))
+        domain = Domain.load(Path(tmp))
+        if check is not None:
+            check(domain)
+    return domain
 
 
-def _save_yaml(data_dir: Path, filename: str, text: str) -> None:
+def _save_yaml(
+    data_dir: Path, filename: str, text: str, check: Any = None, redis_url: str | None = None
+) -> tuple[Any, list[Outcome]]:
+    """Validate and write `filename`, then tell the running dialogues (this process's at
+    once: the outcomes). Blocking."""
     import os
 
     text = text.replace("\r\n", "\n")
-    _validate_yaml(data_dir, filename, text)
+    domain = _validate_yaml(data_dir, filename, text, check)
     path = data_dir / filename
     tmp = path.with_name(f".{filename}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+    return domain, announce_domain(data_dir, redis_url)
+
+
+def _faq_notes(studio: StudioConfig, domain: Any) -> list[str]:
+    """What an admin should know about the FAQ intents just saved: an intent without
+    training examples is never recognised; one the active model does not know yet is only
+    answered after training and activation."""
+    examples = {ex.intent for ex in data_edit.load(studio.data_dir).examples}
+    known = _active_intents(studio.models_dir)
+    notes = []
+    for intent in domain.faq:
+        if intent not in examples:
+            notes.append(
+                f"意图 {intent} 还没有训练样例，机器人识别不到它："
+                "请先在“意图与样例”中添加样例，再训练并启用。"
+            )
+        elif known and intent not in known:
+            notes.append(
+                f"当前启用的模型还不认识意图 {intent}：训练并启用新模型后，这个答案才会被用到。"
+            )
+    return notes
 
 
 @require("admin")
@@ -317,14 +391,21 @@ async def yaml_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="没有这个文件。")
     filename = YAML_FILES[key]
     error = ""
-    saved = False
+    saved = ""
+    notes: list[str] = []
     if request.method == "POST":
         text = (await _form(request)).get("content", "")
+        check = getattr(request.app[DEPS].engine, "prepare", None)
         try:
-            await asyncio.to_thread(_save_yaml, studio.data_dir, filename, text)
-            saved = True
+            domain, outcomes = await asyncio.to_thread(
+                _save_yaml, studio.data_dir, filename, text, check, studio.redis_url
+            )
         except Exception as exc:  # the loader's message, shown as it is; nothing written
             error = str(exc)
+        else:
+            saved = f"已校验并保存到 data/{filename}；{_reached(outcomes)}"
+            if key == "faq":
+                notes = await asyncio.to_thread(_faq_notes, studio, domain)
     else:
         text = await asyncio.to_thread((studio.data_dir / filename).read_text, "utf-8")
     context = {
@@ -334,6 +415,7 @@ async def yaml_page(request: web.Request) -> web.StreamResponse:
         "content": text,
         "error": error,
         "saved": saved,
+        "notes": notes,
     }
     return aiohttp_jinja2.render_template(
         "studio_yaml.html", request, context, status=400 if error else 200
