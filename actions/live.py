@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "taxdesk:dialogue:changed"
 DEFAULT_INTERVAL = 2.0
+STOP_SLICE = 0.5  # seconds the watcher waits on Redis at most before it looks at `stop`
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 Listener = Callable[[Domain], None]
@@ -141,21 +143,29 @@ class LiveDomain:
 
     def _watch(self) -> None:
         pubsub = self._subscribe()
+        due = time.monotonic() + self.interval
         try:
             while not self._stop.is_set():
+                wait = max(0.0, min(due - time.monotonic(), STOP_SLICE))
+                told = False  # another process said the files changed
                 if pubsub is not None:
-                    try:  # a message or the timeout: either way the files are looked at
-                        pubsub.get_message(ignore_subscribe_messages=True, timeout=self.interval)
+                    try:
+                        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+                        told = message is not None
                     except Exception:
                         log.warning("dialogue: Redis pub/sub lost; checking the files instead")
                         pubsub = None
                 else:
-                    self._wake.wait(self.interval)
-                self._wake.clear()
+                    self._wake.wait(wait)
                 if self._stop.is_set():
                     break
+                woken = self._wake.is_set()
+                if not (told or woken or time.monotonic() >= due):
+                    continue
+                self._wake.clear()
+                due = time.monotonic() + self.interval
                 try:
-                    self.refresh()
+                    self.refresh(force=told)
                 except Exception:  # the watcher must outlive anything a refresh meets
                     log.exception("dialogue: checking the files failed")
         finally:
@@ -180,7 +190,7 @@ class LiveDomain:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.interval + 1)
+            self._thread.join(timeout=STOP_SLICE + 1)
             self._thread = None
 
     async def aclose(self) -> None:

@@ -23,12 +23,15 @@ from testing.samples import GOOD_ID
 from testing.waits import wait_for
 
 OLD_HOURS = "9:30–18:00（法定节假日除外）"
+HOURS_ANSWER = "办税服务厅工作时间：周一至周五 9:30–18:00（法定节假日除外）"
 NEW_HOURS = "办税服务厅工作时间调整为周一至周五 9:00–17:00。"
 PARKING = "办税服务厅地下停车场对办事群众免费开放。"
 NLU = {
     "大厅什么时候开门": parse("faq_office_hours"),
     "能停车吗": parse("faq_parking"),
     "我要开完税证明": parse("request_tax_certificate"),
+    "你好啊": parse("greet"),
+    "请问在吗": parse("greet"),  # 請問在嗎, as the engine gives it to the NLU
 }
 
 
@@ -64,7 +67,7 @@ async def test_an_edited_answer_is_given_from_the_next_turn(data: Path) -> None:
     assert OLD_HOURS in text_of(await chat.say("大厅什么时候开门"))
     old = engine.data
 
-    _edit(data / "faq.yml", "办税服务厅工作时间：周一至周五 9:30–18:00（法定节假日除外）", NEW_HOURS)
+    _edit(data / "faq.yml", HOURS_ANSWER, NEW_HOURS)
     outcomes = await asyncio.to_thread(announce, data)  # what the studio calls after a save
 
     assert [o.changed for o in outcomes] == [True] and live.reloads == 1
@@ -72,6 +75,24 @@ async def test_an_edited_answer_is_given_from_the_next_turn(data: Path) -> None:
     assert NEW_HOURS in text_of(await chat.say("大厅什么时候开门"))
     assert await asyncio.to_thread(live.refresh) == live.refresh()  # nothing new: no reload
     assert live.reloads == 1
+
+
+async def test_an_edited_response_is_given_in_both_scripts(data: Path) -> None:
+    engine, _live = _engine(data)
+    domain = data / "domain.yml"
+    text = domain.read_text(encoding="utf-8")
+    start = text.index("  utter_greet:\n")
+    end = text.index("  utter_goodbye:\n")
+    domain.write_text(
+        text[:start]
+        + "  utter_greet:\n    - text: 您好，这里是新的问候。\n"
+        + "      text_hant: 您好，這裡是新版問候。\n"
+        + text[end:],
+        encoding="utf-8",
+    )
+    assert [o.changed for o in await asyncio.to_thread(announce, data)] == [True]
+    assert text_of(await Chat(engine, "1").say("你好啊")) == "您好，这里是新的问候。"
+    assert text_of(await Chat(engine, "2").say("請問在嗎")) == "您好，這裡是新版問候。"
 
 
 async def test_a_new_faq_intent_is_answered_without_a_rule(data: Path) -> None:
@@ -126,7 +147,8 @@ async def test_a_domain_the_engine_cannot_use_is_refused(data: Path) -> None:
     catalogs: list[Any] = []
     live.subscribe(lambda domain: catalogs.append(domain.catalog))  # after the engine
     # a case type asking a slot the form has no extract/validate pair for
-    _edit(data / "case_types.yml", "slots: [tax_type, tax_period, taxpayer_id]", "slots: [shoe_size]")
+    slots = "slots: [tax_type, tax_period, taxpayer_id]"
+    _edit(data / "case_types.yml", slots, "slots: [shoe_size]")
     try:
         Domain.load(data)
     except Exception as exc:  # the case type loader itself refuses it: also fine
@@ -150,7 +172,7 @@ async def test_a_turn_in_flight_finishes_on_the_old_domain(data: Path) -> None:
     engine.interpreter.aparse = slow  # type: ignore[attr-defined]
     turn = asyncio.create_task(Chat(engine).say("大厅什么时候开门"))
     await parsing.wait()
-    _edit(data / "faq.yml", "办税服务厅工作时间：周一至周五 9:30–18:00（法定节假日除外）", NEW_HOURS)
+    _edit(data / "faq.yml", HOURS_ANSWER, NEW_HOURS)
     assert (await asyncio.to_thread(live.refresh)).changed  # swapped while the turn parses
     release.set()
     assert OLD_HOURS in text_of(await turn)
