@@ -11,7 +11,8 @@ the others through Redis or their check of the pointer). A saved dialogue file (
 which moves an intent's FAQ answers with it) reaches the running dialogue the same way
 (`actions.live.announce`: this process's engine has the new domain before the page answers;
 the other processes through Redis or their check of the files), and the page says what
-happened. File and model work runs in threads.
+happened. An intent nothing answers gets its first answer on its own page (written into
+faq.yml: an FAQ intent needs no rule). File and model work runs in threads.
 """
 
 from __future__ import annotations
@@ -203,10 +204,73 @@ async def intent_page(request: web.Request) -> web.StreamResponse:
         "conflicts": found,
         "entity_types": sorted(set(ENTITY_TYPES) | set(data.entity_types)),
         "responses": _responses(request, name),
+        "handled_by": _handled_by(request, name),
         "intents": data.intents,
         **_flash(request),
     }
     return aiohttp_jinja2.render_template("studio_intent.html", request, context)
+
+
+def _handled_by(request: web.Request, intent: str) -> str:
+    """How the running dialogue answers `intent`: `rule` (rules.yml or its FAQ answers),
+    `form` (it opens a case type), or `nothing` (the fallback: it may get an FAQ answer)."""
+    domain = getattr(request.app[DEPS].engine, "domain", None)
+    if domain is None:
+        return "rule"  # not a dialogue the studio can tell about
+    if any(rule.intent == intent for rule in domain.rules):
+        return "rule"
+    if domain.case_type_for_intent(intent) is not None:
+        return "form"
+    return "nothing"
+
+
+def with_faq_answer(text: str, intent: str, answer: str) -> str:
+    """faq.yml's `text` with a first answer for `intent` appended to the `faq:` mapping
+    (before the next top-level key, if any; the rest of the file as it was)."""
+    lines = text.rstrip("\n").split("\n")
+    start = next((i for i, line in enumerate(lines) if line.split("#")[0].strip() == "faq:"), None)
+    if start is None:
+        raise ValueError("faq.yml 中没有 faq: 部分，请在常见问题答案页修改。")
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i][:1] not in ("", " ", "#")),
+        len(lines),
+    )
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1  # blank lines and the next key's own comments stay before the next key
+    block = [f"  {intent}:", f"    - text: {json.dumps(answer, ensure_ascii=False)}"]
+    return "\n".join(lines[:end] + block + lines[end:]) + "\n"
+
+
+@require("admin")
+async def add_answer(request: web.Request) -> web.StreamResponse:
+    """The first answer of an intent the dialogue does not answer yet, written to faq.yml
+    (the intent is then answered by `action_faq`: no rule to write)."""
+    studio = config_of(request)
+    name = request.match_info["name"]
+    where = f"/console/studio/intents/{name}"
+    answer = (await _form(request)).get("answer", "").replace("\r\n", "\n").strip()
+    if not answer:
+        raise _back(where, err="答案不能为空。")
+    if _handled_by(request, name) != "nothing":
+        raise _back(where, err=f"意图 {name} 已有回复，请在回复或常见问题答案页修改。")
+    check = getattr(request.app[DEPS].engine, "prepare", None)
+
+    def run() -> tuple[list[Outcome], list[str]]:
+        data = data_edit.load(studio.data_dir)
+        if name not in data.intents:
+            raise ValueError(f"找不到意图 {name}。")
+        path = studio.data_dir / "faq.yml"
+        text = path.read_text(encoding="utf-8") if path.is_file() else "version: 1\nfaq:\n"
+        edited = with_faq_answer(text, name, answer)
+        domain, outcomes = _save_yaml(studio.data_dir, "faq.yml", edited, check, studio.redis_url)
+        notes = [n for n in _faq_notes(studio, domain) if name in n]
+        return outcomes, notes
+
+    try:
+        outcomes, notes = await asyncio.to_thread(run)
+    except Exception as exc:  # the loader's message; nothing written
+        raise _back(where, err=f"未保存：{exc}") from None
+    raise _back(where, msg=" ".join([f"已保存答案到 data/faq.yml；{_reached(outcomes)}", *notes]))
 
 
 def _annotated(ex: Any) -> str:
@@ -634,6 +698,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/console/studio/intents/{name}/examples", add_example)
     r.add_post("/console/studio/intents/{name}/example", edit_example)
     r.add_post("/console/studio/intents/{name}/rename", rename_intent)
+    r.add_post("/console/studio/intents/{name}/answer", add_answer)
     r.add_get("/console/studio/files/{key}", yaml_page)
     r.add_post("/console/studio/files/{key}", yaml_page)
     r.add_get("/console/studio/review", review_page)

@@ -340,13 +340,16 @@ async def test_renaming_an_intent_that_has_an_answer_says_what_the_bot_does(
         async with page.expect_navigation():
             await page.click("form[action='/console/studio/intents'] button[type=submit]")
     faq = studio.data_dir / "faq.yml"
-    await page.goto(site("/console/studio/files/faq"))
-    await page.fill(
-        "textarea[name=content]",
-        faq.read_text().rstrip() + f"\n\n  faq_parking:  # 停车\n    - text: {PARKING}\n",
-    )
+    # its answer, from the intent's own page this time
+    await page.goto(site("/console/studio/intents/faq_parking"))
+    assert "该意图还没有回复" in await page.inner_text("main")
+    await page.fill(".answer-form textarea[name=answer]", PARKING)
     async with page.expect_navigation():
-        await page.click("main button[type=submit]")
+        await page.click(".answer-form button[type=submit]")
+    shown = await page.inner_text("main")
+    assert "已保存答案到 data/faq.yml" in shown and "正在运行的机器人已更新" in shown
+    assert "当前启用的模型还不认识意图 faq_parking" in shown
+    assert await page.locator(".answer-form").count() == 0  # answered now: edited in the FAQ page
     await _train_and_activate(page, site, studio_site, 1)
     assert PARKING in await studio_site.telegram(7302, PARAPHRASE)
 
@@ -358,7 +361,7 @@ async def test_renaming_an_intent_that_has_an_answer_says_what_the_bot_does(
     assert page.url.split("?")[0].endswith("/console/studio/intents/faq_car_park")
     assert "常见问题答案也随之改名" in shown and "正在运行的机器人已更新" in shown
     assert "当前启用的模型仍把这类消息识别为 faq_parking" in shown
-    assert "  faq_car_park:  # 停车" in faq.read_text()
+    assert f'  faq_car_park:\n    - text: "{PARKING}"' in faq.read_text()
     assert PARKING in await page.inner_text("section:has(h2:text('回复'))")
     # what the page said: the bot falls back on these messages for now
     assert _fell_back(await studio_site.telegram(7302, PARAPHRASE))
@@ -371,7 +374,30 @@ async def test_renaming_an_intent_that_has_an_answer_says_what_the_bot_does(
     await bot_said(chat, PARKING)
 
     await page.goto(site("/console/studio/intents/faq_office_hours"))
+    assert await page.locator(".answer-form").count() == 0  # its rule answers it
+    csrf = await page.input_value("input[name=_csrf] >> nth=0")
+    refused = await page.request.post(
+        site("/console/studio/intents/faq_office_hours/answer"),
+        form={"answer": "另一个答案", "_csrf": csrf},
+    )
+    assert "已有回复" in await refused.text() and "另一个答案" not in faq.read_text()
     await page.fill("input[name=new_name]", "faq_opening")
     async with page.expect_navigation():
         await page.click("form[action$='/rename'] button[type=submit]")
     assert "对话规则引用了意图 faq_office_hours" in await page.inner_text("main")
+
+
+def test_an_answer_goes_into_the_faq_mapping_and_nothing_else_moves() -> None:
+    import yaml
+
+    from console.studio import with_faq_answer
+
+    text = "version: 1\n# c\nfaq:\n  a:\n    - text: x\n\n# tail\nother:\n  k: 1\n"
+    assert with_faq_answer(text, "faq_b", '说"好"\n第二行') == (
+        "version: 1\n# c\nfaq:\n  a:\n    - text: x\n"
+        '  faq_b:\n    - text: "说\\"好\\"\\n第二行"\n\n# tail\nother:\n  k: 1\n'
+    )
+    assert with_faq_answer("faq:\n", "b", "y") == 'faq:\n  b:\n    - text: "y"\n'
+    assert yaml.safe_load(with_faq_answer(text, "faq_b", '说"好"\n第二行'))["faq"]["faq_b"] == [
+        {"text": '说"好"\n第二行'}
+    ]
