@@ -44,6 +44,7 @@ from bot.ports import (
 )
 from bot.sender import RateLimiter
 from desk.buttons import DeskButtonStore
+from desk.case_types import CaseTypeCatalog
 from desk.messages import DeskAttachmentLinker
 from desk.runtime import ROOT, DeskRuntime
 
@@ -204,6 +205,14 @@ async def build_container(
 
 
 def _use_catalog(runtime: DeskRuntime, domain: Domain) -> None:
-    """The desk's case types follow the dialogue's (one reference, read per session)."""
-    if domain.catalog is not None:
-        runtime.catalog = domain.catalog
+    """The desk's case types follow the dialogue's (one reference, read per session). A case
+    type removed from the file stays readable by the desk until the process restarts: its
+    existing cases still show in the queue and the case pages, while the dialogue, which
+    has the new domain alone, opens no new case of it."""
+    if domain.catalog is None:
+        return
+    new = {ct.key: ct for ct in domain.catalog}
+    kept = {ct.key: ct for ct in runtime.catalog if ct.key not in new}
+    runtime.catalog = (
+        CaseTypeCatalog({**new, **kept}, domain.catalog.source) if kept else domain.catalog
+    )

@@ -51,6 +51,26 @@ async def test_each_process_follows_an_edited_case_type(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_removed_case_type_stays_readable_by_the_desk(
+    data: Path, tmp_path: Path, database_url: str, make_container: MakeContainer
+) -> None:
+    """Its existing cases still show; the dialogue no longer opens it."""
+    settings = bot_settings(database_url=database_url, data_dir=tmp_path / "var")
+    bot = await make_container(settings, dialogue_dir=data, domain_interval=0.1)
+    path = data / "case_types.yml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  tax_certificate:\n")
+    end = text.index("\n  ", text.index("sla_working_days", start)) + 1
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    engine, runtime = bot.dialogue_engine, bot.runtime
+    assert engine is not None and runtime is not None
+    await wait_for(lambda: "tax_certificate" not in engine.domain.case_types, timeout=10)
+    assert engine.domain.case_type_for_intent("request_tax_certificate") is None
+    assert runtime.catalog.get("tax_certificate").title.zh_hans == "完税证明"
+    assert list(runtime.catalog)[-1].key == "tax_certificate"  # after the file's own
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_published_change_is_picked_up_before_the_next_check(
     data: Path, tmp_path: Path, database_url: str, make_container: MakeContainer, redis_url: str
 ) -> None:
