@@ -6,10 +6,17 @@ uses; its errors name the file and the field), FAQ answers (`data/faq.yml`) and 
 The office's own facts (address, phone, transport, the template file: `data/office.yml`) fill
 the placeholders of FAQ answers.
 
-Loaded once at start-up (`Domain.load`, plain file reads: call it before the event loop runs
-or through `asyncio.to_thread`). Responses are written in Simplified Chinese; the engine
-converts replies to Traditional when the taxpayer writes Traditional, and then puts back the
-Traditional titles of case types and documents as written in the data (`traditional_titles`).
+An FAQ intent needs no rule: an intent with answers in `faq.yml` and no rule of its own is
+answered by `action_faq`, also during a form and beside another request (`Rule.implicit`), so an
+admin teaches a new question with its examples and its answer alone.
+
+`Domain.load` does plain file reads: call it before the event loop runs or through
+`asyncio.to_thread`. Running processes follow edits of these files without a restart
+(`actions.live.LiveDomain`, which swaps the engine's domain between turns).
+
+Responses are written in Simplified Chinese; the engine converts replies to Traditional when the
+taxpayer writes Traditional, and then puts back the Traditional titles of case types and
+documents as written in the data (`traditional_titles`).
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from typing import Any
 import yaml
 
 from actions.channel import Button
-from desk.case_types import CaseType, DocumentSpec, Title, load_case_types
+from desk.case_types import CaseType, CaseTypeCatalog, DocumentSpec, Title, load_case_types
+
+#: The files `Domain.load` reads from the data directory (`faq.yml`, `office.yml` optional).
+DOMAIN_FILES = ("domain.yml", "case_types.yml", "rules.yml", "faq.yml", "office.yml")
 
 
 class DomainError(Exception):
@@ -69,6 +79,7 @@ class Rule:
     not_an_answer: bool = False  # not taken as the answer to a waiting staff question
     even_with_values: bool = False  # a question answered mid-form even when it names values
     question: bool = False  # answered too when a message holds it beside another request
+    implicit: bool = False  # not in rules.yml: an FAQ intent's default rule (see the module)
 
 
 class _Template(dict[str, Any]):
@@ -111,6 +122,7 @@ class Domain:
     settings: dict[str, Any] = field(default_factory=dict)
     office: dict[str, str] = field(default_factory=dict)  # data/office.yml, the office's facts
     data_dir: Path = Path("data")
+    catalog: CaseTypeCatalog | None = None  # the case types as the desk reads them
 
     def data_file(self, relative: str) -> Path:
         """A file under the data directory (e.g. `templates/commitment_letter.docx`)."""
@@ -128,16 +140,19 @@ class Domain:
         rules_data = _read_yaml(base / "rules.yml")
         office_path = base / "office.yml"
         office = (_read_yaml(office_path).get("office") or {}) if office_path.exists() else {}
+        faq = _parse_faq(faq_data)
+        rules = _parse_rules(rules_data)
         return cls(
             responses=_parse_responses(domain.get("responses") or {}),
             slots=dict(domain.get("slots") or {}),
             labels={k: dict(v) for k, v in (domain.get("labels") or {}).items()},
             case_types={ct.key: ct for ct in catalog},
-            faq=_parse_faq(faq_data),
-            rules=_parse_rules(rules_data),
+            faq=faq,
+            rules=rules + _faq_rules(faq, rules, catalog),
             settings=dict(domain.get("settings") or {}),
             office={str(k): str(v) for k, v in office.items()},
             data_dir=base,
+            catalog=catalog,
         )
 
     @property
@@ -233,8 +248,17 @@ def _parse_responses(raw: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def _parse_faq(data: dict[str, Any]) -> dict[str, list[FaqAnswer]]:
     out: dict[str, list[FaqAnswer]] = {}
-    for intent, answers in (data.get("faq") or {}).items():
-        out[intent] = [
+    raw = data.get("faq") or {}
+    if not isinstance(raw, dict):
+        raise DomainError("faq.yml: `faq` must map intents to lists of answers")
+    for intent, answers in raw.items():
+        if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
+            raise DomainError(
+                f"faq.yml: the answers of {intent!r} must be a list of `- text: ...` items"
+            )
+        if not any(str(a.get("text") or "").strip() for a in answers):
+            raise DomainError(f"faq.yml: {intent!r} has no answer with a text")
+        out[str(intent)] = [
             FaqAnswer(
                 text=str(a.get("text") or ""),
                 keywords=tuple(a.get("keywords") or ()),
@@ -245,6 +269,26 @@ def _parse_faq(data: dict[str, Any]) -> dict[str, list[FaqAnswer]]:
             for a in answers
         ]
     return out
+
+
+def _faq_rules(
+    faq: dict[str, list[FaqAnswer]], rules: list[Rule], catalog: CaseTypeCatalog
+) -> list[Rule]:
+    """The default rule of each FAQ intent that has no rule and opens no case type: answered
+    by `action_faq`, also during a form and beside another request."""
+    ruled = {r.intent for r in rules}
+    return [
+        Rule(
+            name=f"{intent} (faq.yml)",
+            intent=intent,
+            action="action_faq",
+            interrupts_form=True,
+            question=True,
+            implicit=True,
+        )
+        for intent in faq
+        if intent not in ruled and catalog.by_intent(intent) is None
+    ]
 
 
 def _parse_rules(data: dict[str, Any]) -> list[Rule]:

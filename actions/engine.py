@@ -16,13 +16,14 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import opencc
 
 from actions.actions import build_actions
-from actions.base import ActionContext, FormValidationAction
+from actions.base import Action, ActionContext, FormValidationAction
 from actions.channel import Deliver, InboundMessage, Reply
 from actions.clauses import answer_and_values, split_requests
 from actions.dispatcher import CollectingDispatcher, merge_replies
@@ -97,8 +98,22 @@ class ScriptConverter:
         return "hans"
 
 
+@dataclass(frozen=True)
+class DialogueData:
+    """What the engine builds from a `Domain`: swapped as one reference (`use_domain`), so a
+    turn that took it runs to its end on the same domain, actions and policy."""
+
+    domain: Domain
+    actions: dict[str, Action]
+    policy: Policy
+
+
 class DialogueEngine:
-    """The channel-free dialogue. Build one per process and share it between channels."""
+    """The channel-free dialogue. Build one per process and share it between channels.
+
+    `use_domain` swaps the dialogue data (domain, actions, policy) between turns: each turn
+    reads `self.data` once, so a turn in flight finishes on the data it started with
+    (`actions.live.LiveDomain` calls it when the files under `data/` change)."""
 
     def __init__(
         self,
@@ -125,13 +140,38 @@ class DialogueEngine:
         self.interpreter = interpreter
         self.gateway = gateway
         self.store = tracker_store
-        self.domain = domain
         self.ctx = ActionContext(gateway=gateway, normalizers=normalizers, today=today)
-        self.actions = build_actions(self.ctx, domain, form_validation(self.ctx))
-        self.policy = Policy(domain)
+        self._form_validation = form_validation
+        self.data = self.prepare(domain)
         self.scripts = ScriptConverter(traditional_config)
         self.rng = rng or random.Random()
         self._locks = KeyedLocks()
+
+    # ------------------------------------------------------------------ the dialogue data
+
+    @property
+    def domain(self) -> Domain:
+        return self.data.domain
+
+    @property
+    def actions(self) -> dict[str, Action]:
+        return self.data.actions
+
+    @property
+    def policy(self) -> Policy:
+        return self.data.policy
+
+    def prepare(self, domain: Domain) -> DialogueData:
+        """The actions and the policy of `domain` (raises `DomainError` when the case forms
+        ask a slot the form validation does not know); nothing is swapped."""
+        actions = build_actions(self.ctx, domain, self._form_validation(self.ctx))
+        return DialogueData(domain, actions, Policy(domain))
+
+    def use_domain(self, domain: Domain) -> None:
+        """Build the data of `domain` and swap it in (one reference: any thread may call
+        this). The next turns use it; the turns running now finish on the previous one. When
+        building fails the error propagates and the previous data stays."""
+        self.data = self.prepare(domain)
 
     # ------------------------------------------------------------------ turns
 
@@ -153,14 +193,16 @@ class DialogueEngine:
         staff relay, which a conversation with the bot does not need to look up."""
         key = conversation_key(msg.channel, msg.chat_id)
         async with self._locks.hold(key):
-            replies, state = await self._turn(key, msg)
+            replies, state = await self._turn(key, msg, self.data)
             if deliver is not None:
                 await deliver(replies)
             if with_staff is not None and state == "human":
                 await with_staff()
             return replies
 
-    async def _turn(self, key: str, msg: InboundMessage) -> tuple[list[Reply], str]:
+    async def _turn(
+        self, key: str, msg: InboundMessage, data: DialogueData
+    ) -> tuple[list[Reply], str]:
         tracker = await self._load(key, msg.channel, msg.chat_id, msg.user_id)
         text = (msg.text or "").strip()
         tracker.script = self.scripts.detect(text, tracker.script, msg.language_code)
@@ -169,8 +211,8 @@ class DialogueEngine:
             await self._answer_while_human(tracker, msg)
             await self._save(tracker)
             return [], tracker.state
-        parse = await self._parse(text, msg)
-        form = self.domain.case_types.get(tracker.active_form or "")
+        parse = await self._parse(text, msg, data.domain)
+        form = data.domain.case_types.get(tracker.active_form or "")
         if form is not None:  # "9165…，另外电话多少": the form takes the values too
             parse = answer_and_values(parse, form.slots)
         parse.pop("form_values", None)
@@ -178,13 +220,13 @@ class DialogueEngine:
         tracker.add_turn("user", _turn_text(text, msg), _intent(parse))
         if parse.get("queued_requests"):
             self._apply(tracker, [RequestsQueued(tuple(parse["queued_requests"]))])
-        replies = await self._run(tracker)
+        replies = await self._run(tracker, data)
         for reply in replies:
             tracker.add_turn("bot", reply.text)
         await self._save(tracker)
         return replies, tracker.state
 
-    async def _parse(self, text: str, msg: InboundMessage) -> dict[str, Any]:
+    async def _parse(self, text: str, msg: InboundMessage, domain: Domain) -> dict[str, Any]:
         files = [
             {
                 "attachment_id": f.attachment_id,
@@ -216,12 +258,12 @@ class DialogueEngine:
         if parse is not None and simplified and not text.startswith("/"):
             try:  # a second request in the same message is queued (actions.clauses)
                 parse = (
-                    await split_requests(simplified, parse, self.interpreter.aparse, self.domain)
+                    await split_requests(simplified, parse, self.interpreter.aparse, domain)
                     or parse
                 )
             except Exception:
                 log.exception("splitting the message into requests failed; taken whole")
-            parse = redirect(parse, self.domain)
+            parse = redirect(parse, domain)
         if parse is None:
             name = "submit_document" if (files or msg.rejected_files) else "nlu_fallback"
             parse = {
@@ -239,24 +281,24 @@ class DialogueEngine:
         )
         return parse
 
-    async def _run(self, tracker: Tracker) -> list[Reply]:
-        dispatcher = self._dispatcher(tracker)
+    async def _run(self, tracker: Tracker, data: DialogueData) -> list[Reply]:
+        dispatcher = self._dispatcher(tracker, data.domain)
         executed: list[str] = []
         try:
-            await self._answer_extra_questions(tracker, dispatcher, executed)
-            decision = self.policy.decide(tracker)
+            await self._answer_extra_questions(tracker, dispatcher, executed, data)
+            decision = data.policy.decide(tracker)
             queue: list[str] = [decision.action]
             then = decision.then
             while queue and len(executed) < MAX_ACTIONS_PER_TURN:
                 name = queue.pop(0)
-                action = self.actions.get(name)
+                action = data.actions.get(name)
                 if action is None:
                     log.error("no action named %s", name)
                     break
                 tracker.followup = None
                 dispatcher.values = self._values(tracker)
                 dispatcher.action = name
-                events = await action.run(dispatcher, tracker, self.domain)
+                events = await action.run(dispatcher, tracker, data.domain)
                 executed.append(name)
                 self._apply(tracker, events)
                 if tracker.followup:
@@ -275,7 +317,11 @@ class DialogueEngine:
         return merge_replies(dispatcher.messages)
 
     async def _answer_extra_questions(
-        self, tracker: Tracker, dispatcher: CollectingDispatcher, executed: list[str]
+        self,
+        tracker: Tracker,
+        dispatcher: CollectingDispatcher,
+        executed: list[str],
+        data: DialogueData,
     ) -> None:
         """The questions asked beside the message's first request or question
         (`actions.clauses`: "申领发票，顺便问下周六开门吗"): each answered from its own clauses,
@@ -284,14 +330,14 @@ class DialogueEngine:
         extras = message.get("extra_questions") or []
         if not extras or tracker.pending_case or message.get("files"):
             return
-        case_type = self.domain.case_type_for_intent(_intent(message))
+        case_type = data.domain.case_type_for_intent(_intent(message))
         base = {
             k: v for k, v in message.items() if k not in ("extra_questions", "queued_requests")
         }
         try:
             for extra in extras:
-                name = self.policy.rules.get(_intent(extra) or "")
-                if name is None or name not in self.actions:
+                name = data.policy.rules.get(_intent(extra) or "")
+                if name is None or name not in data.actions:
                     continue
                 tracker.latest_message = {
                     **base,
@@ -304,7 +350,7 @@ class DialogueEngine:
                 tracker.followup = None
                 dispatcher.values = self._values(tracker)
                 dispatcher.action = name
-                events = await self.actions[name].run(dispatcher, tracker, self.domain)
+                events = await data.actions[name].run(dispatcher, tracker, data.domain)
                 self._apply(tracker, events)
                 tracker.followup = None
                 executed.append(name)
@@ -369,7 +415,7 @@ class DialogueEngine:
         async with self._locks.hold(key):
             tracker = await self._load(key, channel, chat_id, "")
             self._apply(tracker, events)
-            dispatcher = self._dispatcher(tracker)
+            dispatcher = self._dispatcher(tracker, self.domain)
             dispatcher.utter_message(response=response, buttons=buttons, **values)
             for reply in dispatcher.messages:
                 tracker.add_turn("bot", reply.text)
@@ -422,9 +468,9 @@ class DialogueEngine:
         tracker.state = "bot"
         return True
 
-    def _dispatcher(self, tracker: Tracker) -> CollectingDispatcher:
+    def _dispatcher(self, tracker: Tracker, domain: Domain) -> CollectingDispatcher:
         return CollectingDispatcher(
-            self.domain,
+            domain,
             rng=self.rng,
             script=tracker.script,
             to_traditional=self.scripts.to_traditional,

@@ -18,6 +18,7 @@ from typing import Any
 
 from actions.domain import Domain
 from actions.engine import DialogueEngine
+from actions.live import LiveDomain
 from actions.ports import Interpreter, TrackerStore
 from app.adapters import (
     DeskCaseGateway,
@@ -43,6 +44,7 @@ from bot.ports import (
 )
 from bot.sender import RateLimiter
 from desk.buttons import DeskButtonStore
+from desk.case_types import CaseTypeCatalog
 from desk.messages import DeskAttachmentLinker
 from desk.runtime import ROOT, DeskRuntime
 
@@ -79,6 +81,8 @@ class Container:
     staff_limits_prefix: str = "taxdesk:staff-limits:"  # Redis keys of the two limits above
     # the Telegram webhook's handler when the web application serves it (`main.py run`)
     webhook_handler: Callable[[Any], Awaitable[Any]] | None = None
+    dialogue_dir: Path = DATA_DIR  # the dialogue's files (and the NLU data the studio edits)
+    live_domain: LiveDomain | None = None  # follows `dialogue_dir` (None: a fake dialogue)
 
     @property
     def dialogue_engine(self) -> DialogueEngine | None:
@@ -126,12 +130,18 @@ async def build_container(
     interpreter: Interpreter | None = None,
     today: Callable[[], date] = date.today,
     redis_prefix: str = "taxdesk:tracker:",
+    dialogue_dir: Path = DATA_DIR,
+    domain_interval: float = 2.0,
 ) -> AsyncIterator[Container]:
     """Open the desk, load the NLU model and the domain, build the dialogue engine and the
     adapters; close them all on exit. Trackers live in the conversation rows, or in Redis
     when `REDIS_URL` is set (keys `<redis_prefix><channel>:<chat>`). Button maps live in the
     database (`desk.buttons`), or in the bot's Redis FSM storage when `REDIS_URL` is set:
-    either way they survive restarts and are shared by the bot and worker processes."""
+    either way they survive restarts and are shared by the bot and worker processes.
+
+    The dialogue's files are read from `dialogue_dir` and followed (`actions.live.LiveDomain`,
+    a look at them every `domain_interval` seconds, Redis pub/sub with `REDIS_URL`): an edit
+    reaches the engine and the desk's case types of this process without a restart."""
     runtime = await asyncio.to_thread(DeskRuntime.create, settings.effective_database_url)
     closers: list[Callable[[], Awaitable[Any]]] = [runtime.close]
     try:
@@ -140,7 +150,9 @@ async def build_container(
             aclose = getattr(interpreter, "aclose", None)
             if aclose is not None:
                 closers.append(aclose)
-        domain = await asyncio.to_thread(Domain.load, DATA_DIR)
+        domain = await asyncio.to_thread(Domain.load, dialogue_dir)
+        if domain.catalog is not None:  # the desk reads the same case types as the dialogue
+            runtime.catalog = domain.catalog
         conversations = DeskConversations(runtime)
         closers.append(conversations.writes.aclose)  # queued writes land before the engine goes
         store: TrackerStore
@@ -159,6 +171,13 @@ async def build_container(
             domain,
             today=today,
         )
+        live = LiveDomain(
+            domain, dialogue_dir, interval=domain_interval, redis_url=settings.redis_url
+        )
+        live.subscribe(engine.use_domain)  # first: the engine may refuse the new domain
+        live.subscribe(lambda new: _use_catalog(runtime, new))
+        closers.append(live.aclose)
+        live.start()
         yield Container(
             settings=settings,
             engine=engine,
@@ -176,8 +195,24 @@ async def build_container(
             staff=DeskStaffTopics(
                 conversations, on_take_over=engine.note_taken_over, intents=engine.recent_intents
             ),
+            dialogue_dir=dialogue_dir,
+            live_domain=live,
         )
     finally:
         for close in reversed(closers):
             with contextlib.suppress(Exception):
                 await close()
+
+
+def _use_catalog(runtime: DeskRuntime, domain: Domain) -> None:
+    """The desk's case types follow the dialogue's (one reference, read per session). A case
+    type removed from the file stays readable by the desk until the process restarts: its
+    existing cases still show in the queue and the case pages, while the dialogue, which
+    has the new domain alone, opens no new case of it."""
+    if domain.catalog is None:
+        return
+    new = {ct.key: ct for ct in domain.catalog}
+    kept = {ct.key: ct for ct in runtime.catalog if ct.key not in new}
+    runtime.catalog = (
+        CaseTypeCatalog({**new, **kept}, domain.catalog.source) if kept else domain.catalog
+    )

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from aiohttp import web
 
-from app.container import DATA_DIR, Container
+from app.container import Container
 from console.app import ConsoleDeps, build_app
 from console.auth import LoginThrottle, RedisCounter
 from console.keys import load_secret
@@ -54,11 +54,11 @@ async def console_deps(container: Container) -> AsyncIterator[ConsoleDeps]:
             extra={
                 "outbox_poll_interval": container.outbox_poll_interval,
                 "studio": StudioConfig(
-                    data_dir=DATA_DIR,
+                    data_dir=container.dialogue_dir,
                     config_path=Path(settings.nlu_config),
                     models_dir=Path(settings.models_dir),
                     redis_url=settings.redis_url,
-                )
+                ),
             },
         )
     finally:

@@ -7,7 +7,12 @@ What admins change is written to the Rasa YAML files of the data directory (`nlu
 `domain.yml`, `case_types.yml` and `faq.yml` as whole files, validated by the dialogue's loader
 first). Training runs in a separate process (`nlu.jobs`); activation writes the store's pointer
 (`nlu.active`) and tells the running interpreters (`nlu.live.announce`: this process at once,
-the others through Redis or their check of the pointer). File and model work runs in threads.
+the others through Redis or their check of the pointer). A saved dialogue file (and a rename,
+which moves an intent's FAQ answers with it) reaches the running dialogue the same way
+(`actions.live.announce`: this process's engine has the new domain before the page answers;
+the other processes through Redis or their check of the files), and the page says what
+happened. An intent nothing answers gets its first answer on its own page (written into
+faq.yml: an FAQ intent needs no rule). File and model work runs in threads.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from actions.live import Outcome
+from actions.live import announce as announce_domain
 from console.app import DEPS
 from console.auth import STAFF, require
 from desk.errors import DeskError
@@ -32,6 +39,7 @@ from nlu.active import EVALUATION_DIR, activate, find_version, rollback, version
 from nlu.errors import NluError
 from nlu.jobs import TrainingJobs
 from nlu.live import announce
+from nlu.model_store import active_model, read_metadata
 from nlu.similarity import conflicts, group_similar
 from taxrules.masking import redact_taxpayer_ids
 from taxrules.phones import mask_phone
@@ -152,6 +160,8 @@ def _flash(request: web.Request) -> dict[str, Any]:
 
 
 def _responses(request: web.Request, intent: str) -> list[dict[str, str]]:
+    """What the running dialogue answers `intent` with, in both scripts: the responses of
+    its rule's action, and its FAQ answers (`action_faq`, the default of an FAQ intent)."""
     engine = request.app[DEPS].engine
     domain = getattr(engine, "domain", None)
     scripts = getattr(engine, "scripts", None)
@@ -161,11 +171,9 @@ def _responses(request: web.Request, intent: str) -> list[dict[str, str]]:
     for rule in domain.rules:
         if rule.intent != intent:
             continue
-        texts = [r.get("text", "") for r in domain.responses.get(rule.action, [])]
-        faq = getattr(domain, "faq", {}) or {}
-        answer = faq.get(intent) if isinstance(faq, dict) else None
-        if answer is not None:
-            texts.append(str(getattr(answer, "text", answer)))
+        texts = [str(r.get("text", "")) for r in domain.responses.get(rule.action, [])]
+        if rule.action == "action_faq":
+            texts += [answer.text.strip() for answer in domain.faq.get(intent, [])]
         for text in texts or [""]:
             out.append(
                 {
@@ -196,10 +204,73 @@ async def intent_page(request: web.Request) -> web.StreamResponse:
         "conflicts": found,
         "entity_types": sorted(set(ENTITY_TYPES) | set(data.entity_types)),
         "responses": _responses(request, name),
+        "handled_by": _handled_by(request, name),
         "intents": data.intents,
         **_flash(request),
     }
     return aiohttp_jinja2.render_template("studio_intent.html", request, context)
+
+
+def _handled_by(request: web.Request, intent: str) -> str:
+    """How the running dialogue answers `intent`: `rule` (rules.yml or its FAQ answers),
+    `form` (it opens a case type), or `nothing` (the fallback: it may get an FAQ answer)."""
+    domain = getattr(request.app[DEPS].engine, "domain", None)
+    if domain is None:
+        return "rule"  # not a dialogue the studio can tell about
+    if any(rule.intent == intent for rule in domain.rules):
+        return "rule"
+    if domain.case_type_for_intent(intent) is not None:
+        return "form"
+    return "nothing"
+
+
+def with_faq_answer(text: str, intent: str, answer: str) -> str:
+    """faq.yml's `text` with a first answer for `intent` appended to the `faq:` mapping
+    (before the next top-level key, if any; the rest of the file as it was)."""
+    lines = text.rstrip("\n").split("\n")
+    start = next((i for i, line in enumerate(lines) if line.split("#")[0].strip() == "faq:"), None)
+    if start is None:
+        raise ValueError("faq.yml 中没有 faq: 部分，请在常见问题答案页修改。")
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i][:1] not in ("", " ", "#")),
+        len(lines),
+    )
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1  # blank lines and the next key's own comments stay before the next key
+    block = [f"  {intent}:", f"    - text: {json.dumps(answer, ensure_ascii=False)}"]
+    return "\n".join(lines[:end] + block + lines[end:]) + "\n"
+
+
+@require("admin")
+async def add_answer(request: web.Request) -> web.StreamResponse:
+    """The first answer of an intent the dialogue does not answer yet, written to faq.yml
+    (the intent is then answered by `action_faq`: no rule to write)."""
+    studio = config_of(request)
+    name = request.match_info["name"]
+    where = f"/console/studio/intents/{name}"
+    answer = (await _form(request)).get("answer", "").replace("\r\n", "\n").strip()
+    if not answer:
+        raise _back(where, err="答案不能为空。")
+    if _handled_by(request, name) != "nothing":
+        raise _back(where, err=f"意图 {name} 已有回复，请在回复或常见问题答案页修改。")
+    check = getattr(request.app[DEPS].engine, "prepare", None)
+
+    def run() -> tuple[list[Outcome], list[str]]:
+        data = data_edit.load(studio.data_dir)
+        if name not in data.intents:
+            raise ValueError(f"找不到意图 {name}。")
+        path = studio.data_dir / "faq.yml"
+        text = path.read_text(encoding="utf-8") if path.is_file() else "version: 1\nfaq:\n"
+        edited = with_faq_answer(text, name, answer)
+        domain, outcomes = _save_yaml(studio.data_dir, "faq.yml", edited, check, studio.redis_url)
+        notes = [n for n in _faq_notes(studio, domain) if name in n]
+        return outcomes, notes
+
+    try:
+        outcomes, notes = await asyncio.to_thread(run)
+    except Exception as exc:  # the loader's message; nothing written
+        raise _back(where, err=f"未保存：{exc}") from None
+    raise _back(where, msg=" ".join([f"已保存答案到 data/faq.yml；{_reached(outcomes)}", *notes]))
 
 
 def _annotated(ex: Any) -> str:
@@ -270,43 +341,110 @@ async def rename_intent(request: web.Request) -> web.StreamResponse:
     studio = config_of(request)
     name = request.match_info["name"]
     new = (await _form(request)).get("new_name", "").strip()
+
+    def run() -> tuple[list[Path], list[Outcome], set[str]]:
+        written = data_edit.rename_intent(studio.data_dir, name, new)
+        moved = any(p.name == data_edit.FAQ_FILE for p in written)
+        outcomes = announce_domain(studio.data_dir, studio.redis_url) if moved else []
+        return written, outcomes, _active_intents(studio.models_dir)
+
     try:
-        await asyncio.to_thread(data_edit.rename_intent, studio.data_dir, name, new)
+        written, outcomes, known = await asyncio.to_thread(run)
     except NluError as exc:
         raise _back(f"/console/studio/intents/{name}", err=str(exc)) from None
-    raise _back(f"/console/studio/intents/{new}", msg=f"意图已改名为 {new}。")
+    msg = f"意图已改名为 {new}（训练样例）。"
+    if any(p.name == data_edit.FAQ_FILE for p in written):
+        msg = f"意图已改名为 {new}，它的常见问题答案也随之改名；{_reached(outcomes)}"
+        if name in known:
+            msg += (
+                f"当前启用的模型仍把这类消息识别为 {name}，在训练并启用新模型之前，"
+                "机器人对它们回复兜底话术。"
+            )
+    elif name in known:
+        msg += "训练并启用新模型后，机器人才按新名称识别。"
+    raise _back(f"/console/studio/intents/{new}", msg=msg)
+
+
+def _active_intents(models_dir: Path) -> set[str]:
+    """The intents the active model knows (empty without a readable model)."""
+    model = active_model(models_dir)
+    if model is None:
+        return set()
+    try:
+        return {str(i) for i in read_metadata(model).get("intents") or []}
+    except NluError:
+        return set()
+
+
+def _reached(outcomes: list[Outcome]) -> str:
+    """What a saved dialogue file did to the running bot, as the admin reads it."""
+    failed = [o.error for o in outcomes if o.error]
+    if failed:
+        return f"但正在运行的机器人未能载入（{failed[0]}），仍按之前的版本回复。"
+    if outcomes:
+        return "正在运行的机器人已更新（其他进程几秒内自动跟上，无需重启）。"
+    return "运行中的机器人几秒内自动载入，无需重启。"
 
 
 # ------------------------------------------------------------------ the dialogue's YAML files
 
 
-def _validate_yaml(data_dir: Path, filename: str, text: str) -> None:
-    """Load the dialogue's data with `text` as `filename`; raise what the loader says."""
+def _validate_yaml(data_dir: Path, filename: str, text: str, check: Any = None) -> Any:
+    """Load the dialogue's data with `text` as `filename`; raise what the loader says (and
+    what `check(domain)`, the running engine's `prepare`, says). Returns the domain."""
     import yaml
 
-    from actions.domain import Domain
+    from actions.domain import DOMAIN_FILES, Domain
 
     try:
         yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValueError(f"YAML 格式错误：{exc}") from None
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("domain.yml", "case_types.yml", "rules.yml", "faq.yml"):
+        for name in DOMAIN_FILES:
             if (data_dir / name).is_file():
                 shutil.copyfile(data_dir / name, Path(tmp) / name)
         (Path(tmp) / filename).write_text(text, encoding="utf-8")
-        Domain.load(Path(tmp))
+        domain = Domain.load(Path(tmp))
+        if check is not None:
+            check(domain)
+    return domain
 
 
-def _save_yaml(data_dir: Path, filename: str, text: str) -> None:
+def _save_yaml(
+    data_dir: Path, filename: str, text: str, check: Any = None, redis_url: str | None = None
+) -> tuple[Any, list[Outcome]]:
+    """Validate and write `filename`, then tell the running dialogues (this process's at
+    once: the outcomes). Blocking."""
     import os
 
     text = text.replace("\r\n", "\n")
-    _validate_yaml(data_dir, filename, text)
+    domain = _validate_yaml(data_dir, filename, text, check)
     path = data_dir / filename
     tmp = path.with_name(f".{filename}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+    return domain, announce_domain(data_dir, redis_url)
+
+
+def _faq_notes(studio: StudioConfig, domain: Any) -> list[str]:
+    """What an admin should know about the FAQ intents just saved: an intent without
+    training examples is never recognised; one the active model does not know yet is only
+    answered after training and activation."""
+    examples = {ex.intent for ex in data_edit.load(studio.data_dir).examples}
+    known = _active_intents(studio.models_dir)
+    notes = []
+    for intent in domain.faq:
+        if intent not in examples:
+            notes.append(
+                f"意图 {intent} 还没有训练样例，机器人识别不到它："
+                "请先在“意图与样例”中添加样例，再训练并启用。"
+            )
+        elif known and intent not in known:
+            notes.append(
+                f"当前启用的模型还不认识意图 {intent}：训练并启用新模型后，这个答案才会被用到。"
+            )
+    return notes
 
 
 @require("admin")
@@ -317,14 +455,21 @@ async def yaml_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="没有这个文件。")
     filename = YAML_FILES[key]
     error = ""
-    saved = False
+    saved = ""
+    notes: list[str] = []
     if request.method == "POST":
         text = (await _form(request)).get("content", "")
+        check = getattr(request.app[DEPS].engine, "prepare", None)
         try:
-            await asyncio.to_thread(_save_yaml, studio.data_dir, filename, text)
-            saved = True
+            domain, outcomes = await asyncio.to_thread(
+                _save_yaml, studio.data_dir, filename, text, check, studio.redis_url
+            )
         except Exception as exc:  # the loader's message, shown as it is; nothing written
             error = str(exc)
+        else:
+            saved = f"已校验并保存到 data/{filename}；{_reached(outcomes)}"
+            if key == "faq":
+                notes = await asyncio.to_thread(_faq_notes, studio, domain)
     else:
         text = await asyncio.to_thread((studio.data_dir / filename).read_text, "utf-8")
     context = {
@@ -334,6 +479,7 @@ async def yaml_page(request: web.Request) -> web.StreamResponse:
         "content": text,
         "error": error,
         "saved": saved,
+        "notes": notes,
     }
     return aiohttp_jinja2.render_template(
         "studio_yaml.html", request, context, status=400 if error else 200
@@ -565,6 +711,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/console/studio/intents/{name}/examples", add_example)
     r.add_post("/console/studio/intents/{name}/example", edit_example)
     r.add_post("/console/studio/intents/{name}/rename", rename_intent)
+    r.add_post("/console/studio/intents/{name}/answer", add_answer)
     r.add_get("/console/studio/files/{key}", yaml_page)
     r.add_post("/console/studio/files/{key}", yaml_page)
     r.add_get("/console/studio/review", review_page)

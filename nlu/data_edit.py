@@ -204,8 +204,26 @@ def references(data_dir: Path, intent: str) -> list[str]:
     return out
 
 
+FAQ_FILE = "faq.yml"
+_FAQ_KEY_RE = re.compile(r"^(?P<indent>  )(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*:\s*(#.*)?$")
+
+
+def faq_key_line(lines: list[str], intent: str) -> int | None:
+    """The index of `intent`'s key under `faq:` in faq.yml's lines (two spaces in), or None."""
+    in_faq = False
+    for i, line in enumerate(lines):
+        if re.match(r"^\S", line):
+            in_faq = line.split("#")[0].strip() == "faq:"
+            continue
+        m = _FAQ_KEY_RE.match(line)
+        if in_faq and m is not None and m.group("name") == intent:
+            return i
+    return None
+
+
 def rename_intent(data_dir: Path, old: str, new: str) -> list[Path]:
-    """Rename `old` to `new` in every NLU file. Refused when `new` exists or the dialogue
+    """Rename `old` to `new` in every NLU file, and its answers' key in faq.yml (an answer
+    follows its intent). Refused when `new` exists (examples or answers) or the dialogue
     (rules.yml, domain.yml) names `old`: renaming would silently change what the bot does."""
     if not INTENT_NAME_RE.match(new):
         raise DataEditError("意图名只能由英文字母、数字和下划线组成，且不以数字开头。")
@@ -218,6 +236,11 @@ def rename_intent(data_dir: Path, old: str, new: str) -> list[Path]:
                 f"对话规则引用了意图 {old}（{'、'.join(used)}），不能在此改名；"
                 "请开发人员一并修改。"
             )
+        faq = data_dir / FAQ_FILE
+        faq_lines = faq.read_text(encoding="utf-8").split("\n") if faq.is_file() else []
+        if faq_key_line(faq_lines, new) is not None:
+            raise DataEditError(f"常见问题答案中已有意图 {new} 的答案。")
+        answer = faq_key_line(faq_lines, old)
         written = []
         for path in _nlu_files(data_dir):
             lines = path.read_text(encoding="utf-8").split("\n")
@@ -232,4 +255,10 @@ def rename_intent(data_dir: Path, old: str, new: str) -> list[Path]:
                 written.append(path)
         if not written:
             raise DataEditError(f"找不到意图 {old}。")
+        if answer is not None:
+            faq_lines[answer] = faq_lines[answer].replace(old, new, 1)
+            tmp = faq.with_name(f".{faq.name}.{os.getpid()}.tmp")
+            tmp.write_text("\n".join(faq_lines), encoding="utf-8")
+            os.replace(tmp, faq)
+            written.append(faq)
         return written

@@ -59,6 +59,31 @@ def test_new_intents_go_to_the_studio_file_and_rename(data_dir: Path) -> None:
     assert intents == ["ask_car_park", "greet", "refund"]
 
 
+FAQ = """version: 1
+# answers keyed by intent
+faq:
+  ask_parking:  # the office's car park
+    - text: 地下停车场免费。
+  ask_parking_fee:
+    - text: 不收费。
+"""
+
+
+def test_a_rename_moves_the_intents_faq_answers(data_dir: Path) -> None:
+    (data_dir / "faq.yml").write_text(FAQ, encoding="utf-8")
+    data_edit.add_example(data_dir, "ask_parking", "能停车吗")
+    written = data_edit.rename_intent(data_dir, "ask_parking", "ask_car_park")
+    assert [p.name for p in written] == [data_edit.STUDIO_FILE, "faq.yml"]
+    assert (data_dir / "faq.yml").read_text() == FAQ.replace(
+        "  ask_parking:  #", "  ask_car_park:  #"
+    )  # that key only: not ask_parking_fee, the comments kept
+    # an answer already under the new name: refused, nothing written
+    data_edit.add_example(data_dir, "ask_toilet", "厕所在哪")
+    with pytest.raises(DataEditError, match="ask_parking_fee"):
+        data_edit.rename_intent(data_dir, "ask_toilet", "ask_parking_fee")
+    assert "ask_toilet" in load_training_data([data_dir]).intents
+
+
 def test_refusals_write_nothing(data_dir: Path) -> None:
     before = (data_dir / "nlu.yml").read_text()
     for call in (
