@@ -21,24 +21,21 @@ A change is learned
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from actions.domain import DOMAIN_FILES, Domain
+from follow import Follower, publish
 from taxrules.masking import redact_taxpayer_ids
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "taxdesk:dialogue:changed"
 DEFAULT_INTERVAL = 2.0
-STOP_SLICE = 0.5  # seconds the watcher waits on Redis at most before it looks at `stop`
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 Listener = Callable[[Domain], None]
@@ -67,7 +64,7 @@ def fingerprint(data_dir: Path) -> Fingerprint:
     return tuple(out)
 
 
-class LiveDomain:
+class LiveDomain(Follower):
     """The current `Domain` of `data_dir`, reloaded when its files change."""
 
     def __init__(
@@ -81,19 +78,15 @@ class LiveDomain:
     ) -> None:
         """`current` is the domain loaded at start from `data_dir` (its files' state now is
         taken as the one it was loaded from)."""
+        super().__init__(channel=CHANNEL, interval=interval, redis_url=redis_url, what="dialogue")
         self.current = current
         self.data_dir = Path(data_dir)
-        self.interval = interval
-        self.redis_url = redis_url
         self.loader = loader
         self.reloads = 0
         self.error: str | None = None  # why the files on disk are not the domain in use
         self._listeners: list[Listener] = []
         self._seen = fingerprint(self.data_dir)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         _instances.add(self)
 
     def subscribe(self, listener: Listener) -> None:
@@ -102,12 +95,13 @@ class LiveDomain:
         may refuse, the engine, first)."""
         self._listeners.append(listener)
 
-    def refresh(self, *, force: bool = False) -> Outcome:
-        """Load the files if they changed since the last look (blocking). `force`: load them
-        even if they look the same (an edit within the file system's time resolution)."""
+    def refresh(self, told: bool = False) -> Outcome:
+        """Load the files if they changed since the last look (blocking). `told` (another
+        process, or `announce`, says they were saved): load them even if they look the same
+        (an edit within the file system's time resolution)."""
         with self._lock:
             seen = fingerprint(self.data_dir)
-            if seen == self._seen and not force:
+            if seen == self._seen and not told:
                 return Outcome(False, self.error)
             self._seen = seen
             try:
@@ -128,76 +122,6 @@ class LiveDomain:
             log.info("dialogue: now answering with the edited files of %s", self.data_dir)
             return Outcome(True)
 
-    def wake(self) -> None:
-        """Look at the files now (from any thread)."""
-        self._wake.set()
-
-    def start(self) -> LiveDomain:
-        """Start the watcher thread (once); returns self."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._watch, name="dialogue-domain", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def _watch(self) -> None:
-        pubsub = self._subscribe()
-        due = time.monotonic() + self.interval
-        try:
-            while not self._stop.is_set():
-                wait = max(0.0, min(due - time.monotonic(), STOP_SLICE))
-                told = False  # another process said the files changed
-                if pubsub is not None:
-                    try:
-                        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
-                        told = message is not None
-                    except Exception:
-                        log.warning("dialogue: Redis pub/sub lost; checking the files instead")
-                        pubsub = None
-                else:
-                    self._wake.wait(wait)
-                if self._stop.is_set():
-                    break
-                woken = self._wake.is_set()
-                if not (told or woken or time.monotonic() >= due):
-                    continue
-                self._wake.clear()
-                due = time.monotonic() + self.interval
-                try:
-                    self.refresh(force=told)
-                except Exception:  # the watcher must outlive anything a refresh meets
-                    log.exception("dialogue: checking the files failed")
-        finally:
-            if pubsub is not None:
-                with contextlib.suppress(Exception):
-                    pubsub.close()
-
-    def _subscribe(self) -> Any:
-        if not self.redis_url:
-            return None
-        try:
-            from redis import Redis
-
-            pubsub = Redis.from_url(self.redis_url).pubsub()
-            pubsub.subscribe(CHANNEL)
-            return pubsub
-        except Exception:
-            log.warning("dialogue: no Redis pub/sub; checking the files every %s s", self.interval)
-            return None
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=STOP_SLICE + 1)
-            self._thread = None
-
-    async def aclose(self) -> None:
-        import asyncio
-
-        await asyncio.to_thread(self.stop)
-
 
 def announce(data_dir: Path, redis_url: str | None = None) -> list[Outcome]:
     """The dialogue files of `data_dir` were saved: refresh this process's `LiveDomain`s of
@@ -206,19 +130,9 @@ def announce(data_dir: Path, redis_url: str | None = None) -> list[Outcome]:
     `data_dir`)."""
     where = Path(data_dir).resolve()
     outcomes = [
-        live.refresh(force=True)
+        live.refresh(told=True)
         for live in list(_instances)
-        if live.data_dir.resolve() == where and not live._stop.is_set()
+        if live.data_dir.resolve() == where and not live.stopped
     ]
-    if redis_url:
-        try:
-            from redis import Redis
-
-            client = Redis.from_url(redis_url)
-            try:
-                client.publish(CHANNEL, str(where))
-            finally:
-                client.close()
-        except Exception:
-            log.warning("dialogue: could not publish the change; processes check the files")
+    publish(CHANNEL, str(where), redis_url, "dialogue")
     return outcomes

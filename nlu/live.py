@@ -14,7 +14,6 @@ change
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import weakref
@@ -22,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from follow import Follower, publish
 from nlu.interpreter import Interpreter
 from nlu.model_store import active_model
 
@@ -33,7 +33,7 @@ DEFAULT_INTERVAL = 2.0
 _instances: weakref.WeakSet[LiveInterpreter] = weakref.WeakSet()
 
 
-class LiveInterpreter:
+class LiveInterpreter(Follower):
     """An interpreter that reloads itself when the active model of `models_dir` changes."""
 
     def __init__(
@@ -44,15 +44,11 @@ class LiveInterpreter:
         interval: float = DEFAULT_INTERVAL,
         redis_url: str | None = None,
     ) -> None:
+        super().__init__(channel=CHANNEL, interval=interval, redis_url=redis_url, what="nlu")
         self.current = current
         self.models_dir = Path(models_dir)
-        self.interval = interval
-        self.redis_url = redis_url
         self.reloads = 0
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._reload_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         _instances.add(self)
 
     @property
@@ -70,9 +66,10 @@ class LiveInterpreter:
     async def aparse(self, text: str, today: date | None = None) -> dict[str, Any]:
         return await self.current.aparse(text, today)
 
-    def refresh(self) -> bool:
+    def refresh(self, told: bool = False) -> bool:
         """Load the active model now if it is not the one in use (blocking); True if it
-        changed. A model that fails to load is logged and the current one kept."""
+        changed. A model that fails to load is logged and the current one kept. (`told`
+        changes nothing: the pointer is read either way.)"""
         with self._reload_lock:
             target = active_model(self.models_dir)
             if target is None or (
@@ -90,67 +87,8 @@ class LiveInterpreter:
             log.info("nlu: now parsing with model %s", target.name)
             return True
 
-    def wake(self) -> None:
-        """Check the pointer now (from any thread)."""
-        self._wake.set()
-
-    def start(self) -> LiveInterpreter:
-        """Start the watcher thread (once); returns self."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._watch, name="nlu-active-model", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def _watch(self) -> None:
-        pubsub = self._subscribe()
-        try:
-            while not self._stop.is_set():
-                if pubsub is not None:
-                    try:
-                        # a message or the timeout: either way the pointer is read below
-                        pubsub.get_message(ignore_subscribe_messages=True, timeout=self.interval)
-                    except Exception:
-                        log.warning("nlu: Redis pub/sub lost; checking the pointer instead")
-                        pubsub = None
-                else:
-                    self._wake.wait(self.interval)
-                self._wake.clear()
-                if self._stop.is_set():
-                    break
-                self.refresh()
-        finally:
-            if pubsub is not None:
-                with contextlib.suppress(Exception):
-                    pubsub.close()
-
-    def _subscribe(self) -> Any:
-        if not self.redis_url:
-            return None
-        try:
-            from redis import Redis
-
-            pubsub = Redis.from_url(self.redis_url).pubsub()
-            pubsub.subscribe(CHANNEL)
-            return pubsub
-        except Exception:
-            log.warning(
-                "nlu: no Redis pub/sub; checking the active model every %s s", self.interval
-            )
-            return None
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.interval + 1)
-            self._thread = None
-
     async def aclose(self) -> None:
-        import asyncio
-
-        await asyncio.to_thread(self.stop)
+        await super().aclose()
         await self.current.aclose()
 
 
@@ -161,14 +99,4 @@ def announce(models_dir: Path, redis_url: str | None = None) -> None:
     for live in list(_instances):
         if live.models_dir.resolve() == where:
             live.wake()
-    if redis_url:
-        try:
-            from redis import Redis
-
-            client = Redis.from_url(redis_url)
-            try:
-                client.publish(CHANNEL, str(where))
-            finally:
-                client.close()
-        except Exception:
-            log.warning("nlu: could not publish the activation; processes poll the pointer")
+    publish(CHANNEL, str(where), redis_url, "nlu")
