@@ -187,6 +187,18 @@ async def test_staff_cannot_open_the_studio_and_yaml_edits_are_validated(
     assert (studio.data_dir / "case_types.yml").read_text() == before  # nothing written
 
 
+async def _train_and_activate(page: Any, site: Site, studio_site: Studio, reloads: int) -> None:
+    await page.goto(site("/console/studio/models"))
+    async with page.expect_navigation():
+        await page.click("#train")
+    await page.wait_for_selector(".evaluation .new-accuracy", timeout=120_000)
+    async with page.expect_navigation():
+        await page.click("tr:not(:has(.active-mark)) button.activate >> nth=0")
+    assert "已启用模型" in await page.inner_text("main")
+    for live in (studio_site.live, studio_site.bot_live):
+        await wait_for(lambda live=live: live.reloads >= reloads, timeout=20, message="loaded")
+
+
 async def test_admin_teaches_a_new_intent_both_channels_answer_without_restart(
     studio_site: Studio, browser: Any
 ) -> None:
@@ -237,16 +249,7 @@ async def test_admin_teaches_a_new_intent_both_channels_answer_without_restart(
     await page.goto(site("/console/studio/intents/faq_parking"))
     assert PARKING in await page.inner_text("section:has(h2:text('回复'))")
 
-    # train, activate
-    await page.goto(site("/console/studio/models"))
-    async with page.expect_navigation():
-        await page.click("#train")
-    await page.wait_for_selector(".evaluation .new-accuracy", timeout=120_000)
-    async with page.expect_navigation():
-        await page.click("tr:not(:has(.active-mark)) button.activate >> nth=0")
-    assert "已启用模型" in await page.inner_text("main")
-    await wait_for(lambda: studio_site.live.reloads >= 1, timeout=20, message="web loaded")
-    await wait_for(lambda: studio_site.bot_live.reloads >= 1, timeout=20, message="bot loaded")
+    await _train_and_activate(page, site, studio_site, reloads=1)
 
     await say(chat, PARAPHRASE)
     await bot_said(chat, PARKING)
@@ -269,18 +272,6 @@ async def test_admin_teaches_a_new_intent_both_channels_answer_without_restart(
 ONLINE_Q = "网上能办变更登记吗"  # faq_online_services, its default answer
 ONLINE_OLD = "不用跑大厅，这些业务都可以线上办："
 ONLINE_NEW = "以下业务都能在网上办理（已更新）："
-
-
-async def _train_and_activate(page: Any, site: Site, studio_site: Studio, reloads: int) -> None:
-    await page.goto(site("/console/studio/models"))
-    async with page.expect_navigation():
-        await page.click("#train")
-    await page.wait_for_selector(".evaluation .new-accuracy", timeout=120_000)
-    async with page.expect_navigation():
-        await page.click("tr:not(:has(.active-mark)) button.activate >> nth=0")
-    assert "已启用模型" in await page.inner_text("main")
-    for live in (studio_site.live, studio_site.bot_live):
-        await wait_for(lambda live=live: live.reloads >= reloads, timeout=20, message="loaded")
 
 
 async def test_a_broken_faq_file_keeps_the_answer_and_an_edit_by_hand_is_followed(
