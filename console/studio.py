@@ -447,6 +447,37 @@ def _faq_notes(studio: StudioConfig, domain: Any) -> list[str]:
     return notes
 
 
+def _case_type_keys(text: str) -> set[str]:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return set()  # the loader reports it
+    types = loaded.get("case_types") if isinstance(loaded, dict) else None
+    return {str(k) for k in types} if isinstance(types, dict) else set()
+
+
+async def _keep_case_types_in_use(request: web.Request, studio: StudioConfig, text: str) -> None:
+    """Refuse a case types file that drops a type existing cases still have (their pages,
+    notices and the queue read the type's title and checklist)."""
+    before = await asyncio.to_thread(
+        (studio.data_dir / "case_types.yml").read_text, encoding="utf-8"
+    )
+    removed = sorted(_case_type_keys(before) - _case_type_keys(text))
+    if not removed:
+        return
+    runtime = request.app[DEPS].runtime
+    async with runtime.sessions() as session:
+        in_use = await runtime.desk(session).cases_by_type(removed)
+    if in_use:
+        named = "、".join(f"{t}（{n} 件）" for t, n in sorted(in_use.items()))
+        raise ValueError(
+            f"不能删除仍有案件的案件类型：{named}。已有案件的页面、通知和队列都要用到它；"
+            "它的名称、材料清单和时限可以修改。文件未保存。"
+        )
+
+
 @require("admin")
 async def yaml_page(request: web.Request) -> web.StreamResponse:
     studio = config_of(request)
@@ -461,6 +492,8 @@ async def yaml_page(request: web.Request) -> web.StreamResponse:
         text = (await _form(request)).get("content", "")
         check = getattr(request.app[DEPS].engine, "prepare", None)
         try:
+            if key == "case_types":
+                await _keep_case_types_in_use(request, studio, text)
             domain, outcomes = await asyncio.to_thread(
                 _save_yaml, studio.data_dir, filename, text, check, studio.redis_url
             )

@@ -111,3 +111,15 @@ async def test_the_case_stamp_moves_with_each_step(desk: Desk) -> None:
     assert before != after_note != after_claim
     assert await desk.case_stamp("TX-1999-000001") is None
     assert [s.name for s in await desk.assignable_staff()] == ["王芳"]
+
+
+async def test_cases_by_type_counts_open_and_closed_cases(desk: Desk) -> None:
+    chat = await desk.ensure_conversation("telegram", "9", "9")
+    first = await _case(desk, chat.taxpayer_id, COMPANY)
+    await _case(desk, chat.taxpayer_id, COMPANY, "2024")
+    staff = await desk.add_staff("王芳")
+    await desk.claim(first, staff.id)
+    await desk.complete(first, staff.id, "已出具")  # closed cases count too
+    counts = await desk.cases_by_type(["tax_certificate", "refund", "no_such_type"])
+    assert counts == {"tax_certificate": 2}
+    assert await desk.cases_by_type([]) == {}
