@@ -41,8 +41,8 @@ from nlu.jobs import TrainingJobs
 from nlu.live import announce
 from nlu.model_store import active_model, read_metadata
 from nlu.similarity import conflicts, group_similar
-from taxrules.masking import redact_taxpayer_ids
-from taxrules.phones import mask_phone
+from taxrules.masking import pseudonymise, redact_taxpayer_ids
+from taxrules.phones import PHONE_IN_TEXT, mask_phone
 
 #: The dialogue's data files editable as YAML, and their titles.
 YAML_FILES = {"domain": "domain.yml", "case_types": "case_types.yml", "faq": "faq.yml"}
@@ -87,14 +87,7 @@ def config_of(request: web.Request) -> StudioConfig:
 
 def mask(text: str) -> str:
     """Taxpayer IDs and phone numbers masked (what a reviewer sees by default)."""
-    import re
-
-    text = redact_taxpayer_ids(text)
-    return re.sub(
-        r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)",
-        lambda m: mask_phone(m.group(0)),
-        text,
-    )
+    return PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), redact_taxpayer_ids(text))
 
 
 async def _form(request: web.Request) -> dict[str, str]:
@@ -576,29 +569,42 @@ async def review_action(request: web.Request) -> web.StreamResponse:
     where = "/console/studio/review"
     out_of_scope = form.get("action") == "out_of_scope"
     intent = OUT_OF_SCOPE if out_of_scope else form.get("intent", "").strip()
+    written = text = ""
+    added = False
     try:
         async with deps.runtime.sessions() as session:
             desk = deps.runtime.desk(session)
             item = await desk.review_item(item_id, staff.id)  # the review rule, and it exists
             if item.status != "open":
                 raise _back(where, err="这条消息已经处理过了。")
-            if not out_of_scope:
-                text = form.get("text", "").strip() or item.text
-                # a masked text is never written back: the admin revealed it, or gave the text
-                if "*" in text and mask(item.text) == text and text != item.text:
-                    text = item.text
-                await asyncio.to_thread(data_edit.add_example, studio.data_dir, intent, text)
+            text = form.get("text", "").strip() or item.text
+            if "*" in text and mask(item.text) == text and text != item.text:
+                text = item.text  # the masked text as shown: its words, not the stars
+            # the training data is kept in version control: a taxpayer's IDs and phone
+            # numbers join it as made-up ones of the same kind, never as they were sent
+            written = pseudonymise(text)
+            known = await asyncio.to_thread(lambda: data_edit.load(studio.data_dir).intents)
+            added = not out_of_scope or OUT_OF_SCOPE in known
+            if added:
+                try:
+                    await asyncio.to_thread(
+                        data_edit.add_example, studio.data_dir, intent, written
+                    )
+                except data_edit.DuplicateExample:
+                    pass  # already taught: the item is done all the same
             await desk.resolve_review_item(item_id, staff_id=staff.id, resolution=intent)
     except DeskError as exc:
         raise _back(where, err=exc.user_message) from None
     except NluError as exc:
         raise _back(where, err=str(exc)) from None
-    raise _back(
-        where,
-        msg="已标记为超出范围。"
-        if out_of_scope
-        else f"已归入意图 {intent}，重新训练并启用后生效。",
-    )
+    replaced = "（其中的纳税人识别号、电话号码已换成示例号码）" if written != text else ""
+    if out_of_scope and not added:
+        done = "已标记为超出范围。"
+    elif out_of_scope:
+        done = f"已标记为超出范围并加入 {OUT_OF_SCOPE} 的样例{replaced}，重新训练并启用后生效。"
+    else:
+        done = f"已归入意图 {intent}{replaced}，重新训练并启用后生效。"
+    raise _back(where, msg=done)
 
 
 # ------------------------------------------------------------------ models: training, activation

@@ -37,6 +37,10 @@ class DataEditError(NluError):
     """An edit refused; `str()` is the Chinese message for the admin."""
 
 
+class DuplicateExample(DataEditError):
+    """The intent already has this example (the same words)."""
+
+
 @dataclass(frozen=True)
 class Located:
     """Where an intent's block is: the file, the header line and the example lines."""
@@ -133,7 +137,7 @@ def add_example(data_dir: Path, intent: str, annotated: str) -> Path:
         if found is not None:
             where, lines = found
             if any(_plain(lines[i]) == plain for i in where.examples):
-                raise DataEditError(f"意图 {intent} 已有这个样例。")
+                raise DuplicateExample(f"意图 {intent} 已有这个样例。")
             if where.examples:
                 last = where.examples[-1]
                 indent = _EXAMPLE_RE.match(lines[last]).group("indent")  # type: ignore[union-attr]

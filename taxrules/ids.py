@@ -87,9 +87,7 @@ PROVINCE_CODES = frozenset(
 _EARLIEST_BIRTH_YEAR = 1900
 _SPACES = re.compile(r"[\s\-_]+")
 
-TAXPAYER_ID_RE = re.compile(
-    r"(?<![0-9A-Za-z])[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?(?![0-9A-Za-z])"
-)
+TAXPAYER_ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?(?![0-9A-Za-z])")
 """A standalone run of 15 or 18 ASCII letters and digits: a candidate taxpayer ID in free text
 (the answer to "请提供纳税人识别号"); `validate_taxpayer_id` judges it."""
 _GROUPED_ID_RE = re.compile(

@@ -10,7 +10,21 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["mask_taxpayer_id", "redact_taxpayer_ids"]
+__all__ = [
+    "SAMPLE_CREDIT_CODE",
+    "SAMPLE_RESIDENT_ID",
+    "mask_taxpayer_id",
+    "pseudonymise",
+    "redact_taxpayer_ids",
+]
+
+# Valid, made-up identifiers (tests/taxrules check them) that stand in for real ones in
+# training data, where a taxpayer's text must keep its shape but not its owner.
+SAMPLE_CREDIT_CODE = "91110108MA0000000A"
+SAMPLE_RESIDENT_ID = "110101199001010015"
+SAMPLE_LEGACY_ID = "110101900101001"
+SAMPLE_MOBILE = "13800138000"
+SAMPLE_LANDLINE = "010-12345678"
 
 _SPACES = re.compile(r"[\s\-_]+")
 _ALNUM = "0-9A-Za-z０-９Ａ-Ｚａ-ｚ"
@@ -46,3 +60,31 @@ def redact_taxpayer_ids(text: str) -> str:
     chat ids) or longer (file ids).
     """
     return _ID_LIKE.sub(_mask_match, text)
+
+
+def _sample_for(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if sum(ch.isdigit() for ch in token) < _MIN_DIGITS:
+        return token
+    value = unicodedata.normalize("NFKC", token).upper()
+    if len(value) == 15:
+        return SAMPLE_LEGACY_ID
+    if len(value) == 18 and value[:17].isdigit():
+        return SAMPLE_RESIDENT_ID
+    if len(value) == 18:
+        return SAMPLE_CREDIT_CODE
+    return mask_taxpayer_id(token)
+
+
+def pseudonymise(text: str) -> str:
+    """`text` with every taxpayer ID and phone number in it replaced by a made-up one of the
+    same kind (a valid credit code or resident ID, a mobile or a landline): what a
+    taxpayer's message may become when it joins the training data, which is kept in version
+    control. The sentence keeps its shape, so the entity extractors learn the same."""
+    from taxrules.phones import PHONE_IN_TEXT
+
+    def sample_phone(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return SAMPLE_LANDLINE if digits.startswith("0") else SAMPLE_MOBILE
+
+    return PHONE_IN_TEXT.sub(sample_phone, _ID_LIKE.sub(_sample_for, text))

@@ -13,10 +13,14 @@ import unicodedata
 
 from taxrules.errors import UserFacingError
 
-__all__ = ["InvalidPhoneError", "mask_phone", "normalize_phone"]
+__all__ = ["PHONE_IN_TEXT", "InvalidPhoneError", "mask_phone", "normalize_phone"]
 
 _NOISE = re.compile(r"[\s\-\.\(\)（）]+")
 _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+#: A mainland mobile (with +86 or not) or a landline with its area code, inside free text.
+PHONE_IN_TEXT = re.compile(
+    r"(?<![\d+])(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)"
+)
 
 
 class InvalidPhoneError(UserFacingError):

@@ -66,3 +66,34 @@ def test_redaction_masks_every_kind(text: str, expected: str) -> None:
 )
 def test_redaction_leaves_other_text(text: str) -> None:
     assert redact_taxpayer_ids(text) == text
+
+
+def test_the_sample_identifiers_are_valid_and_of_their_kind() -> None:
+    from taxrules.ids import identify_taxpayer_id, validate_taxpayer_id
+    from taxrules.masking import SAMPLE_CREDIT_CODE, SAMPLE_RESIDENT_ID
+
+    assert validate_taxpayer_id(SAMPLE_CREDIT_CODE) == SAMPLE_CREDIT_CODE
+    assert validate_taxpayer_id(SAMPLE_RESIDENT_ID) == SAMPLE_RESIDENT_ID
+    assert (
+        identify_taxpayer_id(SAMPLE_CREDIT_CODE).kind
+        != identify_taxpayer_id(SAMPLE_RESIDENT_ID).kind
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("税号91310115MA1K3YJ12G 要更正", "税号91110108MA0000000A 要更正"),
+        ("身份证11010519491231002X", "身份证110101199001010015"),
+        ("老税号110105491231002", "老税号110101900101001"),
+        ("我电话13912345678 社保断缴了", "我电话13800138000 社保断缴了"),
+        ("打 +86 139 1234 5678 找我", "打 13800138000 找我"),
+        ("座机021-65432100", "座机010-12345678"),
+        ("[91310115MA1K3YJ12G](taxpayer_id)的发票", "[91110108MA0000000A](taxpayer_id)的发票"),
+        ("订单123456 金额 12000 元", "订单123456 金额 12000 元"),  # not an ID, not a phone
+    ],
+)
+def test_pseudonymise_keeps_the_shape_not_the_owner(text: str, expected: str) -> None:
+    from taxrules.masking import pseudonymise
+
+    assert pseudonymise(text) == expected
