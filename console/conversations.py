@@ -54,6 +54,7 @@ def item_json(item: ChatItem) -> dict[str, Any]:
         "pending": item.pending,
         # a taxpayer's words (not a pressed button) can go to the admins' review inbox
         "reviewable": item.who == "taxpayer"
+        and not item.documents  # words, not a file sent with its description
         and bool(item.text.strip())
         and not item.text.startswith(BUTTON_MARK)
         and item.key.startswith("m"),

@@ -52,6 +52,12 @@ YAML_TITLES = {
     "faq": "常见问题答案",
 }
 ENTITY_TYPES = ("tax_period", "taxpayer_id", "tax_type", "amount")
+# why an item is in the review inbox: the intent the fallback saw, or a staff member's flag
+REVIEW_REASONS = {
+    "nlu_fallback": "没听懂",
+    "out_of_scope": "判为超出业务范围",
+    "flagged": "工作人员标记",
+}
 
 
 @dataclass
@@ -543,7 +549,7 @@ async def review_page(request: web.Request) -> web.StreamResponse:
                     "text": item.text if reveal == str(item.id) else mask(item.text),
                     "masked": mask(item.text) != item.text and reveal != str(item.id),
                     "raw": item.text if reveal == str(item.id) else mask(item.text),
-                    "reason": item.reason,
+                    "reason": REVIEW_REASONS.get(item.reason, item.reason),
                     "created_at": item.created_at,
                     "guesses": guesses,
                 }

@@ -95,15 +95,38 @@ async def shoot(out: Path) -> list[Path]:
                 await expect(chat.locator("article.msg-staff").last).to_be_visible(timeout=TIMEOUT)
                 await save(staff, "conversation")
                 await save(chat, "web-chat-staff")
+                # words the bot did not understand reach the studio's review inbox: the
+                # fallbacks by themselves, and one the staff member sends there
+                async with staff.expect_navigation():
+                    await staff.click("#hand-back-form button")
+                for words in ("楼下能停电动车吗", "你们这儿能开那个啥证明不"):
+                    answered = await chat.locator("article.msg-bot").count()
+                    await say(chat, words)
+                    await expect(chat.locator("article.msg-bot")).not_to_have_count(
+                        answered, timeout=TIMEOUT
+                    )
+                # read as out of scope (no fallback): the staff member sends it for review
+                flagged = staff.locator("li.msg-taxpayer", has_text="那个啥证明")
+                await flagged.wait_for(timeout=TIMEOUT)
+                async with staff.expect_navigation():
+                    await flagged.locator(".msg-review button").click()
 
                 admin = await desktop(browser)
                 await login(admin, site, "admin", PASSWORD)
                 await admin.goto(site("/console/accounts"))
                 await save(admin, "accounts")
-                await admin.goto(site("/console/studio"))
-                await save(admin, "studio")
                 await admin.goto(site("/console/studio/review"))
                 await save(admin, "review")
+                # the held-out evaluation beside the active model (data unchanged: the job
+                # evaluates the active model, it does not train another)
+                await admin.goto(site("/console/studio/models"))
+                async with admin.expect_navigation():
+                    await admin.click("#train")
+                await admin.wait_for_selector(".evaluation, .job .notice", timeout=180_000)
+                await admin.goto(site("/console/studio/models"))
+                await save(admin, "models")
+                await admin.goto(site("/console/studio"))
+                await save(admin, "studio")
     return written
 
 

@@ -83,14 +83,26 @@ class Review(DeskCore):
             or (conversation_id is not None and message.conversation_id != conversation_id)
         ):
             raise await self._fail(NotFound("message"))
+        # the open item of this message, or the one the NLU filed for the same words of the
+        # same conversation (its fallbacks are filed without the message's id)
         existing = (
             await self.session.execute(
-                select(ReviewItem).where(
-                    ReviewItem.message_id == message_id, ReviewItem.status == "open"
+                select(ReviewItem)
+                .where(
+                    ReviewItem.status == "open",
+                    (ReviewItem.message_id == message_id)
+                    | (
+                        ReviewItem.message_id.is_(None)
+                        & (ReviewItem.conversation_id == message.conversation_id)
+                        & (ReviewItem.text == message.text)
+                    ),
                 )
+                .order_by(ReviewItem.id)
+                .limit(1)
             )
         ).scalar_one_or_none()
         if existing is not None:
+            existing.message_id = message_id
             await self._commit()
             return existing
         item = ReviewItem(

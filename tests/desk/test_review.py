@@ -96,3 +96,31 @@ async def test_review_from_a_staff_topic_quoted_or_the_latest(desk: Desk, engine
     await desk.session.commit()
     with pytest.raises(NotFound):  # the console names its conversation: no one else's message
         await desk.flag_for_review(other_message, staff_id=staff.id, conversation_id=conv.id)
+
+
+async def test_flagging_words_the_nlu_already_filed_gives_that_item(
+    desk: Desk, engine, clock
+) -> None:
+    """The NLU files its fallbacks without the message's id: a staff member flagging the same
+    words of the same conversation gets that item, not a second one; another conversation's
+    same words are their own item."""
+    staff = await desk.add_staff("孙窗口", "staff")
+    supervisor = await desk.add_staff("李主管", "supervisor")
+    conv = await desk.ensure_conversation("web", "r3", "r3")
+    other = await desk.ensure_conversation("web", "r4", "r4")
+    writes = WriteBatcher(engine, clock=clock)
+    for c, u in ((conv, "u31"), (other, "u41")):
+        await writes.record_inbound(c.id, "web", c.chat_id, text="能开那个啥证明不", update_id=u)
+    filed = await desk.add_review_item(
+        "能开那个啥证明不", reason="out_of_scope", conversation_id=conv.id
+    )
+    ids = {
+        u: await desk.session.scalar(select(Message.id).where(Message.update_id == u))
+        for u in ("u31", "u41")
+    }
+    await desk.session.commit()
+    same = await desk.flag_for_review(ids["u31"], staff_id=staff.id)
+    assert same.id == filed.id and same.message_id == ids["u31"]
+    apart = await desk.flag_for_review(ids["u41"], staff_id=staff.id)
+    assert apart.id != filed.id
+    assert len(await desk.review_inbox(supervisor.id)) == 2
