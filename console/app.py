@@ -30,6 +30,7 @@ from console.auth import ROLE_LABELS, STAFF, LoginThrottle, current_staff, requi
 from console.live import ChangeFeed, running
 from console.security import csrf_middleware, csrf_token, headers_middleware
 from desk.runtime import DeskRuntime
+from intake.documents import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ PAGES: tuple[str, ...] = (
 )
 #: Largest request body: an upload (20 MB, as Telegram's Bot API hands out) and the form.
 MAX_BODY = 21 * 1024 * 1024
+#: Largest file a page lets one choose (the intake's limit); the pages check it before
+#: sending, so a file too large is refused with what was typed kept (not a 413 page).
+UPLOAD_LIMIT = DEFAULT_MAX_BYTES
 
 
 @dataclass
@@ -125,6 +129,7 @@ async def _context(request: web.Request) -> dict[str, Any]:
         "staff": staff,
         "role_label": ROLE_LABELS,
         "csrf_token": lambda: csrf_token(session),
+        "max_upload": UPLOAD_LIMIT,
         "path": request.path,
         "asset": lambda name: str(request.app.router["static"].url_for(filename=name)),
     }

@@ -22,10 +22,12 @@
   var WORDS = {
     hans: { sending: "发送中…", uploading: "上传中 ", failed: "发送失败，请重试。",
             offline: "连接中断，正在重新连接…", expired: "会话已过期，请刷新页面。",
-            staff: "工作人员", file: "文件", me: "我", bot: "税务助手", download: "下载" },
+            staff: "工作人员", file: "文件", me: "我", bot: "税务助手", download: "下载",
+            tooLarge: "文件「{name}」{size} MB，超过 {max} MB 的上限：请压缩后再发，或拍照分页发送。" },
     hant: { sending: "發送中…", uploading: "上傳中 ", failed: "發送失敗，請重試。",
             offline: "連線中斷，正在重新連線…", expired: "會話已過期，請重新整理頁面。",
-            staff: "工作人員", file: "檔案", me: "我", bot: "稅務助手", download: "下載" }
+            staff: "工作人員", file: "檔案", me: "我", bot: "稅務助手", download: "下載",
+            tooLarge: "檔案「{name}」{size} MB，超過 {max} MB 的上限：請壓縮後再發，或拍照分頁發送。" }
   };
   function script() { return root.getAttribute("data-script") === "hant" ? "hant" : "hans"; }
   function word(key) { return WORDS[script()][key]; }
@@ -171,6 +173,14 @@
   fileInput.addEventListener("change", function () {
     var file = fileInput.files && fileInput.files[0];
     if (!file) return;
+    var max = parseInt(fileInput.dataset.maxUpload, 10);
+    if (max && file.size > max) {  // refused here: the typed words stay in the box
+      fileInput.value = "";
+      say(word("tooLarge").replace("{name}", file.name)
+        .replace("{size}", (file.size / 1048576).toFixed(1))
+        .replace("{max}", Math.round(max / 1048576)), true);
+      return;
+    }
     var form = new FormData();
     form.append("file", file, file.name);
     if (textBox.value.trim()) form.append("caption", textBox.value.trim());

@@ -56,5 +56,41 @@ window.taxdesk = (function () {
     source.onerror = function () { if (hooks.state) hooks.state.classList.add("offline"); };
     return source;
   }
-  return { csrf: csrf, send: send, listen: listen, liveFragment: liveFragment };
+  // A file larger than its input's data-max-bytes: say so beside the input and do not send
+  // (the server would answer 413 with a page of its own and what was typed would be lost).
+  function mb(bytes) { return (bytes / 1048576).toFixed(1) + " MB"; }
+  function tooLarge(input) {
+    var max = parseInt(input.dataset.maxBytes, 10);
+    var big = Array.prototype.filter.call(input.files || [], function (f) { return f.size > max; });
+    var total = Array.prototype.reduce.call(input.files || [], function (n, f) { return n + f.size; }, 0);
+    if (big.length) return "文件「" + big[0].name + "」" + mb(big[0].size) + "，超过 " + mb(max) + " 的上限：请压缩或分开发送。已填写的内容已保留。";
+    if (total > max) return "所选文件合计 " + mb(total) + "，超过 " + mb(max) + "：请分几次发送。已填写的内容已保留。";
+    return "";
+  }
+  function showFileError(input, text) {
+    var box = input.parentNode.querySelector(".file-error");
+    if (!box) {
+      box = document.createElement("p");
+      box.className = "error file-error";
+      box.setAttribute("role", "alert");
+      input.parentNode.appendChild(box);
+    }
+    box.textContent = text;
+    box.hidden = !text;
+  }
+  document.addEventListener("change", function (e) {
+    var input = e.target;
+    if (input && input.type === "file" && input.dataset && input.dataset.maxBytes && input.form) {
+      showFileError(input, tooLarge(input));
+    }
+  }, true);
+  document.addEventListener("submit", function (e) {
+    var inputs = e.target.querySelectorAll ? e.target.querySelectorAll("input[type=file][data-max-bytes]") : [];
+    Array.prototype.forEach.call(inputs, function (input) {
+      var text = tooLarge(input);
+      showFileError(input, text);
+      if (text) e.preventDefault();
+    });
+  }, true);
+  return { csrf: csrf, send: send, listen: listen, liveFragment: liveFragment, tooLarge: tooLarge };
 })();
