@@ -40,7 +40,7 @@ from nlu.errors import NluError
 from nlu.jobs import TrainingJobs
 from nlu.live import announce
 from nlu.model_store import active_model, read_metadata
-from nlu.similarity import conflicts, group_similar
+from nlu.similarity import conflicts, grams, group_similar
 from taxrules.masking import pseudonymise, redact_taxpayer_ids
 from taxrules.phones import PHONE_IN_TEXT, mask_phone
 
@@ -200,6 +200,7 @@ async def intent_page(request: web.Request) -> web.StreamResponse:
     context = {
         "name": name,
         "examples": [{"plain": ex.text, "annotated": _annotated(ex)} for ex in examples],
+        "suggestions": await _suggestions(request, name, examples, data.examples),
         "conflicts": found,
         "entity_types": sorted(set(ENTITY_TYPES) | set(data.entity_types)),
         "responses": _responses(request, name),
@@ -208,6 +209,94 @@ async def intent_page(request: web.Request) -> web.StreamResponse:
         **_flash(request),
     }
     return aiohttp_jinja2.render_template("studio_intent.html", request, context)
+
+
+SUGGESTIONS = 15  # messages shown under "可能属于该意图的纳税人消息"
+SUGGEST_FROM = 1000  # the latest distinct taxpayer texts looked at
+SUGGEST_SIMILAR = 0.5  # share of an example's char bigrams in the message, or
+SUGGEST_CONFIDENCE = 0.05  # the active model's confidence in the intent (not its top)
+SUGGEST_EXAMPLES = 60  # of the intent's examples compared (a page stays well under a second)
+
+
+async def _suggestions(
+    request: web.Request, name: str, examples: list[Any], every: list[Any]
+) -> list[dict[str, Any]]:
+    """Taxpayers' real messages that may belong to `name` but are not its examples: alike
+    one of its examples (holding half its character bigrams), or given it some confidence
+    by the active model without it being the answer. An intent taught with five examples
+    grows from what taxpayers actually wrote (the admin adds them with one click)."""
+    deps = request.app[DEPS]
+    async with deps.runtime.sessions() as session:
+        texts = await deps.runtime.desk(session).taxpayer_texts(
+            request[STAFF].id, limit=SUGGEST_FROM
+        )
+    known = {ex.text for ex in every}
+    texts = [
+        (i, t)
+        for i, t in texts
+        if len(t) <= 200 and t not in known and pseudonymise(t) not in known  # as added
+    ]
+    if not texts:
+        return []
+    interpreter = getattr(deps.engine, "interpreter", None)
+
+    def score() -> list[dict[str, Any]]:
+        mine = [grams(ex.text, 2) for ex in examples[:SUGGEST_EXAMPLES]]
+        out: list[dict[str, Any]] = []
+        for message_id, text in texts:
+            theirs = grams(text, 2)
+            # the share of an example's character bigrams the message has (2 at least)
+            alike = max(
+                (len(g & theirs) / len(g) for g in mine if len(g & theirs) >= 2), default=0.0
+            )
+            confidence, now = 0.0, ""
+            if interpreter is not None:
+                parse = interpreter.parse(text)
+                now = parse["intent"]["name"]
+                confidence = next(
+                    (r["confidence"] for r in parse["intent_ranking"] if r["name"] == name), 0.0
+                )
+            if now == name or (alike < SUGGEST_SIMILAR and confidence < SUGGEST_CONFIDENCE):
+                continue
+            out.append(
+                {
+                    "id": message_id,
+                    "text": mask(text),
+                    "now": now,
+                    "score": max(alike, confidence),
+                }
+            )
+        out.sort(key=lambda r: -r["score"])
+        return out[:SUGGESTIONS]
+
+    return await asyncio.to_thread(score)
+
+
+@require("admin")
+async def add_suggestion(request: web.Request) -> web.StreamResponse:
+    """One taxpayer message (by its id: the page never sends the words back) added as an
+    example of the intent, its IDs and phone numbers as made-up ones."""
+    deps = request.app[DEPS]
+    studio = config_of(request)
+    name = request.match_info["name"]
+    where = f"/console/studio/intents/{name}"
+    raw = (await _form(request)).get("message", "")
+    if not raw.isdigit() or len(raw) > 12:
+        raise _back(where, err="请选择一条纳税人消息。")
+    try:
+        async with deps.runtime.sessions() as session:
+            text = await deps.runtime.desk(session).taxpayer_text(int(raw), request[STAFF].id)
+    except DeskError as exc:
+        raise _back(where, err=exc.user_message) from None
+    written = pseudonymise(text)
+    try:
+        await asyncio.to_thread(data_edit.add_example, studio.data_dir, name, written)
+    except data_edit.DuplicateExample:
+        raise _back(where, msg="这句话已经是该意图的样例。") from None
+    except NluError as exc:
+        raise _back(where, err=str(exc)) from None
+    replaced = "（其中的纳税人识别号、电话号码已换成示例号码）" if written != text else ""
+    raise _back(where, msg=f"已加为样例{replaced}，重新训练并启用后生效。")
 
 
 def _handled_by(request: web.Request, intent: str) -> str:
@@ -756,6 +845,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/console/studio/intents/{name}/examples", add_example)
     r.add_post("/console/studio/intents/{name}/example", edit_example)
     r.add_post("/console/studio/intents/{name}/rename", rename_intent)
+    r.add_post("/console/studio/intents/{name}/suggested", add_suggestion)
     r.add_post("/console/studio/intents/{name}/answer", add_answer)
     r.add_get("/console/studio/files/{key}", yaml_page)
     r.add_post("/console/studio/files/{key}", yaml_page)

@@ -8,7 +8,7 @@ intent the text was taught as, or `out_of_scope`).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from desk.errors import NotFound, NothingToReview, ReviewItemClosed
 from desk.models import Message, RelayedMessage, ReviewItem
@@ -171,3 +171,35 @@ class Review(DeskCore):
             )
         except NotFound:  # a file without words
             raise NothingToReview() from None
+
+    async def taxpayer_texts(self, staff_id: int, *, limit: int = 1000) -> list[tuple[int, str]]:
+        """The latest distinct words taxpayers wrote, newest first, as (message id, text):
+        where the studio looks for more examples of an intent (supervisors and admins).
+        Pressed buttons' payloads (`/…`) are left out."""
+        await self._authorize(await self._staff(staff_id), "review")
+        newest = func.max(Message.id)
+        rows = await self.session.execute(
+            select(newest, Message.text)
+            .where(
+                Message.direction == "in",
+                Message.text.is_not(None),
+                Message.text != "",
+                ~Message.text.startswith("/"),
+            )
+            .group_by(Message.text)
+            .order_by(newest.desc())
+            .limit(limit)
+        )
+        texts = [(int(i), str(t)) for i, t in rows.all()]
+        await self._commit()
+        return texts
+
+    async def taxpayer_text(self, message_id: int, staff_id: int) -> str:
+        """The words of one taxpayer message (supervisors and admins), for the studio to add
+        as an example; `NotFound` for anything else."""
+        await self._authorize(await self._staff(staff_id), "review")
+        message = await self.session.get(Message, message_id)
+        if message is None or message.direction != "in" or not (message.text or "").strip():
+            raise await self._fail(NotFound("message"))
+        await self._commit()
+        return str(message.text)

@@ -124,3 +124,22 @@ async def test_flagging_words_the_nlu_already_filed_gives_that_item(
     apart = await desk.flag_for_review(ids["u41"], staff_id=staff.id)
     assert apart.id != filed.id
     assert len(await desk.review_inbox(supervisor.id)) == 2
+
+
+async def test_taxpayer_texts_are_distinct_newest_first_for_supervisors(
+    desk: Desk, engine, clock
+) -> None:
+    staff = await desk.add_staff("孙窗口", "staff")
+    supervisor = await desk.add_staff("李主管", "supervisor")
+    conv = await desk.ensure_conversation("web", "r5", "r5")
+    writes = WriteBatcher(engine, clock=clock)
+    for n, text in enumerate(["停车场在哪", "/affirm", "能停车吗", "停车场在哪", None, ""]):
+        await writes.record_inbound(conv.id, "web", "r5", text=text, update_id=f"t{n}")
+    texts = await desk.taxpayer_texts(supervisor.id)
+    assert [t for _, t in texts] == ["停车场在哪", "能停车吗"]  # the repeat counts as newest
+    newest = texts[0][0]
+    assert await desk.taxpayer_text(newest, supervisor.id) == "停车场在哪"
+    with pytest.raises(PermissionDenied):
+        await desk.taxpayer_texts(staff.id)
+    with pytest.raises(NotFound):
+        await desk.taxpayer_text(newest + 100, supervisor.id)
