@@ -236,6 +236,54 @@ def lexical_ceiling(few_train: list[Example], few_test: list[Example]) -> dict[s
     return {intent: statistics.mean(v) for intent, v in shares.items()}
 
 
+SUGGESTION_ROUNDS = 3
+
+
+def _rounds_of_suggestions(
+    data: TrainingData,
+    config: NluConfig,
+    others_train: list[Example],
+    few_train: list[Example],
+    few_test: list[Example],
+    others_test: list[Example],
+    out: dict[str, Any],
+) -> None:
+    """What the studio's intent page offers an admin: for each five-example intent, the 15
+    messages `nlu.similarity.suggest` picks from the taxpayers' messages (here every test
+    text: the paraphrases of all six intents and the other intents' texts), given the
+    current model. The admin adds those that belong (precision@15) and trains again; after
+    each of `SUGGESTION_ROUNDS` rounds, recall is measured on the paraphrases not added."""
+    from nlu.similarity import suggest
+
+    added: list[Example] = []
+    pipeline, _ = train_pipeline(data.subset(others_train + few_train), config)
+    for round_ in range(SUGGESTION_ROUNDS):
+        taken = {e.text for e in added}
+        pool = [e for e in few_test + others_test if e.text not in taken]
+        texts = [e.text for e in pool]
+        parses = dict(zip(texts, pipeline.parse_many(texts), strict=True))
+        for intent in FEW_SHOT_INTENTS:
+            mine = [e.text for e in few_train + added if e.intent == intent]
+            found = suggest(intent, mine, texts, parses.__getitem__, 15)
+            right = [pool[s.index] for s in found if pool[s.index].intent == intent]
+            out["precision"].setdefault(round_, []).append(len(right) / 15)
+            out["added"].setdefault(round_, []).append(len(right))
+            added += [Example(e.text, intent) for e in right]
+        taken = {e.text for e in added}
+        pipeline, _ = train_pipeline(data.subset(others_train + few_train + added), config)
+        rest = [e for e in few_test if e.text not in taken]
+        recall: dict[str, list[float]] = {}
+        for e, f in zip(rest, final_intents(pipeline, rest), strict=True):
+            recall.setdefault(e.intent, []).append(float(f == e.intent))
+        out["recall"].setdefault(round_, []).append(
+            statistics.mean(statistics.mean(v) for v in recall.values())
+        )
+        final = final_intents(pipeline, others_test)
+        out["others"].setdefault(round_, []).append(
+            sum(f == e.intent for f, e in zip(final, others_test, strict=True)) / len(final)
+        )
+
+
 def bench_few_shot(data: TrainingData, config: NluConfig, held_out: Path) -> dict[str, Any]:
     """Intents taught with five examples: recall on held-out paraphrases (final intent, so a
     fallback is a miss) and the other intents' accuracy against a model without them. The
@@ -258,9 +306,13 @@ def bench_few_shot(data: TrainingData, config: NluConfig, held_out: Path) -> dic
     recalls: dict[str, dict[str, list[float]]] = {name: {} for name in variants}
     others: dict[str, list[float]] = {name: [] for name in [*variants, "without_new_intents"]}
     ceiling: dict[str, list[float]] = {}
+    suggested: dict[str, Any] = {"precision": {}, "added": {}, "recall": {}, "others": {}}
     started = time.perf_counter()
     for seed in FEW_SHOT_SEEDS:
         others_train, few_train, few_test, others_test = few_shot_split(data, held, seed)
+        _rounds_of_suggestions(
+            data, config, others_train, few_train, few_test, others_test, suggested
+        )
         for intent, share in lexical_ceiling(few_train, few_test).items():
             ceiling.setdefault(intent, []).append(share)
         pipeline, _ = train_pipeline(data.subset(others_train), config)
@@ -315,6 +367,19 @@ def bench_few_shot(data: TrainingData, config: NluConfig, held_out: Path) -> dic
             for w in PROTOTYPE_WEIGHTS
         ],
         "lexical_ceiling": round(statistics.mean(ceiling_per_intent.values()), 4),
+        "suggestion_rounds": [
+            {
+                "round": r + 1,
+                "precision_at_15": round(statistics.mean(suggested["precision"][r]), 4),
+                "added_per_intent": round(statistics.mean(suggested["added"][r]), 2),
+                "recall_on_the_rest": round(statistics.mean(suggested["recall"][r]), 4),
+                "others_accuracy_delta": round(
+                    statistics.mean(suggested["others"][r]) - others_acc["without_new_intents"],
+                    4,
+                ),
+            }
+            for r in range(SUGGESTION_ROUNDS)
+        ],
         "lexical_ceiling_per_intent": ceiling_per_intent,
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -538,6 +603,13 @@ def main(argv: list[str] | None = None) -> int:
             f" without the new intents (delta {few['others_accuracy_delta']:+.4f}); lexical"
             f" ceiling {few['lexical_ceiling']:.3f} {few['lexical_ceiling_per_intent']}"
         )
+        for r in few["suggestion_rounds"]:
+            print(
+                f"  studio suggestions, round {r['round']}: precision@15"
+                f" {r['precision_at_15']:.3f}, {r['added_per_intent']} added per intent,"
+                f" recall on the rest {r['recall_on_the_rest']:.3f}, others' accuracy delta"
+                f" {r['others_accuracy_delta']:+.4f}"
+            )
         for point in few["frontier"]:
             print(
                 f"  prototype_weight {point['prototype_weight']:>4}: recall {point['recall']:.3f},"

@@ -40,7 +40,7 @@ from nlu.errors import NluError
 from nlu.jobs import TrainingJobs
 from nlu.live import announce
 from nlu.model_store import active_model, read_metadata
-from nlu.similarity import conflicts, grams, group_similar
+from nlu.similarity import conflicts, group_similar, suggest
 from taxrules.masking import pseudonymise, redact_taxpayer_ids
 from taxrules.phones import PHONE_IN_TEXT, mask_phone
 
@@ -213,18 +213,14 @@ async def intent_page(request: web.Request) -> web.StreamResponse:
 
 SUGGESTIONS = 15  # messages shown under "可能属于该意图的纳税人消息"
 SUGGEST_FROM = 1000  # the latest distinct taxpayer texts looked at
-SUGGEST_SIMILAR = 0.5  # share of an example's char bigrams in the message, or
-SUGGEST_CONFIDENCE = 0.05  # the active model's confidence in the intent (not its top)
-SUGGEST_EXAMPLES = 60  # of the intent's examples compared (a page stays well under a second)
 
 
 async def _suggestions(
     request: web.Request, name: str, examples: list[Any], every: list[Any]
 ) -> list[dict[str, Any]]:
-    """Taxpayers' real messages that may belong to `name` but are not its examples: alike
-    one of its examples (holding half its character bigrams), or given it some confidence
-    by the active model without it being the answer. An intent taught with five examples
-    grows from what taxpayers actually wrote (the admin adds them with one click)."""
+    """Taxpayers' real messages that may belong to `name` (`nlu.similarity.suggest`): an
+    intent taught with five examples grows from what taxpayers actually wrote (the admin
+    adds them with one click)."""
     deps = request.app[DEPS]
     async with deps.runtime.sessions() as session:
         texts = await deps.runtime.desk(session).taxpayer_texts(
@@ -239,37 +235,17 @@ async def _suggestions(
     if not texts:
         return []
     interpreter = getattr(deps.engine, "interpreter", None)
-
-    def score() -> list[dict[str, Any]]:
-        mine = [grams(ex.text, 2) for ex in examples[:SUGGEST_EXAMPLES]]
-        out: list[dict[str, Any]] = []
-        for message_id, text in texts:
-            theirs = grams(text, 2)
-            # the share of an example's character bigrams the message has (2 at least)
-            alike = max(
-                (len(g & theirs) / len(g) for g in mine if len(g & theirs) >= 2), default=0.0
-            )
-            confidence, now = 0.0, ""
-            if interpreter is not None:
-                parse = interpreter.parse(text)
-                now = parse["intent"]["name"]
-                confidence = next(
-                    (r["confidence"] for r in parse["intent_ranking"] if r["name"] == name), 0.0
-                )
-            if now == name or (alike < SUGGEST_SIMILAR and confidence < SUGGEST_CONFIDENCE):
-                continue
-            out.append(
-                {
-                    "id": message_id,
-                    "text": mask(text),
-                    "now": now,
-                    "score": max(alike, confidence),
-                }
-            )
-        out.sort(key=lambda r: -r["score"])
-        return out[:SUGGESTIONS]
-
-    return await asyncio.to_thread(score)
+    found = await asyncio.to_thread(
+        suggest,
+        name,
+        [ex.text for ex in examples],
+        [t for _, t in texts],
+        interpreter.parse if interpreter is not None else None,
+        SUGGESTIONS,
+    )
+    return [
+        {"id": texts[s.index][0], "text": mask(texts[s.index][1]), "now": s.now} for s in found
+    ]
 
 
 @require("admin")

@@ -1,9 +1,12 @@
-"""Character 3-gram similarity for the studio: conflicting examples and review grouping."""
+"""Character n-gram similarity for the studio: conflicting examples, review grouping, and
+taxpayers' messages suggested as examples of an intent."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nlu.training_data import Example
 
@@ -86,3 +89,48 @@ def group_similar(texts: list[str], threshold: float = GROUP_SIMILARITY) -> list
             groups.append([i])
             heads.append(g)
     return groups
+
+
+SUGGEST_SIMILAR = 0.5  # share of an example's char bigrams found in the message, or
+SUGGEST_CONFIDENCE = 0.05  # the model's confidence in the intent (when not its answer)
+SUGGEST_EXAMPLES = 60  # of the intent's examples compared (a page stays well under a second)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A message that may belong to an intent: its index in the texts given, what the
+    model answers now, and the score (the larger of likeness and confidence)."""
+
+    index: int
+    now: str
+    score: float
+
+
+def suggest(
+    intent: str,
+    examples: list[str],
+    texts: list[str],
+    parse: Callable[[str], dict[str, Any]] | None = None,
+    limit: int = 15,
+) -> list[Suggestion]:
+    """The `texts` (taxpayers' messages, not examples) that may belong to `intent`, best
+    first: holding at least half the character bigrams of one of its `examples` (two at
+    least), or given the intent `SUGGEST_CONFIDENCE` by `parse` without it being the answer.
+    A message the model already answers with `intent` is left out."""
+    mine = [grams(e, 2) for e in examples[:SUGGEST_EXAMPLES]]
+    out: list[Suggestion] = []
+    for index, text in enumerate(texts):
+        theirs = grams(text, 2)
+        alike = max((len(g & theirs) / len(g) for g in mine if len(g & theirs) >= 2), default=0.0)
+        confidence, now = 0.0, ""
+        if parse is not None:
+            parsed = parse(text)
+            now = parsed["intent"]["name"]
+            confidence = next(
+                (r["confidence"] for r in parsed["intent_ranking"] if r["name"] == intent), 0.0
+            )
+        if now == intent or (alike < SUGGEST_SIMILAR and confidence < SUGGEST_CONFIDENCE):
+            continue
+        out.append(Suggestion(index, now, max(alike, confidence)))
+    out.sort(key=lambda s: -s.score)
+    return out[:limit]
