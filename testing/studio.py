@@ -9,6 +9,7 @@ import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from app.container import Container
 from nlu.model_store import train_model
@@ -36,6 +37,20 @@ def small_data(dest: Path, per_intent: int = 12) -> Path:
     return dest
 
 
+def studio_on(site: Any, root: Path) -> Any:
+    """A studio over `small_data(root / "studio-data")` and an empty model store, served by
+    the already running `site` (its `deps.extra["studio"]`); returns its `StudioConfig`."""
+    from console.studio import StudioConfig
+
+    studio = StudioConfig(
+        data_dir=small_data(root / "studio-data"),
+        config_path=CONFIG,
+        models_dir=root / "studio-models",
+    )
+    site.deps.extra["studio"] = studio
+    return studio
+
+
 def first_model(data_dir: Path, models_dir: Path) -> Path:
     """Train the store's first model from `data_dir` (blocking)."""
     return train_model([data_dir], CONFIG, models_dir).model_dir
@@ -46,16 +61,9 @@ async def telegram_bot(container: Container) -> AsyncIterator[Container]:
     """A running Telegram bot of `container` (long polling against the Bot API server its
     settings name, with the outbox worker beside it, as `main.py bot` runs it) until the
     block ends."""
-    from app.runners import run_telegram
+    from testing.app import start_telegram
 
-    stop = asyncio.Event()
-    ready = asyncio.Event()
-    task = asyncio.create_task(run_telegram(container, stop, ready=ready))
-    waiter = asyncio.create_task(ready.wait())
-    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        waiter.cancel()
-        task.result()
+    stop, task = await start_telegram(container)
     try:
         yield container
     finally:

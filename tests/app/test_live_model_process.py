@@ -6,18 +6,15 @@ when `REDIS_URL` is set, found by its 2 s check of `models/ACTIVE` without Redis
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import signal
-import sys
 from pathlib import Path
 
 import pytest
 
-from desk.migrate import upgrade
 from nlu.active import activate, pin, rollback
 from nlu.live import announce
 from nlu.model_store import train_model
+from testing.app import main_process, stop_main
 from testing.botapi_server import BotAPIServer
 from testing.studio import CONFIG, first_model, small_data
 
@@ -62,53 +59,13 @@ async def test_a_running_bot_process_without_redis_finds_the_activation(
 async def _follows(tmp_path: Path, server: BotAPIServer, redis_url: str | None) -> None:
     """Activation, then rollback, seen by a `main.py bot` process (see the module)."""
     models, old, new = await asyncio.to_thread(_store, tmp_path)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    await asyncio.to_thread(upgrade, url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
-    env.pop("REDIS_URL", None)
-    env.update(
-        TAXDESK_DATA_DIR=str(tmp_path / "var"),
-        DATABASE_URL=url,
-        TAXDESK_MODELS_DIR=str(models),
-        TELEGRAM_BOT_TOKEN=server.token,
-        TELEGRAM_API_URL=server.url,
-        TAXDESK_LOG_LEVEL="WARNING",
-        **({"REDIS_URL": redis_url} if redis_url else {}),
-    )
     chat = 10**9 + secrets.randbelow(10**8)  # its own tracker key in the shared Redis
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "main.py"),
-        "bot",
-        "--no-worker",
-        cwd=str(ROOT),
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
     try:
-        await server.wait_until(lambda: bool(server.calls_of("getUpdates")), timeout=60)
-        assert "9:30" not in await _answer(server, chat)  # the active model does not know it
-
-        await asyncio.to_thread(activate, models, new, by="test")
-        await asyncio.to_thread(announce, models, redis_url)
-        # the bot learns it within its check interval (2 s) or at once by Redis
-        await asyncio.sleep(0.5 if redis_url else 3.0)
-        assert "9:30" in await _answer(server, chat)
-
-        assert (await asyncio.to_thread(rollback, models, by="test")).name == old
-        await asyncio.to_thread(announce, models, redis_url)
-        await asyncio.sleep(0.5 if redis_url else 3.0)
-        assert "9:30" not in await _answer(server, chat)
-
-        proc.send_signal(signal.SIGTERM)
-        _out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
-        assert proc.returncode == 0, err.decode()
+        async with main_process(
+            server, tmp_path, models, "bot", "--no-worker", redis_url=redis_url
+        ) as proc:
+            await _in_the_running_bot(server, chat, proc, models, old, new, redis_url)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
         if redis_url:
             from redis.asyncio import Redis
 
@@ -119,3 +76,27 @@ async def _follows(tmp_path: Path, server: BotAPIServer, redis_url: str | None) 
                     await client.delete(*keys)
             finally:
                 await client.aclose()
+
+
+async def _in_the_running_bot(
+    server: BotAPIServer,
+    chat: int,
+    proc: asyncio.subprocess.Process,
+    models: Path,
+    old: str,
+    new: str,
+    redis_url: str | None,
+) -> None:
+    assert "9:30" not in await _answer(server, chat)  # the active model does not know it
+
+    await asyncio.to_thread(activate, models, new, by="test")
+    await asyncio.to_thread(announce, models, redis_url)
+    # the bot learns it within its check interval (2 s) or at once by Redis
+    await asyncio.sleep(0.5 if redis_url else 3.0)
+    assert "9:30" in await _answer(server, chat)
+
+    assert (await asyncio.to_thread(rollback, models, by="test")).name == old
+    await asyncio.to_thread(announce, models, redis_url)
+    await asyncio.sleep(0.5 if redis_url else 3.0)
+    assert "9:30" not in await _answer(server, chat)
+    await stop_main(proc)

@@ -21,6 +21,7 @@ from app.settings import Settings
 from app.shell import ShellChannel
 from desk.migrate import upgrade
 from intake.storage import LocalAttachmentStore
+from testing.app import main_process, stop_main
 from testing.botapi_server import BotAPIServer
 from testing.samples import GOOD_ID, REQUEST, make_jpeg, make_pdf
 from testing.waits import holds
@@ -250,41 +251,11 @@ async def test_main_runs_the_bot_until_sigterm(
     """The composition root for real: `main.py run` / `bot` against the local Bot API server
     answers a taxpayer, then stops cleanly on SIGTERM."""
     server = botapi
-    url = f"sqlite+aiosqlite:///{tmp_path / 'main.sqlite3'}"
-    await asyncio.to_thread(upgrade, url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
-    env.update(
-        TAXDESK_DATA_DIR=str(tmp_path / "var"),
-        DATABASE_URL=url,
-        TAXDESK_MODELS_DIR=str(models_dir),
-        TELEGRAM_BOT_TOKEN=server.token,
-        TELEGRAM_API_URL=server.url,
-        TAXDESK_LOG_LEVEL="WARNING",
-        TAXDESK_PORT="0",
-    )
-    env.pop("REDIS_URL", None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "main.py"),
-        *command,
-        cwd=str(ROOT),
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        await server.wait_until(lambda: bool(server.calls_of("getUpdates")), timeout=60)
+    async with main_process(server, tmp_path, models_dir, *command) as proc:
         server.user_sends_text(4242, REQUEST["hans"])
         (reply,) = await server.wait_for_messages(4242, 1, timeout=30)
         assert "纳税人识别号" in (reply.text or "")
-        proc.send_signal(signal.SIGTERM)
-        _out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
-        assert proc.returncode == 0, err.decode()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await stop_main(proc)
 
 
 async def test_bytes_that_are_not_utf8_do_not_end_the_shell(

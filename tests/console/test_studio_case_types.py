@@ -10,9 +10,8 @@ from typing import Any
 
 import yaml
 
-from console.studio import StudioConfig
 from testing.console import submit_case
-from testing.studio import CONFIG, small_data
+from testing.studio import studio_on
 from testing.web import Site, add_account, desktop, login
 
 
@@ -25,10 +24,8 @@ def _without(text: str, case_type: str) -> str:
 async def test_a_case_type_in_use_cannot_be_removed(
     site: Site, browser: Any, tmp_path: Path
 ) -> None:
-    data = await asyncio.to_thread(small_data, tmp_path / "studio-data")
-    site.deps.extra["studio"] = StudioConfig(
-        data_dir=data, config_path=CONFIG, models_dir=tmp_path / "studio-models"
-    )
+    studio = await asyncio.to_thread(studio_on, site, tmp_path)
+    data = studio.data_dir
     number = await submit_case(site)  # a tax certificate case
     await add_account(site, "赵管理", "admin", login="admin")
     page = await desktop(browser)

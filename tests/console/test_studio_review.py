@@ -9,8 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from console.studio import StudioConfig
-from testing.studio import CONFIG, small_data
+from testing.studio import studio_on
 from testing.web import Site, add_account, desktop, login
 
 PHONE = "我电话13912345678 社保断缴了咋办"
@@ -30,10 +29,8 @@ async def _decide(page: Any, text: str, button: str, intent: str | None = None) 
 async def test_review_inbox_writes_sample_numbers_and_teaches_out_of_scope(
     site: Site, browser: Any, tmp_path: Path
 ) -> None:
-    data = await asyncio.to_thread(small_data, tmp_path / "studio-data")
-    site.deps.extra["studio"] = StudioConfig(
-        data_dir=data, config_path=CONFIG, models_dir=tmp_path / "studio-models"
-    )
+    studio = await asyncio.to_thread(studio_on, site, tmp_path)
+    data = studio.data_dir
     async with site.deps.runtime.sessions() as s:
         desk = site.deps.runtime.desk(s)
         conv = await desk.ensure_conversation("web", "rv1", "rv1")

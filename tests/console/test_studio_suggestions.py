@@ -9,8 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from console.studio import StudioConfig
-from testing.studio import CONFIG, small_data
+from testing.studio import studio_on
 from testing.web import Site, add_account, desktop, login
 
 WRITTEN = [
@@ -25,12 +24,10 @@ WRITTEN = [
 async def test_admin_adds_a_taxpayer_message_suggested_for_a_small_intent(
     site: Site, browser: Any, tmp_path: Path
 ) -> None:
-    data = await asyncio.to_thread(small_data, tmp_path / "studio-data")
+    studio = await asyncio.to_thread(studio_on, site, tmp_path)
+    data = studio.data_dir
     with (data / "nlu.yml").open("a", encoding="utf-8") as f:
         f.write("- intent: faq_parking\n  examples: |\n    - 办事大厅能停车吗\n    - 有停车场吗\n")
-    site.deps.extra["studio"] = StudioConfig(
-        data_dir=data, config_path=CONFIG, models_dir=tmp_path / "studio-models"
-    )
     for n, text in enumerate(WRITTEN):
         await site.deps.recorder.record_message("web", f"p{n}", f"p{n}", text)
     await add_account(site, "赵管理", "admin", login="admin")

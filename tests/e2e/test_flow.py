@@ -23,12 +23,11 @@ import pytest
 
 from app.container import Container as Services
 from app.container import build_container
-from app.runners import run_telegram
 from app.settings import Settings
 from bot.keyboards import payload_key
 from bot.sender import RateLimiter
 from intake.storage import LocalAttachmentStore
-from testing.app import bot_settings
+from testing.app import bot_settings, start_telegram
 from testing.botapi_server import BotAPIServer, MakeBotAPI, SentMessage
 from testing.samples import BAD_ID, GOOD_ID, REQUEST, make_jpeg, make_pdf, png_bomb
 from testing.waits import holds, wait_for
@@ -81,14 +80,7 @@ class Harness:
             settings, interpreter=self.interpreter, redis_prefix=self.redis_prefix
         )
         services = _tuned(await context.__aenter__())
-        stop = asyncio.Event()
-        ready = asyncio.Event()
-        task = asyncio.create_task(run_telegram(services, stop, ready=ready))
-        waiter = asyncio.create_task(ready.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            waiter.cancel()
-            task.result()
+        stop, task = await start_telegram(services)
         if self.mode == "polling":
             n = len(self.server.calls_of("getUpdates"))
             await self.server.wait_until(lambda: len(self.server.calls_of("getUpdates")) > n)
