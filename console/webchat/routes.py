@@ -233,10 +233,7 @@ async def _send_new(
 async def sent_file(request: web.Request) -> web.StreamResponse:
     """The file the bot sent with one of this chat's messages (the letter's template)."""
     chat_id = await chat_id_of(request)
-    try:
-        message_id = int(request.match_info["message_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    message_id = int(request.match_info["message_id"])  # the route matches digits only
     found = await channel_of(request.app[DEPS]).sent_file(chat_id, message_id) if chat_id else None
     if found is None:
         raise web.HTTPNotFound()
@@ -247,10 +244,7 @@ async def sent_file(request: web.Request) -> web.StreamResponse:
 async def download(request: web.Request) -> web.StreamResponse:
     """A document of this conversation (404 for anything else, including a bad id)."""
     chat_id = await chat_id_of(request)
-    try:
-        attachment_id = int(request.match_info["attachment_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    attachment_id = int(request.match_info["attachment_id"])  # the route: digits only
     if chat_id is None:
         raise web.HTTPNotFound()
     deps = request.app[DEPS]
@@ -323,7 +317,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/chat/send", send)
     app.router.add_post("/chat/upload", upload)
     app.router.add_get("/chat/events", events)
-    app.router.add_get("/chat/files/{attachment_id}", download)
-    app.router.add_get("/chat/messages/{message_id}/file", sent_file)
+    app.router.add_get("/chat/files/{attachment_id:[0-9]{1,12}}", download)
+    app.router.add_get("/chat/messages/{message_id:[0-9]{1,12}}/file", sent_file)
     app.cleanup_ctx.append(_outbox)
     app.on_shutdown.append(_end_streams)
