@@ -101,6 +101,16 @@ def event_of(message: ChatMessage) -> dict[str, Any]:
     return event
 
 
+def _checked(value: str | None, what: str) -> str:
+    """`value` stripped; `ChatInputError` when it is empty or longer than `MAX_TEXT`."""
+    value = (value or "").strip()
+    if not value:
+        raise ChatInputError(f"empty {what}", EMPTY_TEXT)
+    if len(value) > MAX_TEXT:
+        raise ChatInputError(f"{what} too long", TOO_LONG.format(limit=MAX_TEXT))
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Upload:
     """A file the browser sent: its bytes, the name and type the browser gave."""
@@ -140,11 +150,7 @@ class WebChatChannel:
 
     async def text(self, chat_id: str, text: str | None) -> list[Reply]:
         """A typed message (refused when empty or longer than `MAX_TEXT`)."""
-        text = (text or "").strip()
-        if not text:
-            raise ChatInputError("empty text", EMPTY_TEXT)
-        if len(text) > MAX_TEXT:
-            raise ChatInputError("text too long", TOO_LONG.format(limit=MAX_TEXT))
+        text = _checked(text, "text")
         payload = command_payload(text)  # /status, /help... typed as on Telegram
         if payload is not None:
             return await self.turn(self._message(chat_id, payload), text)
@@ -152,11 +158,7 @@ class WebChatChannel:
 
     async def press(self, chat_id: str, payload: str | None) -> list[Reply]:
         """A button pressed: its payload goes to the dialogue as a press."""
-        payload = (payload or "").strip()
-        if not payload:
-            raise ChatInputError("empty payload", EMPTY_TEXT)
-        if len(payload) > MAX_TEXT:
-            raise ChatInputError("payload too long", TOO_LONG.format(limit=MAX_TEXT))
+        payload = _checked(payload, "payload")
         return await self.turn(self._message(chat_id, payload, is_button=True), payload)
 
     async def phone(self, chat_id: str, phone: str | None) -> list[Reply]:
