@@ -41,8 +41,8 @@ from nlu.jobs import TrainingJobs
 from nlu.live import announce
 from nlu.model_store import active_model, read_metadata
 from nlu.similarity import conflicts, group_similar, suggest
-from taxrules.masking import pseudonymise, redact_taxpayer_ids
-from taxrules.phones import PHONE_IN_TEXT, mask_phone
+from taxrules.masking import mask_personal_numbers as mask
+from taxrules.masking import pseudonymise
 
 #: The dialogue's data files editable as YAML, and their titles.
 YAML_FILES = {"domain": "domain.yml", "case_types": "case_types.yml", "faq": "faq.yml"}
@@ -89,11 +89,6 @@ def config_of(request: web.Request) -> StudioConfig:
     if not isinstance(studio, StudioConfig):
         raise web.HTTPNotFound(text="训练工作室未配置。")
     return studio
-
-
-def mask(text: str) -> str:
-    """Taxpayer IDs and phone numbers masked (what a reviewer sees by default)."""
-    return PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), redact_taxpayer_ids(text))
 
 
 async def _form(request: web.Request) -> dict[str, str]:
@@ -608,12 +603,14 @@ async def review_page(request: web.Request) -> web.StreamResponse:
                 guesses = [
                     r for r in parse.get("intent_ranking", []) if r["name"] != "nlu_fallback"
                 ][:3]
+            masked = mask(item.text)
+            shown_text = item.text if reveal == str(item.id) else masked
             rows.append(
                 {
                     "id": item.id,
-                    "text": item.text if reveal == str(item.id) else mask(item.text),
-                    "masked": mask(item.text) != item.text and reveal != str(item.id),
-                    "raw": item.text if reveal == str(item.id) else mask(item.text),
+                    "text": shown_text,
+                    "masked": masked != item.text and reveal != str(item.id),
+                    "raw": shown_text,
                     "reason": REVIEW_REASONS.get(item.reason, item.reason),
                     "created_at": item.created_at,
                     "guesses": guesses,

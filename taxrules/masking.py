@@ -76,6 +76,14 @@ def _sample_for(match: re.Match[str]) -> str:
     return mask_taxpayer_id(token)
 
 
+def mask_personal_numbers(text: str) -> str:
+    """`text` with its taxpayer IDs and phone numbers masked (`9131****12G`,
+    `139****5678`): what a reviewer sees of a taxpayer's message by default."""
+    from taxrules.phones import PHONE_IN_TEXT, mask_phone
+
+    return PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), redact_taxpayer_ids(text))
+
+
 def pseudonymise(text: str) -> str:
     """`text` with every taxpayer ID and phone number in it replaced by a made-up one of the
     same kind (a valid credit code or resident ID, a mobile or a landline): what a

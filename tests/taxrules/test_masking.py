@@ -97,3 +97,12 @@ def test_pseudonymise_keeps_the_shape_not_the_owner(text: str, expected: str) ->
     from taxrules.masking import pseudonymise
 
     assert pseudonymise(text) == expected
+
+
+def test_mask_personal_numbers_masks_ids_and_phones_only() -> None:
+    from taxrules.masking import mask_personal_numbers
+
+    text = "我电话13912345678，税号91310115MA1K3YJ12G，订单123456"
+    masked = mask_personal_numbers(text)
+    assert "13912345678" not in masked and "91310115MA1K3YJ12G" not in masked
+    assert "9131****12G" in masked and "订单123456" in masked
