@@ -73,8 +73,12 @@ class Review(DeskCore):
         """Put a taxpayer's message into the review inbox (any staff member); flagging the
         same message twice gives the open item already there. `conversation_id`: the
         conversation the caller shows, which the message must belong to."""
-        member = await self._staff(staff_id)
-        await self._authorize(member, "flag_for_review")
+        await self._authorize(await self._staff(staff_id), "flag_for_review")
+        return await self._flag(message_id, conversation_id)
+
+    async def _flag(self, message_id: int, conversation_id: int | None) -> ReviewItem:
+        """`flag_for_review` once the caller may flag (`NotFound`: not a taxpayer's words,
+        or not of `conversation_id`)."""
         message = await self.session.get(Message, message_id)
         if (
             message is None
@@ -166,9 +170,7 @@ class Review(DeskCore):
         if found is None:
             raise await self._fail(NothingToReview())
         try:
-            return await self.flag_for_review(
-                found, staff_id=staff_id, conversation_id=conversation_id
-            )
+            return await self._flag(found, conversation_id)
         except NotFound:  # a file without words
             raise NothingToReview() from None
 
