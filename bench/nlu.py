@@ -215,9 +215,9 @@ PROTOTYPE_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0)
 
 
 def _bigrams(text: str) -> set[str]:
-    import opencc
+    from nlu.normalizers import to_simplified
 
-    text = "".join(opencc.OpenCC("t2s").convert(text).split())
+    text = "".join(to_simplified(text).split())
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
