@@ -78,7 +78,9 @@ def embed(python: str, texts: list[str]) -> tuple[np.ndarray, float]:
         return np.load(out), float(latency)
 
 
-def decide(scores: dict[str, float], threshold: float = 0.3, ambiguity: float = 0.1) -> str:
+def decide(scores: dict[str, float], threshold: float, ambiguity: float) -> str:
+    """The top intent of the softmax of `scores`, or `nlu_fallback` by the pipeline's own
+    rule (`FallbackClassifier`: below `threshold`, or the top two closer than `ambiguity`)."""
     names = list(scores)
     z = np.array([scores[n] for n in names])
     z = np.exp(z - z.max())
@@ -125,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     texts = sorted({e.text for e in data.examples} | {e.text for e in held})
     vectors, encode_ms = embed(args.encoder_python, texts)
     row = {t: i for i, t in enumerate(texts)}
+    rule = next(c for c in config.pipeline if c["name"] == "FallbackClassifier")
+    fallback = (float(rule["threshold"]), float(rule["ambiguity_threshold"]))
 
     alone: dict[str, list[float]] = {}
     combined: dict[float, dict[str, list[float]]] = {w: {} for w in WEIGHTS}
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                         for r in parse["intent_ranking"]
                         if r["name"] in centroids
                     }
-                    final = decide(scores)
+                    final = decide(scores, *fallback)
                     right.append(float(final == e.intent))
                     if is_few:
                         combined[w].setdefault(e.intent, []).append(right[-1])
